@@ -1,0 +1,22 @@
+"""gilfree: GIL-free NumPy kernels, a parallel map, and a benchmark.
+
+Hot kernels are compiled twice, with Numba (``prange``) and with Cython
+(``nogil`` + OpenMP ``prange``), so that Python threads really use every
+core; NumPy and plain-Python versions of each kernel serve as fallback and
+as the test oracle.  ``gilfree info`` shows what this installation built.
+"""
+
+from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
+from ._info import show_config
+from .parzen import parzen, parzen_counts
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EngineUnavailableError",
+    "parzen",
+    "parzen_counts",
+    "resolve_n_threads",
+    "show_config",
+    "usable_cores",
+]

@@ -1,0 +1,325 @@
+"""Thread-count resolution, the engine registry, and tuning constants.
+
+Everything here is cheap to import: no NumPy kernels, no Numba, no compiled
+extension is loaded until an engine is first asked for.
+"""
+
+import contextlib
+import contextvars
+import importlib
+import numbers
+import os
+import threading
+
+__all__ = [
+    "ENGINES",
+    "EngineUnavailableError",
+    "available_engines",
+    "get_engine",
+    "inner_threads",
+    "register_kernel",
+    "resolve_engine",
+    "resolve_n_threads",
+    "usable_cores",
+]
+
+# --------------------------------------------------------------------------
+# Tuning constants (STYLE.md 12): every chunk size and threshold lives here.
+# --------------------------------------------------------------------------
+
+#: Samples per inner block of the Parzen kernels (must match ext/parzen.pyx).
+PARZEN_BLOCK = 256
+#: Below this many points per thread, Parzen splits each point's samples
+#: across threads (unweighted counts only: integer sums are exact).
+PARZEN_POINTS_PER_THREAD = 4
+#: Fewest samples worth giving a thread of their own when splitting a point.
+PARZEN_MIN_SPLIT_SAMPLES = 4096
+#: Memory budget (bytes) of one temporary block in the numpy engines.
+NUMPY_BLOCK_BYTES = 32 * 2**20
+
+#: The engines every kernel family may provide, in the order ``auto`` tries.
+ENGINES = ("numba", "cython", "numpy", "python")
+
+# --------------------------------------------------------------------------
+# Threads
+# --------------------------------------------------------------------------
+
+_ENV_THREAD_VARS = ("GILFREE_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+#: Set by gilfree.parallel inside its workers: the fair share of cores that a
+#: kernel called without ``n_threads`` may use there (no oversubscription).
+_inner_limit = contextvars.ContextVar("gilfree_inner_threads", default=None)
+
+
+def usable_cores():
+    """Number of CPUs this process may run on (CPU affinity aware)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _env_threads():
+    for var in _ENV_THREAD_VARS:
+        raw = os.environ.get(var, "").strip()
+        if not raw:
+            continue
+        # OMP_NUM_THREADS may be a nested list such as "4,2": the first level.
+        first = raw.split(",")[0].strip()
+        try:
+            value = int(first)
+        except ValueError:
+            continue
+        if value >= 1:
+            return value
+    return None
+
+
+def _check_integral(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be an int (or None for all usable cores); "
+            f"got {value!r} of type {type(value).__name__}"
+        )
+    return int(value)
+
+
+def resolve_n_threads(n_threads=None, *, name="n_threads"):
+    """Turn a user's ``n_threads`` into a positive thread count.
+
+    - ``None``: the fair share set by an enclosing ``gilfree.parallel``
+      worker if any, else ``GILFREE_NUM_THREADS`` / ``OMP_NUM_THREADS`` /
+      ``NUMBA_NUM_THREADS`` if set, else all usable cores.
+    - a positive int: that many threads.
+    - a negative int counts from the end: ``-1`` is all usable cores,
+      ``-2`` all but one (at least 1 must remain).
+    - ``0``, booleans and non-integers are errors.
+    """
+    if n_threads is None:
+        inner = _inner_limit.get()
+        if inner is not None:
+            return inner
+        env = _env_threads()
+        return env if env is not None else usable_cores()
+    n = _check_integral(n_threads, name)
+    if n == 0:
+        raise ValueError(
+            f"{name}=0 is not a thread count: use None for all usable cores, "
+            "a positive count, or a negative count from the end (-1 = all cores)"
+        )
+    if n < 0:
+        cores = usable_cores()
+        resolved = cores + 1 + n
+        if resolved < 1:
+            raise ValueError(
+                f"{name}={n} leaves no thread on this machine's {cores} usable cores; "
+                f"expected a value between -{cores} and -1, or a positive count"
+            )
+        return resolved
+    return n
+
+
+@contextlib.contextmanager
+def inner_threads(n):
+    """Within this block (this thread or task), ``n_threads=None`` means ``n``."""
+    n = _check_integral(n, "inner_threads")
+    if n < 1:
+        raise ValueError(f"inner_threads must be >= 1; got {n}")
+    token = _inner_limit.set(n)
+    try:
+        yield n
+    finally:
+        _inner_limit.reset(token)
+
+
+# --------------------------------------------------------------------------
+# Numba threading layer
+# --------------------------------------------------------------------------
+
+#: The layer gilfree asks Numba for: 'threadsafe' picks tbb when it is
+#: installed and GNU/LLVM OpenMP otherwise, and never 'workqueue', which
+#: aborts when two Python threads run parallel kernels at once.
+NUMBA_THREADING_LAYER = "threadsafe"
+
+_numba_lock = threading.Lock()
+_numba_ready = False
+
+
+def import_numba():
+    """Import numba with gilfree's threading-layer choice applied."""
+    global _numba_ready
+    import numba
+
+    if not _numba_ready:
+        with _numba_lock:
+            if not _numba_ready:
+                if not os.environ.get("NUMBA_THREADING_LAYER"):
+                    numba.config.THREADING_LAYER = NUMBA_THREADING_LAYER
+                _numba_ready = True
+    return numba
+
+
+# --------------------------------------------------------------------------
+# Engine registry
+# --------------------------------------------------------------------------
+
+
+class EngineUnavailableError(RuntimeError):
+    """An engine was asked for that this installation cannot run."""
+
+
+_KERNELS = {}
+
+
+def register_kernel(kernel, *, auto, engines):
+    """Declare a kernel family and where each engine's implementation lives.
+
+    ``engines`` maps an engine name to ``"module"``; a module under
+    ``gilfree._cy`` is loaded through the SIMD dispatcher.  ``auto`` lists
+    engine names in preference order (a fixed, documented choice).
+    """
+    unknown = set(engines) - set(ENGINES)
+    if unknown:
+        raise ValueError(f"unknown engines {sorted(unknown)} for kernel {kernel!r}")
+    _KERNELS[kernel] = {"auto": tuple(auto), "engines": dict(engines), "loaded": {}}
+
+
+def _load_module(path):
+    if path.startswith("gilfree._cy."):
+        from gilfree import _cy
+
+        return _cy.load(path[len("gilfree._cy.") :])
+    if path.startswith("gilfree._numba."):
+        import_numba()
+    return importlib.import_module(path)
+
+
+def _try_load(kernel, engine):
+    """Return (module, None) or (None, reason)."""
+    spec = _KERNELS[kernel]
+    if engine in spec["loaded"]:
+        return spec["loaded"][engine], None
+    path = spec["engines"].get(engine)
+    if path is None:
+        return None, f"kernel {kernel!r} has no {engine!r} engine"
+    try:
+        mod = _load_module(path)
+    except ImportError as exc:
+        if engine == "numba":
+            why = f"Numba could not be imported ({exc}); `pip install numba`"
+        elif engine == "cython":
+            why = str(exc)
+        else:
+            why = f"{path} could not be imported ({exc})"
+        return None, why
+    spec["loaded"][engine] = mod
+    return mod, None
+
+
+def _kernel_spec(kernel):
+    try:
+        return _KERNELS[kernel]
+    except KeyError:
+        raise ValueError(
+            f"unknown kernel {kernel!r}; registered kernels: {', '.join(sorted(_KERNELS))}"
+        ) from None
+
+
+def resolve_engine(kernel, engine="auto"):
+    """Validate ``engine`` and turn ``auto`` into a concrete engine name."""
+    spec = _kernel_spec(kernel)
+    if not isinstance(engine, str):
+        raise TypeError(
+            f"engine must be a string, one of 'auto', {', '.join(map(repr, ENGINES))}; "
+            f"got {engine!r}"
+        )
+    if engine == "auto":
+        reasons = []
+        for name in spec["auto"]:
+            mod, why = _try_load(kernel, name)
+            if mod is not None:
+                return name
+            reasons.append(f"{name}: {why}")
+        raise EngineUnavailableError(
+            f"no engine of kernel {kernel!r} is available ({'; '.join(reasons)})"
+        )
+    if engine not in ENGINES:
+        raise ValueError(
+            f"engine must be one of 'auto', {', '.join(map(repr, ENGINES))}; got {engine!r}"
+        )
+    return engine
+
+
+def get_engine(kernel, engine="auto"):
+    """Return ``(engine_name, module)`` for a kernel, or raise why not."""
+    name = resolve_engine(kernel, engine)
+    mod, why = _try_load(kernel, name)
+    if mod is None:
+        raise EngineUnavailableError(
+            f"engine {name!r} is not available for {kernel}: {why}. "
+            "Run `gilfree info` to see what this installation has built."
+        )
+    return name, mod
+
+
+def available_engines(kernel):
+    """Names of the engines of ``kernel`` that load here, and why others do not."""
+    spec = _kernel_spec(kernel)
+    out = {}
+    for name in spec["engines"]:
+        mod, why = _try_load(kernel, name)
+        out[name] = True if mod is not None else why
+    return out
+
+
+def kernels():
+    """Names of the registered kernel families."""
+    return sorted(_KERNELS)
+
+
+def auto_order(kernel):
+    """The engines ``auto`` tries for ``kernel``, in order."""
+    return _kernel_spec(kernel)["auto"]
+
+
+
+def _no_openmp(name, mod):
+    return name == "cython" and not getattr(mod, "OPENMP", True)
+
+
+_NO_OPENMP_MSG = (
+    "the Cython extension was built without OpenMP, so it runs on one thread only: "
+    "reinstall with a compiler that supports -fopenmp (e.g. gcc) to use {n} threads, "
+    "or pass n_threads=1. `gilfree info` shows the build state."
+)
+
+
+def select(kernel, engine="auto", n_threads=None):
+    """Resolve engine and threads for one kernel call.
+
+    Returns ``(engine_name, module, n_threads)``.  ``auto`` passes over a
+    Cython engine built without OpenMP when more than one thread is wanted;
+    asking for it explicitly with ``n_threads > 1`` is an error that says why.
+    """
+    nt = resolve_n_threads(n_threads)
+    if engine == "auto":
+        spec = _kernel_spec(kernel)
+        reasons = []
+        for name in spec["auto"]:
+            mod, why = _try_load(kernel, name)
+            if mod is None:
+                reasons.append(f"{name}: {why}")
+            elif nt > 1 and _no_openmp(name, mod):
+                reasons.append(f"{name}: built without OpenMP")
+            else:
+                return name, mod, nt
+        raise EngineUnavailableError(
+            f"no engine of kernel {kernel!r} is available ({'; '.join(reasons)}). "
+            "Run `gilfree info` to see what this installation has built."
+        )
+    name, mod = get_engine(kernel, engine)
+    if _no_openmp(name, mod):
+        if n_threads is not None and nt > 1:
+            raise EngineUnavailableError(_NO_OPENMP_MSG.format(n=nt))
+        nt = 1
+    return name, mod, nt

@@ -1,0 +1,115 @@
+"""Input checks shared by the public kernel functions.
+
+Every error names the parameter, what was expected and what was received
+(STYLE.md 11).  Arrays are converted once to the kernel's dtype and layout;
+non-contiguous, float32 or integer inputs are accepted and converted.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "as_points_matrix",
+    "check_positive_finite",
+    "check_weights",
+    "describe",
+]
+
+
+def describe(x):
+    """Short description of a value for an error message."""
+    if isinstance(x, np.ndarray):
+        return f"an array of shape {x.shape} and dtype {x.dtype}"
+    return f"{type(x).__name__} {x!r}" if np.ndim(x) == 0 else f"{type(x).__name__}"
+
+
+def _reject_bad_dtype(arr, name):
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real-valued; got complex dtype {arr.dtype}")
+    if kind not in "biuf":
+        raise TypeError(
+            f"{name} must be a numeric array (float or integer); got dtype {arr.dtype}"
+        )
+
+
+def as_float_array(x, name, *, dtype=np.float64, finite=True):
+    """``x`` as a C-contiguous array of ``dtype``, rejecting non-numeric or
+    (if ``finite``) NaN/inf values."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like of numbers; got {describe(x)} ({exc})") from None
+    if arr.dtype == object:
+        raise TypeError(f"{name} must be array-like of numbers; got an object array")
+    _reject_bad_dtype(arr, name)
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if finite and arr.size and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        where = tuple(int(i) for i in bad)
+        raise ValueError(
+            f"{name} must contain only finite values; found {arr[where]} at index "
+            f"{where if len(where) > 1 else where[0]} (drop or impute NaN/inf first)"
+        )
+    return arr
+
+
+def as_points_matrix(x, name, *, d=None, allow_empty=False, dtype=np.float64):
+    """A (k, d) float matrix; 1-D input is taken as k points of dimension 1."""
+    arr = as_float_array(x, name, dtype=dtype)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    elif arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 1-D (k,) or 2-D (k, d); got {arr.ndim}-D with shape {arr.shape}"
+        )
+    if arr.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} must contain at least one row; got shape {arr.shape}")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one column (d >= 1); got shape {arr.shape}")
+    if d is not None and arr.shape[1] != d:
+        raise ValueError(
+            f"{name} must have d = {d} columns to match the samples; got shape {arr.shape}"
+        )
+    return arr
+
+
+def check_positive_finite(x, name):
+    """A scalar or 1-D array of finite values > 0, as float64 (and whether it
+    was a scalar)."""
+    scalar = np.ndim(x) == 0
+    if scalar and isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a positive number; got {x!r}")
+    if scalar and not isinstance(x, (numbers.Real, np.generic, np.ndarray)):
+        raise TypeError(f"{name} must be a positive number or a 1-D array of them; got {describe(x)}")
+    arr = as_float_array(x, name, finite=False)
+    if arr.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or 1-D; got shape {arr.shape}")
+    arr = arr.reshape(-1)
+    if arr.size == 0:
+        raise ValueError(f"{name} must contain at least one value; got an empty array")
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"{name} must be finite and > 0; got {arr[i]!r}"
+            + ("" if scalar else f" at index {i}")
+        )
+    return arr, scalar
+
+
+def check_weights(weights, n, name="weights"):
+    """Float64 (n,) weights, >= 0, finite, not all zero."""
+    w = as_float_array(weights, name)
+    if w.ndim != 1 or w.shape[0] != n:
+        raise ValueError(
+            f"{name} must be 1-D with one weight per sample, shape ({n},); got shape {w.shape}"
+        )
+    if (w < 0).any():
+        i = int(np.argmax(w < 0))
+        raise ValueError(f"{name} must be >= 0; got {w[i]!r} at index {i}")
+    if not (w > 0).any():
+        raise ValueError(f"{name} must not be all zero (their sum normalises the estimate)")
+    return w
