@@ -261,9 +261,11 @@ class _Run:
             raise TypeError(f"initializer must be callable or None; got {item_repr(initializer)}")
         if not isinstance(initargs, (tuple, list)):
             raise TypeError(f"initargs must be a tuple; got {type(initargs).__name__}")
-        self.inner = _check_inner(inner_threads, n)
         if n == 1 and cls.serial_when_single:
             cls = get_backend("serial")
+        if cls.name == "serial":
+            n = 1
+        self.inner = _check_inner(inner_threads, n)
         self.backend_name = backend
         self.func = func
         self.iterable = iterable

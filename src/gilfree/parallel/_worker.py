@@ -320,30 +320,25 @@ class BoardCtl:
     (int64 words: pid, position, start time in ns of CLOCK_MONOTONIC,
     attempt) and the board's state word (non-zero: stop)."""
 
-    __slots__ = ("results", "board", "base", "track_time")
+    __slots__ = ("results", "board", "base")
 
-    def __init__(self, board, slot, track_time):
+    def __init__(self, board, slot):
         self.results = []
         self.board = board
         self.base = 1 + 4 * slot
-        self.track_time = track_time
         board[self.base + 2] = 0
         board[self.base] = os.getpid()
 
     def begin(self, pos, attempt):
         b = self.base
         board = self.board
-        if self.track_time:
-            board[b + 2] = 0
-            board[b + 1] = pos
-            board[b + 3] = attempt
-            board[b + 2] = time.monotonic_ns()
-        else:
-            board[b + 1] = pos
+        board[b + 2] = 0
+        board[b + 1] = pos
+        board[b + 3] = attempt
+        board[b + 2] = time.monotonic_ns()
 
     def end(self):
-        if self.track_time:
-            self.board[self.base + 2] = 0
+        self.board[self.base + 2] = 0
 
     def cancelled(self):
         return self.board[0] != 0
@@ -410,7 +405,7 @@ def process_chunk(token, board_name, board_size, fn_ref, slot, items_blob, spec,
         return -1, None, None, 0.0, pid
     items = pickle.loads(items_blob)
     del items_blob
-    ctl = BoardCtl(st.board, slot, spec[3] is not None)
+    ctl = BoardCtl(st.board, slot)
     if spec[4] == "alarm":
         with alarm_handler():
             failure, elapsed = run_items(st.func, items, ctl, spec, base_attempt)
