@@ -48,6 +48,10 @@ cdef inline void _sec_window(const double[:, ::1] xs, Py_ssize_t sec, double qs,
     monotone along the sorted run and binary search finds them exactly.
     """
     cdef Py_ssize_t end = b, mid
+    if sec < 0:  # unindexed plan (few points): every sample is a candidate
+        lo[0] = a
+        hi[0] = b
+        return
     while a < b:  # first i with qs - x[i] <= hwmax
         mid = (a + b) >> 1
         if qs - xs[sec, mid] <= hwmax:
@@ -154,7 +158,8 @@ cdef inline void _point(const double[:, ::1] xs, Py_ssize_t key, Py_ssize_t sec,
     cdef double hwmax = hw[H - 1]
     _strips(q[p, key], hwmax, origin, inv_sw, S, &s0, &s1)
     for s in range(s0, s1):
-        _sec_window(xs, sec, q[p, sec], hwmax, strip_start[s], strip_start[s + 1], &lo, &hi)
+        _sec_window(xs, sec, q[p, sec if sec >= 0 else 0], hwmax,
+                    strip_start[s], strip_start[s + 1], &lo, &hi)
         a = lo + (hi - lo) * part // n_split
         b = lo + (hi - lo) * (part + 1) // n_split
         _hist_range(xs, q, hw, H, lut, L, scale, w, p, a, b, hist, whist, r)

@@ -34,6 +34,9 @@ PARZEN_BLOCK = 256
 PARZEN_STRIPS_PER_WINDOW = 4
 #: Fewest samples per Parzen strip on average (caps the number of strips).
 PARZEN_MIN_STRIP_SAMPLES = 32
+#: Fewest points for which Parzen sorts the samples into strips; below it
+#: every sample is visited (sorting would cost more than it saves).
+PARZEN_INDEX_MIN_POINTS = 64
 #: Parzen width lookup table: buckets per width, and at least this many.
 PARZEN_LUT_PER_WIDTH = 8
 PARZEN_LUT_MIN = 64

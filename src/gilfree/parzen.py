@@ -43,6 +43,8 @@ class _Plan(NamedTuple):
     dimension ``key`` (strip ``s`` holds columns ``strip_start[s]`` to
     ``strip_start[s + 1]``; a sample's strip is ``floor((x[key] - origin) *
     inv_sw)``) and sorted within each strip along dimension ``sec``.
+    ``sec = -1`` marks an unindexed plan (few points): one strip, samples in
+    their given order, every sample a candidate.
     ``hw`` (H,): half widths sorted ascending.  ``lut`` (L + 1,) int64: for
     bucket ``b = int(r * scale)`` of [0, max(hw)], a lower bound of the first
     ``k`` with ``r <= hw[k]``.  ``w`` (n,): weights in the order of ``xs``,
@@ -61,14 +63,26 @@ class _Plan(NamedTuple):
     w: Optional[np.ndarray]
 
 
-def _make_plan(x, hw_sorted, w):
+def _make_plan(x, hw_sorted, w, m):
     n, d = x.shape
+    H = hw_sorted.shape[0]
+    L = max(_config.PARZEN_LUT_MIN, _config.PARZEN_LUT_PER_WIDTH * H)
+    hwmax = float(hw_sorted[-1])
+    scale = (L - 1) / hwmax
+    # bucket b holds r with int(r * scale) == b, so r >= (b - 1) / scale with
+    # room for rounding; buckets >= L only hold r > hwmax.
+    lut = np.searchsorted(hw_sorted, (np.arange(L + 1) - 1.0) / scale, side="left")
+    lut[L] = H
+    lut = lut.astype(np.int64)
+    if m < _config.PARZEN_INDEX_MIN_POINTS:
+        # Few points: sorting would cost more than visiting every sample.
+        return _Plan(np.ascontiguousarray(x.T), 0, -1, np.array([0, n], dtype=np.int64),
+                     0.0, 0.0, hw_sorted, lut, scale, w)
     # Strips along the dimension of largest spread, sorted along the next:
     # a point's candidates are then a few short contiguous runs.
     dims = np.argsort(-x.std(axis=0), kind="stable")
     key = int(dims[0])
     sec = int(dims[1]) if d > 1 else key
-    hwmax = float(hw_sorted[-1])
     kx = x[:, key]
     origin = float(kx.min())
     span = float(kx.max()) - origin
@@ -82,16 +96,7 @@ def _make_plan(x, hw_sorted, w):
     strip_start = np.searchsorted(strip[order], np.arange(n_strips + 1)).astype(np.int64)
     xs = np.ascontiguousarray(x[order].T)
     ws = None if w is None else np.ascontiguousarray(w[order])
-
-    H = hw_sorted.shape[0]
-    L = max(_config.PARZEN_LUT_MIN, _config.PARZEN_LUT_PER_WIDTH * H)
-    scale = (L - 1) / hwmax
-    # bucket b holds r with int(r * scale) == b, so r >= (b - 1) / scale with
-    # room for rounding; buckets >= L only hold r > hwmax.
-    lut = np.searchsorted(hw_sorted, (np.arange(L + 1) - 1.0) / scale, side="left")
-    lut[L] = H
-    return _Plan(xs, key, sec, strip_start, origin, inv_sw, hw_sorted,
-                 lut.astype(np.int64), scale, ws)
+    return _Plan(xs, key, sec, strip_start, origin, inv_sw, hw_sorted, lut, scale, ws)
 
 
 def _prepare(samples, points, widths, weights):
@@ -105,7 +110,7 @@ def _prepare(samples, points, widths, weights):
     w = None if weights is None else check_weights(weights, n)
     hw = 0.5 * h  # exact in binary floating point
     worder = np.argsort(hw, kind="stable")
-    plan = _make_plan(x, np.ascontiguousarray(hw[worder]), w)
+    plan = _make_plan(x, np.ascontiguousarray(hw[worder]), w, q.shape[0])
     return x.shape, q, h, scalar, w, plan, worder
 
 

@@ -20,6 +20,8 @@ _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def _sec_window(xs, sec, qs, hwmax, a, b):
     """Within a strip [a, b) sorted on ``sec``: the run passing the widest
     window (both predicates are monotone along the sorted run)."""
+    if sec < 0:  # unindexed plan (few points): every sample is a candidate
+        return a, b
     end = b
     while a < b:
         mid = (a + b) >> 1
@@ -76,7 +78,8 @@ def _point(xs, sec, strip_start, q, hw, lut, scale, w, weighted,
     H = hw.shape[0]
     hwmax = hw[H - 1]
     for s in range(s0, s1):
-        lo, hi = _sec_window(xs, sec, q[p, sec], hwmax, strip_start[s], strip_start[s + 1])
+        lo, hi = _sec_window(xs, sec, q[p, max(sec, 0)], hwmax,
+                             strip_start[s], strip_start[s + 1])
         start = lo + (hi - lo) * part // n_split
         stop = lo + (hi - lo) * (part + 1) // n_split
         while start < stop:
