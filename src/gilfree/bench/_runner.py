@@ -10,6 +10,8 @@ from ._core import KINDS, BenchError, amdahl_fit, amdahl_speedup, get_workload, 
 
 SCHEMA = "gilfree-bench/1"
 PREDICT_AT = (8, 16, 64)
+#: below this 1-worker time, thread start-up dominates: no Amdahl fit
+MIN_FIT_SECONDS = 1e-3
 
 
 def default_workers(cores=None):
@@ -116,14 +118,19 @@ def _derive(record):
     for name, rows in by_name.items():
         one = [r for r in rows if r["workers"] == 1]
         t1 = one[0]["median"] if one else None
+        points = [(r["workers"], r["median"]) for r in rows]
+        if t1 is None and rows[0]["kind"] == "python-threads" and t_base:
+            # a thread pool of one is the serial loop
+            t1 = t_base
+            points.append((1, t_base))
         for r in rows:
             r["speedup"] = (t_base / r["median"]) if t_base else None
             r["efficiency"] = (t1 / r["median"] / r["workers"]) if t1 else None
             # compile time: what the first run cost beyond a measured run
             r["jit"] = max(0.0, r["warmup"] - r["median"]) if r["kind"] in ("numba",) else 0.0
-        workers = [r["workers"] for r in rows]
-        if len(set(workers)) >= 2 and 1 in workers:
-            f = amdahl_fit(workers, [r["median"] for r in rows])
+        workers = [p for p, _ in points]
+        if len(set(workers)) >= 2 and 1 in workers and t1 >= MIN_FIT_SECONDS:
+            f = amdahl_fit(workers, [t for _, t in points])
             if f is not None:
                 record["amdahl"][name] = {
                     "serial_fraction": f,

@@ -95,7 +95,7 @@ class ParzenMulti(Workload):
         if quick:
             return {"n": 20_000, "m": 2_000, "d": 2, "widths": 32, "width_range": [0.1, 1.0],
                     "python_points": 4}
-        return {"n": 100_000, "m": 10_000, "d": 2, "widths": 32, "width_range": [0.1, 1.0],
+        return {"n": 50_000, "m": 5_000, "d": 2, "widths": 32, "width_range": [0.1, 1.0],
                 "python_points": 10}
 
     def setup(self, params):
@@ -126,9 +126,11 @@ class ParzenMulti(Workload):
                         scale=m / k, note=f"estimated from {k} of {m} points",
                         check=lambda r: np.array_equal(r, ref_sub), warmup=False)]
         for p in workers:
-            out.append(Approach("scipy cKDTree", "competitor", p, lambda p=p: kdtree(p)))
+            out.append(Approach("scipy cKDTree", "competitor", p, lambda p=p: kdtree(p),
+                                warmup=False))
         out.append(Approach("numpy", "numpy", 1,
-                            lambda: gilfree.parzen_counts(x, q, h, engine="numpy")))
+                            lambda: gilfree.parzen_counts(x, q, h, engine="numpy"),
+                            warmup=False))
         for engine in ("numba", "cython"):
             for p in workers:
                 out.append(Approach(engine, engine, p, lambda e=engine, p=p:
