@@ -80,7 +80,11 @@ def local_cluster_kwargs(n_workers, threads_per_worker, dashboard=False):
         threads_per_worker=threads_per_worker,
         processes=True,
         host="127.0.0.1",
-        dashboard_address="127.0.0.1:0" if dashboard else None,
+        # The scheduler always serves HTTP (health, metrics; the dashboard
+        # only when asked): on a free port of the loopback interface, never
+        # on 8787 of every interface.
+        dashboard_address="127.0.0.1:0",
+        scheduler_kwargs={"dashboard": bool(dashboard)},
         env=env,
     )
 
@@ -388,6 +392,7 @@ class DaskBackend(Backend):
         self._lock = threading.Lock()
         self._token = secrets.token_hex(6)
         self._resubmits = {}
+        self._lost = {}
         self._conn = connect(run.client, n_workers=self.n_workers, threads_per_worker=1)
         client = self._conn.client
         nthreads = worker_threads(client)
@@ -438,7 +443,7 @@ class DaskBackend(Backend):
 
     def _submit(self, chunk):
         blob, refs = chunk.state
-        n = self._resubmits.get(chunk.id, 0)
+        n = self._resubmits.get(chunk.id, 0) + self._lost.get(chunk.id, 0)
         key = f"gilfree-map-{self._token}-{chunk.id}" + (f"-r{n}" if n else "")
         fut = self._conn.client.submit(
             run_dask_chunk, self._fn, blob, refs, self._spec, self._inner_by_host,
@@ -450,37 +455,59 @@ class DaskBackend(Backend):
         fut.add_done_callback(lambda f, c=chunk: self._on_done(c, f))
 
     def _on_done(self, chunk, fut):
-        # Dask's callback thread: a chunk the scheduler gave up on because
-        # its workers died is resubmitted here while retries remain.
+        # Dask's callback thread.  The result is fetched here, at once: a
+        # finished result lives on its worker until fetched and is lost if
+        # that worker dies first.  Lost chunks are resubmitted: a result lost
+        # with its worker (always), a chunk the scheduler gave up on after
+        # its workers died (KilledWorker: while ``retries`` remain).
         if self._closing or chunk.future is not fut:
             return
-        if fut.status == "error" and self.run.retries > 0:
-            try:
-                exc = fut.exception(timeout=5)
-            except Exception:  # pragma: no cover
-                exc = None
-            n = self._resubmits.get(chunk.id, 0)
-            if isinstance(exc, distributed.KilledWorker) and n < self.run.retries:
-                self._resubmits[chunk.id] = n + 1
-                try:
-                    self._submit(chunk)
-                    return
-                except Exception:  # pragma: no cover - closing meanwhile
-                    pass
-        self.run.done(chunk, fut)
-
-    def outcome(self, chunk, fut):
         status = fut.status
-        if status == "cancelled":
+        raw = exc = None
+        if status == "finished":
+            try:
+                raw = fut.result()
+            except Exception as e:  # cancelled or lost between done and fetch
+                status, exc = "lost", e
+        elif status == "error":
+            try:
+                exc = fut.exception()
+            except Exception as e:  # pragma: no cover
+                status, exc = "lost", e
+        else:
+            status = "lost"
+        if self._closing:
+            return
+        n = self._resubmits.get(chunk.id, 0)
+        lost = self._lost.get(chunk.id, 0)
+        again = False
+        if status == "lost" and lost < _config.DASK_LOST_RESUBMITS:
+            self._lost[chunk.id] = lost + 1
+            again = True
+        elif isinstance(exc, distributed.KilledWorker) and n < self.run.retries:
+            self._resubmits[chunk.id] = n + 1
+            again = True
+        if again:
+            try:
+                self._submit(chunk)
+                return
+            except Exception:  # pragma: no cover - the client is closing
+                pass
+        self.run.done(chunk, (status, raw, exc))
+
+    def outcome(self, chunk, raw):
+        status, result, exc = raw
+        if status == "lost":
             if self._closing:
                 return Outcome(cancelled=True)
-            return Outcome(crash=_LostChunk("its task was cancelled or its input was lost"))
+            return Outcome(crash=_LostChunk(
+                f"its task was cancelled or its result lost {self._lost.get(chunk.id, 0)} "
+                f"times ({exc or 'no reason given'})"))
         if status == "error":
-            exc = fut.exception()
             if isinstance(exc, distributed.KilledWorker):
                 return Outcome(crash=exc)
             return Outcome([], (0, "setup", exc, None, 0), 0.0, "a dask worker")
-        n, blob, failure, elapsed, where = fut.result()
+        n, blob, failure, elapsed, where = result
         results = pickle.loads(blob) if blob is not None else []
         if failure is not None:
             pos, kind, exc_blob, tb, attempt = failure
