@@ -35,11 +35,13 @@ _ORIGINAL_OMP = os.environ.get("OMP_NUM_THREADS")
 
 
 def _children():
-    """Our child processes, less multiprocessing's resource tracker (one per
-    interpreter, started by the first spawned process of any pool)."""
+    """Our running child processes, less multiprocessing's resource tracker
+    (one per interpreter, started by the first spawned process of any pool)."""
     out = set()
     for p in psutil.Process().children(recursive=True):
         try:
+            if p.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped
+                continue
             if "resource_tracker" in " ".join(p.cmdline()):
                 continue
         except psutil.Error:

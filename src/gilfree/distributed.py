@@ -103,6 +103,22 @@ def local_cluster(n_workers=None, threads_per_worker=None, *, dashboard=False):
     """
     _dask = _require()
     import distributed
+
+    n_workers, threads_per_worker = _default_layout(n_workers, threads_per_worker)
+    kwargs = _dask.local_cluster_kwargs(n_workers, threads_per_worker, dashboard)
+    with _dask._quiet_nanny_environ():
+        client = distributed.Client(set_as_default=False, **kwargs)
+    try:
+        client.wait_for_workers(n_workers, timeout=_config.DASK_START_TIMEOUT)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def _default_layout(n_workers, threads_per_worker):
+    """(workers, threads each) of a local cluster: Dask's split of the
+    cores by default, else the given count and ``cores // n``."""
     from distributed.deploy.utils import nprocesses_nthreads
 
     cores = _config.usable_cores()
@@ -116,15 +132,7 @@ def local_cluster(n_workers=None, threads_per_worker=None, *, dashboard=False):
         if threads_per_worker is None:
             threads_per_worker = max(1, cores // n_workers)
         threads_per_worker = _positive(threads_per_worker, "threads_per_worker")
-    kwargs = _dask.local_cluster_kwargs(n_workers, threads_per_worker, dashboard)
-    with _dask._quiet_nanny_environ():
-        client = distributed.Client(set_as_default=False, **kwargs)
-    try:
-        client.wait_for_workers(n_workers, timeout=_config.DASK_START_TIMEOUT)
-    except BaseException:
-        client.close()
-        raise
-    return client
+    return n_workers, threads_per_worker
 
 
 def _positive(n, name):
@@ -141,8 +149,8 @@ def _connection(client, n_workers):
     if n_workers is not None:
         n_workers = _positive(n_workers, "n_workers")
     if client is None:
-        local = local_cluster(n_workers)
-        conn = _dask.Connection(local, owns_client=True)
+        n, nt = _default_layout(n_workers, None)
+        conn = _dask.start_local_cluster(n, nt)
     else:
         conn = _dask.connect(client)
     try:

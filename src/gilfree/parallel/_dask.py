@@ -26,6 +26,7 @@ import io
 import os
 import pickle
 import secrets
+import signal
 import threading
 import time
 import traceback
@@ -100,6 +101,7 @@ class Connection:
 
     def close(self, abort=False):
         timeout = 2.0 if abort else _config.DASK_CLOSE_TIMEOUT
+        pids = _worker_pids(self.cluster) if self.cluster is not None else []
         if self.owns_client:
             with contextlib.suppress(Exception):
                 self.client.close(timeout=timeout)
@@ -108,6 +110,44 @@ class Connection:
                 self.cluster.close(timeout=timeout)
         self.cluster = None
         self.owns_client = False
+        # a worker that did not stop in time (Ctrl-C, a busy machine) is killed:
+        # gilfree's own cluster leaves no process behind
+        _reap(pids, 0.5 if abort else 5.0)
+
+
+def _worker_pids(cluster):
+    pids = []
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        with contextlib.suppress(Exception):
+            pid = nanny.pid
+            if isinstance(pid, int):
+                pids.append(pid)
+    return pids
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # pragma: no cover - no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+
+def _reap(pids, grace):
+    deadline = time.monotonic() + grace
+    left = [p for p in pids if _alive(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p for p in left if _alive(p)]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def start_local_cluster(n_workers, threads_per_worker=1, dashboard=False):
@@ -397,8 +437,19 @@ class DaskBackend(Backend):
         client = self._conn.client
         nthreads = worker_threads(client)
         total = sum(nthreads.values())
+        self._restrict = None
         if run.client is not None and run.n_workers_arg is None:
             self.n_workers = max(1, total)
+        elif run.client is not None and self.n_workers < total:
+            # n_workers of an existing cluster: the first workers with that
+            # many threads (loosely: others step in if they die)
+            subset, have = [], 0
+            for addr, nt in nthreads.items():
+                if have >= self.n_workers:
+                    break
+                subset.append(addr)
+                have += nt
+            self._restrict = subset
         self._nthreads = nthreads
         if run.inner_arg == "auto":
             self._inner = "auto"
@@ -447,7 +498,8 @@ class DaskBackend(Backend):
         key = f"gilfree-map-{self._token}-{chunk.id}" + (f"-r{n}" if n else "")
         fut = self._conn.client.submit(
             run_dask_chunk, self._fn, blob, refs, self._spec, self._inner_by_host,
-            chunk.base_attempt, key=key, pure=False,
+            chunk.base_attempt, key=key, pure=False, workers=self._restrict,
+            allow_other_workers=self._restrict is not None,
         )
         chunk.future = fut
         with self._lock:
