@@ -184,6 +184,34 @@ def test_retries_rerun_a_flaky_task(full):
         gilfree.pmap(flaky, range(100, 103), backend="dask", client=full, retries=0)
 
 
+def _slow(x):
+    time.sleep(0.3 if x == 2 else 0.0)
+    return x
+
+
+def test_timeout_is_checked_when_the_task_ends(full):
+    with pytest.raises(gilfree.parallel.TaskTimeoutError, match="item 2"):
+        gilfree.pmap(_slow, range(4), backend="dask", client=full, timeout=0.1, chunksize=1)
+
+
+def _set_tag(value):
+    global _TAG
+    _TAG = value
+
+
+def _get_tag(_):
+    return _TAG
+
+
+_TAG = None
+
+
+def test_initializer_runs_on_every_worker(full):
+    got = gilfree.pmap(_get_tag, range(6), backend="dask", client=full, initializer=_set_tag,
+                       initargs=("ready",), chunksize=1)
+    assert got == ["ready"] * 6
+
+
 def test_unpicklable_item_names_it(full):
     items = [1, 2, threading.Lock()]
     with pytest.raises(TypeError, match="item 2.*Dask workers"):
@@ -432,3 +460,47 @@ def test_missing_extra_gives_the_install_command():
     lines = out.stdout.splitlines()
     assert any(ln.startswith("PMAP") and "pip install 'gilfree[dask]'" in ln for ln in lines)
     assert any(ln.startswith("DIST") and "pip install 'gilfree[dask]'" in ln for ln in lines)
+
+
+# --------------------------------------------------------------------------
+# gilfree bench --backend dask
+# --------------------------------------------------------------------------
+
+
+def test_bench_parzen_dask_approaches_give_the_reference(full):
+    from gilfree.bench import get_workload
+
+    rng = np.random.default_rng(5)
+    seed = get_workload("parzen")
+    data = (rng.standard_normal((500, 2)), np.zeros((1, 2)), np.linspace(1.0, 1.2, 7))
+    ref = seed.reference(data)
+    aps = seed.dask_approaches(data, full, [1, 2])
+    assert {a.kind for a in aps} == {"dask"} and len(aps) == 3
+    for a in aps:
+        assert seed.same(a.run(), ref), a.name
+    multi = get_workload("parzen-multi")
+    x, q, h = rng.standard_normal((3000, 2)), rng.standard_normal((300, 2)), np.linspace(.1, 1, 5)
+    ref = gilfree.parzen_counts(x, q, h)
+    for a in multi.dask_approaches((x, q, h, 2), full, [1, 2]):
+        assert a.kind == "dask" and multi.same(a.run(), ref), a.name
+
+
+def test_bench_cli_backend_dask(tmp_path):
+    import json
+    from importlib import resources
+
+    jsonschema = pytest.importorskip("jsonschema")
+    before = _children()
+    res = subprocess.run(
+        [sys.executable, "-m", "gilfree.cli", "bench", "io", "--backend", "dask", "--quick",
+         "--repeats", "1", "--workers", "1,2", "--out", str(tmp_path), "--no-plots"],
+        capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    record = json.loads((tmp_path / "results.json").read_text())
+    schema = json.loads(resources.files("gilfree.bench").joinpath("schema.json").read_text())
+    jsonschema.validate(record, schema)
+    assert record["settings"]["backend"] == "dask"
+    rows = [r for r in record["workloads"][0]["results"] if r["kind"] == "dask"]
+    assert sorted(r["workers"] for r in rows) == [1, 2] and all(r["checked"] for r in rows)
+    assert "python on dask" in res.stdout
+    assert _children() - before == set()
