@@ -225,6 +225,9 @@ class _Batcher:
         if self.total is not None:
             left = self.total - submitted
             cap = -(-left // (self.n_workers * _config.PARALLEL_TAIL_CHUNKS_PER_WORKER))
+            if self.per_item is not None:
+                # tail chunks shorter than a quarter of the target only add overhead
+                cap = max(cap, int(0.25 * self.target / self.per_item))
             size = min(size, max(1, cap))
         return size
 
@@ -436,6 +439,11 @@ class _Run:
 
     def results(self):
         """The generator behind ``imap``."""
+        for piece in self.pieces():
+            yield from piece
+
+    def pieces(self):
+        """Lists of consecutive results (in order unless ``ordered=False``)."""
         kill = False
         try:
             yield from self._loop()
@@ -482,10 +490,10 @@ class _Run:
                 while out_next in ready:
                     piece = ready.pop(out_next)
                     out_next += len(piece)
-                    yield from piece
+                    yield piece
             else:
                 while self.out:
-                    yield from self.out.pop(0)
+                    yield self.out.pop(0)
             if not inflight and not self.retry_heap:
                 if exhausted and not ready:
                     return
@@ -602,7 +610,10 @@ def pmap(func, iterable, *, backend="threads", n_workers=None, chunksize="auto",
          inner_threads="auto"):
     run = _Run(func, iterable, backend, n_workers, chunksize, ordered, progress, timeout,
                retries, initializer, initargs, inner_threads)
-    return list(run.results())
+    out = []
+    for piece in run.pieces():
+        out.extend(piece)
+    return out
 
 
 imap.__doc__ = (

@@ -59,6 +59,7 @@ def backoff_delay(attempt, base, cap):
 # --------------------------------------------------------------------------
 
 _alarm_armed = False
+_monotonic_ns = time.monotonic_ns
 
 
 def _on_alarm(signum, frame):
@@ -110,6 +111,8 @@ def run_items(func, items, ctl, spec, base_attempt=0):
     t0 = time.perf_counter()
     token = _inner_limit.set(inner) if inner else None
     try:
+        if retries == 0 and timeout is None and base_attempt == 0:
+            return _run_plain(func, items, ctl), time.perf_counter() - t0
         for pos, item in enumerate(items):
             if ctl.cancelled():
                 break
@@ -148,6 +151,41 @@ def run_items(func, items, ctl, spec, base_attempt=0):
         if token is not None:
             _inner_limit.reset(token)
     return failure, time.perf_counter() - t0
+
+
+def _run_plain(func, items, ctl):
+    """The loop without retries or timeouts: as little per item as possible."""
+    append = ctl.results.append
+    board = getattr(ctl, "board", None)
+    if board is not None:  # a process worker: keep the position on the board
+        b = ctl.base + 1
+        board[b + 1] = _monotonic_ns()  # "running" for the whole chunk
+        for pos, item in enumerate(items):
+            if board[0]:
+                break
+            board[b] = pos
+            try:
+                append(func(item))
+            except Exception as exc:
+                return (pos, "error", exc, 0)
+        return None
+    cancel = getattr(ctl, "cancel", None)
+    if cancel is not None:  # a worker thread
+        is_set = cancel.is_set
+        for pos, item in enumerate(items):
+            if is_set():
+                break
+            try:
+                append(func(item))
+            except Exception as exc:
+                return (pos, "error", exc, 0)
+        return None
+    for pos, item in enumerate(items):
+        try:
+            append(func(item))
+        except Exception as exc:
+            return (pos, "error", exc, 0)
+    return None
 
 
 class SimpleCtl:
@@ -330,12 +368,15 @@ class BoardCtl:
         board[self.base] = os.getpid()
 
     def begin(self, pos, attempt):
+        # the start time is zero between tasks (end()), so a reader that sees
+        # the same non-zero start time before and after reading the position
+        # has a consistent pair
         b = self.base
         board = self.board
-        board[b + 2] = 0
         board[b + 1] = pos
-        board[b + 3] = attempt
-        board[b + 2] = time.monotonic_ns()
+        if attempt or board[b + 3]:
+            board[b + 3] = attempt
+        board[b + 2] = _monotonic_ns()
 
     def end(self):
         self.board[self.base + 2] = 0
