@@ -785,3 +785,20 @@ def test_sweep_over_estimators_matches_a_loop():
     grid = {"C": [0.01, 1.0]}
     out = gilfree.sweep(_fit_score, grid, backend="processes", n_workers=2)
     assert out == [({"C": c}, _fit_score(c)) for c in grid["C"]]
+
+
+def _maps_of_worker(_):
+    with open("/proc/self/maps") as fh:
+        return os.getpid(), fh.read()
+
+
+def test_workers_unmap_segments_of_finished_maps(no_leaks):
+    a = np.random.default_rng(5).random(300_000)
+    reports = pmap(array_report, [a, a, a, a], backend="processes", n_workers=2, chunksize=1)
+    names = {line.split()[-1] for r in reports for line in r["maps"].splitlines()
+             if "/dev/shm/gilfree_" in line}
+    assert names
+    time.sleep(1.5)  # the workers' reaper runs every 0.5 s
+    for _, maps in pmap(_maps_of_worker, range(4), backend="processes", n_workers=2,
+                        chunksize=1):
+        assert not any(n in maps for n in names)

@@ -295,7 +295,7 @@ def _map_finished(st):
 def _prune():
     """Forget maps the caller has finished, and unmap their segments."""
     with _state_lock:
-        for token in [t for t, st in _maps.items() if t != _current_token and _map_finished(st)]:
+        for token in [t for t, st in _maps.items() if _map_finished(st)]:
             st = _maps.pop(token)
             st.func = None
             st.board = None
