@@ -274,6 +274,16 @@ def test_imap_never_materialises_a_huge_generator():
     assert len(reads) * 1000 < 200_000
 
 
+def test_error_in_the_input_iterable_is_reported(backend):
+    def source():
+        yield from range(10)
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone") as info:
+        pmap(square, source(), backend=backend, n_workers=2, chunksize=4)
+    assert "input iterable" in "\n".join(info.value.__notes__)
+
+
 def test_imap_checks_arguments_when_called_not_when_iterated():
     with pytest.raises(ValueError, match="chunksize"):
         imap(square, range(3), chunksize=0)
@@ -398,14 +408,15 @@ def test_timeout_then_retry_succeeds_on_threads(tmp_path):
 
     def hangs_once(x):
         flag = os.path.join(path, f"seen-{x}")
-        if x == 2 and not os.path.exists(flag):
+        if x == 4 and not os.path.exists(flag):
             open(flag, "w").close()
             time.sleep(3)
         return x
 
     t0 = time.perf_counter()
-    assert pmap(hangs_once, range(6), backend="threads", n_workers=2, timeout=0.3,
-                retries=1, chunksize=2) == list(range(6))
+    # item 4 is in the middle of the chunk [3, 4, 5]: 3 is kept, 5 resubmitted
+    assert pmap(hangs_once, range(9), backend="threads", n_workers=2, timeout=0.3,
+                retries=1, chunksize=3) == list(range(9))
     assert time.perf_counter() - t0 < 2.5
 
 

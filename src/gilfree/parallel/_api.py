@@ -322,13 +322,18 @@ class _Run:
 
     def timeout_error(self, chunk, pos, attempt, killed=False):
         index = chunk.start + pos
-        how = (
-            "it was killed with its worker process (the pool restarts for the next map)"
-            if killed else
-            "it was interrupted" if self.backend.soft_timeouts else
-            "its thread was abandoned (a thread cannot be stopped; its result is ignored)"
-            if self.backend.name == "threads" else "it was stopped"
-        )
+        mode = self.spec[4]
+        if killed:
+            how = "it was killed with its worker process (the pool restarts for the next map)"
+        elif mode == "alarm":
+            how = "it was interrupted"
+        elif mode == "posthoc":
+            how = ("its result was discarded (outside the main thread a serial task cannot be "
+                   "interrupted)")
+        elif self.backend.name == "threads":
+            how = "its thread was abandoned (a thread cannot be stopped; its result is ignored)"
+        else:
+            how = "it was abandoned"
         tries = f" on each of {attempt + 1} attempts" if attempt else ""
         return TaskTimeoutError(
             f"the task of item {index} ({item_repr(chunk.items[pos])}) ran longer than "
