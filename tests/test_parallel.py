@@ -494,7 +494,10 @@ def test_gilfree_kernels_in_thread_workers_use_their_fair_share():
     # results are the same as a plain loop
     pts = np.array_split(x[:200], 8)
     got = pmap(lambda p: gilfree.parzen(x, p, 0.5), pts, backend="threads", n_workers=2)
-    np.testing.assert_array_equal(np.concatenate(got), gilfree.parzen(x, x[:200], 0.5, engine="numpy"))
+    # (compared with the numpy engine: the cython engine with 2 threads gave wrong
+    # counts for some points in this run, a kernel issue reported separately)
+    ref = gilfree.parzen(x, x[:200], 0.5, engine="numpy")
+    np.testing.assert_array_equal(np.concatenate(got), ref)
 
 
 # --------------------------------------------------------------------------

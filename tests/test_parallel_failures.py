@@ -155,6 +155,7 @@ def test_ctrl_c_stops_everything_quickly(backend, tmp_path):
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         proc.wait(timeout=10)
         elapsed = time.monotonic() - t0
+        print(f"{backend}: stopped {elapsed:.2f} s after SIGINT")
         assert elapsed < 2.0, f"took {elapsed:.2f} s to stop"
         gone, alive = psutil.wait_procs(family, timeout=3)
         assert not alive, f"orphans left: {alive}"

@@ -309,7 +309,7 @@ class _Run:
     def dump_items(self, chunk):
         try:
             return self._dumps(chunk.items)
-        except Exception as exc:
+        except Exception:
             for pos, item in enumerate(chunk.items):
                 try:
                     self._dumps(item)

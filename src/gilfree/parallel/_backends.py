@@ -35,7 +35,7 @@ import time
 import warnings
 
 from .. import _config
-from ._errors import ParallelError, TaskTimeoutError, WorkerCrashedError, describe_exitcode
+from ._errors import ParallelError, WorkerCrashedError, describe_exitcode
 from ._worker import (
     THREAD_ENV_VARS,
     SimpleCtl,
