@@ -816,3 +816,23 @@ def test_workers_unmap_segments_of_finished_maps(no_leaks):
     for _, maps in pmap(_maps_of_worker, range(4), backend="processes", n_workers=2,
                         chunksize=1):
         assert not any(n in maps for n in names)
+
+
+@pytest.mark.slow
+def test_imap_over_ten_million_items_keeps_memory_flat():
+    import tracemalloc
+
+    def gen():
+        yield from range(10_000_000)
+
+    n = 0
+    tracemalloc.start()
+    try:
+        for n, r in enumerate(imap(square, gen(), backend="threads", n_workers=2), 1):
+            if n == 100_000:
+                tracemalloc.reset_peak()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert n == 10_000_000
+    assert peak < 20 * 2**20  # a few chunks in flight, never the input or the results
