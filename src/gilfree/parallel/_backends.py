@@ -406,7 +406,7 @@ class ProcessBackend(Backend):
                 max_workers=self.n_workers,
                 timeout=_config.PARALLEL_WORKER_IDLE_TIMEOUT,
                 initializer=process_init,
-                initargs=(init_blob, run.inner),
+                initargs=(init_blob, run.inner, os.getpid()),
                 env=_worker_env(run.inner),
             )
         self._procs = {}

@@ -316,17 +316,22 @@ def _close_quietly(mm):
         pass  # a view is still alive in user code: the GC unmaps it later
 
 
-def _reaper_loop():
+def _reaper_loop(parent):
     while True:
         time.sleep(0.5)
+        if os.getppid() != parent:
+            # the caller died without shutting us down (SIGKILL, OOM): do not
+            # finish its tasks as an orphan; exiting also lets the resource
+            # tracker (whose pipe we inherited) unlink the caller's segments
+            os._exit(1)
         try:
             _prune()
         except Exception:  # pragma: no cover - never kill the worker
             pass
 
 
-def process_init(init_blob, inner):
-    """Run once in each new process worker."""
+def process_init(init_blob, inner, parent=None):
+    """Run once in each new process worker (``parent``: the caller's pid)."""
     global _init_failure, _reaper
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if inner:
@@ -336,7 +341,12 @@ def process_init(init_blob, inner):
             threadpool_limits(limits=inner)
         except Exception:  # pragma: no cover
             pass
-    _reaper = threading.Thread(target=_reaper_loop, name="gilfree-shm-reaper", daemon=True)
+    if parent is None:
+        parent = os.getppid()
+    if os.getppid() != parent:  # the caller died while this worker was starting
+        os._exit(1)
+    _reaper = threading.Thread(target=_reaper_loop, args=(parent,),
+                               name="gilfree-worker-reaper", daemon=True)
     _reaper.start()
     if init_blob is not None:
         try:
