@@ -387,8 +387,12 @@ class _Run:
         del self.inflight[chunk.id]
         self.backend.release(chunk)
         if outcome.cancelled:
-            raise RuntimeError(  # pragma: no cover - only while shutting down
-                f"internal error: the chunk at item {chunk.start} was cancelled mid-map"
+            from ._errors import ParallelError
+
+            raise ParallelError(  # pragma: no cover - another map killed the shared pool
+                f"the chunk of items from {chunk.start} was cancelled by the "
+                f"{self.backend.name!r} backend while this map was running (another map "
+                "sharing the worker pool was interrupted or crashed); run the map again"
             )
         n = len(outcome.results)
         self.batcher.record(n + (outcome.failure is not None), outcome.elapsed)
