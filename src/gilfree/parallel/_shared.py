@@ -343,7 +343,7 @@ def shared(array):
     >>> import numpy as np, gilfree
     >>> big = gilfree.shared(np.arange(1_000_000.0))
     >>> gilfree.pmap(lambda i: float(big[i::4].sum()), range(4), backend="processes")
-    [124999750000.0, 125000000000.0, 125000250000.0, 125000500000.0]
+    [124999500000.0, 124999750000.0, 125000000000.0, 125000250000.0]
     """
     if isinstance(array, SharedArray) and array.is_shared:
         return array
