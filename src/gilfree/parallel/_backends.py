@@ -115,7 +115,16 @@ class Backend:
         pickling backends), and report with ``run.done(chunk, raw)``.
 
     A subclass must implement :meth:`start`, :meth:`submit` and
-    :meth:`shutdown`; the others have safe defaults.
+    :meth:`shutdown`; the others have safe defaults.  A backend that runs
+    chunks elsewhere (e.g. on a Dask cluster) can run there::
+
+        ctl = _worker.SimpleCtl()
+        failure, elapsed = _worker.run_items(func, chunk.items, ctl, spec,
+                                             chunk.base_attempt)
+
+    and report ``Outcome(ctl.results, failure + None-padded traceback...)``
+    back with ``run.done(chunk, outcome)``: retries, back-off and the
+    inner-thread limit then behave as on the built-in backends.
     """
 
     name = "base"
