@@ -122,9 +122,10 @@ class Backend:
         failure, elapsed = _worker.run_items(func, chunk.items, ctl, spec,
                                              chunk.base_attempt)
 
-    and report ``Outcome(ctl.results, failure + None-padded traceback...)``
-    back with ``run.done(chunk, outcome)``: retries, back-off and the
-    inner-thread limit then behave as on the built-in backends.
+    (``failure`` is None or ``(pos, kind, exc, attempt)``) and report
+    ``Outcome(ctl.results, (pos, kind, exc, tb_text, attempt), elapsed,
+    where)`` back with ``run.done(chunk, outcome)``: retries, back-off and
+    the inner-thread limit then behave as on the built-in backends.
     """
 
     name = "base"
