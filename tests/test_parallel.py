@@ -213,8 +213,11 @@ def test_auto_chunking_amortises_trivial_tasks():
         sizes.append(n)
         done += n
         b.record(n, n * 1e-7)
-    assert len(sizes) < 100  # a ramp, then a geometric tail
-    assert max(sizes) <= 20_000 // (2 * _config.PARALLEL_TAIL_CHUNKS_PER_WORKER) + 1
+    assert len(sizes) < 30  # a short ramp, then big chunks
+    # a known input leaves several chunks per worker when tasks take time
+    b = _Batcher("auto", 2, 1000, 0.01)
+    b.record(1, 1e-3)
+    assert b.next_size(1) <= -(-999 // (2 * _config.PARALLEL_TAIL_CHUNKS_PER_WORKER))
     # slow tasks stay one per chunk
     b = _Batcher("auto", 2, None, 0.01)
     b.record(1, 0.05)
@@ -269,6 +272,16 @@ def test_imap_never_materialises_a_huge_generator():
     it.close()
     # far less than the 10 million items were read
     assert len(reads) * 1000 < 200_000
+
+
+def test_error_in_the_input_iterable_is_reported(backend):
+    def source():
+        yield from range(10)
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone") as info:
+        pmap(square, source(), backend=backend, n_workers=2, chunksize=4)
+    assert "input iterable" in "\n".join(info.value.__notes__)
 
 
 def test_imap_checks_arguments_when_called_not_when_iterated():
@@ -395,14 +408,15 @@ def test_timeout_then_retry_succeeds_on_threads(tmp_path):
 
     def hangs_once(x):
         flag = os.path.join(path, f"seen-{x}")
-        if x == 2 and not os.path.exists(flag):
+        if x == 4 and not os.path.exists(flag):
             open(flag, "w").close()
             time.sleep(3)
         return x
 
     t0 = time.perf_counter()
-    assert pmap(hangs_once, range(6), backend="threads", n_workers=2, timeout=0.3,
-                retries=1, chunksize=2) == list(range(6))
+    # item 4 is in the middle of the chunk [3, 4, 5]: 3 is kept, 5 resubmitted
+    assert pmap(hangs_once, range(9), backend="threads", n_workers=2, timeout=0.3,
+                retries=1, chunksize=3) == list(range(9))
     assert time.perf_counter() - t0 < 2.5
 
 
@@ -480,7 +494,10 @@ def test_gilfree_kernels_in_thread_workers_use_their_fair_share():
     # results are the same as a plain loop
     pts = np.array_split(x[:200], 8)
     got = pmap(lambda p: gilfree.parzen(x, p, 0.5), pts, backend="threads", n_workers=2)
-    np.testing.assert_array_equal(np.concatenate(got), gilfree.parzen(x, x[:200], 0.5, engine="numpy"))
+    # (compared with the numpy engine: the cython engine with 2 threads gave wrong
+    # counts for some points in this run, a kernel issue reported separately)
+    ref = gilfree.parzen(x, x[:200], 0.5, engine="numpy")
+    np.testing.assert_array_equal(np.concatenate(got), ref)
 
 
 # --------------------------------------------------------------------------
@@ -782,3 +799,40 @@ def test_sweep_over_estimators_matches_a_loop():
     grid = {"C": [0.01, 1.0]}
     out = gilfree.sweep(_fit_score, grid, backend="processes", n_workers=2)
     assert out == [({"C": c}, _fit_score(c)) for c in grid["C"]]
+
+
+def _maps_of_worker(_):
+    with open("/proc/self/maps") as fh:
+        return os.getpid(), fh.read()
+
+
+def test_workers_unmap_segments_of_finished_maps(no_leaks):
+    a = np.random.default_rng(5).random(300_000)
+    reports = pmap(array_report, [a, a, a, a], backend="processes", n_workers=2, chunksize=1)
+    names = {line.split()[-1] for r in reports for line in r["maps"].splitlines()
+             if "/dev/shm/gilfree_" in line}
+    assert names
+    time.sleep(1.5)  # the workers' reaper runs every 0.5 s
+    for _, maps in pmap(_maps_of_worker, range(4), backend="processes", n_workers=2,
+                        chunksize=1):
+        assert not any(n in maps for n in names)
+
+
+@pytest.mark.slow
+def test_imap_over_ten_million_items_keeps_memory_flat():
+    import tracemalloc
+
+    def gen():
+        yield from range(10_000_000)
+
+    n = 0
+    tracemalloc.start()
+    try:
+        for n, r in enumerate(imap(square, gen(), backend="threads", n_workers=2), 1):
+            if n == 100_000:
+                tracemalloc.reset_peak()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert n == 10_000_000
+    assert peak < 20 * 2**20  # a few chunks in flight, never the input or the results

@@ -155,6 +155,7 @@ def test_ctrl_c_stops_everything_quickly(backend, tmp_path):
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         proc.wait(timeout=10)
         elapsed = time.monotonic() - t0
+        print(f"{backend}: stopped {elapsed:.2f} s after SIGINT")
         assert elapsed < 2.0, f"took {elapsed:.2f} s to stop"
         gone, alive = psutil.wait_procs(family, timeout=3)
         assert not alive, f"orphans left: {alive}"
@@ -166,3 +167,52 @@ def test_ctrl_c_stops_everything_quickly(backend, tmp_path):
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+_KILLED_SCRIPT = textwrap.dedent(
+    """
+    import time
+    import numpy as np
+    import gilfree
+
+    keep = gilfree.shared(np.arange(100_000.0))
+    big = np.ones(2**19)
+
+    def task(x):
+        print("task-started", flush=True)
+        time.sleep(30)
+        return float(big[x])
+
+    gilfree.pmap(task, range(4), backend="processes", n_workers=2, chunksize=1)
+    """
+)
+
+
+def test_segments_removed_even_if_the_caller_is_killed(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    script = tmp_path / "killed.py"
+    script.write_text(_KILLED_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, start_new_session=True, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "task-started" not in proc.stdout.readline():
+            assert proc.poll() is None and time.monotonic() < deadline
+        family = psutil.Process(proc.pid).children(recursive=True)
+        assert _segments(proc.pid)
+        proc.kill()  # SIGKILL: no finally, no atexit in the caller
+        proc.wait(timeout=10)
+        # multiprocessing's resource tracker unlinks what was registered, and
+        # the workers exit when their pipes to the dead caller close
+        for _ in range(100):
+            if not _segments(proc.pid):
+                break
+            time.sleep(0.05)
+        assert not _segments(proc.pid), f"left: {_segments(proc.pid)}"
+        gone, alive = psutil.wait_procs(family, timeout=10)
+        assert not alive, f"orphans left: {alive}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proc.stdout.close()

@@ -352,7 +352,7 @@ PARALLEL_MAX_AUTO_CHUNK = 10_000
 #: worker for what remains (load balance at the tail).
 PARALLEL_TAIL_CHUNKS_PER_WORKER = 4
 #: Auto chunk sizes grow at most this factor per measurement.
-PARALLEL_CHUNK_GROWTH = 8
+PARALLEL_CHUNK_GROWTH = 32
 #: Chunks submitted but not finished, per worker (bounded prefetch).
 PARALLEL_INFLIGHT_PER_WORKER = 2
 #: Chunks finished or running but not yet yielded, per worker (ordered mode).

@@ -225,6 +225,9 @@ class _Batcher:
         if self.total is not None:
             left = self.total - submitted
             cap = -(-left // (self.n_workers * _config.PARALLEL_TAIL_CHUNKS_PER_WORKER))
+            if self.per_item is not None:
+                # tail chunks shorter than a quarter of the target only add overhead
+                cap = max(cap, int(0.25 * self.target / self.per_item))
             size = min(size, max(1, cap))
         return size
 
@@ -316,7 +319,7 @@ class _Run:
     def dump_items(self, chunk):
         try:
             return self._dumps(chunk.items)
-        except Exception as exc:
+        except Exception:
             for pos, item in enumerate(chunk.items):
                 try:
                     self._dumps(item)
@@ -329,13 +332,18 @@ class _Run:
 
     def timeout_error(self, chunk, pos, attempt, killed=False):
         index = chunk.start + pos
-        how = (
-            "it was killed with its worker process (the pool restarts for the next map)"
-            if killed else
-            "it was interrupted" if self.backend.soft_timeouts else
-            "its thread was abandoned (a thread cannot be stopped; its result is ignored)"
-            if self.backend.name == "threads" else "it was stopped"
-        )
+        mode = self.spec[4]
+        if killed:
+            how = "it was killed with its worker process (the pool restarts for the next map)"
+        elif mode == "alarm":
+            how = "it was interrupted"
+        elif mode == "posthoc":
+            how = ("its result was discarded (outside the main thread a serial task cannot be "
+                   "interrupted)")
+        elif self.backend.name == "threads":
+            how = "its thread was abandoned (a thread cannot be stopped; its result is ignored)"
+        else:
+            how = "it was abandoned"
         tries = f" on each of {attempt + 1} attempts" if attempt else ""
         return TaskTimeoutError(
             f"the task of item {index} ({item_repr(chunk.items[pos])}) ran longer than "
@@ -389,8 +397,12 @@ class _Run:
         del self.inflight[chunk.id]
         self.backend.release(chunk)
         if outcome.cancelled:
-            raise RuntimeError(  # pragma: no cover - only while shutting down
-                f"internal error: the chunk at item {chunk.start} was cancelled mid-map"
+            from ._errors import ParallelError
+
+            raise ParallelError(  # pragma: no cover - another map killed the shared pool
+                f"the chunk of items from {chunk.start} was cancelled by the "
+                f"{self.backend.name!r} backend while this map was running (another map "
+                "sharing the worker pool was interrupted or crashed); run the map again"
             )
         n = len(outcome.results)
         self.batcher.record(n + (outcome.failure is not None), outcome.elapsed)
@@ -446,6 +458,11 @@ class _Run:
 
     def results(self):
         """The generator behind ``imap``."""
+        for piece in self.pieces():
+            yield from piece
+
+    def pieces(self):
+        """Lists of consecutive results (in order unless ``ordered=False``)."""
         kill = False
         try:
             yield from self._loop()
@@ -494,10 +511,10 @@ class _Run:
                 while out_next in ready:
                     piece = ready.pop(out_next)
                     out_next += len(piece)
-                    yield from piece
+                    yield piece
             else:
                 while self.out:
-                    yield from self.out.pop(0)
+                    yield self.out.pop(0)
             if not inflight and not self.retry_heap:
                 if exhausted and not ready:
                     return
@@ -630,7 +647,10 @@ def pmap(func, iterable, *, backend="threads", n_workers=None, chunksize="auto",
          inner_threads="auto", client=None):
     run = _Run(func, iterable, backend, n_workers, chunksize, ordered, progress, timeout,
                retries, initializer, initargs, inner_threads, client)
-    return list(run.results())
+    out = []
+    for piece in run.pieces():
+        out.extend(piece)
+    return out
 
 
 imap.__doc__ = (

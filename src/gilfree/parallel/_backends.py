@@ -35,7 +35,7 @@ import time
 import warnings
 
 from .. import _config
-from ._errors import ParallelError, TaskTimeoutError, WorkerCrashedError, describe_exitcode
+from ._errors import ParallelError, WorkerCrashedError, describe_exitcode
 from ._worker import (
     THREAD_ENV_VARS,
     SimpleCtl,
@@ -115,7 +115,17 @@ class Backend:
         pickling backends), and report with ``run.done(chunk, raw)``.
 
     A subclass must implement :meth:`start`, :meth:`submit` and
-    :meth:`shutdown`; the others have safe defaults.
+    :meth:`shutdown`; the others have safe defaults.  A backend that runs
+    chunks elsewhere (e.g. on a Dask cluster) can run there::
+
+        ctl = _worker.SimpleCtl()
+        failure, elapsed = _worker.run_items(func, chunk.items, ctl, spec,
+                                             chunk.base_attempt)
+
+    (``failure`` is None or ``(pos, kind, exc, attempt)``) and report
+    ``Outcome(ctl.results, (pos, kind, exc, tb_text, attempt), elapsed,
+    where)`` back with ``run.done(chunk, outcome)``: retries, back-off and
+    the inner-thread limit then behave as on the built-in backends.
     """
 
     name = "base"
@@ -406,7 +416,7 @@ class ProcessBackend(Backend):
                 max_workers=self.n_workers,
                 timeout=_config.PARALLEL_WORKER_IDLE_TIMEOUT,
                 initializer=process_init,
-                initargs=(init_blob, run.inner),
+                initargs=(init_blob, run.inner, os.getpid()),
                 env=_worker_env(run.inner),
             )
         self._procs = {}

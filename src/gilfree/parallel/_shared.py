@@ -109,37 +109,74 @@ def _unlink_name(name, mm):
     _tracker("unregister", name)
 
 
+def _pwrite_all(fd, data, offset=0):
+    mv = memoryview(data).cast("B")
+    done = 0
+    while done < len(mv):
+        done += os.pwrite(fd, mv[done : done + 2**30], offset + done)
+
+
+def _write_parallel(fd, data):
+    """Write a C-contiguous buffer into the segment with ``pwrite``: the
+    kernel copies straight into the shared pages (no page fault per 4 KiB
+    page, as a copy through a fresh mapping has), a few threads at once
+    for large buffers (``pwrite`` releases the GIL)."""
+    mv = memoryview(data).cast("B")
+    n = len(mv)
+    n_threads = min(_config.usable_cores(), 4)
+    if n < 8 * 2**20 or n_threads < 2:
+        _pwrite_all(fd, mv)
+        return
+    bounds = [n * i // n_threads // 4096 * 4096 for i in range(n_threads)] + [n]
+    errors = []
+
+    def part(a, b):
+        try:
+            _pwrite_all(fd, mv[a:b], a)
+        except OSError as exc:  # pragma: no cover - e.g. ENOSPC
+            errors.append(exc)
+
+    workers = [threading.Thread(target=part, args=(a, b), daemon=True)
+               for a, b in zip(bounds[:-1], bounds[1:])]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if errors:
+        raise errors[0]
+
+
 class Segment:
     """A shared-memory segment created (and to be unlinked) by this process.
 
-    Its pages are allocated up front with ``posix_fallocate`` (one system
-    call instead of a page fault per 4 KiB page, and ENOSPC instead of a
-    SIGBUS when /dev/shm is full).
+    ``data`` (a C-contiguous buffer) is written in with ``pwrite``;
+    without it the creator keeps a read-write mapping (see
+    :meth:`writable_buffer`).
     """
 
-    def __init__(self, nbytes, *, what="a shared array"):
+    def __init__(self, nbytes, *, what="a shared array", data=None):
         if _posixshmem is None:  # pragma: no cover
             raise OSError("shared memory needs a POSIX system (shm_open)")
         nbytes = max(int(nbytes), 1)
         _check_space(nbytes, what)
         name = _new_name()
         fd = _posixshmem.shm_open("/" + name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
+        self._mm = None
         try:
-            try:
-                os.posix_fallocate(fd, 0, nbytes)
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    _posixshmem.shm_unlink("/" + name)
-                    _check_space(2**62, what)  # raises the clear MemoryError
-                os.ftruncate(fd, nbytes)
-            self._mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED,
-                                 prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        except BaseException:
+            os.ftruncate(fd, nbytes)
+            if data is not None:
+                _write_parallel(fd, data)
+            else:
+                self._mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED,
+                                     prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException as exc:
             os.close(fd)
             try:
                 _posixshmem.shm_unlink("/" + name)
             except FileNotFoundError:  # pragma: no cover
                 pass
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                _check_space(2**62, what)  # raises the clear MemoryError
             raise
         os.close(fd)
         _tracker("register", name)
@@ -153,10 +190,11 @@ class Segment:
 
     def close_writer(self):
         """Drop this process's read-write mapping; the segment stays."""
-        try:
-            self._mm.close()
-        except BufferError:  # pragma: no cover
-            pass
+        if self._mm is not None:
+            try:
+                self._mm.close()
+            except BufferError:  # pragma: no cover
+                pass
 
     @property
     def alive(self):
@@ -272,45 +310,13 @@ def _detach_results(result):
     return result
 
 
-def _copy_into(dst, src):
-    """Copy ``src`` into the fresh C-ordered ``dst``; large copies use a few
-    threads (NumPy releases the GIL while copying), which also spreads the
-    kernel's page work for fresh shared memory over cores."""
-    n_threads = min(_config.usable_cores(), 4)
-    if src.nbytes < 8 * 2**20 or n_threads < 2 or dst.ndim == 0:
-        np.copyto(dst, src, casting="no")
-        return
-    if src.flags.c_contiguous:
-        d = dst.reshape(-1).view(np.uint8)
-        s = src.reshape(-1).view(np.uint8)
-    elif dst.shape[0] >= n_threads:
-        d, s = dst, src
-    else:
-        np.copyto(dst, src, casting="no")
-        return
-    bounds = np.linspace(0, d.shape[0], n_threads + 1).astype(np.int64)
-    workers = [
-        threading.Thread(target=np.copyto, args=(d[a:b], s[a:b]), daemon=True)
-        for a, b in zip(bounds[:-1], bounds[1:])
-    ]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-
-
-def _array_into_segment(a, what):
-    """A new segment holding a C-ordered copy of ``a``; returns
-    (segment, read-only view in this process)."""
-    seg = Segment(a.nbytes, what=what)
-    buf = seg.writable_buffer()
-    dst = np.ndarray(a.shape, dtype=a.dtype, buffer=buf)
-    _copy_into(dst, a)
-    del dst, buf
-    seg.close_writer()
-    mm = map_readonly(seg.name, seg.size)
-    view = np.ndarray(a.shape, dtype=a.dtype, buffer=mm)
-    return seg, view
+def _array_into_segment(a, what, owner=None):
+    """A new segment holding a C-ordered copy of ``a`` (registered with
+    ``owner``'s segments if given)."""
+    src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    if owner is not None:
+        return owner.new_segment(src.nbytes, what, data=src)
+    return Segment(src.nbytes, what=what, data=src)
 
 
 def shared(array):
@@ -337,7 +343,7 @@ def shared(array):
     >>> import numpy as np, gilfree
     >>> big = gilfree.shared(np.arange(1_000_000.0))
     >>> gilfree.pmap(lambda i: float(big[i::4].sum()), range(4), backend="processes")
-    [124999750000.0, 125000000000.0, 125000250000.0, 125000500000.0]
+    [124999500000.0, 124999750000.0, 125000000000.0, 125000250000.0]
     """
     if isinstance(array, SharedArray) and array.is_shared:
         return array
@@ -347,7 +353,9 @@ def shared(array):
             "shared() needs an array of plain values (numbers, bools, strings, structured "
             f"records without objects); got dtype {a.dtype}, which holds Python objects"
         )
-    seg, view = _array_into_segment(a, "shared()")
+    seg = _array_into_segment(a, "shared()")
+    mm = map_readonly(seg.name, seg.size)
+    view = np.ndarray(a.shape, dtype=a.dtype, buffer=mm)
     out = view.view(SharedArray)
     out._gf_seg = seg
     out._gf_base = view.__array_interface__["data"][0]
@@ -384,8 +392,8 @@ class MapSegments:
     def names(self):
         return [s.name for s in self._segments]
 
-    def new_segment(self, nbytes, what):
-        seg = Segment(nbytes, what=what)
+    def new_segment(self, nbytes, what, data=None):
+        seg = Segment(nbytes, what=what, data=data)
         with self._lock:
             self._segments.append(seg)
         return seg
@@ -406,12 +414,8 @@ class MapSegments:
         with self._lock:
             hit = self._by_key.get(key)
         if hit is None:
-            seg = self.new_segment(a.nbytes, "sharing an array argument with process workers")
-            buf = seg.writable_buffer()
-            dst = np.ndarray(a.shape, dtype=a.dtype, buffer=buf)
-            _copy_into(dst, a)
-            del dst, buf
-            seg.close_writer()
+            seg = _array_into_segment(a, "sharing an array argument with process workers",
+                                      owner=self)
             # keep ``a`` referenced: its address is the cache key
             hit = (seg, a)
             with self._lock:

@@ -59,6 +59,7 @@ def backoff_delay(attempt, base, cap):
 # --------------------------------------------------------------------------
 
 _alarm_armed = False
+_monotonic_ns = time.monotonic_ns
 
 
 def _on_alarm(signum, frame):
@@ -110,6 +111,8 @@ def run_items(func, items, ctl, spec, base_attempt=0):
     t0 = time.perf_counter()
     token = _inner_limit.set(inner) if inner else None
     try:
+        if retries == 0 and timeout is None and base_attempt == 0:
+            return _run_plain(func, items, ctl), time.perf_counter() - t0
         for pos, item in enumerate(items):
             if ctl.cancelled():
                 break
@@ -148,6 +151,41 @@ def run_items(func, items, ctl, spec, base_attempt=0):
         if token is not None:
             _inner_limit.reset(token)
     return failure, time.perf_counter() - t0
+
+
+def _run_plain(func, items, ctl):
+    """The loop without retries or timeouts: as little per item as possible."""
+    append = ctl.results.append
+    board = getattr(ctl, "board", None)
+    if board is not None:  # a process worker: keep the position on the board
+        b = ctl.base + 1
+        board[b + 1] = _monotonic_ns()  # "running" for the whole chunk
+        for pos, item in enumerate(items):
+            if board[0]:
+                break
+            board[b] = pos
+            try:
+                append(func(item))
+            except Exception as exc:
+                return (pos, "error", exc, 0)
+        return None
+    cancel = getattr(ctl, "cancel", None)
+    if cancel is not None:  # a worker thread
+        is_set = cancel.is_set
+        for pos, item in enumerate(items):
+            if is_set():
+                break
+            try:
+                append(func(item))
+            except Exception as exc:
+                return (pos, "error", exc, 0)
+        return None
+    for pos, item in enumerate(items):
+        try:
+            append(func(item))
+        except Exception as exc:
+            return (pos, "error", exc, 0)
+    return None
 
 
 class SimpleCtl:
@@ -257,7 +295,7 @@ def _map_finished(st):
 def _prune():
     """Forget maps the caller has finished, and unmap their segments."""
     with _state_lock:
-        for token in [t for t, st in _maps.items() if t != _current_token and _map_finished(st)]:
+        for token in [t for t, st in _maps.items() if _map_finished(st)]:
             st = _maps.pop(token)
             st.func = None
             st.board = None
@@ -278,17 +316,22 @@ def _close_quietly(mm):
         pass  # a view is still alive in user code: the GC unmaps it later
 
 
-def _reaper_loop():
+def _reaper_loop(parent):
     while True:
         time.sleep(0.5)
+        if os.getppid() != parent:
+            # the caller died without shutting us down (SIGKILL, OOM): do not
+            # finish its tasks as an orphan; exiting also lets the resource
+            # tracker (whose pipe we inherited) unlink the caller's segments
+            os._exit(1)
         try:
             _prune()
         except Exception:  # pragma: no cover - never kill the worker
             pass
 
 
-def process_init(init_blob, inner):
-    """Run once in each new process worker."""
+def process_init(init_blob, inner, parent=None):
+    """Run once in each new process worker (``parent``: the caller's pid)."""
     global _init_failure, _reaper
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if inner:
@@ -298,7 +341,12 @@ def process_init(init_blob, inner):
             threadpool_limits(limits=inner)
         except Exception:  # pragma: no cover
             pass
-    _reaper = threading.Thread(target=_reaper_loop, name="gilfree-shm-reaper", daemon=True)
+    if parent is None:
+        parent = os.getppid()
+    if os.getppid() != parent:  # the caller died while this worker was starting
+        os._exit(1)
+    _reaper = threading.Thread(target=_reaper_loop, args=(parent,),
+                               name="gilfree-worker-reaper", daemon=True)
     _reaper.start()
     if init_blob is not None:
         try:
@@ -330,12 +378,15 @@ class BoardCtl:
         board[self.base] = os.getpid()
 
     def begin(self, pos, attempt):
+        # the start time is zero between tasks (end()), so a reader that sees
+        # the same non-zero start time before and after reading the position
+        # has a consistent pair
         b = self.base
         board = self.board
-        board[b + 2] = 0
         board[b + 1] = pos
-        board[b + 3] = attempt
-        board[b + 2] = time.monotonic_ns()
+        if attempt or board[b + 3]:
+            board[b + 3] = attempt
+        board[b + 2] = _monotonic_ns()
 
     def end(self):
         self.board[self.base + 2] = 0
