@@ -462,7 +462,14 @@ class DaskBackend(Backend):
                       self._inner)
         self._scatter = _Scatterer(client, _config.DASK_SCATTER_MIN_BYTES)
         if run.initializer is not None:
-            client.run(_run_initializer, run.initializer, tuple(run.initargs))
+            try:
+                client.run(_run_initializer, run.initializer, tuple(run.initargs))
+            except Exception as exc:
+                from ._errors import add_note
+
+                add_note(exc, "gilfree.parallel: raised by initializer= on a Dask worker "
+                              "(the 'dask' backend); no task ran")
+                raise
         try:
             [self._fn] = client.scatter([run.func], broadcast=True, hash=False)
         except Exception as exc:
