@@ -243,6 +243,18 @@ def test_large_arrays_are_scattered_once(full):
     got = gilfree.pmap(lambda it: float(it[0][it[1]] + big[-1]),
                        [(big, i) for i in range(0, 500_000, 25_000)], backend="dask", client=full)
     assert got == [float(i + 499_999) for i in range(0, 500_000, 25_000)]
+    _assert_cluster_memory_released(full)
+
+
+def _assert_cluster_memory_released(client):
+    """Scattered arguments, functions and results were let go of."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        keys = [k for ks in client.has_what().values() for k in ks]
+        if not keys:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"keys left on the workers: {keys}")
 
 
 def _inner():
@@ -344,8 +356,9 @@ def test_distributed_parzen_counts_equal_local(full, parzen_data):
                                   gilfree.parzen_counts(x, q, h))
     np.testing.assert_array_equal(gd.parzen_counts(x, q, 0.25, client=full),
                                   gilfree.parzen_counts(x, q, 0.25))
-    np.testing.assert_array_equal(gd.parzen_counts(x[:, 0], q[:, 0], h, client=full.scheduler.address),
-                                  gilfree.parzen_counts(x[:, 0], q[:, 0], h))
+    _assert_cluster_memory_released(full)
+    by_address = gd.parzen_counts(x[:, 0], q[:, 0], h, client=full.scheduler.address)
+    np.testing.assert_array_equal(by_address, gilfree.parzen_counts(x[:, 0], q[:, 0], h))
 
 
 @pytest.mark.parametrize("engine", ["cython", "numba"])

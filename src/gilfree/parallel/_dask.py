@@ -36,7 +36,7 @@ import numpy as np
 from distributed.comm import get_address_host
 
 from .. import _config
-from .._config import _inner_limit, usable_cores
+from .._config import usable_cores
 from ._backends import Backend, Outcome
 from ._errors import WorkerCrashedError, item_repr
 from ._worker import THREAD_ENV_VARS, Spec, limit_this_thread, run_items
