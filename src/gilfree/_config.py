@@ -379,9 +379,12 @@ PARALLEL_TARGET_CHUNK_SECONDS["dask"] = 0.1
 #: NumPy arrays at least this large (bytes) in a Dask map's items are
 #: scattered to the workers once and referenced by every task.
 DASK_SCATTER_MIN_BYTES = 2**20
-#: Times a Dask map resubmits a chunk whose finished result was lost with
-#: its worker before the caller fetched it (a rerun, not a retry).
-DASK_LOST_RESUBMITS = 3
+#: Times a Dask map resubmits a chunk lost with its workers (its result,
+#: or the function or arrays scattered for it) -- a rerun, not a retry.
+DASK_LOST_RESUBMITS = 5
+#: Seconds a broadcast scatter may take before gilfree scatters to one
+#: worker instead (the others then fetch from it).
+DASK_BROADCAST_TIMEOUT = 10.0
 #: Seconds to wait for a LocalCluster gilfree started to close.
 DASK_CLOSE_TIMEOUT = 20.0
 #: Seconds to wait for a new LocalCluster's workers to come up.

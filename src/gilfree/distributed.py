@@ -42,8 +42,10 @@ helpers :func:`scale_rows` (split one array argument, concatenate the
 results) and :func:`scale_items` (one task per item of a list).
 """
 
+import concurrent.futures
 import contextlib
 import threading
+import time
 
 import numpy as np
 
@@ -218,6 +220,21 @@ def _is_large_array(obj):
     return isinstance(obj, np.ndarray) and obj.nbytes >= _config.DASK_SCATTER_MIN_BYTES
 
 
+def _scatter_part(client, part, addr, attempts=4):
+    """Scatter a chunk's own data to its worker (another live one if that
+    worker is gone); returns ``(future, [address])``."""
+    for attempt in range(attempts - 1):
+        try:
+            [fut] = client.scatter([part], workers=[addr] if addr else None, hash=False)
+            return fut, ([addr] if addr else None)
+        except (OSError, KeyError):  # that worker died meanwhile
+            time.sleep(0.1 * (attempt + 1))
+            alive = [a for a in _require().worker_threads(client) if a != addr]
+            addr = alive[0] if alive else None
+    [fut] = client.scatter([part], workers=[addr] if addr else None, hash=False)
+    return fut, ([addr] if addr else None)
+
+
 def _run(client, func, parts, placement, shared, split, threads_arg, retries, what):
     """Run ``_kernel_task`` on every part; results in order."""
     import distributed
@@ -229,26 +246,39 @@ def _run(client, func, parts, placement, shared, split, threads_arg, retries, wh
     import secrets
 
     tag = secrets.token_hex(5)
-    fn_fut, shared_fut = client.scatter([func, dict(shared)], broadcast=True, hash=False)
-    held = [fn_fut, shared_fut]
+    shared = dict(shared)
+    scatter_everywhere = _require().scatter_everywhere
+    common = [scatter_everywhere(client, func), scatter_everywhere(client, shared)]
+    held = list(common)
     tries = [0] * len(parts)
     futures = [None] * len(parts)
 
     def submit(i, addr):
+        if tries[i] and _require().lost_keys(client, common):
+            # every worker holding them died: scattered data is not recomputed
+            common[:] = [scatter_everywhere(client, func), scatter_everywhere(client, shared)]
+            held.extend(common)
         part = parts[i]
         target = [addr] if addr is not None else None
         if _is_large_array(part):
-            try:
-                [part] = client.scatter([part], workers=target, hash=False)
-            except OSError:  # that worker died meanwhile: any live one will do
-                target = None
-                [part] = client.scatter([part], hash=False)
+            part, target = _scatter_part(client, part, addr)
             held.append(part)
-        futures[i] = client.submit(
-            _kernel_task, fn_fut, part, shared_fut, split, threads_arg,
-            key=f"gilfree-{what}-{tag}-{i}-{tries[i]}", pure=False,
-            workers=target, allow_other_workers=target is not None,
-        )
+        for attempt in (0, 1):
+            fn_fut, shared_fut = common
+            try:
+                futures[i] = client.submit(
+                    _kernel_task, fn_fut, part, shared_fut, split, threads_arg,
+                    key=f"gilfree-{what}-{tag}-{i}-{tries[i]}-{attempt}", pure=False,
+                    workers=target, allow_other_workers=target is not None,
+                )
+                break
+            except concurrent.futures.CancelledError:
+                if attempt:
+                    raise
+                # the scheduler had already forgotten the scattered arguments
+                common[:] = [scatter_everywhere(client, func),
+                             scatter_everywhere(client, shared)]
+                held.extend(common)
         held.append(futures[i])
 
     try:
@@ -266,6 +296,7 @@ def _run(client, func, parts, placement, shared, split, threads_arg, retries, wh
             lost = exc is None or isinstance(exc, distributed.KilledWorker)
             if lost and tries[i] < retries:
                 tries[i] += 1
+                time.sleep(_config.PARALLEL_RETRY_BACKOFF_BASE * 2 ** tries[i])
                 alive = _require().worker_threads(client)
                 submit(i, placement[i] if placement[i] in alive else None)
                 index[futures[i].key] = i

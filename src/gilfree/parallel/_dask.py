@@ -21,6 +21,7 @@ Importing this module imports ``distributed``: the backend registry loads
 it lazily and turns an ImportError into an install hint.
 """
 
+import concurrent.futures
 import contextlib
 import io
 import os
@@ -213,6 +214,34 @@ def worker_threads(client):
     return dict(sorted(nthreads.items()))
 
 
+def scatter_everywhere(client, obj):
+    """Scatter ``obj`` once to every worker (``broadcast=True``); a Future.
+
+    If the broadcast does not finish within ``DASK_BROADCAST_TIMEOUT`` (a
+    worker died and the scheduler has not noticed yet: copying to it waits
+    for a connect timeout), ``obj`` is scattered to one worker instead and
+    the others fetch it from there when a task needs it.
+    """
+    try:
+        [fut] = client.scatter([obj], broadcast=True, hash=False,
+                               timeout=_config.DASK_BROADCAST_TIMEOUT)
+    except (TimeoutError, OSError):
+        [fut] = client.scatter([obj], hash=False)
+    return fut
+
+
+def lost_keys(client, futures):
+    """Keys of ``futures`` that no worker holds any more."""
+    futures = [f for f in futures if f is not None]
+    if not futures:
+        return set()
+    try:
+        who = client.who_has(futures)
+    except concurrent.futures.CancelledError:  # already forgotten: all of them
+        return {f.key for f in futures}
+    return {f.key for f in futures if not who.get(f.key)}
+
+
 def _report_cores():
     return usable_cores()
 
@@ -260,8 +289,12 @@ class _Scatterer:
         key = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
         with self._lock:
             hit = self._cache.get(key)
+            if hit is not None and hit[1].status != "finished":
+                # every worker holding it died: scatter it again
+                del self._cache[key]
+                hit = None
         if hit is None:
-            [fut] = self.client.scatter([a], broadcast=True, hash=False)
+            fut = scatter_everywhere(self.client, a)
             hit = (a, fut)  # keep ``a`` alive: its address is the key
             with self._lock:
                 hit = self._cache.setdefault(key, hit)
@@ -292,6 +325,12 @@ class _Scatterer:
         _RefPickler(buf, protocol=5).dump(obj)
         return buf.getvalue(), refs
 
+    def forget(self, keys):
+        """Drop cached scatters whose keys were lost (scattered anew on use)."""
+        with self._lock:
+            for k in [k for k, (_, f) in self._cache.items() if f.key in keys]:
+                del self._cache[k]
+
     def release(self):
         with self._lock:
             futs = [f for _, f in self._cache.values()]
@@ -314,7 +353,34 @@ def _limit_worker_thread(n):
         _tls.limit = n
 
 
-def run_dask_chunk(func, items_blob, refs, spec, inner_by_host, base_attempt):
+_FN_CACHE = {}  # map token -> function, in a worker (the last few maps)
+_FN_CACHE_SIZE = 8
+_fn_cache_lock = threading.Lock()
+
+
+def _load(blob, refs):
+    _tls.refs = refs
+    try:
+        return pickle.loads(blob)
+    finally:
+        _tls.refs = None
+
+
+def _function_of(token, fn_blob, fn_refs):
+    """The map's function, unpickled once per worker and map."""
+    with _fn_cache_lock:
+        func = _FN_CACHE.get(token)
+    if func is None:
+        func = _load(fn_blob, fn_refs)
+        with _fn_cache_lock:
+            _FN_CACHE[token] = func
+            while len(_FN_CACHE) > _FN_CACHE_SIZE:
+                _FN_CACHE.pop(next(iter(_FN_CACHE)))
+    return func
+
+
+def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_host,
+                   base_attempt):
     """A chunk of a map in a Dask worker.  Never raises: returns
     ``(n_done, results_blob, failure, elapsed, where)`` like the process
     workers do, ``failure`` being None or ``(pos, kind, exc_blob, tb_text,
@@ -337,11 +403,8 @@ def run_dask_chunk(func, items_blob, refs, spec, inner_by_host, base_attempt):
     if inner:
         _limit_worker_thread(inner)
     try:
-        _tls.refs = refs
-        try:
-            items = pickle.loads(items_blob)
-        finally:
-            _tls.refs = None
+        func = _function_of(token, fn_blob, fn_refs)
+        items = _load(items_blob, refs)
     except Exception as exc:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return 0, None, (0, "setup", pack_exception(exc, tb, cloudpickle.dumps), tb, 0), 0.0, where
@@ -470,12 +533,34 @@ class DaskBackend(Backend):
                 add_note(exc, "gilfree.parallel: raised by initializer= on a Dask worker "
                               "(the 'dask' backend); no task ran")
                 raise
+        self._fn_lock = threading.Lock()
         try:
-            [self._fn] = client.scatter([run.func], broadcast=True, hash=False)
+            self._function()
         except Exception as exc:
             from ._api import _unpicklable_error
 
             raise _dask_unpicklable(_unpicklable_error, "func", run.func, exc) from None
+
+    def _function(self):
+        """``(payload, refs)`` of the function: its pickle travels inline
+        with each task when small (nothing to lose when workers die), else
+        it is scattered to every worker once; large arrays it references are
+        scattered once either way.  Rebuilt after a loss (``self._fn =
+        None``): scattered data cannot be recomputed by the scheduler."""
+        with self._fn_lock:
+            if self._fn is None:
+                blob, refs = self._scatter.dumps(self.run.func)
+                if len(blob) >= _config.DASK_SCATTER_MIN_BYTES:
+                    blob = scatter_everywhere(self._conn.client, blob)
+                self._fn = (blob, refs)
+            return self._fn
+
+    def _fn_futures(self):
+        fn = self._fn
+        if fn is None:
+            return []
+        payload, refs = fn
+        return ([payload] if isinstance(payload, distributed.Future) else []) + list(refs)
 
     def describe(self):
         return f"'dask' backend with {self.n_workers} task slot(s)"
@@ -499,12 +584,28 @@ class DaskBackend(Backend):
         chunk.state = (blob, refs)
         self._submit(chunk)
 
-    def _submit(self, chunk):
+    def _submit(self, chunk, check=False, force=False):
         blob, refs = chunk.state
+        if check:
+            # resubmitting: scattered data whose every holder died is gone for
+            # good (the scheduler cannot recompute it): scatter it again
+            fn_futs = self._fn_futures()
+            lost = lost_keys(self._conn.client, fn_futs + list(refs))
+            if force:  # the scheduler had forgotten some of it already
+                lost |= {f.key for f in fn_futs + list(refs)}
+            if lost:
+                self._scatter.forget(lost)
+                with self._fn_lock:
+                    if any(f.key in lost for f in fn_futs):
+                        self._fn = None
+                if any(r.key in lost for r in refs):
+                    blob, refs = chunk.state = self._dump_items(chunk)
+        fn_blob, fn_refs = self._function()
         n = self._resubmits.get(chunk.id, 0) + self._lost.get(chunk.id, 0)
         key = f"gilfree-map-{self._token}-{chunk.id}" + (f"-r{n}" if n else "")
         fut = self._conn.client.submit(
-            run_dask_chunk, self._fn, blob, refs, self._spec, self._inner_by_host,
+            run_dask_chunk, self._token, fn_blob, fn_refs, blob, refs, self._spec,
+            self._inner_by_host,
             chunk.base_attempt, key=key, pure=False, workers=self._restrict,
             allow_other_workers=self._restrict is not None,
         )
@@ -547,12 +648,25 @@ class DaskBackend(Backend):
             self._resubmits[chunk.id] = n + 1
             again = True
         if again:
-            try:
-                self._submit(chunk)
-                return
-            except Exception:  # pragma: no cover - the client is closing
-                pass
+            # after a pause: the scheduler is still digesting the worker's death
+            delay = _config.PARALLEL_RETRY_BACKOFF_BASE * 2 ** min(n + lost, 5)
+            timer = threading.Timer(delay, self._resubmit, (chunk, status, raw, exc))
+            timer.daemon = True
+            timer.start()
+            return
         self.run.done(chunk, (status, raw, exc))
+
+    def _resubmit(self, chunk, status, raw, exc):
+        if self._closing:
+            return
+        try:
+            try:
+                self._submit(chunk, check=True)
+            except concurrent.futures.CancelledError:
+                self._submit(chunk, check=True, force=True)
+        except Exception as err:  # the cluster is gone: report the loss
+            if not self._closing:
+                self.run.done(chunk, ("lost", None, err))
 
     def outcome(self, chunk, raw):
         status, result, exc = raw
@@ -590,10 +704,11 @@ class DaskBackend(Backend):
         else:
             why = str(exc)
         again = f" after {tries} resubmission(s) (retries={self.run.retries})" if tries else ""
-        which = f"item {lost[0]}" if len(lost) == 1 else f"items {lost[0]}..{lost[-1]}"
         first = item_repr(chunk.items[0])
+        which = (f"item {lost[0]} ({first})" if len(lost) == 1
+                 else f"items {lost[0]}..{lost[-1]} (first: {first})")
         err = WorkerCrashedError(
-            f"the task of {which} (first: {first}) was lost{again}: {why}. A task that "
+            f"the task of {which} was lost{again}: {why}. A task that "
             "crashes its worker (segfault, os._exit, out of memory) ends this way; pass "
             "retries= to resubmit lost tasks more often",
             index=lost[0] if len(lost) == 1 else None,
@@ -616,9 +731,10 @@ class DaskBackend(Backend):
                 client.cancel(futs)
         if self._scatter is not None:
             self._scatter.release()
-        if self._fn is not None and client.status == "running":
+        fn_futs = self._fn_futures()
+        if fn_futs and client.status == "running":
             with contextlib.suppress(Exception):
-                client.cancel([self._fn])
+                client.cancel(fn_futs)
         self._fn = None
         conn.close(abort=abort)
         self._conn = None
