@@ -9,11 +9,13 @@ as the test oracle.  ``gilfree info`` shows what this installation built.
 from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
 from ._info import show_config
 from .parzen import parzen, parzen_counts
+from . import dtw
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EngineUnavailableError",
+    "dtw",
     "parzen",
     "parzen_counts",
     "resolve_n_threads",

@@ -37,6 +37,19 @@ PARZEN_MIN_SPLIT_SAMPLES = 4096
 #: Memory budget (bytes) of one temporary block in the numpy engines.
 NUMPY_BLOCK_BYTES = 32 * 2**20
 
+#: Subsequence DTW (gilfree.dtw): the accumulated cost matrix is computed in
+#: tiles of (rows / row blocks) x DTW_BLOCK_COLS signal columns, scheduled as
+#: an anti-diagonal wavefront.  Narrower tiles are used for short signals so
+#: that every row block still gets DTW_MIN_BLOCKS_PER_ROW_BLOCK tiles.
+DTW_BLOCK_COLS = 2048
+DTW_MIN_BLOCK_COLS = 64
+DTW_MIN_BLOCKS_PER_ROW_BLOCK = 8
+#: Fewest template rows per row block: fewer rows than this per thread and
+#: the wavefront uses fewer row blocks (threads) than asked.
+DTW_MIN_ROWS_PER_BLOCK = 16
+#: Column-block width of the NumPy engine's anti-diagonal sweep.
+DTW_NUMPY_BLOCK_COLS = 4096
+
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")
 

@@ -1,0 +1,74 @@
+"""The pure-Python engine of the subsequence-DTW kernel.
+
+The plain, GIL-holding double loop over (template sample, signal sample) on
+Python floats, as the textbook writes the recurrence.  It is what a process
+pool runs as the pure-Python fallback and what the benchmark compares
+against.  Same prepared inputs and outputs as the other engines.
+"""
+
+import math
+
+import numpy as np
+
+
+def accumulate(t, sT, full, last, dirs, block_cols, row_blocks, n_threads):
+    M, N = t.shape[0], sT.shape[1]
+    if M == 0 or N == 0:
+        return
+    want_full = full.shape[0] > 0
+    want_dirs = dirs.shape[0] > 0
+    tl = t.tolist()
+    cols = sT.T.tolist()  # one list of d floats per signal sample
+    prev = [0.0] * (N + 1)  # D[i-1, j-1] at index j; the virtual row first
+    for i in range(M):
+        ti = tl[i]
+        cur = [math.inf] * (N + 1)  # index 0: the virtual column
+        drow = [0] * N
+        for j in range(N):
+            sj = cols[j]
+            dist = 0.0
+            for a, b in zip(ti, sj):
+                diff = a - b
+                dist += diff * diff
+            diag, up, lft = prev[j], prev[j + 1], cur[j]
+            m, dr = diag, 0
+            if up < m:
+                m, dr = up, 1
+            if lft < m:
+                m, dr = lft, 2
+            cur[j + 1] = dist + m
+            drow[j] = dr
+        if want_full:
+            full[i, :] = cur[1:]
+        if want_dirs:
+            dirs[i, :] = drow
+        prev = cur
+    last[:] = prev[1:]
+
+
+def _walk(dirs, end):
+    i, j = dirs.shape[0] - 1, int(end)
+    cells = [(i, j)]
+    while i != 0:
+        if j == 0:
+            i -= 1
+        else:
+            dr = dirs[i, j]
+            if dr == 0:
+                i, j = i - 1, j - 1
+            elif dr == 1:
+                i -= 1
+            else:
+                j -= 1
+        cells.append((i, j))
+    return cells[::-1]
+
+
+def trace_paths(dirs, ends, lengths, n_threads):
+    for p, e in enumerate(ends.tolist()):
+        lengths[p] = len(_walk(dirs, e))
+
+
+def fill_paths(dirs, ends, offsets, out, n_threads):
+    for p, e in enumerate(ends.tolist()):
+        out[offsets[p] : offsets[p + 1]] = np.asarray(_walk(dirs, e), dtype=np.int64)
