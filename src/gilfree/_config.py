@@ -49,6 +49,9 @@ DTW_MIN_BLOCKS_PER_ROW_BLOCK = 8
 DTW_MIN_ROWS_PER_BLOCK = 16
 #: Column-block width of the NumPy engine's anti-diagonal sweep.
 DTW_NUMPY_BLOCK_COLS = 4096
+#: Fewest match ends worth backtracking on several threads (a path is a few
+#: hundred steps: below this, starting threads costs more than it saves).
+DTW_PARALLEL_PATHS_MIN = 4096
 
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")

@@ -71,11 +71,13 @@ def _layout(M, N, n_threads):
 
 def _accumulate(t, sT, *, want_full, want_dirs, engine, n_threads):
     """Run the kernel on a prepared template (M, d) and transposed signal
-    (d, N).  Returns (last row (N,), dirs (M, N) uint8 or None, full or None)."""
+    (d, N).  Returns (last row (N,), dirs (N, M) uint8 or None, full (M, N)
+    or None).  ``dirs[j, i]`` is the predecessor of cell (i, j): 0 diagonal,
+    1 up, 2 left (signal-major, so that backtracking reads nearby bytes)."""
     _, mod, nt = _config.select("dtw", engine, n_threads)
     M, N = t.shape[0], sT.shape[1]
     full = np.empty((M, N), dtype=np.float64) if want_full else _NO_FULL
-    dirs = np.empty((M, N), dtype=np.uint8) if want_dirs else _NO_DIRS
+    dirs = np.empty((N, M), dtype=np.uint8) if want_dirs else _NO_DIRS
     last = np.empty(N, dtype=np.float64)
     W, R = _layout(M, N, nt)
     mod.accumulate(t, sT, full, last, dirs, W, R, nt)
@@ -151,20 +153,23 @@ def subsequence_cost_matrix(template, signal, *, engine="auto", n_threads=None):
 
 
 def _trace_paths(dirs, ends, engine, n_threads):
-    """Paths (list of int64 (L, 2) arrays, (template, signal) index pairs
-    from row 0 to row M-1) ending at ``ends``."""
+    """Paths ending at ``ends``: a flat int64 (total, 2) array of
+    (template, signal) index pairs, each path from row 0 to row M-1, and
+    the (K + 1,) offsets of the paths in it."""
     ends = np.ascontiguousarray(ends, dtype=np.int64)
     K = ends.shape[0]
+    offsets = np.zeros(K + 1, dtype=np.int64)
     if K == 0:
-        return []
+        return np.empty((0, 2), dtype=np.int64), offsets
     _, mod, nt = _config.select("dtw", engine, n_threads)
+    if K < _config.DTW_PARALLEL_PATHS_MIN:
+        nt = 1
     lengths = np.empty(K, dtype=np.int64)
     mod.trace_paths(dirs, ends, lengths, nt)
-    offsets = np.zeros(K + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     flat = np.empty((int(offsets[-1]), 2), dtype=np.int64)
     mod.fill_paths(dirs, ends, offsets, flat, nt)
-    return np.split(flat, offsets[1:-1])
+    return flat, offsets
 
 
 # --------------------------------------------------------------------------
@@ -188,34 +193,19 @@ def _local_minima(cost):
     return ((starts[idx] + stops[idx]) // 2).astype(np.int64)
 
 
-def _select_by_distance(peaks, priority, distance):
-    """Keep-mask of peaks at least ``ceil(distance)`` apart, higher priority
-    first (the rule of ``find_peaks(distance=...)``, same sort, same ties)."""
-    K = peaks.shape[0]
-    keep = [True] * K
-    dist = math.ceil(distance)
-    pos = peaks.tolist()
-    for j in np.argsort(priority)[::-1].tolist():
-        if not keep[j]:
-            continue
-        k = j - 1
-        while k >= 0 and pos[j] - pos[k] < dist:
-            keep[k] = False
-            k -= 1
-        k = j + 1
-        while k < K and pos[k] - pos[j] < dist:
-            keep[k] = False
-            k += 1
-    return np.asarray(keep, dtype=bool)
-
-
-def _match_ends(cost_function, max_cost, min_distance):
-    """``find_peaks(-cost, height=-max_cost, distance=min_distance)[0]``."""
-    peaks = _local_minima(cost_function)
+def _match_ends(cost_function, minima, max_cost, min_distance, engine):
+    """``find_peaks(-cost, height=-max_cost, distance=min_distance)[0]``
+    given the cost function's local minima."""
+    peaks = minima
     if max_cost is not None:
         peaks = peaks[cost_function[peaks] <= max_cost]
     if min_distance is not None and peaks.shape[0] > 1:
-        peaks = peaks[_select_by_distance(peaks, -cost_function[peaks], min_distance)]
+        # same priorities and the same sort call as scipy: equal ties
+        order = np.argsort(-cost_function[peaks]).astype(np.int64)
+        keep = np.ones(peaks.shape[0], dtype=np.uint8)
+        _, mod, _ = _config.select("dtw", engine, 1)
+        mod.select_by_distance(peaks, order, math.ceil(min_distance), keep)
+        peaks = peaks[keep.view(bool)]
     return peaks
 
 
@@ -271,11 +261,15 @@ class _Params:
         """Set parameters (``template__use_cols=...`` sets the template's).
         Unknown names raise ValueError listing the valid ones."""
         own = self._param_names()
+        valid = self.get_params(deep=True)
+        for key in params:
+            head, sep, _ = key.partition("__")
+            replaced = isinstance(params.get(head), _Params)  # nested keys checked below
+            if head not in own or (sep and key not in valid and not replaced):
+                self._unknown(key, valid)
         nested = {}
         for key, value in params.items():
             head, sep, sub = key.partition("__")
-            if head not in own:
-                self._unknown(key, self.get_params(deep=True))
             if sep:
                 nested.setdefault(head, {})[sub] = value
             else:
@@ -463,14 +457,16 @@ def _resample_linear(x, num):
 
 
 class _CostData:
-    """One distinct cost matrix: inputs, cost function and backtracking
-    directions; the full matrix on demand (thread-safe, computed once)."""
+    """One distinct cost matrix: inputs, cost function, its local minima and
+    the backtracking directions; paths and the full matrix on demand
+    (thread-safe, each computed once)."""
 
     def __init__(self, t, sT, engine, n_threads):
         self.t, self.sT = t, sT
         self.engine, self.n_threads = engine, n_threads
-        self.last = self.dirs = self.cost_function = None
+        self.last = self.dirs = self.cost_function = self.minima = None
         self._full = None
+        self._paths = {}
         self._lock = threading.Lock()
 
     def compute(self, n_threads):
@@ -480,7 +476,21 @@ class _CostData:
         cf = np.sqrt(last)
         cf.flags.writeable = False
         self.cost_function = cf
+        self.minima = _local_minima(cf)
         return self
+
+    def paths(self, ends, n_threads):
+        """Warping paths ending at ``ends`` (list of read-only int64 (L, 2))."""
+        with self._lock:
+            todo = [e for e in dict.fromkeys(ends.tolist()) if e not in self._paths]
+            if todo:
+                flat, offsets = _trace_paths(self.dirs, np.asarray(todo, dtype=np.int64),
+                                             self.engine, n_threads)
+                flat.flags.writeable = False
+                bounds = offsets.tolist()
+                for e, a, b in zip(todo, bounds[:-1], bounds[1:]):
+                    self._paths[e] = flat[a:b]
+            return [self._paths[e] for e in ends.tolist()]
 
     def full(self):
         with self._lock:
@@ -646,7 +656,7 @@ class BarthDtw(_Params):
         sT = _signal_matrix(table, names, scale)
         cd = _CostData(t, sT, engine, n_threads).compute(n_threads)
         _apply_result(self, _postprocess(cd, settings, table, self.snap_to_min_axis,
-                                          engine, n_threads), cd)
+                                          n_threads), cd)
         return self
 
     @property
@@ -666,18 +676,22 @@ def _signal_matrix(table, names, scale):
     return sT
 
 
-def _postprocess(cd, settings, table, snap_axis, engine, n_threads):
+def _match_ends_of(cd, settings):
+    return _match_ends(cd.cost_function, cd.minima, settings["max_cost"], settings["min_len"],
+                       cd.engine)
+
+
+def _postprocess(cd, settings, table, snap_axis, n_threads, ends=None):
     """Matches of one parameter setting from a computed cost matrix."""
-    cf = cd.cost_function
-    ends = _match_ends(cf, settings["max_cost"], settings["min_len"])
-    empty = dict(matches=np.empty((0, 2), dtype=np.int64), costs=np.empty(0), paths=[])
+    if ends is None:
+        ends = _match_ends_of(cd, settings)
     if ends.shape[0] == 0:
-        return empty
-    paths = _trace_paths(cd.dirs, ends, engine, n_threads)
+        return dict(matches=np.empty((0, 2), dtype=np.int64), costs=np.empty(0), paths=[])
+    paths = cd.paths(ends, n_threads)
     matches = np.empty((len(paths), 2), dtype=np.int64)
     matches[:, 0] = [p[0, 1] for p in paths]
     matches[:, 1] = ends + 1
-    costs = cf[ends].copy()
+    costs = cd.cost_function[ends]
     keep = np.ones(len(paths), dtype=bool)
     if settings["snap"]:
         matches = _snap_to_min(table.column(snap_axis), matches, settings["snap"])
@@ -837,8 +851,13 @@ def sweep(data, sampling_rate_hz, grid, template=None, *, estimator=None, column
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(lambda cd: cd.compute(inner), cds))
 
-    for est, (key, settings) in zip(estimators, jobs):
+    # every end of every grid point of a cost matrix is backtracked once
+    ends = [_match_ends_of(distinct[key], settings) for key, settings in jobs]
+    for key, cd in distinct.items():
+        mine = [e for (k, _), e in zip(jobs, ends) if k == key]
+        cd.paths(np.unique(np.concatenate(mine)), nt)
+    for est, (key, settings), e in zip(estimators, jobs, ends):
         cd = distinct[key]
-        res = _postprocess(cd, settings, table, est.snap_to_min_axis, engine, inner)
+        res = _postprocess(cd, settings, table, est.snap_to_min_axis, nt, ends=e)
         _apply_result(est, res, cd)
     return estimators

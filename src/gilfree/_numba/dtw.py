@@ -49,7 +49,7 @@ def _tile(t, sT, r0, r1, c0, c1, hb, r, vb, b, full, dirs, want_full, want_dirs)
                     m = lft
                     dr = 2
                 cur[j + 1] = cost[j] + m
-                dirs[i, c0 + j] = dr
+                dirs[c0 + j, i] = dr
         else:
             for j in range(W):
                 diag = prev[j]
@@ -101,7 +101,7 @@ def _accumulate(t, sT, full, last, dirs, W, R):
 def _walk(dirs, end, out, offset, length):
     """Trace the path back from (M-1, end); with length > 0 write its cells
     in forward order to out[offset:offset+length]. Returns the cell count."""
-    i = dirs.shape[0] - 1
+    i = dirs.shape[1] - 1
     j = end
     n = 0
     while True:
@@ -115,7 +115,7 @@ def _walk(dirs, end, out, offset, length):
         if j == 0:
             i -= 1
             continue
-        dr = dirs[i, j]
+        dr = dirs[j, i]
         if dr == 0:
             i -= 1
             j -= 1
@@ -160,3 +160,24 @@ def fill_paths(dirs, ends, offsets, out, n_threads):
         return
     with numba_threads(n_threads):
         _fill(dirs, ends, offsets, out)
+
+
+@njit(**_JIT)
+def _select(peaks, order, distance, keep):
+    K = peaks.shape[0]
+    for ii in range(K - 1, -1, -1):
+        j = order[ii]
+        if keep[j] == 0:
+            continue
+        k = j - 1
+        while k >= 0 and peaks[j] - peaks[k] < distance:
+            keep[k] = 0
+            k -= 1
+        k = j + 1
+        while k < K and peaks[k] - peaks[j] < distance:
+            keep[k] = 0
+            k += 1
+
+
+def select_by_distance(peaks, order, distance, keep):
+    _select(peaks, order, distance, keep)

@@ -72,7 +72,7 @@ def accumulate(t, sT, full, last, dirs, block_cols, row_blocks, n_threads):
         if want_full:
             full[:, c0:c1] = P[1:, 1:]
         if want_dirs:
-            dirs[:, c0:c1] = Dr.reshape(M, w)
+            dirs[c0:c1, :] = Dr.reshape(M, w).T
         last[c0:c1] = P[M, 1:]
 
 
@@ -80,7 +80,7 @@ def trace_paths(dirs, ends, lengths, n_threads):
     """Vectorised over paths: all paths step back together."""
     if ends.shape[0] == 0:
         return
-    i = np.full(ends.shape[0], dirs.shape[0] - 1, dtype=np.int64)
+    i = np.full(ends.shape[0], dirs.shape[1] - 1, dtype=np.int64)
     j = ends.astype(np.int64).copy()
     n = np.ones(ends.shape[0], dtype=np.int64)
     active = i > 0
@@ -95,7 +95,7 @@ def _step(dirs, i, j, active):
     ia, ja = i[active], j[active]
     col0 = ja == 0
     dr = np.ones(ia.shape[0], dtype=np.uint8)  # up at column 0
-    dr[~col0] = dirs[ia[~col0], ja[~col0]]
+    dr[~col0] = dirs[ja[~col0], ia[~col0]]
     i[active] = ia - (dr != 2)
     j[active] = ja - (dr != 1)
 
@@ -104,7 +104,7 @@ def fill_paths(dirs, ends, offsets, out, n_threads):
     K = ends.shape[0]
     if K == 0:
         return
-    i = np.full(K, dirs.shape[0] - 1, dtype=np.int64)
+    i = np.full(K, dirs.shape[1] - 1, dtype=np.int64)
     j = ends.astype(np.int64).copy()
     pos = offsets[1:] - 1  # write backwards from each path's last slot
     active = np.ones(K, dtype=bool)
@@ -116,3 +116,29 @@ def fill_paths(dirs, ends, offsets, out, n_threads):
         if not active.any():
             break
         _step(dirs, i, j, active)
+
+
+def select_by_distance(peaks, order, distance, keep):
+    """Peaks whose neighbours on both sides are ``distance`` or more away
+    can neither remove nor be removed; the priority loop runs over the
+    others only (in the same global priority order)."""
+    from .dtw_python import select_by_distance as _loop
+
+    K = peaks.shape[0]
+    if K < 2:
+        return
+    gap = np.diff(peaks)
+    close = np.zeros(K, dtype=bool)
+    close[:-1] |= gap < distance
+    close[1:] |= gap < distance
+    idx = np.flatnonzero(close)
+    if idx.shape[0] == 0:
+        return
+    # renumber: positions among the close peaks, order restricted to them
+    rank = np.full(K, -1, dtype=np.int64)
+    rank[idx] = np.arange(idx.shape[0])
+    sub_order = rank[order]
+    sub_order = sub_order[sub_order >= 0]
+    sub_keep = keep[idx].copy()
+    _loop(peaks[idx], sub_order, distance, sub_keep)
+    keep[idx] = sub_keep

@@ -41,19 +41,19 @@ def accumulate(t, sT, full, last, dirs, block_cols, row_blocks, n_threads):
         if want_full:
             full[i, :] = cur[1:]
         if want_dirs:
-            dirs[i, :] = drow
+            dirs[:, i] = drow
         prev = cur
     last[:] = prev[1:]
 
 
 def _walk(dirs, end):
-    i, j = dirs.shape[0] - 1, int(end)
+    i, j = dirs.shape[1] - 1, int(end)
     cells = [(i, j)]
     while i != 0:
         if j == 0:
             i -= 1
         else:
-            dr = dirs[i, j]
+            dr = dirs[j, i]
             if dr == 0:
                 i, j = i - 1, j - 1
             elif dr == 1:
@@ -72,3 +72,23 @@ def trace_paths(dirs, ends, lengths, n_threads):
 def fill_paths(dirs, ends, offsets, out, n_threads):
     for p, e in enumerate(ends.tolist()):
         out[offsets[p] : offsets[p + 1]] = np.asarray(_walk(dirs, e), dtype=np.int64)
+
+
+def select_by_distance(peaks, order, distance, keep):
+    """Visit peaks by decreasing priority; a kept peak removes every
+    neighbour closer than ``distance`` samples (``find_peaks``' rule)."""
+    pos = peaks.tolist()
+    flags = keep.tolist()
+    K = len(pos)
+    for j in order[::-1].tolist():
+        if not flags[j]:
+            continue
+        k = j - 1
+        while k >= 0 and pos[j] - pos[k] < distance:
+            flags[k] = 0
+            k -= 1
+        k = j + 1
+        while k < K and pos[k] - pos[j] < distance:
+            flags[k] = 0
+            k += 1
+    keep[:] = flags
