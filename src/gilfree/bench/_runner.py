@@ -86,7 +86,8 @@ def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=Non
                     "different result than the reference; its timing is not reported"
                 )
             times = [] if ap.warmup else [warm]
-            if len(times) < repeats and warm < max_time:
+            # at least one timed run, even when the warm-up alone used up max_time
+            if not times or (len(times) < repeats and warm < max_time):
                 _, more = measure(ap.run, repeats=repeats - len(times), min_time=min_time,
                                   max_time=max_time - sum(times))
                 times += more
