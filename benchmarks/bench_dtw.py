@@ -139,7 +139,7 @@ def test_kernel_1_thread(benchmark, ratios, kernel_inputs, engine):
     benchmark.group = KERNEL
     ref = _kernel(*kernel_inputs, "numpy", 1)[0] if engine == "cython" else None
     _kernel(*kernel_inputs, engine, 1)
-    last, _, _ = benchmark.pedantic(_kernel, args=(*kernel_inputs, engine, 1), rounds=7,
+    last, _, _, _ = benchmark.pedantic(_kernel, args=(*kernel_inputs, engine, 1), rounds=7,
                                     iterations=1)
     if ref is not None:
         assert np.array_equal(last, ref)
@@ -150,7 +150,7 @@ def test_kernel_1_thread(benchmark, ratios, kernel_inputs, engine):
 def test_kernel_2_threads(benchmark, ratios, kernel_inputs, engine):
     benchmark.group = KERNEL
     one = _kernel(*kernel_inputs, engine, 1)
-    last, dirs, _ = benchmark.pedantic(_kernel, args=(*kernel_inputs, engine, 2), rounds=7,
+    last, dirs, _, _ = benchmark.pedantic(_kernel, args=(*kernel_inputs, engine, 2), rounds=7,
                                        iterations=1)
     assert np.array_equal(last, one[0]) and np.array_equal(dirs, one[1])
     ratios.check(benchmark, KERNEL, f"{engine}-2", faster_than=f"{engine}-1", at_least=1.7)

@@ -205,11 +205,11 @@ def test_directions_and_paths_match_naive_backtracking(tiny_tiles, engine_):
     s = rng.integers(-1, 2, (90, 2)).astype(float)
     D = naive_cost_matrix(t, s)
     for nt in (1, 2):
-        last, dirs, _ = dtw._accumulate(t, np.ascontiguousarray(s.T), want_full=False,
-                                        want_dirs=True, engine=engine_, n_threads=nt)
+        last, dirs, _, W = dtw._accumulate(t, np.ascontiguousarray(s.T), want_full=False,
+                                           want_dirs=True, engine=engine_, n_threads=nt)
         assert np.array_equal(last, D[-1])
         ends = np.arange(90)
-        flat, offsets = dtw._trace_paths(dirs, ends, engine_, nt)
+        flat, offsets = dtw._trace_paths(dirs, 12, W, ends, engine_, nt)
         for e in ends:
             assert np.array_equal(flat[offsets[e] : offsets[e + 1]], naive_path(D, e))
 
@@ -219,12 +219,12 @@ def test_parallel_path_tracing_equals_serial(monkeypatch):
     rng = np.random.default_rng(4)
     t, s = rng.standard_normal((15, 1)), rng.standard_normal((500, 1))
     D = naive_cost_matrix(t, s)
-    _, dirs, _ = dtw._accumulate(t, np.ascontiguousarray(s.T), want_full=False, want_dirs=True,
-                                 engine="numpy", n_threads=1)
+    _, dirs, _, W = dtw._accumulate(t, np.ascontiguousarray(s.T), want_full=False,
+                                    want_dirs=True, engine="numpy", n_threads=1)
     ends = np.arange(0, 500, 3)
     ref = [naive_path(D, e) for e in ends]
     for engine in COMPILED:
-        flat, off = dtw._trace_paths(dirs, ends, engine, 2)
+        flat, off = dtw._trace_paths(dirs, 15, W, ends, engine, 2)
         assert all(np.array_equal(flat[off[k] : off[k + 1]], ref[k]) for k in range(len(ends)))
 
 

@@ -17,7 +17,8 @@
 Memory: segmentation never stores the (M, N) float64 accumulated cost
 matrix.  It keeps the last row (the cost function) and one byte per cell
 saying which predecessor gave the minimum, which is all that backtracking
-needs (a 2-hour recording at 204.8 Hz with a 200-sample template: 300 MB
+needs (stored in column blocks, so that the kernel writes sequentially and
+a path reads one or two small blocks) (a 2-hour recording at 204.8 Hz with a 200-sample template: 300 MB
 instead of 2.4 GB).  ``acc_cost_mat_`` is computed on first access (and then
 kept); accessing it for a long recording costs its full size.
 
@@ -51,7 +52,7 @@ _config.register_kernel(
 )
 
 _NO_FULL = np.empty((0, 0), dtype=np.float64)
-_NO_DIRS = np.empty((0, 0), dtype=np.uint8)
+_NO_DIRS = np.empty(0, dtype=np.uint8)
 
 
 # --------------------------------------------------------------------------
@@ -71,17 +72,18 @@ def _layout(M, N, n_threads):
 
 def _accumulate(t, sT, *, want_full, want_dirs, engine, n_threads):
     """Run the kernel on a prepared template (M, d) and transposed signal
-    (d, N).  Returns (last row (N,), dirs (N, M) uint8 or None, full (M, N)
-    or None).  ``dirs[j, i]`` is the predecessor of cell (i, j): 0 diagonal,
-    1 up, 2 left (signal-major, so that backtracking reads nearby bytes)."""
+    (d, N).  Returns (last row (N,), dirs or None, full (M, N) or None,
+    block_cols).  ``dirs`` holds one byte per cell naming the predecessor of
+    the minimum (0 diagonal, 1 up, 2 or 3 left), block-major: column block
+    c0 = b * block_cols is an (M, w) matrix at offset c0 * M."""
     _, mod, nt = _config.select("dtw", engine, n_threads)
     M, N = t.shape[0], sT.shape[1]
     full = np.empty((M, N), dtype=np.float64) if want_full else _NO_FULL
-    dirs = np.empty((N, M), dtype=np.uint8) if want_dirs else _NO_DIRS
+    dirs = np.empty(M * N, dtype=np.uint8) if want_dirs else _NO_DIRS
     last = np.empty(N, dtype=np.float64)
     W, R = _layout(M, N, nt)
     mod.accumulate(t, sT, full, last, dirs, W, R, nt)
-    return last, (dirs if want_dirs else None), (full if want_full else None)
+    return last, (dirs if want_dirs else None), (full if want_full else None), W
 
 
 def _as_series(x, name):
@@ -147,12 +149,12 @@ def subsequence_cost_matrix(template, signal, *, engine="auto", n_threads=None):
         )
     _check_lengths(t.shape[0], s.shape[0])
     sT = np.ascontiguousarray(s.T)
-    _, _, full = _accumulate(t, sT, want_full=True, want_dirs=False, engine=engine,
-                             n_threads=n_threads)
+    _, _, full, _ = _accumulate(t, sT, want_full=True, want_dirs=False, engine=engine,
+                                n_threads=n_threads)
     return full
 
 
-def _trace_paths(dirs, ends, engine, n_threads):
+def _trace_paths(dirs, M, block_cols, ends, engine, n_threads):
     """Paths ending at ``ends``: a flat int64 (total, 2) array of
     (template, signal) index pairs, each path from row 0 to row M-1, and
     the (K + 1,) offsets of the paths in it."""
@@ -165,10 +167,10 @@ def _trace_paths(dirs, ends, engine, n_threads):
     if K < _config.DTW_PARALLEL_PATHS_MIN:
         nt = 1
     lengths = np.empty(K, dtype=np.int64)
-    mod.trace_paths(dirs, ends, lengths, nt)
+    mod.trace_paths(dirs, M, block_cols, ends, lengths, nt)
     np.cumsum(lengths, out=offsets[1:])
     flat = np.empty((int(offsets[-1]), 2), dtype=np.int64)
-    mod.fill_paths(dirs, ends, offsets, flat, nt)
+    mod.fill_paths(dirs, M, block_cols, ends, offsets, flat, nt)
     return flat, offsets
 
 
@@ -470,9 +472,9 @@ class _CostData:
         self._lock = threading.Lock()
 
     def compute(self, n_threads):
-        last, dirs, _ = _accumulate(self.t, self.sT, want_full=False, want_dirs=True,
-                                    engine=self.engine, n_threads=n_threads)
-        self.last, self.dirs = last, dirs
+        last, dirs, _, W = _accumulate(self.t, self.sT, want_full=False, want_dirs=True,
+                                       engine=self.engine, n_threads=n_threads)
+        self.last, self.dirs, self.block_cols = last, dirs, W
         cf = np.sqrt(last)
         cf.flags.writeable = False
         self.cost_function = cf
@@ -484,8 +486,9 @@ class _CostData:
         with self._lock:
             todo = [e for e in dict.fromkeys(ends.tolist()) if e not in self._paths]
             if todo:
-                flat, offsets = _trace_paths(self.dirs, np.asarray(todo, dtype=np.int64),
-                                             self.engine, n_threads)
+                flat, offsets = _trace_paths(self.dirs, self.t.shape[0], self.block_cols,
+                                             np.asarray(todo, dtype=np.int64), self.engine,
+                                             n_threads)
                 flat.flags.writeable = False
                 bounds = offsets.tolist()
                 for e, a, b in zip(todo, bounds[:-1], bounds[1:]):
@@ -495,8 +498,8 @@ class _CostData:
     def full(self):
         with self._lock:
             if self._full is None:
-                _, _, full = _accumulate(self.t, self.sT, want_full=True, want_dirs=False,
-                                         engine=self.engine, n_threads=self.n_threads)
+                _, _, full, _ = _accumulate(self.t, self.sT, want_full=True, want_dirs=False,
+                                            engine=self.engine, n_threads=self.n_threads)
                 full.flags.writeable = False
                 self._full = full
             return self._full

@@ -65,46 +65,56 @@ def accumulate(t, sT, full, last, dirs, block_cols, row_blocks, n_threads):
             m = np.where(take_left, lft, m)
             Pf[sl] = cost[csl] + m
             if want_dirs:
-                dr = take_up.astype(np.uint8)
-                dr[take_left] = 2
-                Dr[csl] = dr
+                Dr[csl] = take_up.astype(np.uint8) + 2 * take_left.astype(np.uint8)
         left = P[1:, w].copy()
         if want_full:
             full[:, c0:c1] = P[1:, 1:]
         if want_dirs:
-            dirs[c0:c1, :] = Dr.reshape(M, w).T
+            dirs[_dir_index(np.arange(M)[:, None], np.arange(c0, c1)[None, :], M, N,
+                            block_cols)] = Dr.reshape(M, w)
         last[c0:c1] = P[M, 1:]
 
 
-def trace_paths(dirs, ends, lengths, n_threads):
+def _dir_index(i, j, M, N, W):
+    """Position of cell (i, j)'s direction byte: column block b (columns
+    c0 = b * W ..) is an (M, w) matrix at c0 * M (the compiled engines'
+    layout).  Works elementwise on arrays."""
+    c0 = (j // W) * W
+    w = np.minimum(W, N - c0)
+    return c0 * M + i * w + (j - c0)
+
+
+def trace_paths(dirs, M, block_cols, ends, lengths, n_threads):
     """Vectorised over paths: all paths step back together."""
     if ends.shape[0] == 0:
         return
-    i = np.full(ends.shape[0], dirs.shape[1] - 1, dtype=np.int64)
+    N = dirs.shape[0] // M
+    i = np.full(ends.shape[0], M - 1, dtype=np.int64)
     j = ends.astype(np.int64).copy()
     n = np.ones(ends.shape[0], dtype=np.int64)
     active = i > 0
     while active.any():
-        _step(dirs, i, j, active)
+        _step(dirs, M, N, block_cols, i, j, active)
         n[active] += 1
         active = i > 0
     lengths[:] = n
 
 
-def _step(dirs, i, j, active):
+def _step(dirs, M, N, W, i, j, active):
     ia, ja = i[active], j[active]
     col0 = ja == 0
     dr = np.ones(ia.shape[0], dtype=np.uint8)  # up at column 0
-    dr[~col0] = dirs[ja[~col0], ia[~col0]]
-    i[active] = ia - (dr != 2)
+    dr[~col0] = dirs[_dir_index(ia[~col0], ja[~col0], M, N, W)]
+    i[active] = ia - (dr < 2)  # 0 diagonal, 1 up, 2 or 3 left
     j[active] = ja - (dr != 1)
 
 
-def fill_paths(dirs, ends, offsets, out, n_threads):
+def fill_paths(dirs, M, block_cols, ends, offsets, out, n_threads):
     K = ends.shape[0]
     if K == 0:
         return
-    i = np.full(K, dirs.shape[1] - 1, dtype=np.int64)
+    N = dirs.shape[0] // M
+    i = np.full(K, M - 1, dtype=np.int64)
     j = ends.astype(np.int64).copy()
     pos = offsets[1:] - 1  # write backwards from each path's last slot
     active = np.ones(K, dtype=bool)
@@ -115,7 +125,7 @@ def fill_paths(dirs, ends, offsets, out, n_threads):
         active = i > 0
         if not active.any():
             break
-        _step(dirs, i, j, active)
+        _step(dirs, M, N, block_cols, i, j, active)
 
 
 def select_by_distance(peaks, order, distance, keep):

@@ -31,47 +31,58 @@ def accumulate(t, sT, full, last, dirs, block_cols, row_blocks, n_threads):
                 diff = a - b
                 dist += diff * diff
             diag, up, lft = prev[j], prev[j + 1], cur[j]
-            m, dr = diag, 0
-            if up < m:
-                m, dr = up, 1
-            if lft < m:
-                m, dr = lft, 2
+            take_up = up < diag
+            m = up if take_up else diag
+            take_left = lft < m
+            if take_left:
+                m = lft
             cur[j + 1] = dist + m
-            drow[j] = dr
+            drow[j] = int(take_up) + 2 * int(take_left)  # 0 diag, 1 up, 2 or 3 left
         if want_full:
             full[i, :] = cur[1:]
         if want_dirs:
-            dirs[:, i] = drow
+            for j in range(N):
+                dirs[_dir_index(i, j, M, N, block_cols)] = drow[j]
         prev = cur
     last[:] = prev[1:]
 
 
-def _walk(dirs, end):
-    i, j = dirs.shape[1] - 1, int(end)
+def _dir_index(i, j, M, N, W):
+    """Position of cell (i, j)'s direction byte (the engines' block-major
+    layout: column block c0 = (j // W) * W is an (M, w) matrix at c0 * M)."""
+    c0 = (j // W) * W
+    w = min(W, N - c0)
+    return c0 * M + i * w + (j - c0)
+
+
+def _walk(dirs, M, W, end):
+    N = dirs.shape[0] // M
+    i, j = M - 1, int(end)
     cells = [(i, j)]
     while i != 0:
         if j == 0:
             i -= 1
         else:
-            dr = dirs[j, i]
-            if dr == 0:
-                i, j = i - 1, j - 1
+            dr = dirs[_dir_index(i, j, M, N, W)]
+            if dr >= 2:
+                j -= 1
             elif dr == 1:
                 i -= 1
             else:
-                j -= 1
+                i, j = i - 1, j - 1
         cells.append((i, j))
     return cells[::-1]
 
 
-def trace_paths(dirs, ends, lengths, n_threads):
+def trace_paths(dirs, M, block_cols, ends, lengths, n_threads):
     for p, e in enumerate(ends.tolist()):
-        lengths[p] = len(_walk(dirs, e))
+        lengths[p] = len(_walk(dirs, M, block_cols, e))
 
 
-def fill_paths(dirs, ends, offsets, out, n_threads):
+def fill_paths(dirs, M, block_cols, ends, offsets, out, n_threads):
     for p, e in enumerate(ends.tolist()):
-        out[offsets[p] : offsets[p + 1]] = np.asarray(_walk(dirs, e), dtype=np.int64)
+        out[offsets[p] : offsets[p + 1]] = np.asarray(_walk(dirs, M, block_cols, e),
+                                                      dtype=np.int64)
 
 
 def select_by_distance(peaks, order, distance, keep):
