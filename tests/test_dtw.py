@@ -447,6 +447,20 @@ def test_sweep_list_of_dicts_and_postprocessing_params(monkeypatch):
         assert np.array_equal(r.matches_start_end_, est.matches_start_end_), p
 
 
+def test_sweep_over_whole_templates():
+    tpl, data = small_case(n=2000, seed=10)
+    a = dtw.DtwTemplate(tpl, FS_SMALL, scale=500.0)
+    b = dtw.DtwTemplate(tpl[["gyr_ml"]], FS_SMALL, scale=500.0)
+    res = dtw.sweep(data, FS_SMALL, {"template": [a, b], "max_cost": [3.0]}, template=a)
+    for r, t in zip(res, (a, b)):
+        ref = dtw.BarthDtw(t, max_cost=3.0).segment(data, FS_SMALL)
+        assert np.array_equal(r.matches_start_end_, ref.matches_start_end_)
+    assert res[0].template is not a  # estimators get clones
+    res = dtw.sweep(data, FS_SMALL, {"template": [a], "template__use_cols": [("gyr_ml",), None]},
+                    template=a)
+    assert [r.template.use_cols for r in res] == [("gyr_ml",), None] and a.use_cols is None
+
+
 def test_sweep_with_estimator_and_array_data():
     tpl, data = small_case(n=2000, seed=9)
     base = dtw.BarthDtw(dtw.DtwTemplate(tpl, FS_SMALL, scale=500.0), snap_to_min_win_ms=None)
@@ -537,6 +551,9 @@ def test_bad_input():
         est.segment(data.to_numpy(), FS_SMALL, columns=["a", "b"])
     with pytest.raises(TypeError, match="DtwTemplate"):
         dtw.BarthDtw(tpl).segment(data, FS_SMALL)
+    multi = pd.concat({"left": data, "right": data}, axis=1)
+    with pytest.raises(TypeError, match="multi-level columns"):
+        est.segment(multi, FS_SMALL)
     with pytest.raises(ValueError, match="resample_template=True needs the template's sampling_rate_hz"):
         dtw.BarthDtw(dtw.DtwTemplate(tpl, None)).segment(data, FS_SMALL)
     with pytest.raises(ValueError, match="engine must be one of"):

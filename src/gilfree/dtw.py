@@ -318,6 +318,11 @@ class _Table:
                 raise TypeError(
                     f"columns= is only for arrays; {name} is a DataFrame with its own columns"
                 )
+            if getattr(data.columns, "nlevels", 1) > 1:
+                raise TypeError(
+                    f"{name} has multi-level columns (a multi-sensor dataset); pass one "
+                    f"sensor's DataFrame, e.g. data[sensor_name]"
+                )
             self._frame = data
             self.columns = list(data.columns)
             if len(set(map(repr, self.columns))) != len(self.columns):
@@ -830,8 +835,9 @@ def sweep(data, sampling_rate_hz, grid, template=None, *, estimator=None, column
     estimators, jobs, distinct, signals = [], [], {}, {}
     for p in points:
         est = _clone(base)
-        # whole sub-objects first, then their nested parameters
-        est.set_params(**{k: v for k, v in p.items() if "__" not in k})
+        # whole sub-objects first (cloned: grid points never share or modify
+        # the caller's objects), then their nested parameters
+        est.set_params(**{k: _clone(v) for k, v in p.items() if "__" not in k})
         est.set_params(**{k: v for k, v in p.items() if "__" in k})
         settings = est._checked(fs)
         est._require_snap_axis(table)
