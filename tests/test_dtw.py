@@ -167,6 +167,16 @@ def test_cost_matrix_tiled(tiny_tiles, engine_, nt):
     assert np.array_equal(D, naive_cost_matrix(t, s))
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.int64, np.float32, np.float64])
+def test_cost_matrix_dtypes_and_layouts(dtype):
+    rng = np.random.default_rng(3)
+    t = (rng.standard_normal((7, 2)) * 10).astype(dtype)
+    s = np.asfortranarray((rng.standard_normal((80, 4)) * 10).astype(dtype))[:, ::2]
+    ref = naive_cost_matrix(t.astype(np.float64), s.astype(np.float64))
+    for engine in ("cython", "numba", "numpy"):
+        assert np.array_equal(dtw.subsequence_cost_matrix(t, s, engine=engine), ref)
+
+
 def test_cost_matrix_tslearn():
     metrics = pytest.importorskip("tslearn.metrics")
     rng = np.random.default_rng(5)
