@@ -19,8 +19,9 @@ matrix.  It keeps the last row (the cost function) and one byte per cell
 saying which predecessor gave the minimum, which is all that backtracking
 needs (stored in column blocks, so that the kernel writes sequentially and
 a path reads one or two small blocks) (a 2-hour recording at 204.8 Hz with a 200-sample template: 300 MB
-instead of 2.4 GB).  ``acc_cost_mat_`` is computed on first access (and then
-kept); accessing it for a long recording costs its full size.
+instead of 2.4 GB; the direction bytes are dropped once the paths are
+traced).  ``acc_cost_mat_`` is computed on first access (and then kept);
+accessing it for a long recording costs its full size.
 
 pandas is needed only when DataFrames are passed; arrays with ``columns=``
 work without it.
@@ -503,6 +504,11 @@ class _CostData:
                     self._paths[e] = flat[a:b]
             return [self._paths[e] for e in ends.tolist()]
 
+    def release(self):
+        """Drop the direction bytes (M * N) once every path is traced."""
+        with self._lock:
+            self.dirs = None
+
     def full(self):
         with self._lock:
             if self._full is None:
@@ -660,6 +666,7 @@ class BarthDtw(_Params):
         self
         """
         fs = check_number(sampling_rate_hz, "sampling_rate_hz")
+        _config.resolve_engine("dtw", engine)
         table = _Table(data, columns, "data")
         settings = self._checked(fs)
         self._require_snap_axis(table)
@@ -668,6 +675,7 @@ class BarthDtw(_Params):
         cd = _CostData(t, sT, engine, n_threads).compute(n_threads)
         _apply_result(self, _postprocess(cd, settings, table, self.snap_to_min_axis,
                                           n_threads), cd)
+        cd.release()
         return self
 
     @property
@@ -822,6 +830,7 @@ def sweep(data, sampling_rate_hz, grid, template=None, *, estimator=None, column
     else:
         base = BarthDtw(template)
     fs = check_number(sampling_rate_hz, "sampling_rate_hz")
+    _config.resolve_engine("dtw", engine)
     points = _parameter_grid(grid)
     valid = base.get_params(deep=True)
     for p in points:
@@ -872,4 +881,6 @@ def sweep(data, sampling_rate_hz, grid, template=None, *, estimator=None, column
         cd = distinct[key]
         res = _postprocess(cd, settings, table, est.snap_to_min_axis, nt, ends=e)
         _apply_result(est, res, cd)
+    for cd in cds:
+        cd.release()
     return estimators
