@@ -49,19 +49,16 @@ PARZEN_MIN_SPLIT_SAMPLES = 4096
 NUMPY_BLOCK_BYTES = 32 * 2**20
 
 #: Subsequence DTW (gilfree.dtw): the accumulated cost matrix is computed in
-#: tiles of (rows / row blocks) x DTW_BLOCK_COLS signal columns, scheduled as
-#: an anti-diagonal wavefront.  Narrower tiles are used for short signals so
-#: that every row block still gets DTW_MIN_BLOCKS_PER_ROW_BLOCK tiles.
+#: tiles of (rows / row blocks) x DTW_BLOCK_COLS signal columns, one row band
+#: per thread, pipelined along the signal.  Narrower tiles are used for short
+#: signals so that every row block still gets DTW_MIN_BLOCKS_PER_ROW_BLOCK
+#: tiles.
 DTW_BLOCK_COLS = 2048
 DTW_MIN_BLOCK_COLS = 64
 DTW_MIN_BLOCKS_PER_ROW_BLOCK = 8
 #: Fewest template rows per row block: fewer rows than this per thread and
 #: the wavefront uses fewer row blocks (threads) than asked.
 DTW_MIN_ROWS_PER_BLOCK = 16
-#: The Numba engine synchronises every wavefront step with a barrier (no
-#: atomics for a pipeline): it uses this many wide column blocks per row
-#: block instead, so that a busy machine costs it few barriers.
-DTW_NUMBA_BLOCKS_PER_ROW_BLOCK = 6
 #: Column-block width of the NumPy engine's anti-diagonal sweep.
 DTW_NUMPY_BLOCK_COLS = 4096
 #: Fewest match ends worth backtracking on several threads (a path is a few

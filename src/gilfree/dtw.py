@@ -61,16 +61,13 @@ _NO_DIRS = np.empty(0, dtype=np.uint8)
 # --------------------------------------------------------------------------
 
 
-def _layout(M, N, n_threads, engine):
+def _layout(M, N, n_threads):
     """(block_cols, row_blocks) of the wavefront for an (M, N) matrix."""
     R = max(1, min(int(n_threads), M // max(1, _config.DTW_MIN_ROWS_PER_BLOCK)))
     W = int(_config.DTW_BLOCK_COLS)
     if R > 1:
         want = math.ceil(N / (_config.DTW_MIN_BLOCKS_PER_ROW_BLOCK * R))
         W = min(W, max(int(_config.DTW_MIN_BLOCK_COLS), want))
-        if engine == "numba":  # one barrier per step: few, wide blocks
-            want = math.ceil(N / (_config.DTW_NUMBA_BLOCKS_PER_ROW_BLOCK * R))
-            W = max(int(_config.DTW_MIN_BLOCK_COLS), want)
     return max(1, W), R
 
 
@@ -80,12 +77,12 @@ def _accumulate(t, sT, *, want_full, want_dirs, engine, n_threads):
     block_cols).  ``dirs`` holds one byte per cell naming the predecessor of
     the minimum (0 diagonal, 1 up, 2 or 3 left), block-major: column block
     c0 = b * block_cols is an (M, w) matrix at offset c0 * M."""
-    name, mod, nt = _config.select("dtw", engine, n_threads)
+    _, mod, nt = _config.select("dtw", engine, n_threads)
     M, N = t.shape[0], sT.shape[1]
     full = np.empty((M, N), dtype=np.float64) if want_full else _NO_FULL
     dirs = np.empty(M * N, dtype=np.uint8) if want_dirs else _NO_DIRS
     last = np.empty(N, dtype=np.float64)
-    W, R = _layout(M, N, nt, name)
+    W, R = _layout(M, N, nt)
     mod.accumulate(t, sT, full, last, dirs, W, R, nt)
     return last, (dirs if want_dirs else None), (full if want_full else None), W
 
