@@ -18,12 +18,12 @@ Besides ``D`` (optional: ``full``) and its last row (``last``), the kernel can
 record, per cell, which predecessor gave the minimum (``dirs``, one byte
 ``(up < diag) + 2 * (left < min(diag, up))``, so 0 diagonal, 1 up, 2 or 3
 left; ties prefer diagonal, then up, then left, i.e. the first minimum of
-``[diag, up, left]``).  The bytes are stored block-major: column block b
-(columns c0 = b * block_cols .. c0 + w - 1) is an (M, w) matrix at offset
-``c0 * M``, so the kernel writes rows sequentially and a backtracked path
-stays within one or two small blocks.  That is exactly the choice a backtracking
-step makes at that cell, so paths can be traced from one byte per cell
-instead of the 8-byte matrix.
+``[diag, up, left]``).  That is exactly the choice a backtracking step makes
+at that cell, so paths can be traced from one byte per cell instead of the
+8-byte matrix.  The bytes are stored block-major: column block b (columns
+c0 = b * block_cols .. c0 + w - 1) is an (M, w) matrix at offset ``c0 * M``,
+so the kernel writes rows sequentially and a backtracked path stays within
+one or two blocks.
 
 Parallel schedule: the template rows are cut into ``row_blocks`` bands and the
 signal into column blocks of ``block_cols``; tile (r, b) needs the last row
