@@ -44,7 +44,7 @@ def _sizes(engine):
     several point blocks, a padded tail) for the others."""
     if engine == "python":
         return 150, 40
-    return 2 * _config.KDE_CHUNK + 37, 3 * _config.KDE_POINT_BLOCK + 5
+    return _config.KDE_CHUNK + 37, 2 * _config.KDE_POINT_BLOCK + 5
 
 
 # --------------------------------------------------------------------------
