@@ -436,6 +436,44 @@ def test_eight_threads_evaluate_concurrently(engine):
                                        engine=engine, n_threads=1))
 
 
+@pytest.mark.parametrize("func", ["exp_sum", "exp_logsum"])
+@pytest.mark.parametrize("engine", COMPILED)
+def test_kernel_releases_the_gil(engine, func):
+    """While one thread is inside a kernel, another Python thread keeps
+    running (it counts loop iterations the whole time)."""
+    import time
+
+    rng = _rng(32)
+    n = 16 * _config.KDE_CHUNK
+    xs = rng.standard_normal((2, n))
+    w = np.full(n, 1.0 / n) if func == "exp_sum" else np.full(n, -math.log(n))
+    q = rng.standard_normal((3000, 2))
+    c = np.array([0.5])
+    _, mod, _ = _config.select("kde", engine, 1)
+    kernel = getattr(mod, func)
+    kernel(xs, w, q[:2], c, False, np.empty((2, 1)), 1)  # compile / warm
+    done = threading.Event()
+    ticks = []
+
+    def spin():
+        k = 0
+        while not done.is_set():
+            k += 1
+        ticks.append(k)
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        t0 = time.perf_counter()
+        kernel(xs, w, q, c, False, np.empty((3000, 1)), 1)
+        elapsed = time.perf_counter() - t0
+    finally:
+        done.set()
+        spinner.join()
+    # a GIL-holding kernel would leave the spinner ~0 iterations meanwhile
+    assert ticks[0] > 1000 * elapsed, (ticks[0], elapsed)
+
+
 # --------------------------------------------------------------------------
 # engines agree on random shapes (hypothesis)
 # --------------------------------------------------------------------------
