@@ -40,6 +40,7 @@ from libc.stdlib cimport calloc, free, malloc
 
 from _openmp cimport gf_openmp_enabled
 from _vmath cimport gf_exp, gf_expf, gf_sinhalfpi, gf_sinhalfpif
+from _kde_loops cimport GF_KDE_LANES, gf_kde_exp_chunk_d, gf_kde_exp_chunk_f
 
 cdef extern from *:
     const char* GILFREE_SIMD_VARIANT
@@ -48,11 +49,15 @@ ctypedef fused real:
     float
     double
 
-# Must match gilfree._config.KDE_LANES / KDE_CHUNK / KDE_POINT_BLOCK.
+# Must match gilfree._config.KDE_LANES / KDE_CHUNK / KDE_POINT_BLOCK (and
+# GF_KDE_LANES of _kde_loops.pxd, checked at import).
 cdef enum:
     LANES = 32
     CHUNK = 2048
     PBLOCK = 32
+
+if GF_KDE_LANES != LANES:
+    raise ImportError("ext/_kde_loops.pxd and ext/kde.pyx disagree on the lane count")
 
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
@@ -127,41 +132,12 @@ cdef inline void _exp_chunk(const real* xs, const real* w, Py_ssize_t n, Py_ssiz
                             const real* qp, const real* c, Py_ssize_t H, bint sq,
                             Py_ssize_t a, Py_ssize_t b, real* acc,
                             double* dst) noexcept nogil:
-    """dst[k] += sum_{a <= i < b} w[i] * exp(-c[k] * a_i), canonical order."""
-    cdef real t[LANES]
-    cdef real one[LANES]
-    cdef Py_ssize_t i0, k
-    cdef int l
-    cdef real ck
-    cdef const real* wp
-    cdef real* ak
-    if H == 1:
-        ck = -c[0]
-        for l in range(LANES):
-            one[l] = 0
-        i0 = a
-        while i0 < b:
-            _dist(xs, n, d, qp, i0, sq, t)
-            wp = w + i0
-            for l in range(LANES):
-                one[l] = one[l] + wp[l] * _exp(ck * t[l])
-            i0 = i0 + LANES
-        dst[0] += _lane_sum(one)
-        return
-    for k in range(H * LANES):
-        acc[k] = 0
-    i0 = a
-    while i0 < b:
-        _dist(xs, n, d, qp, i0, sq, t)
-        wp = w + i0
-        for k in range(H):
-            ck = -c[k]
-            ak = acc + k * LANES
-            for l in range(LANES):
-                ak[l] = ak[l] + wp[l] * _exp(ck * t[l])
-        i0 = i0 + LANES
-    for k in range(H):
-        dst[k] += _lane_sum(acc + k * LANES)
+    """dst[k] += sum_{a <= i < b} w[i] * exp(-c[k] * a_i), canonical order
+    (the loop itself is C: _kde_loops.pxd)."""
+    if real is float:
+        gf_kde_exp_chunk_f(xs, w, n, d, qp, c, H, sq, a, b, acc, dst)
+    else:
+        gf_kde_exp_chunk_d(xs, w, n, d, qp, c, H, sq, a, b, acc, dst)
 
 
 cdef inline void _max_chunk(const real* xs, const real* lw, Py_ssize_t n, Py_ssize_t d,
