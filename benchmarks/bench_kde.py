@@ -127,7 +127,8 @@ def test_kde_kernels(benchmark, ratios, sk_data, kernel):
     benchmark.group = SKLEARN
     gilfree.kde(x, q[:50], h, kernel=kernel)
     got = benchmark.pedantic(gilfree.kde, args=(x, q, h), kwargs=dict(kernel=kernel),
-                             rounds=5, iterations=1, warmup_rounds=1)
+                             rounds=5 if kernel == "gaussian" else 25, iterations=1,
+                             warmup_rounds=1)
     sub = gilfree.kde(x, q[:200], h, kernel=kernel, engine="numpy")
     np.testing.assert_allclose(got[:200], sub, rtol=1e-10, atol=1e-300)
     if kernel == "gaussian":
@@ -149,7 +150,7 @@ def test_bandwidth_sweep(benchmark, ratios, sk_data, kernel, n_bw):
     hs = np.array([h]) if n_bw == 1 else np.geomspace(h / 4, h, n_bw)
     gilfree.kde(x, q[:50], hs, kernel=kernel)
     got = benchmark.pedantic(gilfree.kde, args=(x, q, hs), kwargs=dict(kernel=kernel),
-                             rounds=3, iterations=1, warmup_rounds=1)
+                             rounds=5, iterations=1, warmup_rounds=1)
     assert got.shape == (q.shape[0], n_bw)
     np.testing.assert_allclose(got[:100, -1], gilfree.kde(x, q[:100], h, kernel=kernel,
                                                           engine="numpy"), rtol=1e-10)
