@@ -34,6 +34,8 @@ PARZEN_BLOCK = 256
 PARZEN_STRIPS_PER_WINDOW = 4
 #: Fewest samples per Parzen strip on average (caps the number of strips).
 PARZEN_MIN_STRIP_SAMPLES = 32
+#: Parzen uses at most one thread per this many (point, sample) pairs.
+PARZEN_MIN_PAIRS_PER_THREAD = 2**17
 #: Fewest points for which Parzen sorts the samples into strips; below it
 #: every sample is visited (sorting would cost more than it saves).
 PARZEN_INDEX_MIN_POINTS = 64
