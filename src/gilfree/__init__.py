@@ -10,6 +10,15 @@ from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
 from ._info import show_config
 from .parzen import parzen, parzen_counts
 from .kde import gaussian_kde, kde
+from .parallel import (
+    Parallelize,
+    WorkerCrashedError,
+    imap,
+    pmap,
+    shared,
+    sweep,
+    with_params,
+)
 
 __version__ = "0.1.0"
 
@@ -22,4 +31,12 @@ __all__ = [
     "resolve_n_threads",
     "show_config",
     "usable_cores",
+    # parallel map
+    "Parallelize",
+    "WorkerCrashedError",
+    "imap",
+    "pmap",
+    "shared",
+    "sweep",
+    "with_params",
 ]
