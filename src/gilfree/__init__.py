@@ -9,16 +9,36 @@ as the test oracle.  ``gilfree info`` shows what this installation built.
 from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
 from ._info import show_config
 from .parzen import parzen, parzen_counts
+from .kde import gaussian_kde, kde
+from .parallel import (
+    Parallelize,
+    WorkerCrashedError,
+    imap,
+    pmap,
+    shared,
+    sweep,
+    with_params,
+)
 from . import dtw
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EngineUnavailableError",
+    "gaussian_kde",
+    "kde",
     "dtw",
     "parzen",
     "parzen_counts",
     "resolve_n_threads",
     "show_config",
     "usable_cores",
+    # parallel map
+    "Parallelize",
+    "WorkerCrashedError",
+    "imap",
+    "pmap",
+    "shared",
+    "sweep",
+    "with_params",
 ]
