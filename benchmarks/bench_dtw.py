@@ -138,6 +138,25 @@ def _kernel(t, sT, engine, n_threads):
                            n_threads=n_threads)
 
 
+def _full_matrix(t, sT, engine, n_threads):
+    """The public subsequence_cost_matrix (the whole (M, N) float64 matrix)."""
+    return dtw.subsequence_cost_matrix(t, sT.T, engine=engine, n_threads=n_threads)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_full_matrix(benchmark, ratios, kernel_inputs, n_threads):
+    benchmark.group = KERNEL + "-full-matrix"
+    _full_matrix(*kernel_inputs, "cython", n_threads)
+    D = benchmark.pedantic(_full_matrix, args=(*kernel_inputs, "cython", n_threads), rounds=5,
+                           iterations=1)
+    assert D.shape == (200, N)
+    if n_threads == 1:
+        ratios.record(benchmark, KERNEL + "-full-matrix", "cython-1")
+    else:
+        ratios.check(benchmark, KERNEL + "-full-matrix", "cython-2", faster_than="cython-1",
+                     at_least=1.7)
+
+
 @pytest.mark.parametrize("engine", ["cython", "numba"])
 def test_kernel_1_thread(benchmark, ratios, kernel_inputs, engine):
     benchmark.group = KERNEL

@@ -9,8 +9,9 @@ stretch, amplitude and noise), a 200-sample 3-axis template, and the grid
   segmentation per grid point (every point recomputes its cost matrix) with
   the pure-Python or the NumPy engine; estimated from a slice of the
   recording (the work is linear in its length) and checked on that slice.
-- ``python processes``: the NumPy loop's grid points on a process pool (the
-  joblib approach people use today), on the same slice.
+- ``python processes`` / ``numpy processes``: the same loops with the grid
+  points on a process pool (the joblib approach people use today), on the
+  same slices.
 - ``gaitmap`` (when installed): gaitmap's own ``BarthDtw`` in a serial loop
   and on a loky process pool, on the whole recording.
 - ``numba`` / ``cython``: :func:`gilfree.dtw.sweep`, which computes the two
@@ -128,14 +129,12 @@ class DtwSweep(Workload):
             out.append(Approach(kind, kind, 1, lambda part=part, e=engine: loop(part, tpl, e),
                                 scale=n / size, note=note, warmup=False,
                                 check=lambda r, ref=ref: _same(r, ref)))
-            if kind == "numpy":
-                for p in workers:
-                    tasks = [(part, tpl, pt, "numpy") for pt in grid_points()]
-                    out.append(Approach("numpy processes", "python-processes", p,
-                                        lambda tasks=tasks, p=p: process_map(segment_point,
-                                                                             tasks, p),
-                                        scale=n / size, note=note,
-                                        check=lambda r, ref=ref: _same(r, ref)))
+            for p in workers:
+                tasks = [(part, tpl, pt, engine) for pt in grid_points()]
+                out.append(Approach(f"{kind} processes", "python-processes", p,
+                                    lambda tasks=tasks, p=p: process_map(segment_point, tasks, p),
+                                    scale=n / size, note=note,
+                                    check=lambda r, ref=ref: _same(r, ref)))
         if _gaitmap_available():
             out.append(Approach("gaitmap", "competitor", 1,
                                 lambda: [gaitmap_point(rec, tpl, pt) for pt in grid_points()]))
