@@ -361,6 +361,38 @@ def test_segment_threads_do_not_change_results(tiny_tiles):
         assert np.array_equal(r.cost_function_, results[0].cost_function_)
 
 
+@pytest.mark.parametrize("engine_", COMPILED)
+def test_segment_and_sweep_from_several_threads(engine_):
+    tpl, data = small_case(n=2500, seed=12)
+    template = dtw.DtwTemplate(tpl, FS_SMALL, scale=500.0)
+    grid = {"max_cost": [3.0, 4.0], "template__use_cols": [("gyr_ml",), None]}
+    ref_seg = dtw.BarthDtw(template).segment(data, FS_SMALL, engine=engine_, n_threads=1)
+    ref_sweep = dtw.sweep(data, FS_SMALL, grid, template=template, engine=engine_, n_threads=1)
+    out = [None] * 6
+    barrier = threading.Barrier(6)
+
+    def work(k):
+        barrier.wait()
+        if k % 2:
+            out[k] = dtw.sweep(data, FS_SMALL, grid, template=template, engine=engine_,
+                               n_threads=2)
+        else:
+            out[k] = [dtw.BarthDtw(template).segment(data, FS_SMALL, engine=engine_,
+                                                     n_threads=2)]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for k, res in enumerate(out):
+        ref = ref_sweep if k % 2 else [ref_seg]
+        assert len(res) == len(ref)
+        for a, b in zip(res, ref):
+            assert np.array_equal(a.matches_start_end_, b.matches_start_end_)
+            assert np.array_equal(a.costs_, b.costs_)
+
+
 def test_no_match_gives_empty_results():
     tpl, data = small_case(n=600)
     est = dtw.BarthDtw(dtw.DtwTemplate(tpl, FS_SMALL, scale=500.0), max_cost=1e-9)
