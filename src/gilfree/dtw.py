@@ -240,8 +240,12 @@ class _Params:
 
     @classmethod
     def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
+        names = cls.__dict__.get("_PARAM_NAMES")
+        if names is None:
+            sig = inspect.signature(cls.__init__)
+            names = tuple(p for p in sig.parameters if p != "self")
+            cls._PARAM_NAMES = names
+        return names
 
     def get_params(self, deep=True):
         """Parameters of this object (and of nested ones, as ``a__b``)."""
@@ -723,22 +727,24 @@ def _postprocess(cd, settings, table, snap_axis, n_threads, ends=None):
 
 
 def _resolve_conflicts(matches, costs, keep):
-    """Of kept matches with equal starts keep the lowest cost (first on ties
-    in start order)."""
+    """Of kept matches with equal starts keep the lowest cost: the first one
+    with the group's minimum cost in ``np.argsort(starts)`` order (gaitmap's
+    rule, same sort call, so equal costs resolve the same way)."""
     valid = np.flatnonzero(keep)
     if valid.shape[0] < 2:
         return
-    order = np.argsort(matches[valid, 0])
-    valid = valid[order]
+    valid = valid[np.argsort(matches[valid, 0])]
     starts = matches[valid, 0]
-    group_start = np.concatenate(([True], starts[1:] != starts[:-1]))
-    bounds = np.flatnonzero(group_start).tolist() + [valid.shape[0]]
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        if b - a > 1:
-            members = valid[a:b]
-            best = members[int(np.argmin(costs[members]))]
-            keep[members] = False
-            keep[best] = True
+    first = np.concatenate(([True], starts[1:] != starts[:-1]))
+    if first.all():
+        return
+    gid = np.cumsum(first) - 1
+    c = costs[valid]
+    gmin = np.minimum.reduceat(c, np.flatnonzero(first))
+    at_min = np.flatnonzero(c == gmin[gid])
+    _, pick = np.unique(gid[at_min], return_index=True)  # first minimum per group
+    keep[valid] = False
+    keep[valid[at_min[pick]]] = True
 
 
 def _apply_result(est, res, cd):
