@@ -865,25 +865,32 @@ def sweep(data, sampling_rate_hz, grid, template=None, *, estimator=None, column
         estimators.append(est)
         jobs.append((key, settings))
 
-    cds = list(distinct.values())
-    workers = max(1, min(len(cds), nt))
+    keys = list(distinct)
+    workers = max(1, min(len(keys), nt))
     inner = max(1, nt // workers)
+
+    def run(key):
+        """One distinct cost matrix: the kernel, then the match ends of all
+        its grid points, then every one of those ends backtracked once."""
+        cd = distinct[key].compute(inner)
+        mine = {i: _match_ends_of(cd, settings) for i, (k, settings) in enumerate(jobs)
+                if k == key}
+        cd.paths(np.unique(np.concatenate(list(mine.values()))), inner)
+        return mine
+
     if workers == 1:
-        for cd in cds:
-            cd.compute(inner)
+        found = [run(key) for key in keys]
     else:
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(lambda cd: cd.compute(inner), cds))
-
-    # every end of every grid point of a cost matrix is backtracked once
-    ends = [_match_ends_of(distinct[key], settings) for key, settings in jobs]
-    for key, cd in distinct.items():
-        mine = [e for (k, _), e in zip(jobs, ends) if k == key]
-        cd.paths(np.unique(np.concatenate(mine)), nt)
+            found = list(pool.map(run, keys))
+    ends = [None] * len(jobs)
+    for mine in found:
+        for i, e in mine.items():
+            ends[i] = e
     for est, (key, settings), e in zip(estimators, jobs, ends):
         cd = distinct[key]
         res = _postprocess(cd, settings, table, est.snap_to_min_axis, nt, ends=e)
         _apply_result(est, res, cd)
-    for cd in cds:
+    for cd in distinct.values():
         cd.release()
     return estimators
