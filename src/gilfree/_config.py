@@ -37,6 +37,15 @@ PARZEN_MIN_SPLIT_SAMPLES = 4096
 #: Memory budget (bytes) of one temporary block in the numpy engines.
 NUMPY_BLOCK_BYTES = 32 * 2**20
 
+#: 8-bit horizontal resize taps are padded to a multiple of this many when an
+#: output has at least this many taps (fixed trip count: the dot product
+#: vectorises; zero weights leave the integer sums unchanged).
+RESIZE_TAP_PAD = 8
+#: Cached tap tables of the image resamplers (one per axis size, method).
+RESIZE_PLAN_CACHE = 256
+#: Signal resampling: output samples per parallel task of resample_poly.
+RESAMPLE_POLY_CHUNK = 4096
+
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")
 
