@@ -152,6 +152,14 @@ def resample_many(arrays, num, *, engine="auto", n_threads=None):
     k = len(arrays)
     if k == 0:
         raise ValueError("arrays must contain at least one signal; got an empty sequence")
+    first = arrays[0]
+    if isinstance(first, np.ndarray) and first.ndim >= 1 and first.size:
+        # fast path: float64 C-contiguous signals are read where they are
+        rest = first.shape[1:]
+        _, mod, nt = _config.select("resample", engine, n_threads)
+        out = np.empty((k, num, int(np.prod(rest, dtype=np.int64))), dtype=np.float64)
+        if mod.linear_list(list(arrays), out, np.asarray(rest, dtype=np.int64), nt) < 0:
+            return out.reshape((k, num) + rest)
     try:
         lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=k)
     except TypeError:

@@ -101,3 +101,9 @@ def linear_many(data, offsets, out, n_threads):
 def poly(x, out, hr, up, down, pre, n_threads):
     with numba_threads(n_threads):
         _poly_kernel(x, out, hr, up, down, pre, RESAMPLE_POLY_CHUNK)
+
+
+def linear_list(arrays, out, rest, n_threads):
+    from .._reference.resample import linear_list_with
+
+    return linear_list_with(linear_many, arrays, out, rest, n_threads)

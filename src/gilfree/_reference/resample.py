@@ -53,3 +53,33 @@ def poly(x, out, hr, up, down, pre, n_threads):
         w = np.where(ok, hr[p, r], 0.0)
         acc += w[:, None] * x[np.clip(j, 0, L - 1)]
     out[...] = acc
+
+
+def list_fits(arrays, rest):
+    """-1 if every element of ``arrays`` is a C-contiguous float64 ndarray
+    of shape (L,) + rest with L >= 1, else the index of the first that is
+    not (the contract of ``linear_list``)."""
+    rest = tuple(int(r) for r in rest)
+    for k, a in enumerate(arrays):
+        if (type(a) is not np.ndarray or a.dtype != np.float64 or not a.flags.c_contiguous
+                or a.shape[1:] != rest or a.ndim == 0 or a.shape[0] < 1):
+            return k
+    return -1
+
+
+def linear_list_with(linear_many_fn, arrays, out, rest, n_threads):
+    """``linear_list`` for engines that need one concatenated input."""
+    bad = list_fits(arrays, rest)
+    if bad >= 0:
+        return bad
+    data = np.concatenate(arrays, axis=0).reshape(-1, out.shape[2])
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+    np.cumsum([a.shape[0] for a in arrays], out=offsets[1:])
+    linear_many_fn(data, offsets, out, n_threads)
+    return -1
+
+
+def linear_list(arrays, out, rest, n_threads):
+    """``linear_many`` on a list of float64 arrays (L_k,) + rest; returns -1,
+    or the index of the first element that does not fit (nothing done)."""
+    return linear_list_with(linear_many, arrays, out, rest, n_threads)

@@ -51,3 +51,9 @@ def poly(x, out, hr, up, down, pre, n_threads):
             for m in range(M):
                 acc[m] += w * row[m]
         out[i] = acc
+
+
+def linear_list(arrays, out, rest, n_threads):
+    from .resample import linear_list_with
+
+    return linear_list_with(linear_many, arrays, out, rest, n_threads)
