@@ -218,3 +218,17 @@ def test_axis_and_method_errors():
         gilfree.resample(np.ones((3, 4)), 5, axis=2)
     with pytest.raises(ValueError, match="resample_poly"):
         gilfree.resample(np.ones(4), 5, method="poly")
+
+
+def test_many_converts_and_copies_when_needed(engine):
+    """Signals that are not C-contiguous float64 go through the general path."""
+    rng = np.random.default_rng(6)
+    base = [rng.standard_normal((int(rng.integers(2, 60)), 4)) for _ in range(20)]
+    mixed = [b.astype(np.float32) if i % 3 == 0 else (b[::-1] if i % 3 == 1 else b)
+             for i, b in enumerate(base)]
+    got = gilfree.resample_many(mixed, 17, engine=engine)
+    for i, s in enumerate(mixed):
+        assert_close_rel(got[i], interp_ref(s, 17), s, 1e-12)
+    ints = [np.arange(5), np.arange(3) * 2]
+    np.testing.assert_allclose(gilfree.resample_many(ints, 3, engine=engine),
+                               [[0, 2, 4], [0, 2, 4]])
