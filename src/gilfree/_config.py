@@ -57,6 +57,11 @@ RESIZE_PLAN_CACHE = 256
 #: Output samples per parallel task of resample_poly (must match
 #: ext/resample.pyx).
 RESAMPLE_POLY_CHUNK = 1024
+#: Cached resample_poly filters (one per reduced up/down ratio).
+RESAMPLE_FILTER_CACHE = 64
+#: Parallel tasks per thread when the numba engines split rows or samples
+#: into chunks (the Cython engines use the same number).
+RESIZE_CHUNKS_PER_THREAD = 4
 
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")
