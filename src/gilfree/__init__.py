@@ -9,6 +9,15 @@ as the test oracle.  ``gilfree info`` shows what this installation built.
 from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
 from ._info import show_config
 from .parzen import parzen, parzen_counts
+from .parallel import (
+    Parallelize,
+    WorkerCrashedError,
+    imap,
+    pmap,
+    shared,
+    sweep,
+    with_params,
+)
 from .resample import resample, resample_many, resample_poly
 from .resize import resize, resize_batch
 
@@ -26,4 +35,12 @@ __all__ = [
     "resolve_n_threads",
     "show_config",
     "usable_cores",
+    # parallel map
+    "Parallelize",
+    "WorkerCrashedError",
+    "imap",
+    "pmap",
+    "shared",
+    "sweep",
+    "with_params",
 ]
