@@ -9,6 +9,7 @@ as the test oracle.  ``gilfree info`` shows what this installation built.
 from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
 from ._info import show_config
 from .parzen import parzen, parzen_counts
+from .kde import gaussian_kde, kde
 from .parallel import (
     Parallelize,
     WorkerCrashedError,
@@ -25,6 +26,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EngineUnavailableError",
+    "gaussian_kde",
+    "kde",
     "parzen",
     "parzen_counts",
     "resample",

@@ -64,6 +64,26 @@ RESAMPLE_FILTER_CACHE = 64
 #: Parallel tasks per thread when the numba engines split rows or samples
 #: into chunks (the Cython engines use the same number).
 RESIZE_CHUNKS_PER_THREAD = 4
+#: Accumulator lanes of the KDE kernels (must match ext/kde.pyx LANES): the
+#: exp-family kernels need the sample count padded to a multiple of it.
+KDE_LANES = 32
+#: Samples per partial sum of the KDE kernels (ext/kde.pyx CHUNK): each
+#: point's sum is formed chunk by chunk in this fixed order, whatever the
+#: thread count.
+KDE_CHUNK = 2048
+#: Points per task of the exp-family KDE kernels (ext/kde.pyx PBLOCK): a
+#: chunk of samples stays in cache while this many points use it.
+KDE_POINT_BLOCK = 32
+#: Compact KDE kernels prune with a 2-D grid of cells of edge >= the widest
+#: bandwidth; at most this many cells per sample (and KDE_MAX_CELLS overall).
+KDE_CELLS_PER_SAMPLE = 2
+KDE_MAX_CELLS = 2**22
+#: Relative widening of the compact kernels' scan window beyond the widest
+#: bandwidth (covers float32 rounding of the distance test).
+KDE_WINDOW_MARGIN = 1e-5
+#: The python engine with n_threads > 1 runs chunks of points on a process
+#: pool; fewest points per chunk.
+KDE_PYTHON_MIN_POINTS_PER_TASK = 16
 
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")
