@@ -49,13 +49,20 @@ SIMD_VARIANTS = {
 }
 
 
-# Extra compiler flags per kernel module (name of ext/<name>.pyx -> flags),
-# added to every SIMD variant of that module.  dtw: no FMA contraction, so
-# that the local cost ``sum((t - s)**2)`` rounds exactly like NumPy and Numba
-# (the accumulated cost matrix is compared bit for bit across engines).
-EXTRA_COMPILE_ARGS = {
+# Extra compiler flags per kernel module (GCC/Clang spelling; applied to all
+# SIMD variants of the module).  The image resamplers reproduce Pillow's and
+# OpenCV's floating-point sums operation by operation: no fused multiply-add.
+MODULE_FLAGS = {
+    "resize": ["-ffp-contract=off"],
+    "resample": ["-ffp-contract=off"],
+    # dtw: the local cost sum((t - s)**2) rounds exactly like NumPy and Numba
+    # (the accumulated cost matrix is compared bit for bit across engines)
     "dtw": ["-ffp-contract=off"],
 }
+
+
+def _module_flags(name):
+    return [] if _is_msvc() else MODULE_FLAGS.get(name, [])
 
 
 def _log(msg):
@@ -156,13 +163,12 @@ def make_extensions():
     for pyx in sorted(EXT_DIR.glob("*.pyx")):
         name = pyx.stem
         extra = info_macros if name == "_build_info" else []
-        own = [] if _is_msvc() else EXTRA_COMPILE_ARGS.get(name, [])
         exts.append(
             Extension(
                 f"gilfree._cy.{name}",
                 [str(pyx)],
                 define_macros=macros + extra + [("GILFREE_SIMD_VARIANT", '"baseline"')],
-                extra_compile_args=base_c + omp_c + own,
+                extra_compile_args=base_c + omp_c + _module_flags(name),
                 extra_link_args=omp_l,
                 **common,
             )
@@ -175,7 +181,7 @@ def make_extensions():
                     f"gilfree._cy.{name}_{variant}",
                     [str(_variant_source(name, variant))],
                     define_macros=macros + [("GILFREE_SIMD_VARIANT", f'"{variant}"')],
-                    extra_compile_args=base_c + omp_c + flags + own,
+                    extra_compile_args=base_c + omp_c + flags + _module_flags(name),
                     extra_link_args=omp_l,
                     **common,
                 )

@@ -19,6 +19,8 @@ from .parallel import (
     sweep,
     with_params,
 )
+from .resample import resample, resample_many, resample_poly
+from .resize import resize, resize_batch
 from . import dtw
 
 __version__ = "0.1.0"
@@ -30,6 +32,11 @@ __all__ = [
     "dtw",
     "parzen",
     "parzen_counts",
+    "resample",
+    "resample_many",
+    "resample_poly",
+    "resize",
+    "resize_batch",
     "resolve_n_threads",
     "show_config",
     "usable_cores",

@@ -50,6 +50,20 @@ PARZEN_MIN_SPLIT_SAMPLES = 4096
 #: Memory budget (bytes) of one temporary block in the numpy engines.
 NUMPY_BLOCK_BYTES = 32 * 2**20
 
+#: 8-bit horizontal resize taps are padded to a multiple of this many when an
+#: output has at least this many taps (fixed trip count: the dot product
+#: vectorises; zero weights leave the integer sums unchanged).
+RESIZE_TAP_PAD = 8
+#: Cached tap tables of the image resamplers (one per axis size, method).
+RESIZE_PLAN_CACHE = 256
+#: Output samples per parallel task of resample_poly (must match
+#: ext/resample.pyx).
+RESAMPLE_POLY_CHUNK = 1024
+#: Cached resample_poly filters (one per reduced up/down ratio).
+RESAMPLE_FILTER_CACHE = 64
+#: Parallel tasks per thread when the numba engines split rows or samples
+#: into chunks (the Cython engines use the same number).
+RESIZE_CHUNKS_PER_THREAD = 4
 #: Accumulator lanes of the KDE kernels (must match ext/kde.pyx LANES): the
 #: exp-family kernels need the sample count padded to a multiple of it.
 KDE_LANES = 32
