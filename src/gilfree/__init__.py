@@ -21,6 +21,7 @@ from .parallel import (
 )
 from .resample import resample, resample_many, resample_poly
 from .resize import resize, resize_batch
+from . import dtw
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,7 @@ __all__ = [
     "EngineUnavailableError",
     "gaussian_kde",
     "kde",
+    "dtw",
     "parzen",
     "parzen_counts",
     "resample",

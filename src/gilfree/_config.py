@@ -84,6 +84,22 @@ KDE_WINDOW_MARGIN = 1e-5
 #: The python engine with n_threads > 1 runs chunks of points on a process
 #: pool; fewest points per chunk.
 KDE_PYTHON_MIN_POINTS_PER_TASK = 16
+#: Subsequence DTW (gilfree.dtw): the accumulated cost matrix is computed in
+#: tiles of (rows / row blocks) x DTW_BLOCK_COLS signal columns, one row band
+#: per thread, pipelined along the signal.  Narrower tiles are used for short
+#: signals so that every row block still gets DTW_MIN_BLOCKS_PER_ROW_BLOCK
+#: tiles.
+DTW_BLOCK_COLS = 2048
+DTW_MIN_BLOCK_COLS = 64
+DTW_MIN_BLOCKS_PER_ROW_BLOCK = 8
+#: Fewest template rows per row block: fewer rows than this per thread and
+#: the wavefront uses fewer row blocks (threads) than asked.
+DTW_MIN_ROWS_PER_BLOCK = 16
+#: Column-block width of the NumPy engine's anti-diagonal sweep.
+DTW_NUMPY_BLOCK_COLS = 4096
+#: Fewest match ends worth backtracking on several threads (a path is a few
+#: hundred steps: below this, starting threads costs more than it saves).
+DTW_PARALLEL_PATHS_MIN = 4096
 
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")
