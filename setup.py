@@ -49,6 +49,22 @@ SIMD_VARIANTS = {
 }
 
 
+# Extra compiler flags per kernel module (GCC/Clang spelling; applied to all
+# SIMD variants of the module).  The image resamplers reproduce Pillow's and
+# OpenCV's floating-point sums operation by operation: no fused multiply-add.
+MODULE_FLAGS = {
+    "resize": ["-ffp-contract=off"],
+    "resample": ["-ffp-contract=off"],
+    # dtw: the local cost sum((t - s)**2) rounds exactly like NumPy and Numba
+    # (the accumulated cost matrix is compared bit for bit across engines)
+    "dtw": ["-ffp-contract=off"],
+}
+
+
+def _module_flags(name):
+    return [] if _is_msvc() else MODULE_FLAGS.get(name, [])
+
+
 def _log(msg):
     sys.stderr.write(f"gilfree setup: {msg}\n")
 
@@ -152,7 +168,7 @@ def make_extensions():
                 f"gilfree._cy.{name}",
                 [str(pyx)],
                 define_macros=macros + extra + [("GILFREE_SIMD_VARIANT", '"baseline"')],
-                extra_compile_args=base_c + omp_c,
+                extra_compile_args=base_c + omp_c + _module_flags(name),
                 extra_link_args=omp_l,
                 **common,
             )
@@ -165,7 +181,7 @@ def make_extensions():
                     f"gilfree._cy.{name}_{variant}",
                     [str(_variant_source(name, variant))],
                     define_macros=macros + [("GILFREE_SIMD_VARIANT", f'"{variant}"')],
-                    extra_compile_args=base_c + omp_c + flags,
+                    extra_compile_args=base_c + omp_c + flags + _module_flags(name),
                     extra_link_args=omp_l,
                     **common,
                 )

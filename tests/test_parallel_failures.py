@@ -110,6 +110,31 @@ def test_no_segments_left_after_a_failed_map(no_leaks):
         pmap(fails, [(big, x) for x in range(8)], backend="processes", n_workers=2)
 
 
+def _reap(proc):
+    """After a failed test: kill the script only (not its process group, which
+    holds the resource tracker that unlinks its segments), then whatever of
+    its family outlives it by a few seconds."""
+    if proc.poll() is not None:
+        return
+    try:
+        import psutil
+
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except Exception:
+        family = []
+    proc.kill()
+    proc.wait()
+    if family:
+        import psutil
+
+        _, alive = psutil.wait_procs(family, timeout=5)
+        for p in alive:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
 _CTRL_C_SCRIPT = textwrap.dedent(
     """
     import os, sys, time
@@ -162,9 +187,7 @@ def test_ctrl_c_stops_everything_quickly(backend, tmp_path):
         assert not _segments(proc.pid), f"leaked segments: {_segments(proc.pid)}"
         assert "KeyboardInterrupt" in proc.stderr.read()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _reap(proc)
         proc.stdout.close()
         proc.stderr.close()
 
@@ -212,7 +235,5 @@ def test_segments_removed_even_if_the_caller_is_killed(tmp_path):
         gone, alive = psutil.wait_procs(family, timeout=10)
         assert not alive, f"orphans left: {alive}"
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _reap(proc)
         proc.stdout.close()

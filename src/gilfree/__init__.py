@@ -9,6 +9,7 @@ as the test oracle.  ``gilfree info`` shows what this installation built.
 from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
 from ._info import show_config
 from .parzen import parzen, parzen_counts
+from .kde import gaussian_kde, kde
 from .parallel import (
     Parallelize,
     WorkerCrashedError,
@@ -18,13 +19,24 @@ from .parallel import (
     sweep,
     with_params,
 )
+from .resample import resample, resample_many, resample_poly
+from .resize import resize, resize_batch
+from . import dtw
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EngineUnavailableError",
+    "gaussian_kde",
+    "kde",
+    "dtw",
     "parzen",
     "parzen_counts",
+    "resample",
+    "resample_many",
+    "resample_poly",
+    "resize",
+    "resize_batch",
     "resolve_n_threads",
     "show_config",
     "usable_cores",

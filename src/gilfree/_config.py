@@ -34,6 +34,8 @@ PARZEN_BLOCK = 256
 PARZEN_STRIPS_PER_WINDOW = 4
 #: Fewest samples per Parzen strip on average (caps the number of strips).
 PARZEN_MIN_STRIP_SAMPLES = 32
+#: Parzen uses at most one thread per this many (point, sample) pairs.
+PARZEN_MIN_PAIRS_PER_THREAD = 2**17
 #: Fewest points for which Parzen sorts the samples into strips; below it
 #: every sample is visited (sorting would cost more than it saves).
 PARZEN_INDEX_MIN_POINTS = 64
@@ -47,6 +49,57 @@ PARZEN_POINTS_PER_THREAD = 4
 PARZEN_MIN_SPLIT_SAMPLES = 4096
 #: Memory budget (bytes) of one temporary block in the numpy engines.
 NUMPY_BLOCK_BYTES = 32 * 2**20
+
+#: 8-bit horizontal resize taps are padded to a multiple of this many when an
+#: output has at least this many taps (fixed trip count: the dot product
+#: vectorises; zero weights leave the integer sums unchanged).
+RESIZE_TAP_PAD = 8
+#: Cached tap tables of the image resamplers (one per axis size, method).
+RESIZE_PLAN_CACHE = 256
+#: Output samples per parallel task of resample_poly (must match
+#: ext/resample.pyx).
+RESAMPLE_POLY_CHUNK = 1024
+#: Cached resample_poly filters (one per reduced up/down ratio).
+RESAMPLE_FILTER_CACHE = 64
+#: Parallel tasks per thread when the numba engines split rows or samples
+#: into chunks (the Cython engines use the same number).
+RESIZE_CHUNKS_PER_THREAD = 4
+#: Accumulator lanes of the KDE kernels (must match ext/kde.pyx LANES): the
+#: exp-family kernels need the sample count padded to a multiple of it.
+KDE_LANES = 32
+#: Samples per partial sum of the KDE kernels (ext/kde.pyx CHUNK): each
+#: point's sum is formed chunk by chunk in this fixed order, whatever the
+#: thread count.
+KDE_CHUNK = 2048
+#: Points per task of the exp-family KDE kernels (ext/kde.pyx PBLOCK): a
+#: chunk of samples stays in cache while this many points use it.
+KDE_POINT_BLOCK = 32
+#: Compact KDE kernels prune with a 2-D grid of cells of edge >= the widest
+#: bandwidth; at most this many cells per sample (and KDE_MAX_CELLS overall).
+KDE_CELLS_PER_SAMPLE = 2
+KDE_MAX_CELLS = 2**22
+#: Relative widening of the compact kernels' scan window beyond the widest
+#: bandwidth (covers float32 rounding of the distance test).
+KDE_WINDOW_MARGIN = 1e-5
+#: The python engine with n_threads > 1 runs chunks of points on a process
+#: pool; fewest points per chunk.
+KDE_PYTHON_MIN_POINTS_PER_TASK = 16
+#: Subsequence DTW (gilfree.dtw): the accumulated cost matrix is computed in
+#: tiles of (rows / row blocks) x DTW_BLOCK_COLS signal columns, one row band
+#: per thread, pipelined along the signal.  Narrower tiles are used for short
+#: signals so that every row block still gets DTW_MIN_BLOCKS_PER_ROW_BLOCK
+#: tiles.
+DTW_BLOCK_COLS = 2048
+DTW_MIN_BLOCK_COLS = 64
+DTW_MIN_BLOCKS_PER_ROW_BLOCK = 8
+#: Fewest template rows per row block: fewer rows than this per thread and
+#: the wavefront uses fewer row blocks (threads) than asked.
+DTW_MIN_ROWS_PER_BLOCK = 16
+#: Column-block width of the NumPy engine's anti-diagonal sweep.
+DTW_NUMPY_BLOCK_COLS = 4096
+#: Fewest match ends worth backtracking on several threads (a path is a few
+#: hundred steps: below this, starting threads costs more than it saves).
+DTW_PARALLEL_PATHS_MIN = 4096
 
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")

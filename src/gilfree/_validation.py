@@ -15,6 +15,7 @@ __all__ = [
     "check_positive_finite",
     "check_weights",
     "describe",
+    "check_number",
 ]
 
 
@@ -113,3 +114,70 @@ def check_weights(weights, n, name="weights"):
     if not (w > 0).any():
         raise ValueError(f"{name} must not be all zero (their sum normalises the estimate)")
     return w
+
+
+def check_positive_int(value, name, *, minimum=1):
+    """An int >= ``minimum`` (NumPy integers accepted; bool and float are not)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}; got {describe(value)}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
+    return value
+
+
+def check_size(size, name="size"):
+    """An output image size ``(height, width)`` of two ints >= 1."""
+    if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2:
+        raise TypeError(
+            f"{name} must be a pair (height, width) of positive ints; got {describe(size)}"
+        )
+    out = []
+    for label, v in zip(("height", "width"), size):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            raise TypeError(
+                f"{name} must be a pair (height, width) of positive ints; "
+                f"its {label} is {v!r} of type {type(v).__name__}"
+            )
+        if v < 1:
+            raise ValueError(
+                f"{name} must be a pair (height, width) of positive ints; its {label} is {int(v)}"
+            )
+        out.append(int(v))
+    return tuple(out)
+
+
+def as_typed_array(x, name, dtypes, *, hint=""):
+    """``x`` as an ndarray whose dtype is one of ``dtypes`` (no conversion):
+    bool, complex, object and other dtypes are rejected with the list."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array; got {describe(x)} ({exc})") from None
+    if arr.dtype not in [np.dtype(d) for d in dtypes]:
+        allowed = ", ".join(np.dtype(d).name for d in dtypes)
+        raise TypeError(
+            f"{name} must have dtype {allowed}; got dtype {arr.dtype}" + (f" ({hint})" if hint else "")
+        )
+    return arr
+
+
+def check_number(value, name, *, positive=True, allow_none=False, allow_zero=False,
+                 allow_inf=False):
+    """A real scalar (not bool) as a Python float: > 0 by default (>= 0 with
+    ``allow_zero``), finite unless ``allow_inf``; ``None`` passes through when
+    ``allow_none``."""
+    if value is None:
+        if allow_none:
+            return None
+        raise TypeError(f"{name} must be a number; got None")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.generic)):
+        raise TypeError(
+            f"{name} must be a number{' or None' if allow_none else ''}; got {describe(value)}"
+        )
+    v = float(value)
+    if np.isnan(v) or (np.isinf(v) and not allow_inf):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+    if positive and (v < 0 or (v == 0 and not allow_zero)):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}")
+    return v

@@ -1,0 +1,220 @@
+# cython: language_level=3
+"""Image resamplers, GIL-free with OpenMP (KERNELS.md section 3).
+
+The public module ``gilfree.resize`` validates, converts to a 4-D
+C-contiguous batch (N, H, W, C), computes the tap tables
+(``gilfree._resize_plan``) and allocates the output; these functions only
+run the inner loops of ``_resize_core.pxi``.
+
+Threads: when there are at least as many images as threads, each thread
+takes whole images (with its own scratch); otherwise the images run one
+after the other, each with its rows split among the threads.  Every output
+value is computed by one thread with the same operations whatever the
+split, so the result does not depend on the thread count.
+"""
+
+cimport cython
+from cython.parallel cimport parallel, prange
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
+from libc.stdlib cimport free, malloc
+
+from _openmp cimport gf_openmp_enabled
+
+include "_resize_core.pxi"
+
+cdef extern from *:
+    const char* GILFREE_SIMD_VARIANT
+
+SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
+OPENMP = bool(gf_openmp_enabled())
+
+
+def conv_u8(const uint8_t[:, :, :, ::1] src, uint8_t[:, :, :, ::1] out,
+            const int32_t[:, ::1] xb, const int32_t[:, ::1] xk,
+            const int32_t[:, ::1] yb, const int32_t[:, ::1] yk,
+            int hpass, int vpass, int vfirst, int n_threads):
+    """Pillow's convolution resampler on uint8 (fixed point weights)."""
+    cdef Py_ssize_t N = src.shape[0], H = src.shape[1], W = src.shape[2], C = src.shape[3]
+    cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
+    cdef Py_ssize_t isz = H * W * C, osz = oh * ow * C
+    cdef GfConvPlan plan
+    cdef Py_ssize_t n, r
+    cdef int step
+    cdef uint8_t* tmp
+    cdef int32_t* acc
+    cdef int failed = 0
+    cdef int* failed_flag = &failed
+    cdef const uint8_t* sp = &src[0, 0, 0, 0]
+    cdef uint8_t* op = &out[0, 0, 0, 0]
+    gf_conv_plan(&plan, H, W, C, oh, ow, &xb[0, 0], xk.shape[1], &yb[0, 0], yk.shape[1],
+                 hpass, vpass, vfirst)
+    plan.xk_i = &xk[0, 0]
+    plan.yk_i = &yk[0, 0]
+    if N >= n_threads:
+        with nogil, parallel(num_threads=n_threads):
+            tmp = <uint8_t*> malloc(sizeof(uint8_t) * (plan.tmp_len + 1))
+            acc = <int32_t*> malloc(sizeof(int32_t) * plan.acc_len)
+            if tmp == NULL or acc == NULL:
+                failed_flag[0] = 1
+            else:
+                for n in prange(N, schedule="dynamic"):
+                    for step in range(plan.nsteps):
+                        for r in range(plan.rows[step]):
+                            gf_conv_u8_row(&plan, step, r, sp + n * isz, tmp, op + n * osz, acc)
+            free(tmp)
+            free(acc)
+    else:
+        tmp = <uint8_t*> malloc(sizeof(uint8_t) * (plan.tmp_len + 1))
+        if tmp == NULL:
+            raise MemoryError("resize: could not allocate the intermediate image")
+        for n in range(N):
+            with nogil, parallel(num_threads=n_threads):
+                acc = <int32_t*> malloc(sizeof(int32_t) * plan.acc_len)
+                if acc == NULL:
+                    failed_flag[0] = 1
+                else:
+                    for r in prange(plan.rows[0], schedule="static"):
+                        gf_conv_u8_row(&plan, 0, r, sp + n * isz, tmp, op + n * osz, acc)
+                    if plan.nsteps == 2:
+                        for r in prange(plan.rows[1], schedule="static"):
+                            gf_conv_u8_row(&plan, 1, r, sp + n * isz, tmp, op + n * osz, acc)
+                free(acc)
+        free(tmp)
+    if failed:
+        raise MemoryError("resize: could not allocate a thread's work buffer")
+
+
+def conv_float(const gf_fpix_t[:, :, :, ::1] src, gf_fpix_t[:, :, :, ::1] out,
+               const int32_t[:, ::1] xb, const double[:, ::1] xk,
+               const int32_t[:, ::1] yb, const double[:, ::1] yk,
+               int hpass, int vpass, int vfirst, int n_threads):
+    """Pillow's convolution resampler on uint16 / float32 / float64."""
+    cdef Py_ssize_t N = src.shape[0], H = src.shape[1], W = src.shape[2], C = src.shape[3]
+    cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
+    cdef Py_ssize_t isz = H * W * C, osz = oh * ow * C
+    cdef GfConvPlan plan
+    cdef Py_ssize_t n, r
+    cdef int step
+    cdef gf_fpix_t* tmp
+    cdef double* acc
+    cdef int failed = 0
+    cdef int* failed_flag = &failed
+    cdef const gf_fpix_t* sp = &src[0, 0, 0, 0]
+    cdef gf_fpix_t* op = &out[0, 0, 0, 0]
+    gf_conv_plan(&plan, H, W, C, oh, ow, &xb[0, 0], xk.shape[1], &yb[0, 0], yk.shape[1],
+                 hpass, vpass, vfirst)
+    plan.xk_f = &xk[0, 0]
+    plan.yk_f = &yk[0, 0]
+    if N >= n_threads:
+        with nogil, parallel(num_threads=n_threads):
+            tmp = <gf_fpix_t*> malloc(sizeof(gf_fpix_t) * (plan.tmp_len + 1))
+            acc = <double*> malloc(sizeof(double) * plan.acc_len)
+            if tmp == NULL or acc == NULL:
+                failed_flag[0] = 1
+            else:
+                for n in prange(N, schedule="dynamic"):
+                    for step in range(plan.nsteps):
+                        for r in range(plan.rows[step]):
+                            gf_conv_f_row(&plan, step, r, sp + n * isz, tmp, op + n * osz, acc)
+            free(tmp)
+            free(acc)
+    else:
+        tmp = <gf_fpix_t*> malloc(sizeof(gf_fpix_t) * (plan.tmp_len + 1))
+        if tmp == NULL:
+            raise MemoryError("resize: could not allocate the intermediate image")
+        for n in range(N):
+            with nogil, parallel(num_threads=n_threads):
+                acc = <double*> malloc(sizeof(double) * plan.acc_len)
+                if acc == NULL:
+                    failed_flag[0] = 1
+                else:
+                    for r in prange(plan.rows[0], schedule="static"):
+                        gf_conv_f_row(&plan, 0, r, sp + n * isz, tmp, op + n * osz, acc)
+                    if plan.nsteps == 2:
+                        for r in prange(plan.rows[1], schedule="static"):
+                            gf_conv_f_row(&plan, 1, r, sp + n * isz, tmp, op + n * osz, acc)
+                free(acc)
+        free(tmp)
+    if failed:
+        raise MemoryError("resize: could not allocate a thread's work buffer")
+
+
+def nearest(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
+            const int64_t[::1] xi, const int64_t[::1] yi, int n_threads):
+    """out[n, i, j] = src[n, yi[i], xi[j]] (Pillow's NEAREST tables)."""
+    cdef Py_ssize_t N = src.shape[0], H = src.shape[1], W = src.shape[2], C = src.shape[3]
+    cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
+    cdef Py_ssize_t t, n, i
+    cdef const gf_pix_t* sp = &src[0, 0, 0, 0]
+    cdef gf_pix_t* op = &out[0, 0, 0, 0]
+    with nogil:
+        for t in prange(N * oh, num_threads=n_threads, schedule="static"):
+            n = t // oh
+            i = t % oh
+            gf_nearest_row(sp + ((n * H + yi[i]) * W) * C, op + t * ow * C, C, ow, &xi[0])
+
+
+def area_fast(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
+              Py_ssize_t kx, Py_ssize_t ky, int addhalf, int n_threads):
+    """Integer-factor INTER_AREA (block means of ky x kx pixels)."""
+    cdef Py_ssize_t N = src.shape[0], H = src.shape[1], W = src.shape[2], C = src.shape[3]
+    cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
+    cdef Py_ssize_t t, n, i
+    cdef int64_t* iacc
+    cdef double* facc
+    cdef int failed = 0
+    cdef int* failed_flag = &failed
+    cdef const gf_pix_t* sp = &src[0, 0, 0, 0]
+    cdef gf_pix_t* op = &out[0, 0, 0, 0]
+    with nogil, parallel(num_threads=n_threads):
+        iacc = <int64_t*> malloc(sizeof(int64_t) * W * C)
+        facc = <double*> malloc(sizeof(double) * W * C)
+        if iacc == NULL or facc == NULL:
+            failed_flag[0] = 1
+        else:
+            for t in prange(N * oh, schedule="static"):
+                n = t // oh
+                i = t % oh
+                gf_area_fast_row(sp + ((n * H + i * ky) * W) * C, W, C, ow, kx, ky, addhalf,
+                                 op + t * ow * C, iacc, facc)
+        free(iacc)
+        free(facc)
+    if failed:
+        raise MemoryError("resize: could not allocate a thread's work buffer")
+
+
+def area_table(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
+               const int64_t[::1] xofs, const int32_t[::1] xsrc, const float[::1] xal,
+               const int64_t[::1] yofs, const int32_t[::1] ysrc, const float[::1] yal,
+               int n_threads):
+    """Fractional INTER_AREA with OpenCV's overlap tables (CSR per axis)."""
+    cdef Py_ssize_t N = src.shape[0], H = src.shape[1], W = src.shape[2], C = src.shape[3]
+    cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
+    cdef Py_ssize_t t, n, i
+    cdef float* fbuf
+    cdef double* dbuf
+    cdef int failed = 0
+    cdef int* failed_flag = &failed
+    cdef const gf_pix_t* sp = &src[0, 0, 0, 0]
+    cdef gf_pix_t* op = &out[0, 0, 0, 0]
+    with nogil, parallel(num_threads=n_threads):
+        fbuf = <float*> malloc(sizeof(float) * 2 * ow * C)
+        dbuf = <double*> malloc(sizeof(double) * 2 * ow * C)
+        if fbuf == NULL or dbuf == NULL:
+            failed_flag[0] = 1
+        else:
+            for t in prange(N * oh, schedule="static"):
+                n = t // oh
+                i = t % oh
+                if gf_pix_t is double:
+                    gf_area_tab_row(sp + n * H * W * C, W, C, ow, i, &xofs[0], &xsrc[0],
+                                    &xal[0], &yofs[0], &ysrc[0], &yal[0], op + t * ow * C,
+                                    dbuf, dbuf + ow * C)
+                else:
+                    gf_area_tab_row(sp + n * H * W * C, W, C, ow, i, &xofs[0], &xsrc[0],
+                                    &xal[0], &yofs[0], &ysrc[0], &yal[0], op + t * ow * C,
+                                    fbuf, fbuf + ow * C)
+        free(fbuf)
+        free(dbuf)
+    if failed:
+        raise MemoryError("resize: could not allocate a thread's work buffer")
