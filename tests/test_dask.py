@@ -435,6 +435,47 @@ def test_distributed_kernel_error_propagates(full, parzen_data):
     assert "raised by chunk" in " ".join(getattr(info.value, "__notes__", []))
 
 
+KDE_KERNELS = ("gaussian", "tophat", "epanechnikov", "exponential", "linear", "cosine")
+
+
+@pytest.mark.parametrize("kernel", KDE_KERNELS)
+def test_distributed_kde_equals_local(full, kernel):
+    rng = np.random.default_rng(11)
+    x, q, w = rng.standard_normal((3000, 2)), rng.standard_normal((701, 2)), rng.random(3000)
+    for bw in (0.4, np.array([0.1, 0.3, 0.7])):
+        for weights, log in ((None, False), (w, True)):
+            want = gilfree.kde(x, q, bw, kernel=kernel, weights=weights, log=log)
+            got = gd.kde(x, q, bw, kernel=kernel, weights=weights, log=log, client=full)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+
+
+def test_distributed_gaussian_kde_equals_local(full):
+    rng = np.random.default_rng(12)
+    x, q = rng.standard_normal((2, 4000)), rng.standard_normal((2, 901))
+    for kde_ in (gilfree.gaussian_kde(x, weights=rng.random(4000)),
+                 gilfree.gaussian_kde(x, dtype=np.float32)):
+        np.testing.assert_array_equal(kde_.evaluate(q, client=full), kde_.evaluate(q))
+        np.testing.assert_array_equal(kde_(q, client=full.scheduler.address), kde_(q))
+        np.testing.assert_array_equal(gd.gaussian_kde_evaluate(kde_, q, log=True, client=full),
+                                      kde_.logpdf(q))
+    one_d = gilfree.gaussian_kde(x[0])
+    np.testing.assert_array_equal(one_d.evaluate(q[0], client=full), one_d.evaluate(q[0]))
+    with pytest.raises(ValueError, match="points have dimension 3"):
+        kde_.evaluate(np.zeros((3, 5)), client=full)
+
+
+@pytest.mark.parametrize("method", ["bilinear", "lanczos", "area", "nearest"])
+def test_distributed_resize_batch_equals_local(full, method):
+    rng = np.random.default_rng(13)
+    imgs = rng.integers(0, 256, (7, 64, 48, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(gd.resize_batch(imgs, (30, 20), method, client=full),
+                                  gilfree.resize_batch(imgs, (30, 20), method))
+    gray = imgs[..., 0].astype(np.float32)
+    np.testing.assert_array_equal(gd.resize_batch(gray, (40, 31), method, client=full),
+                                  gilfree.resize_batch(gray, (40, 31), method))
+
+
 def _threads_seen(item, n_threads):
     return item, n_threads, gilfree.resolve_n_threads(None)
 

@@ -54,9 +54,12 @@ from ._validation import as_points_matrix, check_positive_finite, check_weights
 
 __all__ = [
     "DaskUnavailableError",
+    "gaussian_kde_evaluate",
+    "kde",
     "local_cluster",
     "parzen",
     "parzen_counts",
+    "resize_batch",
     "scale_items",
     "scale_rows",
     "split_bounds",
@@ -483,31 +486,85 @@ def parzen(samples, points, widths, *, weights=None, engine="auto", client=None,
                       n_workers=n_workers, retries=retries)
 
 
+def kde(samples, points, bandwidth, *, kernel="gaussian", weights=None, log=False,
+        dtype=np.float64, engine="auto", client=None, n_workers=None, retries=None):
+    """:func:`gilfree.kde` on a Dask cluster, points split across workers.
+
+    The samples (and weights) are scattered once to every worker; each
+    worker evaluates its share of the points with all of its threads.
+    Returns what the local call returns (same shape and dtype; each point's
+    value is computed by the same kernel over the same samples).
+
+    Returns
+    -------
+    ndarray, shape (m,) for a scalar bandwidth, else (m, H)
+    """
+    from .kde import _as_points
+    from .kde import kde as local
+
+    x = as_points_matrix(samples, "samples")
+    q = _as_points(points, x.shape[1])
+    check_positive_finite(bandwidth, "bandwidth")
+    if weights is not None:
+        weights = check_weights(weights, x.shape[0])
+    return scale_rows(local, "points",
+                      dict(samples=x, points=q, bandwidth=bandwidth, kernel=kernel,
+                           weights=weights, log=log, dtype=dtype, engine=engine),
+                      client=client, n_workers=n_workers, retries=retries)
+
+
+def gaussian_kde_evaluate(kde, points, *, log=False, client=None, n_workers=None,
+                          retries=None):
+    """``kde.evaluate(points)`` (or ``kde.logpdf`` with ``log=True``) of a
+    :class:`gilfree.gaussian_kde` on a Dask cluster: the estimator (its
+    dataset) is scattered once to every worker, the points are split.
+    ``gaussian_kde.evaluate(points, client=...)`` calls this.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+    """
+    q = kde._points(points)  # (m, d), checked here as the local call does
+    method = kde.logpdf if log else kde.evaluate
+    return scale_rows(method, "points" if not log else "x",
+                      {("points" if not log else "x"): np.ascontiguousarray(q.T)},
+                      axis=1, out_axis=0, threads_arg=None, client=client,
+                      n_workers=n_workers, retries=retries)
+
+
+def resize_batch(images, size, method="bilinear", *, engine="auto", client=None,
+                 n_workers=None, retries=None):
+    """:func:`gilfree.resize_batch` on a Dask cluster: the images are split
+    across workers (each receives only its own), each worker resizes its
+    share with all of its threads; bit for bit the local result.
+
+    Returns
+    -------
+    ndarray, shape (N, height, width) or (N, height, width, C), the input dtype
+    """
+    from .resize import resize_batch as local
+
+    arr = images if isinstance(images, np.ndarray) else np.asarray(images)
+    if arr.ndim not in (3, 4):
+        # let the local function word the error
+        return local(arr, size, method, engine=engine, n_threads=1)
+    return scale_rows(local, "images", dict(images=arr, size=size, method=method,
+                                            engine=engine),
+                      client=client, n_workers=n_workers, retries=retries)
+
+
 # --------------------------------------------------------------------------
-# Adapters still to write, once their kernels are on this branch (notes for
-# whoever merges them; nothing here is implemented yet):
+# Adapters still to write (notes for whoever continues; nothing here is
+# implemented yet):
 #
-# - kde(samples, points, bandwidth, **kw): scale_rows(gilfree.kde.kde,
-#   "points", {...}, client=...) after validating like kde() does.  Check
-#   that a chunk of points sums the samples in the same order as the whole
-#   call (the compact kernels build a grid from the points' extent): if not,
-#   the result agrees to the kernel's tolerance, not bit for bit, and
-#   min_rows / the docstring must say so.  Test against the local call.
-# - gaussian_kde.evaluate(points, client=None): in kde.py, when client is
-#   not None, reshape points to (d, m) and return scale_rows(self.evaluate,
-#   "points", {"points": pts}, axis=1, out_axis=0, threads_arg=None,
-#   client=client) -- the bound method carries the dataset, scattered once;
-#   inside the task n_threads=None resolves to the worker's threads.
-# - resize_batch(images, size, method): scale_rows(gilfree.resize.
-#   resize_batch, "images", {...}, axis=0); each worker receives only its
-#   images.  Bit-exact per image, so equality is exact.
-# - tiles over a list of slides: scale_items(_tiles_of, slides, {...}) with
-#   a module-level _tiles_of(slide, **kw) that opens a path (np.memmap /
-#   np.load(mmap_mode="r")) on the worker, so a slide larger than memory is
-#   never pickled; in-memory slides of 1 MiB or more go to one worker each.
+# - tiles over a list of slides (the tiles kernel is not on this branch):
+#   scale_items(_tiles_of, slides, {...}) with a module-level
+#   _tiles_of(slide, **kw) that opens a path (np.memmap / np.load(mmap_mode=
+#   "r")) on the worker, so a slide larger than memory is never pickled;
+#   in-memory slides of 1 MiB or more go to one worker each.
 # - dtw.sweep(data, fs, grid, ...): group the grid points by the cost
-#   matrix they share (dtw.sweep's `key` from est._matching_inputs), make
-#   one item per group (its sub-grid as a list of one-point dicts), and
+#   matrix they share (sweep's ``key`` from est._matching_inputs), one item
+#   per group (its sub-grid as a list of one-point dicts), then
 #   scale_items(lambda sub: dtw.sweep(data, fs, sub, ...), groups, ...);
 #   data travels once as a kwarg; flatten back to grid order.
 # --------------------------------------------------------------------------
