@@ -8,10 +8,12 @@ started once for the module (its start-up is not timed, except in the
   pure cost of the machinery).  Target: the Dask backend on the 2-worker
   cluster takes <= 1.3x the threads backend with 2 workers.
 - ``dask-parzen``: Parzen counts, n = m = 50,000 2-D samples and points,
-  32 widths (the KDE target's size; the KDE kernel has not landed on this
-  branch).  Target: ``gilfree.distributed.parzen_counts`` on the 2-worker
+  32 widths.  Target: ``gilfree.distributed.parzen_counts`` on the 2-worker
   cluster >= 0.8x the local call with 2 threads, identical counts.
-- ``dask-parzen-large``: the same at n = m = 200,000 (the largest size
+- ``dask-kde``: the issue's KDE target, gaussian kernel, n = m = 50,000,
+  d = 2: ``gilfree.distributed.kde`` on the 2-worker cluster >= 0.8x the
+  local ``kde(n_threads=2)``, identical values.
+- ``dask-parzen-large``: Parzen at n = m = 200,000 (the largest size
   that keeps this suite within a few minutes on a 2-core machine).
 """
 
@@ -135,4 +137,40 @@ def test_parzen_large_dask_2_workers(benchmark, ratios, large_data, client):
     if large_data_ref[0] is not None:
         np.testing.assert_array_equal(got, large_data_ref[0])
     ratios.check(benchmark, LARGE, "dask-2-workers", faster_than="local-2-threads",
+                 at_least=0.8)
+
+
+# --------------------------------------------------------------------------
+# KDE (the issue's target): gaussian kernel, n = m = 50,000, d = 2
+# --------------------------------------------------------------------------
+
+KDE = "dask-kde"
+
+
+@pytest.fixture(scope="module")
+def kde_data():
+    rng = np.random.default_rng(2052)
+    return rng.standard_normal((50_000, 2)), rng.standard_normal((50_000, 2)), 0.3
+
+
+def test_kde_local_2_threads(benchmark, ratios, kde_data):
+    x, q, h = kde_data
+    benchmark.group = KDE
+    got = benchmark.pedantic(gilfree.kde, args=(x, q, h), kwargs=dict(n_threads=2),
+                             rounds=3, iterations=1, warmup_rounds=1)
+    kde_ref[0] = got
+    ratios.record(benchmark, KDE, "local-2-threads")
+
+
+kde_ref = [None]
+
+
+def test_kde_dask_2_workers(benchmark, ratios, kde_data, client):
+    x, q, h = kde_data
+    benchmark.group = KDE
+    got = benchmark.pedantic(gd.kde, args=(x, q, h), kwargs=dict(client=client),
+                             rounds=3, iterations=1, warmup_rounds=1)
+    if kde_ref[0] is not None:
+        np.testing.assert_array_equal(got, kde_ref[0])
+    ratios.check(benchmark, KDE, "dask-2-workers", faster_than="local-2-threads",
                  at_least=0.8)
