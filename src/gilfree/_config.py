@@ -421,3 +421,30 @@ PARALLEL_TIMEOUT_GRACE = 1.0
 PARALLEL_WORKER_IDLE_TIMEOUT = 300.0
 #: How often (seconds) the caller checks timeouts and Ctrl-C while waiting.
 PARALLEL_POLL_INTERVAL = 0.05
+
+# --------------------------------------------------------------------------
+# Dask scale-out (gilfree.parallel backend "dask", gilfree.distributed)
+# --------------------------------------------------------------------------
+
+#: Target duration of one chunk of map tasks on Dask: a task costs the
+#: scheduler a few milliseconds, so chunks are longer than on processes.
+PARALLEL_TARGET_CHUNK_SECONDS["dask"] = 0.1
+#: NumPy arrays at least this large (bytes) in a Dask map's items are
+#: scattered to the workers once and referenced by every task.
+DASK_SCATTER_MIN_BYTES = 2**20
+#: Times a Dask map resubmits a chunk lost with its workers (its result,
+#: or the function or arrays scattered for it) -- a rerun, not a retry.
+DASK_LOST_RESUBMITS = 5
+#: Seconds a broadcast scatter may take before gilfree scatters to one
+#: worker instead (the others then fetch from it).
+DASK_BROADCAST_TIMEOUT = 10.0
+#: Seconds to wait for a LocalCluster gilfree started to close.
+DASK_CLOSE_TIMEOUT = 20.0
+#: Seconds to wait for a new LocalCluster's workers to come up.
+DASK_START_TIMEOUT = 60.0
+#: Chunks per worker in gilfree.distributed's kernel scale-out: one coarse
+#: chunk per worker (stumpy's ``stumped`` model), sized by its threads.
+DISTRIBUTED_CHUNKS_PER_WORKER = 1
+#: Times gilfree.distributed resubmits a chunk whose worker (or scattered
+#: input) was lost, on top of the scheduler's own reruns.
+DISTRIBUTED_CHUNK_RETRIES = 2
