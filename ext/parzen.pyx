@@ -1,21 +1,20 @@
 # cython: language_level=3
 """Hypercube Parzen-window counts, GIL-free with OpenMP (KERNELS.md 1).
 
-Inputs are prepared once by ``gilfree.parzen``:
-
-- ``xs``  float64 (d, n): the samples, transposed (one row per dimension)
-  and sorted ascending along dimension ``key``;
-- ``q``   float64 (m, d): the query points;
-- ``hw``  float64 (H,): half widths ``0.5 * h``, sorted ascending;
-- ``w``   float64 (n,): weights in the samples' sorted order (weighted only).
+The samples are prepared once by ``gilfree.parzen`` into a plan (see
+``gilfree.parzen._Plan``): transposed to (d, n), cut into strips along the
+``key`` dimension and sorted within each strip along the ``sec`` dimension;
+half widths ``0.5 * h`` sorted ascending; a lookup table that buckets
+[0, max half width] uniformly.
 
 A sample is inside the window of half width ``hw[k]`` around a point when
 ``abs(q[c] - x[c]) <= hw[k]`` for every dimension ``c``: equivalently when
-``r = max_c abs(q[c] - x[c]) <= hw[k]``.  Each (point, sample) pair costs one
-``r`` and one binary search over the sorted widths; only samples whose key
-coordinate passes the widest window are visited (found by binary search on
-the sorted key row, using the same floating-point comparison, so the pruning
-is exact).  Outputs are cumulative counts per *sorted* width.
+``r = max_c abs(q[c] - x[c]) <= hw[k]``.  Per point, only the strips near it
+are visited, and within each strip a binary search on the ``sec`` dimension
+(with the same floating-point comparison, so the pruning is exact) gives a
+contiguous run of candidates.  Each candidate costs one ``r`` (a
+vectorised loop over a block) and one bucket lookup plus a short scan over
+the sorted widths.  Outputs are cumulative counts per *sorted* width.
 """
 
 cimport cython
@@ -39,30 +38,51 @@ SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
 
 
-cdef inline void _window(const double[:, ::1] xs, Py_ssize_t key, double qk,
-                         double hwmax, Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
-    """[lo, hi): samples whose key coordinate passes the widest window.
+cdef inline void _sec_window(const double[:, ::1] xs, Py_ssize_t sec, double qs,
+                             double hwmax, Py_ssize_t a, Py_ssize_t b,
+                             Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """Within a strip [a, b) sorted on dimension ``sec``: [lo, hi) are the
+    samples that pass the widest window on that dimension.
 
-    ``fl(qk - x)`` is non-increasing in ``x``, so both predicates are
-    monotone along the sorted key row and binary search finds them exactly.
+    ``fl(qs - x)`` is non-increasing in ``x``, so both predicates are
+    monotone along the sorted run and binary search finds them exactly.
     """
-    cdef Py_ssize_t n = xs.shape[1]
-    cdef Py_ssize_t a = 0, b = n, mid
-    while a < b:  # first i with qk - x[i] <= hwmax
+    cdef Py_ssize_t end = b, mid
+    if sec < 0:  # unindexed plan (few points): every sample is a candidate
+        lo[0] = a
+        hi[0] = b
+        return
+    while a < b:  # first i with qs - x[i] <= hwmax
         mid = (a + b) >> 1
-        if qk - xs[key, mid] <= hwmax:
+        if qs - xs[sec, mid] <= hwmax:
             b = mid
         else:
             a = mid + 1
     lo[0] = a
-    b = n
-    while a < b:  # first i with qk - x[i] < -hwmax
+    b = end
+    while a < b:  # first i with qs - x[i] < -hwmax
         mid = (a + b) >> 1
-        if qk - xs[key, mid] < -hwmax:
+        if qs - xs[sec, mid] < -hwmax:
             b = mid
         else:
             a = mid + 1
     hi[0] = a
+
+
+cdef inline void _strips(double qk, double hwmax, double origin, double inv_sw,
+                         Py_ssize_t S, Py_ssize_t* s0, Py_ssize_t* s1) noexcept nogil:
+    """Strips [s0, s1) that can hold samples within hwmax of qk on the key
+    dimension (one strip of margin on each side absorbs rounding)."""
+    cdef double lo = (qk - hwmax - origin) * inv_sw - 1.0
+    cdef double hi = (qk + hwmax - origin) * inv_sw + 2.0
+    if lo < 0.0:
+        lo = 0.0
+    if hi > <double>S:
+        hi = <double>S
+    if hi < lo:
+        hi = lo
+    s0[0] = <Py_ssize_t>lo
+    s1[0] = <Py_ssize_t>hi
 
 
 cdef inline void _radii(const double[:, ::1] xs, const double[:, ::1] q, Py_ssize_t p,
@@ -82,65 +102,86 @@ cdef inline void _radii(const double[:, ::1] xs, const double[:, ::1] q, Py_ssiz
             r[j] = v if v > r[j] else r[j]
 
 
-cdef inline Py_ssize_t _bin(const double* hw, Py_ssize_t H, double r) noexcept nogil:
-    """Index of the first sorted half width with r <= hw[k] (H if none)."""
-    cdef Py_ssize_t a = 0, b = H, mid
-    while a < b:
-        mid = (a + b) >> 1
-        if hw[mid] < r:
-            a = mid + 1
+cdef inline Py_ssize_t _bin(const double* hw, Py_ssize_t H, const int64_t* lut,
+                            Py_ssize_t L, double scale, double r) noexcept nogil:
+    """Index of the first sorted half width with r <= hw[k] (H if none).
+
+    ``lut`` gives a lower bound from a uniform bucketing of [0, hwmax]; the
+    short scan from it makes the answer exact.
+    """
+    cdef double v = r * scale
+    cdef Py_ssize_t k
+    if v > <double>L:
+        v = <double>L
+    k = lut[<Py_ssize_t>v]
+    while k < H and hw[k] < r:
+        k += 1
+    return k
+
+
+cdef inline void _hist_range(const double[:, ::1] xs, const double[:, ::1] q,
+                             const double* hw, Py_ssize_t H, const int64_t* lut,
+                             Py_ssize_t L, double scale, const double* w,
+                             Py_ssize_t p, Py_ssize_t lo, Py_ssize_t hi,
+                             int64_t* hist, double* whist, double* r) noexcept nogil:
+    """Bin the samples [lo, hi) for point p: counts into four interleaved
+    histograms ``hist`` (breaks store-to-load chains), or weights into
+    ``whist`` in sample order (when ``w`` is not NULL)."""
+    cdef Py_ssize_t start, j, count, k
+    start = lo
+    while start < hi:
+        count = hi - start
+        if count > BLOCK:
+            count = BLOCK
+        _radii(xs, q, p, start, count, r)
+        if w == NULL:
+            for j in range(count):
+                k = _bin(hw, H, lut, L, scale, r[j])
+                hist[(j & 3) * (H + 1) + k] += 1
         else:
-            b = mid
-    return a
-
-
-cdef inline void _count_range(const double[:, ::1] xs, const double[:, ::1] q,
-                              const double* hw, Py_ssize_t H, Py_ssize_t p,
-                              Py_ssize_t lo, Py_ssize_t hi, int64_t* hist,
-                              double* r) noexcept nogil:
-    cdef Py_ssize_t start, j, count
-    cdef double hwmax = hw[H - 1]
-    start = lo
-    while start < hi:
-        count = hi - start
-        if count > BLOCK:
-            count = BLOCK
-        _radii(xs, q, p, start, count, r)
-        for j in range(count):
-            if r[j] <= hwmax:
-                hist[_bin(hw, H, r[j])] += 1
+            for j in range(count):
+                k = _bin(hw, H, lut, L, scale, r[j])
+                whist[k] += w[start + j]
         start += count
 
 
-cdef inline void _weigh_range(const double[:, ::1] xs, const double[:, ::1] q,
-                              const double* hw, Py_ssize_t H, const double* w,
-                              Py_ssize_t p, Py_ssize_t lo, Py_ssize_t hi,
-                              double* hist, double* r) noexcept nogil:
-    cdef Py_ssize_t start, j, count
+cdef inline void _point(const double[:, ::1] xs, Py_ssize_t key, Py_ssize_t sec,
+                        const int64_t[::1] strip_start, double origin, double inv_sw,
+                        const double[:, ::1] q, const double* hw, Py_ssize_t H,
+                        const int64_t* lut, Py_ssize_t L, double scale, const double* w,
+                        Py_ssize_t p, Py_ssize_t part, Py_ssize_t n_split,
+                        int64_t* hist, double* whist, double* r) noexcept nogil:
+    """Histogram of point p over its candidate samples (part ``part`` of
+    ``n_split`` of every strip's run)."""
+    cdef Py_ssize_t S = strip_start.shape[0] - 1
+    cdef Py_ssize_t s, s0, s1, lo, hi, a, b
     cdef double hwmax = hw[H - 1]
-    start = lo
-    while start < hi:
-        count = hi - start
-        if count > BLOCK:
-            count = BLOCK
-        _radii(xs, q, p, start, count, r)
-        for j in range(count):
-            if r[j] <= hwmax:
-                hist[_bin(hw, H, r[j])] += w[start + j]
-        start += count
+    _strips(q[p, key], hwmax, origin, inv_sw, S, &s0, &s1)
+    for s in range(s0, s1):
+        _sec_window(xs, sec, q[p, sec if sec >= 0 else 0], hwmax,
+                    strip_start[s], strip_start[s + 1], &lo, &hi)
+        a = lo + (hi - lo) * part // n_split
+        b = lo + (hi - lo) * (part + 1) // n_split
+        _hist_range(xs, q, hw, H, lut, L, scale, w, p, a, b, hist, whist, r)
 
 
-def parzen_counts(const double[:, ::1] xs, Py_ssize_t key, const double[:, ::1] q,
-                  const double[::1] hw, int64_t[:, ::1] out, Py_ssize_t n_split,
-                  int n_threads):
+def parzen_counts(plan, const double[:, ::1] q, int64_t[:, ::1] out,
+                  Py_ssize_t n_split, int n_threads):
     """Cumulative in-window counts per sorted half width into ``out`` (m, H).
 
-    ``n_split`` > 1 splits each point's samples into that many parts run on
-    different threads (for few points); integer counts make the result
+    ``plan`` holds the prepared samples (see ``gilfree.parzen._Plan``).
+    ``n_split`` > 1 splits each point's candidates into that many parts run
+    on different threads (for few points); integer counts make the result
     independent of the split and of the thread count.
     """
-    cdef Py_ssize_t m = q.shape[0], H = hw.shape[0]
-    cdef Py_ssize_t t, p, k, part, lo, hi, a, b, ntask
+    cdef const double[:, ::1] xs = plan.xs
+    cdef const int64_t[::1] strip_start = plan.strip_start
+    cdef const double[::1] hw = plan.hw
+    cdef const int64_t[::1] lut = plan.lut
+    cdef Py_ssize_t key = plan.key, sec = plan.sec
+    cdef double origin = plan.origin, inv_sw = plan.inv_sw, scale = plan.scale
+    cdef Py_ssize_t m = q.shape[0], H = hw.shape[0], L = lut.shape[0] - 1
+    cdef Py_ssize_t t, p, k, part, ntask, c
     cdef int64_t acc
     cdef int64_t* hist
     cdef int64_t* parts = NULL
@@ -157,7 +198,7 @@ def parzen_counts(const double[:, ::1] xs, Py_ssize_t key, const double[:, ::1] 
         if parts == NULL:
             raise MemoryError("parzen_counts: could not allocate the per-part counts")
     with nogil, parallel(num_threads=n_threads):
-        hist = <int64_t*> malloc(sizeof(int64_t) * (H + 1))
+        hist = <int64_t*> malloc(sizeof(int64_t) * 4 * (H + 1))
         r = <double*> malloc(sizeof(double) * BLOCK)
         if hist == NULL or r == NULL:
             failed_flag[0] = 1
@@ -165,19 +206,20 @@ def parzen_counts(const double[:, ::1] xs, Py_ssize_t key, const double[:, ::1] 
             for t in prange(ntask, schedule="dynamic"):
                 p = t // n_split
                 part = t % n_split
-                _window(xs, key, q[p, key], hw[H - 1], &lo, &hi)
-                a = lo + (hi - lo) * part // n_split
-                b = lo + (hi - lo) * (part + 1) // n_split
-                for k in range(H + 1):
+                for k in range(4 * (H + 1)):
                     hist[k] = 0
-                _count_range(xs, q, &hw[0], H, p, a, b, hist, r)
+                _point(xs, key, sec, strip_start, origin, inv_sw, q, &hw[0], H,
+                       &lut[0], L, scale, NULL, p, part, n_split, hist, NULL, r)
+                for c in range(1, 4):
+                    for k in range(H):
+                        hist[k] = hist[k] + hist[c * (H + 1) + k]
                 if n_split == 1:
                     acc = 0
                     for k in range(H):
                         acc = acc + hist[k]
                         out[p, k] = acc
                 else:
-                    for k in range(H + 1):
+                    for k in range(H):
                         parts[t * (H + 1) + k] = hist[k]
         free(hist)
         free(r)
@@ -195,39 +237,44 @@ def parzen_counts(const double[:, ::1] xs, Py_ssize_t key, const double[:, ::1] 
         raise MemoryError("parzen_counts: could not allocate a thread's work buffer")
 
 
-def parzen_weighted(const double[:, ::1] xs, Py_ssize_t key, const double[:, ::1] q,
-                    const double[::1] hw, const double[::1] w, double[:, ::1] out,
-                    int n_threads):
+def parzen_weighted(plan, const double[:, ::1] q, double[:, ::1] out, int n_threads):
     """Cumulative in-window weight sums per sorted half width into ``out``.
 
-    Each point's samples are summed by one thread in sorted order, so the
-    floating-point result does not depend on the thread count.
+    Each point's candidates are summed by one thread in a fixed order, so
+    the floating-point result does not depend on the thread count.
     """
-    cdef Py_ssize_t m = q.shape[0], H = hw.shape[0]
-    cdef Py_ssize_t p, k, lo, hi
+    cdef const double[:, ::1] xs = plan.xs
+    cdef const int64_t[::1] strip_start = plan.strip_start
+    cdef const double[::1] hw = plan.hw
+    cdef const int64_t[::1] lut = plan.lut
+    cdef const double[::1] w = plan.w
+    cdef Py_ssize_t key = plan.key, sec = plan.sec
+    cdef double origin = plan.origin, inv_sw = plan.inv_sw, scale = plan.scale
+    cdef Py_ssize_t m = q.shape[0], H = hw.shape[0], L = lut.shape[0] - 1
+    cdef Py_ssize_t p, k
     cdef double acc
-    cdef double* hist
+    cdef double* whist
     cdef double* r
     cdef int failed = 0
-    cdef int* failed_flag = &failed  # shared: written through the pointer
+    cdef int* failed_flag = &failed
     if m == 0 or H == 0:
         return
     with nogil, parallel(num_threads=n_threads):
-        hist = <double*> malloc(sizeof(double) * (H + 1))
+        whist = <double*> malloc(sizeof(double) * (H + 1))
         r = <double*> malloc(sizeof(double) * BLOCK)
-        if hist == NULL or r == NULL:
+        if whist == NULL or r == NULL:
             failed_flag[0] = 1
         else:
             for p in prange(m, schedule="dynamic"):
-                _window(xs, key, q[p, key], hw[H - 1], &lo, &hi)
                 for k in range(H + 1):
-                    hist[k] = 0.0
-                _weigh_range(xs, q, &hw[0], H, &w[0], p, lo, hi, hist, r)
+                    whist[k] = 0.0
+                _point(xs, key, sec, strip_start, origin, inv_sw, q, &hw[0], H,
+                       &lut[0], L, scale, &w[0], p, 0, 1, NULL, whist, r)
                 acc = 0.0
                 for k in range(H):
-                    acc = acc + hist[k]
+                    acc = acc + whist[k]
                     out[p, k] = acc
-        free(hist)
+        free(whist)
         free(r)
     if failed:
         raise MemoryError("parzen_weighted: could not allocate a thread's work buffer")

@@ -29,6 +29,17 @@ __all__ = [
 
 #: Samples per inner block of the Parzen kernels (must match ext/parzen.pyx).
 PARZEN_BLOCK = 256
+#: Parzen strips per widest half window along the key dimension (finer
+#: strips visit fewer non-candidates but cost more binary searches).
+PARZEN_STRIPS_PER_WINDOW = 4
+#: Fewest samples per Parzen strip on average (caps the number of strips).
+PARZEN_MIN_STRIP_SAMPLES = 32
+#: Fewest points for which Parzen sorts the samples into strips; below it
+#: every sample is visited (sorting would cost more than it saves).
+PARZEN_INDEX_MIN_POINTS = 64
+#: Parzen width lookup table: buckets per width, and at least this many.
+PARZEN_LUT_PER_WIDTH = 8
+PARZEN_LUT_MIN = 64
 #: Below this many points per thread, Parzen splits each point's samples
 #: across threads (unweighted counts only: integer sums are exact).
 PARZEN_POINTS_PER_THREAD = 4

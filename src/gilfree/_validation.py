@@ -94,7 +94,7 @@ def check_positive_finite(x, name):
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(
-            f"{name} must be finite and > 0; got {arr[i]!r}"
+            f"{name} must be finite and > 0; got {float(arr[i])!r}"
             + ("" if scalar else f" at index {i}")
         )
     return arr, scalar
@@ -109,7 +109,7 @@ def check_weights(weights, n, name="weights"):
         )
     if (w < 0).any():
         i = int(np.argmax(w < 0))
-        raise ValueError(f"{name} must be >= 0; got {w[i]!r} at index {i}")
+        raise ValueError(f"{name} must be >= 0; got {float(w[i])!r} at index {i}")
     if not (w > 0).any():
         raise ValueError(f"{name} must not be all zero (their sum normalises the estimate)")
     return w

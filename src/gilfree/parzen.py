@@ -15,6 +15,7 @@ computed once and binned against the sorted widths.
 """
 
 import math
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -35,26 +36,82 @@ _config.register_kernel(
 )
 
 
+class _Plan(NamedTuple):
+    """Samples and widths prepared once per call, shared by every engine.
+
+    ``xs`` (d, n) float64: samples transposed, cut into ``S`` strips along
+    dimension ``key`` (strip ``s`` holds columns ``strip_start[s]`` to
+    ``strip_start[s + 1]``; a sample's strip is ``floor((x[key] - origin) *
+    inv_sw)``) and sorted within each strip along dimension ``sec``.
+    ``sec = -1`` marks an unindexed plan (few points): one strip, samples in
+    their given order, every sample a candidate.
+    ``hw`` (H,): half widths sorted ascending.  ``lut`` (L + 1,) int64: for
+    bucket ``b = int(r * scale)`` of [0, max(hw)], a lower bound of the first
+    ``k`` with ``r <= hw[k]``.  ``w`` (n,): weights in the order of ``xs``,
+    or None.
+    """
+
+    xs: np.ndarray
+    key: int
+    sec: int
+    strip_start: np.ndarray
+    origin: float
+    inv_sw: float
+    hw: np.ndarray
+    lut: np.ndarray
+    scale: float
+    w: Optional[np.ndarray]
+
+
+def _make_plan(x, hw_sorted, w, m):
+    n, d = x.shape
+    H = hw_sorted.shape[0]
+    L = max(_config.PARZEN_LUT_MIN, _config.PARZEN_LUT_PER_WIDTH * H)
+    hwmax = float(hw_sorted[-1])
+    scale = (L - 1) / hwmax
+    # bucket b holds r with int(r * scale) == b, so r >= (b - 1) / scale with
+    # room for rounding; buckets >= L only hold r > hwmax.
+    lut = np.searchsorted(hw_sorted, (np.arange(L + 1) - 1.0) / scale, side="left")
+    lut[L] = H
+    lut = lut.astype(np.int64)
+    if m < _config.PARZEN_INDEX_MIN_POINTS:
+        # Few points: sorting would cost more than visiting every sample.
+        return _Plan(np.ascontiguousarray(x.T), 0, -1, np.array([0, n], dtype=np.int64),
+                     0.0, 0.0, hw_sorted, lut, scale, w)
+    # Strips along the dimension of largest spread, sorted along the next:
+    # a point's candidates are then a few short contiguous runs.
+    dims = np.argsort(-x.std(axis=0), kind="stable")
+    key = int(dims[0])
+    sec = int(dims[1]) if d > 1 else key
+    kx = x[:, key]
+    origin = float(kx.min())
+    span = float(kx.max()) - origin
+    n_strips = 1
+    if d > 1 and span > 0:
+        n_strips = math.ceil(span * _config.PARZEN_STRIPS_PER_WINDOW / hwmax) + 1
+        n_strips = max(1, min(n_strips, n // _config.PARZEN_MIN_STRIP_SAMPLES))
+    inv_sw = n_strips / span if n_strips > 1 else 0.0
+    strip = np.clip(np.floor((kx - origin) * inv_sw), 0, n_strips - 1).astype(np.int64)
+    order = np.lexsort((x[:, sec], strip))
+    strip_start = np.searchsorted(strip[order], np.arange(n_strips + 1)).astype(np.int64)
+    xs = np.ascontiguousarray(x[order].T)
+    ws = None if w is None else np.ascontiguousarray(w[order])
+    return _Plan(xs, key, sec, strip_start, origin, inv_sw, hw_sorted, lut, scale, ws)
+
+
 def _prepare(samples, points, widths, weights):
     x = as_points_matrix(samples, "samples")
     n, d = x.shape
-    q_in = np.asarray(points) if not isinstance(points, np.ndarray) else points
+    q_in = points if isinstance(points, np.ndarray) else np.asarray(points)
     if q_in.ndim == 1 and d > 1 and q_in.shape[0] == d:
         q_in = q_in.reshape(1, d)  # one point given as a 1-D vector of length d
     q = as_points_matrix(q_in, "points", d=d)
     h, scalar = check_positive_finite(widths, "widths")
     w = None if weights is None else check_weights(weights, n)
-
-    # Sort the samples along the dimension with the largest spread: the
-    # widest window then selects a contiguous, small run of them per point.
-    key = int(np.argmax(x.std(axis=0))) if d > 1 else 0
-    order = np.argsort(x[:, key], kind="stable")
-    xs = np.ascontiguousarray(x[order].T)
-    ws = None if w is None else np.ascontiguousarray(w[order])
     hw = 0.5 * h  # exact in binary floating point
     worder = np.argsort(hw, kind="stable")
-    hw_sorted = np.ascontiguousarray(hw[worder])
-    return x, q, h, scalar, w, key, xs, ws, hw_sorted, worder
+    plan = _make_plan(x, np.ascontiguousarray(hw[worder]), w, q.shape[0])
+    return x.shape, q, h, scalar, w, plan, worder
 
 
 def _n_split(m, n, n_threads):
@@ -68,20 +125,18 @@ def _n_split(m, n, n_threads):
 
 
 def _run(samples, points, widths, weights, engine, n_threads):
-    x, q, h, scalar, w, key, xs, ws, hw_sorted, worder = _prepare(
-        samples, points, widths, weights
-    )
+    shape, q, h, scalar, w, plan, worder = _prepare(samples, points, widths, weights)
     _, mod, nt = _config.select("parzen", engine, n_threads)
-    m, H = q.shape[0], hw_sorted.shape[0]
-    if ws is None:
+    m, H = q.shape[0], plan.hw.shape[0]
+    if w is None:
         sorted_out = np.empty((m, H), dtype=np.int64)
-        mod.parzen_counts(xs, key, q, hw_sorted, sorted_out, _n_split(m, x.shape[0], nt), nt)
+        mod.parzen_counts(plan, q, sorted_out, _n_split(m, shape[0], nt), nt)
     else:
         sorted_out = np.empty((m, H), dtype=np.float64)
-        mod.parzen_weighted(xs, key, q, hw_sorted, ws, sorted_out, nt)
+        mod.parzen_weighted(plan, q, sorted_out, nt)
     out = np.empty_like(sorted_out)
     out[:, worder] = sorted_out
-    return out, x.shape, h, scalar, w
+    return out, shape, h, scalar, w
 
 
 def parzen_counts(samples, points, widths, *, engine="auto", n_threads=None):

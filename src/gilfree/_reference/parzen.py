@@ -1,7 +1,7 @@
 """The NumPy engine of the Parzen-window kernel.
 
-Takes the same prepared inputs as the compiled engines (see
-``ext/parzen.pyx``) and fills cumulative counts per sorted half width,
+Takes the same plan as the compiled engines (``gilfree.parzen._Plan``)
+and fills cumulative counts per sorted half width,
 vectorised over blocks of points whose temporaries stay within
 ``NUMPY_BLOCK_BYTES``.
 """
@@ -24,7 +24,8 @@ def _radii(xs, q):
     return r
 
 
-def parzen_counts(xs, key, q, hw, out, n_split, n_threads):
+def _hist_blocks(plan, q, out, weights):
+    xs, hw = plan.xs, plan.hw
     m, H = out.shape
     step = _block_rows(xs.shape[1], H)
     for a in range(0, m, step):
@@ -32,20 +33,15 @@ def parzen_counts(xs, key, q, hw, out, n_split, n_threads):
         # first sorted half width with r <= hw[k]  ==  searchsorted left
         idx = np.searchsorted(hw, r, side="left")
         mb = r.shape[0]
-        flat = idx + (H + 1) * np.arange(mb)[:, None]
-        hist = np.bincount(flat.ravel(), minlength=mb * (H + 1)).reshape(mb, H + 1)
+        flat = (idx + (H + 1) * np.arange(mb)[:, None]).ravel()
+        w = None if weights is None else np.broadcast_to(weights, r.shape).ravel()
+        hist = np.bincount(flat, weights=w, minlength=mb * (H + 1)).reshape(mb, H + 1)
         np.cumsum(hist[:, :H], axis=1, out=out[a : a + mb])
 
 
-def parzen_weighted(xs, key, q, hw, w, out, n_threads):
-    m, H = out.shape
-    step = _block_rows(xs.shape[1], H)
-    for a in range(0, m, step):
-        r = _radii(xs, q[a : a + step])
-        idx = np.searchsorted(hw, r, side="left")
-        mb = r.shape[0]
-        flat = idx + (H + 1) * np.arange(mb)[:, None]
-        hist = np.bincount(
-            flat.ravel(), weights=np.broadcast_to(w, r.shape).ravel(), minlength=mb * (H + 1)
-        ).reshape(mb, H + 1)
-        np.cumsum(hist[:, :H], axis=1, out=out[a : a + mb])
+def parzen_counts(plan, q, out, n_split, n_threads):
+    _hist_blocks(plan, q, out, None)
+
+
+def parzen_weighted(plan, q, out, n_threads):
+    _hist_blocks(plan, q, out, plan.w)

@@ -4,7 +4,7 @@ The plain, GIL-holding loop of the classic tutorial, on Python floats, one
 (point, sample, width) at a time.  It is what a process pool runs as the
 pure-Python fallback (it may be called on any slice of the points) and what
 the benchmark compares against.  Same prepared inputs and outputs as the
-other engines.
+other engines (it ignores the plan's strips and visits every sample).
 """
 
 import numpy as np
@@ -32,9 +32,9 @@ def _python_loop(xs, q, hw, w):
     return result
 
 
-def parzen_counts(xs, key, q, hw, out, n_split, n_threads):
-    out[...] = np.asarray(_python_loop(xs, q, hw, None), dtype=np.int64).reshape(out.shape)
+def parzen_counts(plan, q, out, n_split, n_threads):
+    out[...] = np.asarray(_python_loop(plan.xs, q, plan.hw, None), dtype=np.int64).reshape(out.shape)
 
 
-def parzen_weighted(xs, key, q, hw, w, out, n_threads):
-    out[...] = np.asarray(_python_loop(xs, q, hw, w), dtype=np.float64).reshape(out.shape)
+def parzen_weighted(plan, q, out, n_threads):
+    out[...] = np.asarray(_python_loop(plan.xs, q, plan.hw, plan.w), dtype=np.float64).reshape(out.shape)

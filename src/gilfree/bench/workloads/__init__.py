@@ -1,0 +1,1 @@
+"""Built-in workloads of ``gilfree bench``; each module registers one or more."""

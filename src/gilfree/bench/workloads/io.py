@@ -1,0 +1,56 @@
+"""The ``io`` workload: I/O-bound tasks, where threads win even with the GIL.
+
+Each task waits on simulated network latency (``time.sleep``, which
+releases the GIL) and then does a little Python work.  Serial code waits
+for every task in turn; threads overlap the waits; processes overlap them
+too but pay for start-up and pickling.
+"""
+
+import time
+
+from .._core import Approach, Workload, register
+from .._pools import process_map, thread_map
+
+
+def fetch(i, latency):
+    """A stand-in for an HTTP request: wait, then parse a small payload."""
+    time.sleep(latency)
+    return sum(range(i % 97))
+
+
+def fetch_all(items, latency):
+    return [fetch(i, latency) for i in items]
+
+
+class IO(Workload):
+    name = "io"
+    title = "I/O-bound tasks"
+    description = ("tasks that each wait 50 ms (simulated latency) then parse a little: "
+                   "serial vs threads vs processes")
+
+    def params(self, quick):
+        return {"tasks": 20 if quick else 100, "latency_s": 0.05, "io_workers": 20}
+
+    def setup(self, params):
+        return list(range(params["tasks"])), params["latency_s"], params["io_workers"]
+
+    def reference(self, data):
+        items, _, _ = data
+        return [sum(range(i % 97)) for i in items]
+
+    def approaches(self, data, workers):
+        items, latency, io_workers = data
+        counts = sorted(set(workers) | {io_workers})
+        out = [Approach("python", "python", 1, lambda: fetch_all(items, latency), warmup=False)]
+        for p in counts:
+            if p > 1:
+                out.append(Approach("python threads", "python-threads", p,
+                                    lambda p=p: thread_map(fetch, [(i, latency) for i in items], p),
+                                    warmup=False))
+        for p in workers:
+            out.append(Approach("python processes", "python-processes", p,
+                                lambda p=p: process_map(fetch, [(i, latency) for i in items], p)))
+        return out
+
+
+register(IO())

@@ -1,0 +1,142 @@
+"""The ``parzen`` workloads: the classic tutorial and a many-point sweep.
+
+``parzen``: n 2-D standard-normal samples, one point at the origin, 100
+window widths in [1.0, 1.2] — the tutorial's serial loop (one width at a
+time, per-sample NumPy operations), the same on thread and process pools
+(parallel over widths, as the tutorial did), and gilfree's engines.
+
+``parzen-multi``: many samples and points, 32 widths in [0.1, 1.0]; the
+competitor is ``scipy.spatial.cKDTree.query_ball_point`` with the max-norm,
+looped over the widths.
+"""
+
+import numpy as np
+
+import gilfree
+
+from .._core import Approach, Workload, register
+from .._pools import process_map, split, thread_map
+
+
+def tutorial_count(samples, point, h):
+    """The classic tutorial's per-sample loop for one width (GIL-bound):
+    a sample counts when no coordinate is farther than h/2 from the point."""
+    k = 0
+    half = 0.5 * h
+    for row in samples:
+        for v in np.abs(point - row):
+            if v > half:
+                break
+        else:
+            k += 1
+    return k
+
+
+def tutorial_sweep(samples, point, widths):
+    """Counts for each width, one width at a time (the tutorial's outer loop)."""
+    return [tutorial_count(samples, point, h) for h in widths]
+
+
+def _pooled(mapper, samples, point, widths, workers):
+    chunks = split(list(widths), workers)
+    parts = mapper(tutorial_sweep, [(samples, point, c) for c in chunks], workers)
+    return [c for part in parts for c in part]
+
+
+class ParzenSeed(Workload):
+    name = "parzen"
+    title = "Parzen window, the classic tutorial"
+    description = ("hypercube Parzen estimate at one point swept over 100 window widths; "
+                   "pure Python serial / threads / processes vs NumPy, Numba and Cython kernels")
+
+    def params(self, quick):
+        return {"n": 2_000 if quick else 10_000, "d": 2, "points": 1, "widths": 100,
+                "width_range": [1.0, 1.2]}
+
+    def setup(self, params):
+        rng = np.random.default_rng(2026)
+        x = rng.standard_normal((params["n"], params["d"]))
+        q = np.zeros((1, params["d"]))
+        h = np.linspace(*params["width_range"], params["widths"])
+        return x, q, h
+
+    def reference(self, data):
+        x, q, h = data
+        return gilfree.parzen_counts(x, q, h, engine="numpy")[0]
+
+    def approaches(self, data, workers):
+        x, q, h = data
+        point = q[0]
+        out = [Approach("python", "python", 1, lambda: tutorial_sweep(x, point, h), warmup=False)]
+        for p in workers:
+            if p > 1:
+                out.append(Approach("python threads", "python-threads", p,
+                                    lambda p=p: _pooled(thread_map, x, point, h, p),
+                                    warmup=False))
+            out.append(Approach("python processes", "python-processes", p,
+                                lambda p=p: _pooled(process_map, x, point, h, p)))
+        out.append(Approach("numpy", "numpy", 1,
+                            lambda: gilfree.parzen_counts(x, q, h, engine="numpy")[0]))
+        for engine in ("numba", "cython"):
+            for p in workers:
+                out.append(Approach(engine, engine, p, lambda e=engine, p=p:
+                                    gilfree.parzen_counts(x, q, h, engine=e, n_threads=p)[0]))
+        return out
+
+
+class ParzenMulti(Workload):
+    name = "parzen-multi"
+    title = "Parzen window, many points"
+    description = ("hypercube counts of n 2-D samples around m points for 32 widths; "
+                   "scipy cKDTree (max-norm ball counts per width) vs gilfree engines")
+    requires = ("scipy",)
+
+    def params(self, quick):
+        if quick:
+            return {"n": 20_000, "m": 2_000, "d": 2, "widths": 32, "width_range": [0.1, 1.0],
+                    "python_points": 4}
+        return {"n": 50_000, "m": 5_000, "d": 2, "widths": 32, "width_range": [0.1, 1.0],
+                "python_points": 10}
+
+    def setup(self, params):
+        rng = np.random.default_rng(2027)
+        x = rng.standard_normal((params["n"], params["d"]))
+        q = rng.standard_normal((params["m"], params["d"]))
+        h = np.linspace(*params["width_range"], params["widths"])
+        return x, q, h, params["python_points"]
+
+    def reference(self, data):
+        x, q, h, _ = data
+        return gilfree.parzen_counts(x, q, h, engine="cython")
+
+    def approaches(self, data, workers):
+        from scipy.spatial import cKDTree
+
+        x, q, h, k = data
+        m = q.shape[0]
+        ref_sub = gilfree.parzen_counts(x, q[:k], h, engine="numpy")
+
+        def kdtree(p):
+            tree = cKDTree(x)
+            return np.stack([tree.query_ball_point(q, r=0.5 * hh, p=np.inf, workers=p,
+                                                   return_length=True) for hh in h], axis=1)
+
+        out = [Approach("python", "python", 1,
+                        lambda: gilfree.parzen_counts(x, q[:k], h, engine="python"),
+                        scale=m / k, note=f"estimated from {k} of {m} points",
+                        check=lambda r: np.array_equal(r, ref_sub), warmup=False)]
+        for p in workers:
+            out.append(Approach("scipy cKDTree", "competitor", p, lambda p=p: kdtree(p),
+                                warmup=False))
+        out.append(Approach("numpy", "numpy", 1,
+                            lambda: gilfree.parzen_counts(x, q, h, engine="numpy"),
+                            warmup=False))
+        for engine in ("numba", "cython"):
+            for p in workers:
+                out.append(Approach(engine, engine, p, lambda e=engine, p=p:
+                                    gilfree.parzen_counts(x, q, h, engine=e, n_threads=p)))
+        return out
+
+
+register(ParzenSeed())
+register(ParzenMulti())

@@ -1,0 +1,176 @@
+"""The ``gilfree`` command: ``gilfree info`` and ``gilfree bench``."""
+
+import argparse
+import sys
+
+__all__ = ["main"]
+
+
+def _parse_workers(text):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--workers takes comma-separated positive integers such as 1,2,4; got {text!r}"
+        ) from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"--workers takes comma-separated positive integers such as 1,2,4; got {text!r}"
+        )
+    return values
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return v
+
+
+def _cmd_info(args):
+    import json
+
+    from ._info import show_config
+
+    cfg = show_config()
+    if args.json:
+        print(json.dumps(cfg, indent=2, default=str))
+        return 0
+    b = cfg.get("build", {})
+    lines = [
+        f"gilfree {cfg['gilfree']}",
+        f"Python {cfg['python']} on {cfg['platform']}",
+        f"CPU: {cfg['cpu']}, {cfg['usable_cores']} usable cores "
+        f"(default n_threads: {cfg['n_threads_default']}), SIMD level in use: {cfg['simd']}",
+        f"NumPy {cfg['numpy']}, Numba {cfg['numba']} "
+        f"(threading layer: {cfg.get('numba_threading_layer')})",
+        "Cython extensions: " + (
+            f"built with {b.get('compiler')}, Cython {b.get('cython')}, NumPy {b.get('numpy_build')}"
+            if "compiler" in b else f"NOT AVAILABLE ({b.get('error')})"),
+        "OpenMP: " + (f"on (_OPENMP {b.get('openmp_version')})" if b.get("openmp") else
+                      "OFF: the Cython kernels run on one thread; reinstall with a compiler "
+                      "that supports -fopenmp"),
+    ]
+    if cfg["env"]:
+        lines.append("Environment: " + ", ".join(f"{k}={v}" for k, v in cfg["env"].items()))
+    lines.append("Engines per kernel (auto picks first):")
+    for kernel, engines in cfg["engines"].items():
+        parts = [f"{e}: {'yes' if ok is True else 'no (' + ok + ')'}" for e, ok in engines.items()]
+        lines.append(f"  {kernel} [auto={cfg['auto'][kernel]}]: " + "; ".join(parts))
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_bench(args, parser):
+    from rich.console import Console
+
+    from . import bench
+    from .bench import _report
+
+    # a pipe or a file gets a table wide enough to read, not 80 columns
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    if args.compare:
+        try:
+            a, b = (_report.load(p) for p in args.compare)
+            _report.compare(a, b, console)
+        except bench.BenchError as exc:
+            parser.exit(2, f"gilfree bench: error: {exc}\n")
+        return 0
+    names = list(args.names or [])
+    if args.only:
+        names += [n.strip() for n in args.only.split(",") if n.strip()]
+    valid = [w.name for w in bench.all_workloads()]
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        parser.exit(2, f"gilfree bench: error: unknown workload(s) {', '.join(unknown)}; "
+                       f"valid workloads: {', '.join(valid)}\n")
+    if args.list:
+        for w in bench.all_workloads():
+            ok, why = w.available()
+            state = "" if ok else f"  [unavailable: {why}]"
+            console.print(f"[bold]{w.name}[/bold]: {w.title}{state}\n"
+                          f"    default: {w.describe_size(False)}\n"
+                          f"    --quick: {w.describe_size(True)}", highlight=False)
+        return 0
+    if args.backend == "dask":
+        parser.exit(2, "gilfree bench: error: --backend dask is not available yet "
+                       "(the Dask scale-out has not landed)\n")
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def on_step(workload, approach):
+            progress.update(task, description=f"{workload}: {approach.name} "
+                                              f"({approach.workers} worker(s))")
+            progress.advance(task)
+
+        try:
+            record = bench.run(names or None, workers=args.workers, quick=args.quick,
+                               repeats=args.repeats, on_step=on_step)
+        except bench.BenchError as exc:
+            parser.exit(1, f"gilfree bench: error: {exc}\n")
+        finally:
+            try:
+                from .bench._pools import shutdown_processes
+
+                shutdown_processes()
+            except ImportError:
+                pass
+    _report.render(record, console)
+    if args.out:
+        path = _report.save(record, args.out)
+        console.print(f"results: {path}")
+        if not args.no_plots:
+            for p in _report.plot(record, args.out):
+                console.print(f"plot: {p}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="gilfree",
+        description="GIL-free NumPy kernels: show the build, or benchmark threads vs processes.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_info = sub.add_parser("info", help="show what this installation built and can run")
+    p_info.add_argument("--json", action="store_true", help="print the configuration as JSON")
+    p_bench = sub.add_parser(
+        "bench",
+        help="measure serial Python, thread and process pools, NumPy, Numba and Cython",
+        description="Run the built-in workloads (all available ones by default) and explain "
+                    "the result: speed-up, parallel efficiency and Amdahl's serial fraction.",
+    )
+    p_bench.add_argument("names", nargs="*", metavar="NAME", help="workloads to run")
+    p_bench.add_argument("--only", metavar="NAME,...", help="workloads to run, comma-separated")
+    p_bench.add_argument("--list", action="store_true", help="list the workloads and their sizes")
+    p_bench.add_argument("--quick", action="store_true",
+                         help="small sizes: every workload in well under a minute")
+    p_bench.add_argument("--workers", type=_parse_workers, metavar="1,2,4",
+                         help="worker counts to measure (default: 1, 2, 4, ... up to the cores)")
+    p_bench.add_argument("--repeats", type=_positive_int, default=3,
+                         help="timed runs per approach after the warm-up (default 3)")
+    p_bench.add_argument("--out", metavar="DIR", help="write results.json and PNG plots here")
+    p_bench.add_argument("--no-plots", action="store_true", help="with --out: skip the plots")
+    p_bench.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
+                         help="compare two results files instead of running")
+    p_bench.add_argument("--backend", choices=("local", "dask"), default="local",
+                         help="also run the workloads through a Dask LocalCluster")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        return _cmd_info(args)
+    return _cmd_bench(args, parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

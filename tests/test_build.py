@@ -1,0 +1,85 @@
+"""The installation is what it claims to be (STYLE.md 9): a silently
+degraded install (no compiled extension, no OpenMP, Numba's unsafe
+workqueue layer) fails here instead of passing slowly."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import gilfree
+from gilfree import _config, _cy
+
+
+def test_cython_extensions_are_built():
+    info = _cy.build_module()
+    mod = _cy.load("parzen")
+    assert mod.__name__.startswith("gilfree._cy.parzen")
+    assert info.build_info()["compiler"]
+
+
+def test_built_with_openmp():
+    if os.environ.get("GILFREE_ALLOW_NO_OPENMP") == "1":
+        pytest.skip("GILFREE_ALLOW_NO_OPENMP=1: a build without OpenMP is accepted")
+    info = _cy.build_module()
+    assert info.openmp_enabled(), (
+        "the Cython extensions were built without OpenMP: kernels would run on one "
+        "thread. Rebuild with a compiler that supports -fopenmp."
+    )
+    assert _cy.load("parzen").OPENMP
+
+
+def test_simd_variant_matches_cpu():
+    info = _cy.build_module()
+    level = _cy.simd_level()
+    mod = _cy.load("parzen")
+    assert mod.SIMD_VARIANT == level
+    if level == "avx512":
+        assert info.cpu_supports("avx512") and info.cpu_supports("avx2")
+
+
+def test_numba_threading_layer_is_thread_safe():
+    from gilfree._info import numba_threading_layer
+
+    layer = numba_threading_layer()
+    assert layer in ("omp", "tbb"), (
+        f"Numba's threading layer is {layer!r}; gilfree needs 'omp' or 'tbb' so that "
+        "several Python threads can run parallel kernels at once (not 'workqueue')"
+    )
+
+
+def test_every_engine_of_every_kernel_is_available():
+    for kernel in _config.kernels():
+        avail = _config.available_engines(kernel)
+        missing = {k: v for k, v in avail.items() if v is not True}
+        assert not missing, f"{kernel}: {missing}"
+
+
+def test_show_config_reports_the_build():
+    cfg = gilfree.show_config()
+    for key in ("python", "numpy", "numba", "build", "numba_threading_layer",
+                "usable_cores", "simd", "engines", "auto"):
+        assert key in cfg
+    assert cfg["build"]["cython"]
+    assert cfg["usable_cores"] >= 1
+
+
+def test_import_is_fast_and_compiles_nothing():
+    code = (
+        "import sys, time; t = time.perf_counter(); import gilfree; "
+        "dt = time.perf_counter() - t; "
+        "print(dt, 'numba' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split()
+    # generous bound for a shared machine; the target is < 0.5 s
+    assert float(out[0]) < 1.5
+    assert out[1] == "False", "importing gilfree must not import numba"
+
+
+def test_cli_info_runs():
+    out = subprocess.run([sys.executable, "-m", "gilfree.cli", "info"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "OpenMP" in out.stdout and "threading layer" in out.stdout
