@@ -55,6 +55,7 @@ SIMD_VARIANTS = {
 MODULE_FLAGS = {
     "resize": ["-ffp-contract=off"],
     "resample": ["-ffp-contract=off"],
+    "tiles": ["-ffp-contract=off"],
 }
 
 

@@ -9,6 +9,7 @@ as the test oracle.  ``gilfree info`` shows what this installation built.
 from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
 from ._info import show_config
 from .parzen import parzen, parzen_counts
+from .tiles import Tiles, iter_tiles, tiles
 
 __version__ = "0.1.0"
 
@@ -19,4 +20,7 @@ __all__ = [
     "resolve_n_threads",
     "show_config",
     "usable_cores",
+    "Tiles",
+    "iter_tiles",
+    "tiles",
 ]

@@ -57,6 +57,16 @@ RESIZE_PLAN_CACHE = 256
 #: Signal resampling: output samples per parallel task of resample_poly.
 RESAMPLE_POLY_CHUNK = 4096
 
+#: Slide tiling: bytes of image (plus staged patches) one band of tile rows
+#: may span; a memmap is read, processed and released band by band.
+TILES_BAND_BYTES = 32 * 2**20
+#: Slide tiling: ``tiles()`` reads the image once and collects the kept
+#: patches per band when a resized patch has at most this fraction of a
+#: tile's pixels (the extra memory is then at most the output itself);
+#: otherwise it measures every tile first, allocates the exact output and
+#: reads the bands holding kept tiles a second time.
+TILES_ONE_PASS_MAX_RATIO = 0.25
+
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")
 

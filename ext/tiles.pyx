@@ -1,0 +1,339 @@
+# cython: language_level=3
+"""Slide tiling, GIL-free with OpenMP (KERNELS.md section 5).
+
+The public module ``gilfree.tiles`` cuts the image into bands of tile rows
+and calls these kernels once per band with the band's rows (C-contiguous,
+(bh, W, C)), the listed tiles' origins relative to the band, a parameter
+vector ``geom`` (layout in ``gilfree/_tiles_plan.py``) and, for resized
+patches, the tables of ``gilfree._resize_plan``.
+
+- ``measure``: foreground pixels per listed tile.
+- ``patches``: per listed tile, in parallel over tiles, fused: count the
+  foreground pixels (if asked), keep or drop, and copy the kept tile (with
+  padding where it leaves the image) into its output slot, or into a
+  thread-private tile buffer from which the resize core
+  (``_resize_core.pxi``, the loops of ``gilfree.resize``) writes the patch.
+
+Each tile is handled by one thread with the same operations whatever the
+thread count, so results never depend on it.
+"""
+
+cimport cython
+from cython.parallel cimport parallel, prange
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+from _openmp cimport gf_openmp_enabled
+
+include "_resize_core.pxi"
+
+cdef extern from *:
+    const char* GILFREE_SIMD_VARIANT
+
+SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
+OPENMP = bool(gf_openmp_enabled())
+
+# geom layout: must match gilfree/_tiles_plan.py
+cdef enum:
+    G_TH = 0
+    G_TW = 1
+    G_FG = 2
+    G_THR = 3
+    G_PADFG = 4
+    G_MINCOUNT = 5
+    G_MEASURE = 6
+    G_RMODE = 7
+    G_HPASS = 8
+    G_VPASS = 9
+    G_VFIRST = 10
+    G_KX = 11
+    G_KY = 12
+    G_ADDHALF = 13
+    G_OH = 14
+    G_OW = 15
+    G_LEN = 16
+    FG_ALL = 0
+    FG_MASK = 1
+    FG_LUMA = 2
+    R_COPY = 0
+    R_CONV = 1
+    R_NEAREST = 2
+    R_AREA_FAST = 3
+    R_AREA_TABLE = 4
+
+
+cdef struct TileGeom:
+    Py_ssize_t bh, W, C, th, tw
+    int fg
+    int64_t thr
+    double thr_f
+    int pad_fg
+
+
+cdef inline int64_t _count_row(const gf_pix_t* p, Py_ssize_t n, Py_ssize_t C, int64_t thr,
+                               double thr_f) noexcept nogil:
+    """Foreground pixels among the n pixels at p (luma rule)."""
+    cdef Py_ssize_t i
+    cdef int32_t c32 = 0
+    cdef int32_t t32
+    cdef int64_t c64 = 0
+    cdef double s
+    if gf_pix_t is uint8_t:
+        # 19595 R + 38470 G + 7471 B <= 255 * 65536: int32 is exact
+        if C >= 3:
+            t32 = <int32_t>(thr if thr < 16777216 else 16777216)
+            if t32 < 0:
+                return 0
+            if C == 3:
+                for i in range(n):
+                    c32 = c32 + ((19595 * <int32_t>p[3 * i] + 38470 * <int32_t>p[3 * i + 1]
+                                  + 7471 * <int32_t>p[3 * i + 2]) < t32)
+            elif C == 4:
+                for i in range(n):
+                    c32 = c32 + ((19595 * <int32_t>p[4 * i] + 38470 * <int32_t>p[4 * i + 1]
+                                  + 7471 * <int32_t>p[4 * i + 2]) < t32)
+            return c32
+        t32 = <int32_t>(thr if thr < 256 else 256)
+        if C == 1:
+            for i in range(n):
+                c32 = c32 + (<int32_t>p[i] < t32)
+        else:
+            for i in range(n):
+                c32 = c32 + (<int32_t>p[C * i] < t32)
+        return c32
+    elif gf_pix_t is uint16_t:
+        if C >= 3:
+            for i in range(n):
+                c64 = c64 + ((19595 * <int64_t>p[C * i] + 38470 * <int64_t>p[C * i + 1]
+                              + 7471 * <int64_t>p[C * i + 2]) < thr)
+            return c64
+        for i in range(n):
+            c64 = c64 + (<int64_t>p[C * i] < thr)
+        return c64
+    else:
+        if C >= 3:
+            for i in range(n):
+                s = 19595.0 * <double>p[C * i] + 38470.0 * <double>p[C * i + 1] \
+                    + 7471.0 * <double>p[C * i + 2]
+                c64 = c64 + (s < thr_f)
+            return c64
+        for i in range(n):
+            c64 = c64 + (<double>p[C * i] < thr_f)
+        return c64
+
+
+cdef inline int64_t _count_mask_row(const uint8_t* m, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int32_t c = 0
+    for i in range(n):
+        c = c + (m[i] != 0)
+    return c
+
+
+cdef inline int64_t _count_tile(const gf_pix_t* band, const uint8_t* mask, const TileGeom* g,
+                                Py_ssize_t y, Py_ssize_t x) noexcept nogil:
+    """Foreground pixels of the tile with origin (y, x) in the band."""
+    cdef Py_ssize_t vh = g.bh - y, vw = g.W - x, r
+    cdef int64_t cnt = 0
+    if g.fg == FG_ALL:
+        return g.th * g.tw
+    if vh > g.th:
+        vh = g.th
+    if vw > g.tw:
+        vw = g.tw
+    if g.fg == FG_MASK:
+        for r in range(vh):
+            cnt = cnt + _count_mask_row(mask + (y + r) * g.W + x, vw)
+    else:
+        for r in range(vh):
+            cnt = cnt + _count_row(band + ((y + r) * g.W + x) * g.C, vw, g.C, g.thr, g.thr_f)
+    if g.pad_fg:
+        cnt = cnt + g.th * g.tw - vh * vw
+    return cnt
+
+
+cdef inline void _load_tile(const gf_pix_t* band, const TileGeom* g, Py_ssize_t y, Py_ssize_t x,
+                            const gf_pix_t* padrow, gf_pix_t* dst) noexcept nogil:
+    """Copy the tile at (y, x) to dst (th, tw, C), fill value beyond the image."""
+    cdef Py_ssize_t vh = g.bh - y, vw = g.W - x, r
+    cdef Py_ssize_t rl = g.tw * g.C
+    if vh > g.th:
+        vh = g.th
+    if vw > g.tw:
+        vw = g.tw
+    for r in range(vh):
+        memcpy(dst + r * rl, band + ((y + r) * g.W + x) * g.C, sizeof(gf_pix_t) * vw * g.C)
+        if vw < g.tw:
+            memcpy(dst + r * rl + vw * g.C, padrow, sizeof(gf_pix_t) * (g.tw - vw) * g.C)
+    for r in range(vh, g.th):
+        memcpy(dst + r * rl, padrow, sizeof(gf_pix_t) * rl)
+
+
+cdef inline void _fill_geom(TileGeom* g, Py_ssize_t bh, Py_ssize_t W, Py_ssize_t C,
+                            const int64_t* geom, double thr_f) noexcept nogil:
+    g.bh = bh
+    g.W = W
+    g.C = C
+    g.th = geom[G_TH]
+    g.tw = geom[G_TW]
+    g.fg = <int>geom[G_FG]
+    g.thr = geom[G_THR]
+    g.thr_f = thr_f
+    g.pad_fg = <int>geom[G_PADFG]
+
+
+def measure(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,
+            const int64_t[::1] ys, const int64_t[::1] xs, int64_t[::1] counts,
+            const int64_t[::1] geom, double thr_f, int n_threads):
+    """counts[j] = foreground pixels of the tile at (ys[j], xs[j])."""
+    cdef Py_ssize_t n = ys.shape[0], j
+    cdef TileGeom g
+    cdef const gf_pix_t* bp = &band[0, 0, 0]
+    cdef const uint8_t* mp = &mask[0, 0]
+    _fill_geom(&g, band.shape[0], band.shape[1], band.shape[2], &geom[0], thr_f)
+    with nogil:
+        for j in prange(n, num_threads=n_threads, schedule="dynamic"):
+            counts[j] = _count_tile(bp, mp, &g, ys[j], xs[j])
+
+
+def patches(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,
+            const int64_t[::1] ys, const int64_t[::1] xs, int64_t[::1] counts,
+            const int64_t[::1] geom, double thr_f, const gf_pix_t[::1] padval,
+            gf_pix_t[:, :, :, ::1] out,
+            const int32_t[:, ::1] xb, const int32_t[:, ::1] xki, const double[:, ::1] xkf,
+            const int32_t[:, ::1] yb, const int32_t[:, ::1] yki, const double[:, ::1] ykf,
+            const int64_t[::1] xi, const int64_t[::1] yi,
+            const int64_t[::1] xofs, const int32_t[::1] xsrc, const float[::1] xal,
+            const int64_t[::1] yofs, const int32_t[::1] ysrc, const float[::1] yal,
+            int n_threads):
+    """Fused per tile: count (if geom[G_MEASURE]), keep iff the count reaches
+    geom[G_MINCOUNT], then copy or resize the tile into out[j]."""
+    cdef Py_ssize_t n = ys.shape[0], j, r, i, C = band.shape[2]
+    cdef TileGeom g
+    cdef GfConvPlan plan
+    cdef int64_t cnt
+    cdef int step
+    cdef int do_measure = <int>geom[G_MEASURE]
+    cdef int64_t min_count = geom[G_MINCOUNT]
+    cdef int rmode = <int>geom[G_RMODE]
+    cdef Py_ssize_t oh = geom[G_OH], ow = geom[G_OW], kx = geom[G_KX], ky = geom[G_KY]
+    cdef int addhalf = <int>geom[G_ADDHALF]
+    cdef Py_ssize_t tsz, osz = oh * ow * C, kxn, kyn
+    cdef const gf_pix_t* bp = &band[0, 0, 0]
+    cdef const uint8_t* mp = &mask[0, 0]
+    cdef gf_pix_t* op = &out[0, 0, 0, 0]
+    cdef gf_pix_t* padrow
+    cdef gf_pix_t* tile
+    cdef gf_pix_t* tmp
+    cdef gf_pix_t* dst
+    cdef int32_t* iacc
+    cdef double* dacc
+    cdef int64_t* lacc
+    cdef float* fbuf
+    cdef int failed = 0
+    cdef int* failed_flag = &failed
+    _fill_geom(&g, band.shape[0], band.shape[1], C, &geom[0], thr_f)
+    tsz = g.th * g.tw * C
+    if out.shape[1] != oh or out.shape[2] != ow or out.shape[3] != C or out.shape[0] < n:
+        raise ValueError("tiles: the output slots do not match the patch shape")
+    if gf_pix_t is uint8_t:
+        kxn = xki.shape[1]
+        kyn = yki.shape[1]
+    else:
+        kxn = xkf.shape[1]
+        kyn = ykf.shape[1]
+    gf_conv_plan(&plan, g.th, g.tw, C, oh, ow, &xb[0, 0], kxn, &yb[0, 0], kyn,
+                 <int>geom[G_HPASS], <int>geom[G_VPASS], <int>geom[G_VFIRST])
+    plan.xk_i = &xki[0, 0]
+    plan.yk_i = &yki[0, 0]
+    plan.xk_f = &xkf[0, 0]
+    plan.yk_f = &ykf[0, 0]
+    padrow = <gf_pix_t*> malloc(sizeof(gf_pix_t) * g.tw * C)
+    if padrow == NULL:
+        raise MemoryError("tiles: could not allocate the fill row")
+    for i in range(g.tw):
+        for r in range(C):
+            padrow[i * C + r] = padval[r]
+    with nogil, parallel(num_threads=n_threads):
+        tile = NULL
+        tmp = NULL
+        iacc = NULL
+        dacc = NULL
+        lacc = NULL
+        fbuf = NULL
+        if rmode != R_COPY:
+            tile = <gf_pix_t*> malloc(sizeof(gf_pix_t) * tsz)
+            if tile == NULL:
+                failed_flag[0] = 1
+        if rmode == R_CONV:
+            tmp = <gf_pix_t*> malloc(sizeof(gf_pix_t) * (plan.tmp_len + 1))
+            if gf_pix_t is uint8_t:
+                iacc = <int32_t*> malloc(sizeof(int32_t) * plan.acc_len)
+                if iacc == NULL:
+                    failed_flag[0] = 1
+            else:
+                dacc = <double*> malloc(sizeof(double) * plan.acc_len)
+                if dacc == NULL:
+                    failed_flag[0] = 1
+            if tmp == NULL:
+                failed_flag[0] = 1
+        elif rmode == R_AREA_FAST:
+            lacc = <int64_t*> malloc(sizeof(int64_t) * g.tw * C)
+            dacc = <double*> malloc(sizeof(double) * g.tw * C)
+            if lacc == NULL or dacc == NULL:
+                failed_flag[0] = 1
+        elif rmode == R_AREA_TABLE:
+            if gf_pix_t is double:
+                dacc = <double*> malloc(sizeof(double) * 2 * ow * C)
+                if dacc == NULL:
+                    failed_flag[0] = 1
+            else:
+                fbuf = <float*> malloc(sizeof(float) * 2 * ow * C)
+                if fbuf == NULL:
+                    failed_flag[0] = 1
+        if not failed_flag[0]:
+            for j in prange(n, schedule="dynamic"):
+                if do_measure:
+                    cnt = _count_tile(bp, mp, &g, ys[j], xs[j])
+                    counts[j] = cnt
+                    if cnt < min_count:
+                        continue
+                dst = op + j * osz
+                if rmode == R_COPY:
+                    _load_tile(bp, &g, ys[j], xs[j], padrow, dst)
+                    continue
+                _load_tile(bp, &g, ys[j], xs[j], padrow, tile)
+                if rmode == R_CONV:
+                    for step in range(plan.nsteps):
+                        for r in range(plan.rows[step]):
+                            if gf_pix_t is uint8_t:
+                                gf_conv_u8_row(&plan, step, r, tile, tmp, dst, iacc)
+                            else:
+                                gf_conv_f_row(&plan, step, r, tile, tmp, dst, dacc)
+                elif rmode == R_NEAREST:
+                    for i in range(oh):
+                        gf_nearest_row(tile + yi[i] * g.tw * C, dst + i * ow * C, C, ow, &xi[0])
+                elif rmode == R_AREA_FAST:
+                    for i in range(oh):
+                        gf_area_fast_row(tile + i * ky * g.tw * C, g.tw, C, ow, kx, ky, addhalf,
+                                         dst + i * ow * C, lacc, dacc)
+                else:
+                    for i in range(oh):
+                        if gf_pix_t is double:
+                            gf_area_tab_row(tile, g.tw, C, ow, i, &xofs[0], &xsrc[0], &xal[0],
+                                            &yofs[0], &ysrc[0], &yal[0], dst + i * ow * C,
+                                            dacc, dacc + ow * C)
+                        else:
+                            gf_area_tab_row(tile, g.tw, C, ow, i, &xofs[0], &xsrc[0], &xal[0],
+                                            &yofs[0], &ysrc[0], &yal[0], dst + i * ow * C,
+                                            fbuf, fbuf + ow * C)
+        free(tile)
+        free(tmp)
+        free(iacc)
+        free(dacc)
+        free(lacc)
+        free(fbuf)
+    free(padrow)
+    if failed:
+        raise MemoryError("tiles: could not allocate a thread's work buffers")
