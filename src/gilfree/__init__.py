@@ -9,6 +9,8 @@ as the test oracle.  ``gilfree info`` shows what this installation built.
 from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
 from ._info import show_config
 from .parzen import parzen, parzen_counts
+from .resample import resample, resample_many, resample_poly
+from .resize import resize, resize_batch
 from .tiles import Tiles, iter_tiles, tiles
 
 __version__ = "0.1.0"
@@ -17,6 +19,11 @@ __all__ = [
     "EngineUnavailableError",
     "parzen",
     "parzen_counts",
+    "resample",
+    "resample_many",
+    "resample_poly",
+    "resize",
+    "resize_batch",
     "resolve_n_threads",
     "show_config",
     "usable_cores",

@@ -54,8 +54,9 @@ NUMPY_BLOCK_BYTES = 32 * 2**20
 RESIZE_TAP_PAD = 8
 #: Cached tap tables of the image resamplers (one per axis size, method).
 RESIZE_PLAN_CACHE = 256
-#: Signal resampling: output samples per parallel task of resample_poly.
-RESAMPLE_POLY_CHUNK = 4096
+#: Output samples per parallel task of resample_poly (must match
+#: ext/resample.pyx).
+RESAMPLE_POLY_CHUNK = 1024
 
 #: Slide tiling: bytes of image (plus staged patches) one band of tile rows
 #: may span; a memmap is read, processed and released band by band.

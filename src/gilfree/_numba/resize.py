@@ -71,9 +71,13 @@ def _clip8(v):
 def _hrow_u8(s, so, d, do, C, W, ow, xb, xk, wide):
     kx = xk.shape[1]
     if kx >= 8:
-        for x in range(W):
+        if C == 1:
+            for x in range(W):
+                wide[x] = s[so + x]
+        else:
             for c in range(C):
-                wide[c * W + x] = s[so + x * C + c]
+                for x in range(W):
+                    wide[c * W + x] = s[so + x * C + c]
         if C == 1:
             for x in range(ow):
                 n = xb[x, 1]

@@ -144,7 +144,7 @@ def _equal(a, b):
 
 _REGISTRY = {}
 _LOADED = False
-_MODULES = ("parzen", "kde", "resize", "tiles", "dtw_sweep", "parallelize", "io")
+_MODULES = ("parzen", "kde", "resize", "resample", "tiles", "dtw_sweep", "parallelize", "io")
 
 
 def register(workload):

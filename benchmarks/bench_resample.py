@@ -1,0 +1,82 @@
+"""Signal resampling benchmarks (issue 4 targets, ratios in one run).
+
+- ``resample-strides``: 10,000 strides of 150-300 samples x 3 channels, each
+  linearly resampled to 200 points.  Target: ``resample_many`` >= 20x a
+  Python loop of ``np.interp``.
+- ``resample-poly``: 126,000 x 6 samples from 204.8 Hz to 100 Hz (up 1000,
+  down 2048).  Target: ``resample_poly`` >= 2x ``scipy.signal.resample_poly``.
+
+gilfree runs on all usable cores (the default) and on 1 thread; results are
+checked against the competitor's.
+"""
+
+import numpy as np
+import pytest
+
+import gilfree
+from gilfree.bench.workloads.resample import interp_loop
+
+signal = pytest.importorskip("scipy.signal")
+
+GSTRIDES = "resample-strides"
+GPOLY = "resample-poly"
+
+
+@pytest.fixture(scope="module")
+def strides():
+    rng = np.random.default_rng(2029)
+    lengths = rng.integers(150, 301, 10_000)
+    return [rng.standard_normal((int(n), 3)) for n in lengths]
+
+
+@pytest.fixture(scope="module")
+def strides_ref(strides):
+    return interp_loop(strides, 200)
+
+
+@pytest.fixture(scope="module")
+def imu():
+    rng = np.random.default_rng(2030)
+    return np.cumsum(rng.standard_normal((126_000, 6)), axis=0)
+
+
+def test_strides_python_loop(benchmark, ratios, strides, strides_ref):
+    benchmark.group = GSTRIDES
+    got = benchmark.pedantic(interp_loop, args=(strides, 200), rounds=3, iterations=1)
+    np.testing.assert_array_equal(got, strides_ref)
+    ratios.record(benchmark, GSTRIDES, "python-np.interp")
+
+
+@pytest.mark.parametrize("threads", [None, 1])
+def test_strides_resample_many(benchmark, ratios, strides, strides_ref, threads):
+    benchmark.group = GSTRIDES
+    gilfree.resample_many(strides[:10], 200, n_threads=threads)
+    got = benchmark.pedantic(gilfree.resample_many, args=(strides, 200),
+                             kwargs=dict(n_threads=threads), rounds=10, iterations=1)
+    assert np.abs(got - strides_ref).max() <= 1e-12 * np.abs(strides_ref).max()
+    name = f"gilfree-{threads or 'all'}"
+    if threads is None:
+        ratios.check(benchmark, GSTRIDES, name, faster_than="python-np.interp", at_least=20.0)
+    else:
+        ratios.record(benchmark, GSTRIDES, name)
+
+
+def test_poly_scipy(benchmark, ratios, imu):
+    benchmark.group = GPOLY
+    benchmark.pedantic(signal.resample_poly, args=(imu, 1000, 2048), rounds=10, iterations=1)
+    ratios.record(benchmark, GPOLY, "scipy")
+
+
+@pytest.mark.parametrize("threads", [None, 1])
+def test_poly_gilfree(benchmark, ratios, imu, threads):
+    benchmark.group = GPOLY
+    gilfree.resample_poly(imu, 1000, 2048, n_threads=threads)
+    got = benchmark.pedantic(gilfree.resample_poly, args=(imu, 1000, 2048),
+                             kwargs=dict(n_threads=threads), rounds=10, iterations=1)
+    ref = signal.resample_poly(imu, 1000, 2048)
+    assert np.abs(got - ref).max() <= 1e-10 * np.abs(imu).max()
+    name = f"gilfree-{threads or 'all'}"
+    if threads is None:
+        ratios.check(benchmark, GPOLY, name, faster_than="scipy", at_least=2.0)
+    else:
+        ratios.record(benchmark, GPOLY, name)

@@ -1,0 +1,283 @@
+"""Signal resampling, GIL-free (KERNELS.md section 4).
+
+``resample``
+    Linear, endpoint aligned: ``np.interp(np.linspace(0, L-1, num),
+    np.arange(L), x)`` along ``axis`` for every other index (what gait
+    template resampling does), with np.interp's own formula, so the numbers
+    are np.interp's.
+``resample_poly``
+    ``scipy.signal.resample_poly(x, up, down, axis)`` with its defaults: a
+    Kaiser (beta 5) low-pass FIR of ``20 * max(up, down) + 1`` taps (designed
+    here as ``scipy.signal.firwin`` does, no SciPy at run time) applied as a
+    polyphase filter with zero padding.
+``resample_many``
+    Many signals of different lengths (thousands of strides) to one common
+    length, ``resample`` on each, in one call with one (k, num, ...) output.
+
+The compiled engines split the output samples (or the signals) among
+threads; each output value is computed by one thread in a fixed order, so
+results do not depend on the thread count.
+"""
+
+import functools
+import math
+
+import numpy as np
+
+from . import _config
+from ._validation import check_positive_int, describe
+
+__all__ = ["resample", "resample_many", "resample_poly"]
+
+_config.register_kernel(
+    "resample",
+    auto=("cython", "numba", "numpy"),
+    engines={
+        "numba": "gilfree._numba.resample",
+        "cython": "gilfree._cy.resample",
+        "numpy": "gilfree._reference.resample",
+        "python": "gilfree._reference.resample_python",
+    },
+)
+
+#: SciPy's resample_poly default window.
+KAISER_BETA = 5.0
+
+
+def _as_signal(x, name):
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like of numbers; got {describe(x)} ({exc})") from None
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real-valued; got complex dtype {arr.dtype}")
+    if kind == "b":
+        raise TypeError(f"{name} must be numeric; got a boolean array (convert with .astype(float))")
+    if kind not in "iuf":
+        raise TypeError(f"{name} must be a numeric array (float or integer); got dtype {arr.dtype}")
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension; got a scalar")
+    return arr
+
+
+def _check_axis(axis, ndim, name="axis"):
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name} must be an int; got {describe(axis)}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}={axis} is out of range for an array with {ndim} dimensions")
+    return int(axis) % ndim
+
+
+def _to_matrix(arr, axis, dtype=np.float64):
+    """(L, M) C-contiguous float64 view/copy with time on axis 0, and the
+    shape to restore."""
+    moved = np.moveaxis(arr, axis, 0)
+    rest = moved.shape[1:]
+    mat = np.ascontiguousarray(moved.reshape(moved.shape[0], -1), dtype=dtype)
+    return mat, rest
+
+
+def _from_matrix(mat, rest, axis):
+    return np.moveaxis(mat.reshape((mat.shape[0],) + rest), 0, axis)
+
+
+def resample(x, num, axis=0, *, method="linear", engine="auto", n_threads=None):
+    """Resample ``x`` to ``num`` samples along ``axis`` by linear interpolation.
+
+    Sample ``i`` of the result is ``x`` interpolated at position
+    ``i * (L - 1) / (num - 1)``: the first and last samples are kept, as
+    ``np.interp(np.linspace(0, L - 1, num), np.arange(L), x)``.
+
+    Parameters
+    ----------
+    x : array_like, any shape with at least one dimension
+        Real numbers (converted once to float64); ``L = x.shape[axis] >= 1``.
+    num : int
+        Output length along ``axis`` (>= 1).
+    axis : int
+        Time axis.
+    method : {"linear"}
+        For polyphase (anti-aliased) resampling use :func:`resample_poly`.
+    engine : {"auto", "cython", "numba", "numpy", "python"}
+    n_threads : int, optional
+        Threads for the compiled engines; never changes the result.
+
+    Returns
+    -------
+    ndarray of float64, ``x``'s shape with ``num`` along ``axis``
+    """
+    if method != "linear":
+        raise ValueError(
+            f"method must be 'linear'; got {describe(method)} "
+            "(use gilfree.resample_poly(x, up, down) for polyphase filtering)"
+        )
+    arr = _as_signal(x, "x")
+    num = check_positive_int(num, "num")
+    axis = _check_axis(axis, arr.ndim)
+    if arr.shape[axis] == 0:
+        raise ValueError(f"x must have at least one sample along axis {axis}; got shape {arr.shape}")
+    _, mod, nt = _config.select("resample", engine, n_threads)
+    mat, rest = _to_matrix(arr, axis)
+    out = np.empty((num, mat.shape[1]), dtype=np.float64)
+    if mat.shape[1]:
+        mod.linear(mat, out, nt)
+    return _from_matrix(out, rest, axis)
+
+
+def resample_many(arrays, num, *, engine="auto", n_threads=None):
+    """Resample many signals of different lengths to ``num`` samples each.
+
+    Parameters
+    ----------
+    arrays : sequence of array_like, each (L_k,) or (L_k, ...)
+        Signals with time on axis 0, ``L_k >= 1``, all with the same
+        trailing shape (e.g. 3 gyroscope channels).  Real numbers.
+    num : int
+        Common output length (>= 1).
+    engine, n_threads
+        As for :func:`resample`.
+
+    Returns
+    -------
+    ndarray of float64, shape (k, num, ...)
+        ``out[k] == resample(arrays[k], num)``.
+    """
+    num = check_positive_int(num, "num")
+    if isinstance(arrays, np.ndarray) or not hasattr(arrays, "__len__"):
+        raise TypeError(
+            "arrays must be a list (or tuple) of arrays of possibly different lengths; "
+            f"got {describe(arrays)} (for one array use resample())"
+        )
+    k = len(arrays)
+    if k == 0:
+        raise ValueError("arrays must contain at least one signal; got an empty sequence")
+    first = arrays[0]
+    if isinstance(first, np.ndarray) and first.ndim >= 1 and first.size:
+        # fast path: float64 C-contiguous signals are read where they are
+        rest = first.shape[1:]
+        _, mod, nt = _config.select("resample", engine, n_threads)
+        out = np.empty((k, num, int(np.prod(rest, dtype=np.int64))), dtype=np.float64)
+        if mod.linear_list(list(arrays), out, np.asarray(rest, dtype=np.int64), nt) < 0:
+            return out.reshape((k, num) + rest)
+    try:
+        lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=k)
+    except TypeError:
+        bad = next(i for i, a in enumerate(arrays) if np.ndim(a) == 0)
+        raise ValueError(
+            f"arrays[{bad}] must be an array with time on axis 0; got {describe(arrays[bad])}"
+        ) from None
+    if lengths.min() < 1:
+        bad = int(np.argmin(lengths))
+        raise ValueError(f"arrays[{bad}] is empty; every signal needs at least one sample")
+    try:
+        data = np.concatenate(arrays, axis=0)
+    except ValueError as exc:
+        shapes = {np.shape(a)[1:] for a in arrays[:1000]}
+        raise ValueError(
+            "arrays must all have the same shape after their first (time) axis; "
+            f"found trailing shapes {sorted(shapes)[:5]} ({exc})"
+        ) from None
+    data = _as_signal(data, "arrays")
+    rest = data.shape[1:]
+    mat = np.ascontiguousarray(data.reshape(data.shape[0], -1), dtype=np.float64)
+    offsets = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    _, mod, nt = _config.select("resample", engine, n_threads)
+    out = np.empty((k, num, mat.shape[1]), dtype=np.float64)
+    if mat.shape[1]:
+        mod.linear_many(mat, offsets, out, nt)
+    return out.reshape((k, num) + rest)
+
+
+def _kaiser(n, beta):
+    """scipy.signal.windows.kaiser(n, beta, sym=True)."""
+    if n == 1:
+        return np.ones(1)
+    k = np.arange(n, dtype=np.float64)
+    alpha = (n - 1) / 2.0
+    return np.i0(beta * np.sqrt(1 - ((k - alpha) / alpha) ** 2.0)) / np.i0(beta)
+
+
+def _firwin_lowpass(numtaps, cutoff, beta):
+    """scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta)):
+    windowed sinc, scaled to unit gain at DC (cutoff relative to Nyquist)."""
+    alpha = 0.5 * (numtaps - 1)
+    m = np.arange(numtaps, dtype=np.float64) - alpha
+    h = cutoff * np.sinc(cutoff * m)
+    h = h * _kaiser(numtaps, beta)
+    return h / np.sum(h)
+
+
+def _upfirdn_len(len_h, n_in, up, down):
+    n = n_in + (len_h + (-len_h % up)) // up - 1
+    total = n * up
+    return total // down + (1 if total % down else 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _poly_plan(up, down, n_in):
+    """(reversed polyphase taps (up, nq), n_pre_remove, n_out) as in
+    scipy.signal.resample_poly."""
+    n_out = n_in * up
+    n_out = n_out // down + bool(n_out % down)
+    max_rate = max(up, down)
+    half_len = 10 * max_rate
+    h = _firwin_lowpass(2 * half_len + 1, 1.0 / max_rate, KAISER_BETA) * up
+    n_pre_pad = down - half_len % down
+    n_pre_remove = (half_len + n_pre_pad) // down
+    h = np.concatenate([np.zeros(n_pre_pad), h])
+    nq = -(-h.shape[0] // up)
+    hp = np.zeros(nq * up)
+    hp[: h.shape[0]] = h
+    # hp[p + q*up] is tap q of phase p; reverse q so that the kernel walks
+    # the signal forwards
+    hr = np.ascontiguousarray(hp.reshape(nq, up).T[:, ::-1])
+    hr.flags.writeable = False
+    return hr, n_pre_remove, n_out
+
+
+def resample_poly(x, up, down, axis=0, *, engine="auto", n_threads=None):
+    """Resample by the rational factor ``up / down`` with a polyphase FIR.
+
+    Same result as ``scipy.signal.resample_poly(x, up, down, axis)`` with
+    its defaults (``window=("kaiser", 5.0)``, ``padtype="constant"``):
+    e.g. ``resample_poly(imu, 1000, 2048)`` takes 204.8 Hz to 100 Hz.
+
+    Parameters
+    ----------
+    x : array_like, at least 1-D
+        Real numbers; ``L = x.shape[axis] >= 1``.
+    up, down : int
+        Upsampling and downsampling factors (>= 1; reduced by their gcd).
+    axis : int
+        Time axis.
+    engine, n_threads
+        As for :func:`resample`.
+
+    Returns
+    -------
+    ndarray, ``x``'s shape with ``ceil(L * up / down)`` samples along
+    ``axis``; float32 for float32 input (computed in float64), else float64.
+    """
+    arr = _as_signal(x, "x")
+    up = check_positive_int(up, "up")
+    down = check_positive_int(down, "down")
+    axis = _check_axis(axis, arr.ndim)
+    n_in = arr.shape[axis]
+    if n_in == 0:
+        raise ValueError(f"x must have at least one sample along axis {axis}; got shape {arr.shape}")
+    out_dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    g = math.gcd(up, down)
+    up //= g
+    down //= g
+    if up == down == 1:
+        return arr.astype(out_dtype, copy=True)
+    _, mod, nt = _config.select("resample", engine, n_threads)
+    hr, pre, n_out = _poly_plan(up, down, n_in)
+    mat, rest = _to_matrix(arr, axis)
+    out = np.empty((n_out, mat.shape[1]), dtype=np.float64)
+    if mat.shape[1]:
+        mod.poly(mat, out, hr, up, down, pre, nt)
+    res = _from_matrix(out, rest, axis)
+    return res.astype(np.float32) if out_dtype == np.float32 else res

@@ -1,0 +1,234 @@
+"""gilfree.resample / resample_poly / resample_many against NumPy and SciPy
+(KERNELS.md section 4)."""
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gilfree
+
+signal = pytest.importorskip("scipy.signal")
+
+
+def interp_ref(x, num, axis=0):
+    """np.interp on linspace(0, L-1, num), along axis, for every other index."""
+    x = np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0)
+    L = x.shape[0]
+    t = np.linspace(0, L - 1, num)
+    flat = x.reshape(L, -1)
+    out = np.stack([np.interp(t, np.arange(L), flat[:, m]) for m in range(flat.shape[1])], 1)
+    return np.moveaxis(out.reshape((num,) + x.shape[1:]), 0, axis)
+
+
+def assert_close_rel(got, ref, x, tol):
+    assert got.shape == ref.shape
+    scale = max(np.abs(np.asarray(x, dtype=np.float64)).max(), 1e-300)
+    assert np.abs(got - ref).max() <= tol * scale
+
+
+# --------------------------------------------------------------- linear ----
+
+
+@pytest.mark.parametrize("L,num", [(1, 5), (5, 1), (1, 1), (2, 7), (150, 200), (300, 200),
+                                   (17, 17), (1000, 33), (7, 1000)])
+def test_linear_matches_np_interp(engine, n_threads, L, num):
+    x = np.random.default_rng(L * 1000 + num).standard_normal((L, 3)) * 100
+    got = gilfree.resample(x, num, engine=engine, n_threads=n_threads)
+    assert_close_rel(got, interp_ref(x, num), x, 1e-12)
+
+
+def test_linear_along_other_axes_and_dtypes(engine):
+    rng = np.random.default_rng(1)
+    x = rng.integers(-50, 50, (4, 23, 3)).astype(np.int16)
+    for axis in (0, 1, 2, -1):
+        got = gilfree.resample(x, 11, axis=axis, engine=engine)
+        assert got.dtype == np.float64
+        assert_close_rel(got, interp_ref(x, 11, axis), x, 1e-12)
+    one_d = rng.random(31).astype(np.float32)
+    assert_close_rel(gilfree.resample(one_d, 40, engine=engine), interp_ref(one_d, 40), one_d, 1e-12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(L=st.integers(1, 300), num=st.integers(1, 300), seed=st.integers(0, 2**16))
+def test_linear_random_lengths(L, num, seed):
+    x = np.random.default_rng(seed).standard_normal(L)
+    assert_close_rel(gilfree.resample(x, num), interp_ref(x, num), x, 1e-12)
+
+
+# --------------------------------------------------------------- many ----
+
+
+def test_many_equals_resample_per_signal(engine, n_threads):
+    rng = np.random.default_rng(2)
+    k = 40 if engine == "python" else 300
+    strides = [rng.standard_normal((int(rng.integers(1, 300)), 3)) for _ in range(k)]
+    got = gilfree.resample_many(strides, 200, engine=engine, n_threads=n_threads)
+    assert got.shape == (k, 200, 3)
+    for i, s in enumerate(strides):
+        assert_close_rel(got[i], interp_ref(s, 200), s, 1e-12)
+
+
+def test_many_one_dimensional_and_lists():
+    sigs = [[1.0, 2.0, 4.0], [3.0], np.arange(10.0)]
+    got = gilfree.resample_many(sigs, 5)
+    assert got.shape == (3, 5)
+    np.testing.assert_allclose(got[0], np.interp(np.linspace(0, 2, 5), [0, 1, 2], [1, 2, 4]))
+    np.testing.assert_array_equal(got[1], 3.0)
+
+
+# ----------------------------------------------------------------- poly ----
+
+
+@pytest.mark.parametrize("L,up,down", [(1000, 125, 256), (37, 3, 2), (5, 2, 3), (100, 1, 7),
+                                       (64, 7, 1), (3, 5, 3), (1, 2, 1), (250, 1000, 2048)])
+def test_poly_matches_scipy(engine, n_threads, L, up, down):
+    if engine == "python" and L * max(up, down) > 40_000:
+        pytest.skip("the plain-Python engine is slow")
+    x = np.random.default_rng(L + up).standard_normal((L, 2))
+    ref = signal.resample_poly(x, up, down)
+    got = gilfree.resample_poly(x, up, down, engine=engine, n_threads=n_threads)
+    assert_close_rel(got, ref, x, 1e-10)
+
+
+def test_poly_axis_dtypes_and_trivial_ratio():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 101, 2))
+    for axis in (0, 1, -1):
+        ref = signal.resample_poly(x, 2, 3, axis=axis)
+        assert_close_rel(gilfree.resample_poly(x, 2, 3, axis=axis), ref, x, 1e-10)
+    x32 = x.astype(np.float32)
+    got = gilfree.resample_poly(x32, 5, 4, axis=1)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, signal.resample_poly(x32, 5, 4, axis=1), rtol=1e-4, atol=1e-5)
+    xi = rng.integers(-100, 100, 50)
+    assert_close_rel(gilfree.resample_poly(xi, 3, 7), signal.resample_poly(xi, 3, 7), xi, 1e-10)
+    np.testing.assert_array_equal(gilfree.resample_poly(x, 4, 4), x)
+
+
+# --------------------------------------------------- threads, concurrency ----
+
+
+@pytest.mark.parametrize("compiled", ["cython", "numba"])
+def test_thread_count_never_changes_the_result(compiled):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((20_000, 3))
+    strides = [rng.standard_normal((int(rng.integers(2, 300)), 3)) for _ in range(200)]
+    for fn in (lambda t: gilfree.resample(x, 777, engine=compiled, n_threads=t),
+               lambda t: gilfree.resample_poly(x, 125, 256, engine=compiled, n_threads=t),
+               lambda t: gilfree.resample_many(strides, 200, engine=compiled, n_threads=t)):
+        first = fn(1)
+        for t in (2, 3):
+            np.testing.assert_array_equal(fn(t), first)
+
+
+@pytest.mark.parametrize("compiled", ["cython", "numba"])
+def test_concurrent_calls_from_eight_threads(compiled):
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal((5000 + 100 * i, 2)) for i in range(8)]
+    calls = [
+        (lambda x: gilfree.resample_poly(x, 3, 7, engine=compiled, n_threads=2)) if i % 2 else
+        (lambda x: gilfree.resample(x, 1234, engine=compiled, n_threads=2))
+        for i in range(8)
+    ]
+    serial = [c(x) for c, x in zip(calls, xs)]
+    results = [None] * 8
+    barrier = threading.Barrier(8)
+
+    def work(i):
+        barrier.wait()
+        for _ in range(3):
+            results[i] = calls[i](xs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r, s in zip(results, serial):
+        np.testing.assert_array_equal(r, s)
+
+
+def test_compiled_engine_is_built_with_openmp():
+    from gilfree import _cy
+
+    assert _cy.load("resample").OPENMP
+
+
+# ------------------------------------------------------------ bad input ----
+
+
+@pytest.mark.parametrize("num", [0, -3])
+def test_num_must_be_positive(num):
+    with pytest.raises(ValueError, match="num"):
+        gilfree.resample(np.ones(5), num)
+    with pytest.raises(ValueError, match="num"):
+        gilfree.resample_many([np.ones(5)], num)
+
+
+@pytest.mark.parametrize("num", [2.0, "3", None, True])
+def test_num_must_be_an_int(num):
+    with pytest.raises(TypeError, match="num"):
+        gilfree.resample(np.ones(5), num)
+
+
+@pytest.mark.parametrize("up,down", [(0, 1), (1, 0), (-2, 3)])
+def test_up_down_must_be_positive(up, down):
+    with pytest.raises(ValueError, match="up|down"):
+        gilfree.resample_poly(np.ones(5), up, down)
+
+
+def test_up_down_must_be_ints():
+    with pytest.raises(TypeError, match="up"):
+        gilfree.resample_poly(np.ones(5), 1.5, 2)
+
+
+def test_empty_signals():
+    with pytest.raises(ValueError, match="at least one sample"):
+        gilfree.resample(np.ones((0, 3)), 4)
+    with pytest.raises(ValueError, match="at least one sample"):
+        gilfree.resample_poly(np.ones(0), 2, 3)
+    with pytest.raises(ValueError, match="empty"):
+        gilfree.resample_many([np.ones(3), np.ones(0)], 4)
+    with pytest.raises(ValueError, match="at least one signal"):
+        gilfree.resample_many([], 4)
+
+
+@pytest.mark.parametrize("dtype", [bool, np.complex128, object])
+def test_unsupported_dtypes(dtype):
+    with pytest.raises(TypeError, match="x must"):
+        gilfree.resample(np.ones(5, dtype=dtype), 3)
+    with pytest.raises(TypeError, match="x must"):
+        gilfree.resample_poly(np.ones(5, dtype=dtype), 2, 3)
+
+
+def test_many_needs_a_sequence_of_matching_arrays():
+    with pytest.raises(TypeError, match="list"):
+        gilfree.resample_many(np.ones((3, 4)), 4)
+    with pytest.raises(ValueError, match="same shape"):
+        gilfree.resample_many([np.ones((3, 2)), np.ones((3, 3))], 4)
+    with pytest.raises(ValueError, match="arrays\\[1\\]"):
+        gilfree.resample_many([np.ones(3), 5.0], 4)
+
+
+def test_axis_and_method_errors():
+    with pytest.raises(ValueError, match="axis"):
+        gilfree.resample(np.ones((3, 4)), 5, axis=2)
+    with pytest.raises(ValueError, match="resample_poly"):
+        gilfree.resample(np.ones(4), 5, method="poly")
+
+
+def test_many_converts_and_copies_when_needed(engine):
+    """Signals that are not C-contiguous float64 go through the general path."""
+    rng = np.random.default_rng(6)
+    base = [rng.standard_normal((int(rng.integers(2, 60)), 4)) for _ in range(20)]
+    mixed = [b.astype(np.float32) if i % 3 == 0 else (b[::-1] if i % 3 == 1 else b)
+             for i, b in enumerate(base)]
+    got = gilfree.resample_many(mixed, 17, engine=engine)
+    for i, s in enumerate(mixed):
+        assert_close_rel(got[i], interp_ref(s, 17), s, 1e-12)
+    ints = [np.arange(5), np.arange(3) * 2]
+    np.testing.assert_allclose(gilfree.resample_many(ints, 3, engine=engine),
+                               [[0, 2, 4], [0, 2, 4]])
