@@ -62,7 +62,8 @@ import numpy as np
 from . import _config
 from . import _resize_plan as rplan
 from . import _tiles_plan as tp
-from . import resize as _resize
+from .resize import METHODS as _METHODS
+from .resize import _area_axis, _check_method, _nearest_axis, _pillow_axis
 from ._validation import as_typed_array, check_positive_int, describe
 
 __all__ = ["Tiles", "iter_tiles", "tiles"]
@@ -270,8 +271,8 @@ def _resize_spec(th, tw, C, dtype, out_size):
         if method == "nearest":
             mode = tp.R_NEAREST
             acc = dtype != np.uint16
-            xi = _resize._nearest_axis(tw, ow, acc)
-            yi = _resize._nearest_axis(th, oh, acc)
+            xi = _nearest_axis(tw, ow, acc)
+            yi = _nearest_axis(th, oh, acc)
         elif method == "area":
             fx = rplan.area_is_integer(tw, ow)
             fy = rplan.area_is_integer(th, oh)
@@ -281,8 +282,8 @@ def _resize_spec(th, tw, C, dtype, out_size):
                             addhalf=int(dtype.kind == "u" and fx == 2 and fy == 2 and C != 2))
             else:
                 mode = tp.R_AREA_TABLE
-                xofs, xsrc, xal = _resize._area_axis(tw, ow)
-                yofs, ysrc, yal = _resize._area_axis(th, oh)
+                xofs, xsrc, xal = _area_axis(tw, ow)
+                yofs, ysrc, yal = _area_axis(th, oh)
         else:
             mode = tp.R_CONV
             hp, vp = ow != tw, oh != th
@@ -290,14 +291,14 @@ def _resize_spec(th, tw, C, dtype, out_size):
                         vf=int(hp and vp and rplan.pillow_vertical_first(th, tw, oh, ow)))
             if dtype == np.uint8:
                 if hp:
-                    xb, xki = _resize._pillow_axis(tw, ow, method, True, _config.RESIZE_TAP_PAD)
+                    xb, xki = _pillow_axis(tw, ow, method, True, _config.RESIZE_TAP_PAD)
                 if vp:
-                    yb, yki = _resize._pillow_axis(th, oh, method, True, 1)
+                    yb, yki = _pillow_axis(th, oh, method, True, 1)
             else:
                 if hp:
-                    xb, xkf = _resize._pillow_axis(tw, ow, method, False, 1)
+                    xb, xkf = _pillow_axis(tw, ow, method, False, 1)
                 if vp:
-                    yb, ykf = _resize._pillow_axis(th, oh, method, False, 1)
+                    yb, ykf = _pillow_axis(th, oh, method, False, 1)
     tables = (xb, xki, xkf, yb, yki, ykf, xi, yi, xofs, xsrc, xal, yofs, ysrc, yal)
     return mode, oh, ow, spec, tables
 
@@ -384,14 +385,14 @@ class _Job:
         # patch recipe
         if out_size is None:
             if method is not None:
-                _resize._check_method(method)
+                _check_method(method)
             recipe = None
         else:
             osz = _pair(out_size, "out_size")
-            if method is None or not isinstance(method, str) or method not in _resize.METHODS:
+            if method is None or not isinstance(method, str) or method not in _METHODS:
                 raise ValueError(
                     f"out_size needs a resampling method, one of "
-                    f"{', '.join(map(repr, _resize.METHODS))}; got method={method!r}"
+                    f"{', '.join(map(repr, _METHODS))}; got method={method!r}"
                 )
             if method == "area" and (osz[0] > th or osz[1] > tw):
                 raise ValueError(
