@@ -41,37 +41,43 @@ def _field(shape, seed, cell=400):
     return f, float(np.quantile(f, 0.70)), cell
 
 
-def _upsample_rows(f, r0, r1, width, cell):
-    """Bilinear values of the coarse field at rows r0..r1, all columns."""
-    ys = (np.arange(r0, r1) + 0.5) / cell
+def _tissue_rows(f, level, r0, r1, width, cell, step=4):
+    """Tissue flags of rows r0..r1, all columns: the coarse field
+    interpolated bilinearly on a grid of ``step`` pixels, thresholded, and
+    repeated to full resolution (blob edges with a ``step``-pixel grain)."""
+    ys = (np.arange(r0 // step, -(-r1 // step)) * step + step / 2) / cell
     i0 = np.minimum(ys.astype(np.int64), f.shape[0] - 2)
     a = (ys - i0)[:, None]
     rows = f[i0] * (1 - a) + f[i0 + 1] * a
-    xs = (np.arange(width) + 0.5) / cell
+    xs = (np.arange(-(-width // step)) * step + step / 2) / cell
     j0 = np.minimum(xs.astype(np.int64), f.shape[1] - 2)
-    b = (xs - j0).astype(np.float32)
-    rows = rows.astype(np.float32)
-    return rows[:, j0] * (1 - b) + rows[:, j0 + 1] * b
+    b = xs - j0
+    coarse = rows[:, j0] * (1 - b) + rows[:, j0 + 1] * b > level
+    full = np.repeat(np.repeat(coarse, step, axis=0), step, axis=1)
+    off = r0 - (r0 // step) * step
+    return full[off:off + r1 - r0, :width]
 
 
 def synthetic_slide(shape, *, path=None, seed=0, band=512):
-    """A (H, W, 3) uint8 slide: in memory, or written to ``path`` and
-    returned as a read-only ``np.memmap`` (built band by band: the memory
-    used stays about one band)."""
+    """A (H, W, 3) uint8 slide: in memory, or written to ``path`` (.npy)
+    and returned as a read-only ``np.memmap`` (built band by band: the
+    memory used stays about one band)."""
     H, W = shape
     f, level, cell = _field(shape, seed)
     if path is None:
         out = np.empty((H, W, 3), dtype=np.uint8)
     else:
         out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(H, W, 3))
-    tissue_rgb = np.array([205, 135, 180], dtype=np.int16)
+    tissue_rgb = np.array([205 - 12, 135 - 12, 180 - 12], dtype=np.uint8)
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 24, (band + 7, W + 11, 3), dtype=np.uint8)
     for b, r0 in enumerate(range(0, H, band)):
         r1 = min(r0 + band, H)
-        rng = np.random.default_rng((seed, b))
-        noise = rng.integers(0, 24, (r1 - r0, W, 3), dtype=np.uint8)
-        tissue = _upsample_rows(f, r0, r1, W, cell) > level
-        block = np.where(tissue[..., None], (tissue_rgb - 12 + noise).astype(np.uint8),
-                         255 - noise)
+        dy, dx = b % 7, (b * 5) % 11  # the noise block, shifted per band
+        nz = noise[dy:dy + r1 - r0, dx:dx + W]
+        block = 255 - nz
+        tissue = _tissue_rows(f, level, r0, r1, W, cell)
+        np.add(tissue_rgb, nz, out=block, where=tissue[..., None])
         out[r0:r1] = block
     if path is None:
         return out
