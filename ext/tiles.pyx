@@ -19,7 +19,7 @@ thread count, so results never depend on it.
 """
 
 cimport cython
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport parallel, prange, threadid
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
@@ -31,8 +31,26 @@ include "_resize_core.pxi"
 cdef extern from *:
     const char* GILFREE_SIMD_VARIANT
 
+cdef extern from *:
+    """
+    #if defined(__unix__) || defined(__APPLE__)
+    #include <sys/mman.h>
+    #define GF_HAVE_MADVISE 1
+    static int gf_dontneed(void *addr, size_t len) { return madvise(addr, len, MADV_DONTNEED); }
+    #else
+    #define GF_HAVE_MADVISE 0
+    static int gf_dontneed(void *addr, size_t len) { (void)addr; (void)len; return -1; }
+    #endif
+    """
+    int GF_HAVE_MADVISE
+    int gf_dontneed(void* addr, size_t length) nogil
+
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
+#: The kernels drop the pages named by their ``release`` argument (the
+#: previous band of a memmap) from one thread while the others start on the
+#: tiles; the caller releases them itself when this is False.
+RELEASES_PAGES = bool(GF_HAVE_MADVISE)
 
 # geom layout: must match gilfree/_tiles_plan.py
 cdef enum:
@@ -170,6 +188,16 @@ cdef inline void _load_tile(const gf_pix_t* band, const TileGeom* g, Py_ssize_t 
         memcpy(dst + r * rl, padrow, sizeof(gf_pix_t) * rl)
 
 
+cdef inline void _drop_pages(const int64_t* rel) noexcept nogil:
+    """madvise(MADV_DONTNEED) on up to two (address, length) ranges; the
+    caller (gilfree.tiles) computed them as page-aligned ranges inside shared
+    file mappings of np.memmap arrays."""
+    if rel[1] > 0:
+        gf_dontneed(<void*><size_t>rel[0], <size_t>rel[1])
+    if rel[3] > 0:
+        gf_dontneed(<void*><size_t>rel[2], <size_t>rel[3])
+
+
 cdef inline void _fill_geom(TileGeom* g, Py_ssize_t bh, Py_ssize_t W, Py_ssize_t C,
                             const int64_t* geom, double thr_f) noexcept nogil:
     g.bh = bh
@@ -185,22 +213,28 @@ cdef inline void _fill_geom(TileGeom* g, Py_ssize_t bh, Py_ssize_t W, Py_ssize_t
 
 def measure(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,
             const int64_t[::1] ys, const int64_t[::1] xs, int64_t[::1] counts,
-            const int64_t[::1] geom, double thr_f, int n_threads):
+            const int64_t[::1] geom, double thr_f, const int64_t[::1] release, int n_threads):
     """counts[j] = foreground pixels of the tile at (ys[j], xs[j])."""
     cdef Py_ssize_t n = ys.shape[0], j
     cdef TileGeom g
     cdef const gf_pix_t* bp = &band[0, 0, 0]
     cdef const uint8_t* mp = &mask[0, 0]
+    cdef const int64_t* rel
+    if release.shape[0] != 4:
+        raise ValueError("tiles: release must hold two (address, length) pairs")
+    rel = &release[0]
     _fill_geom(&g, band.shape[0], band.shape[1], band.shape[2], &geom[0], thr_f)
-    with nogil:
-        for j in prange(n, num_threads=n_threads, schedule="dynamic"):
+    with nogil, parallel(num_threads=n_threads):
+        if threadid() == 0:
+            _drop_pages(rel)
+        for j in prange(n, schedule="dynamic"):
             counts[j] = _count_tile(bp, mp, &g, ys[j], xs[j])
 
 
 def patches(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,
             const int64_t[::1] ys, const int64_t[::1] xs, int64_t[::1] counts,
-            const int64_t[::1] geom, double thr_f, const gf_pix_t[::1] padval,
-            gf_pix_t[:, :, :, ::1] out,
+            const int64_t[::1] geom, double thr_f, const int64_t[::1] release,
+            const gf_pix_t[::1] padval, gf_pix_t[:, :, :, ::1] out,
             const int32_t[:, ::1] xb, const int32_t[:, ::1] xki, const double[:, ::1] xkf,
             const int32_t[:, ::1] yb, const int32_t[:, ::1] yki, const double[:, ::1] ykf,
             const int64_t[::1] xi, const int64_t[::1] yi,
@@ -233,6 +267,10 @@ def patches(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,
     cdef float* fbuf
     cdef int failed = 0
     cdef int* failed_flag = &failed
+    cdef const int64_t* rel
+    if release.shape[0] != 4:
+        raise ValueError("tiles: release must hold two (address, length) pairs")
+    rel = &release[0]
     _fill_geom(&g, band.shape[0], band.shape[1], C, &geom[0], thr_f)
     tsz = g.th * g.tw * C
     if out.shape[1] != oh or out.shape[2] != ow or out.shape[3] != C or out.shape[0] < n:
@@ -256,6 +294,8 @@ def patches(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,
         for r in range(C):
             padrow[i * C + r] = padval[r]
     with nogil, parallel(num_threads=n_threads):
+        if threadid() == 0:
+            _drop_pages(rel)
         tile = NULL
         tmp = NULL
         iacc = NULL

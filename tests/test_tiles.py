@@ -211,7 +211,8 @@ def _recipes_for(size):
                                                ((2, 3), "nearest")]
 
 
-@pytest.mark.parametrize("ki", range(len(KINDS)), ids=[f"{np.dtype(d).name}-{c}" for d, c in KINDS])
+@pytest.mark.parametrize("ki", range(len(KINDS)),
+                         ids=[f"{np.dtype(d).name}-{c}" for d, c in KINDS])
 def test_geometries_and_dtypes_match_the_oracle(engine, n_threads, ki, strategy):
     geoms = [0, 3, 6] if engine == "python" else range(len(GEOMETRIES))
     for gi in geoms:
@@ -474,7 +475,8 @@ def test_memory_stays_within_a_few_bands(tmp_path, mode):
     extra = m["peak"] - m["base"] - m["out"]
     limit = 2 * band + 16 * 2**20
     assert H * W * 3 > 2 * limit, "the slide must be larger than the allowed peak"
-    assert extra <= limit, f"peak {extra / 2**20:.0f} MB beyond the output (limit {limit >> 20} MB)"
+    assert extra <= limit, (
+        f"peak {extra / 2**20:.0f} MB beyond the output (limit {limit >> 20} MB)")
 
 
 # --------------------------------------------------------------------------

@@ -114,7 +114,8 @@ def _pair(value, name):
         items = (value, value)
     elif isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
         raise TypeError(
-            f"{name} must be a positive int or a pair (height, width) of them; got {describe(value)}"
+            f"{name} must be a positive int or a pair (height, width) of them; "
+            f"got {describe(value)}"
         )
     else:
         items = tuple(value)
@@ -230,19 +231,79 @@ def _byte_span(a):
     return lo, hi + a.itemsize
 
 
+def _page_range(mapping, lo, hi, outward):
+    """Page-aligned (offset, length) of the addresses [lo, hi) inside the
+    mapping: rounded outward, or (``outward=False``) only whole pages below
+    ``hi``'s page unless ``hi`` is itself page-aligned."""
+    mm, base, size = mapping
+    page = mmap.PAGESIZE
+    start = max(lo - base, 0) // page * page
+    end = hi - base
+    end = -(-end // page) * page if outward else end // page * page
+    end = min(end, size)
+    return (start, end - start) if end > start else (0, 0)
+
+
 def _release(mapping, view):
     """Drop ``view``'s pages from this process's resident set."""
     if mapping is None:
         return
-    mm, base, size = mapping
-    lo, hi = _byte_span(view)
-    start = max(lo - base, 0) // mmap.PAGESIZE * mmap.PAGESIZE
-    end = min(hi - base, size)
-    if end > start:
+    start, length = _page_range(mapping, *_byte_span(view), outward=True)
+    if length:
         try:
-            mm.madvise(mmap.MADV_DONTNEED, start, end - start)
+            mapping[0].madvise(mmap.MADV_DONTNEED, start, length)
         except (OSError, ValueError):  # closed or not advisable: only a memory hint
             pass
+
+
+class _Pages:
+    """Releases the memmap pages of the bands already processed.
+
+    With an engine that releases pages itself (``RELEASES_PAGES``), each
+    kernel call gets the page ranges of the previous band that the current
+    band does not use, and drops them from one thread while the others work
+    (the release is no serial step); the last band is released here.
+    Otherwise every band is released here right after its kernel call.
+    """
+
+    def __init__(self, job, mod):
+        self.maps = (job.image_map, job.mask_map)
+        self.in_kernel = bool(getattr(mod, "RELEASES_PAGES", False)) and any(
+            m is not None for m in self.maps)
+        self.pending = None
+
+    def before(self, views):
+        rel = np.zeros(4, dtype=np.int64)
+        if self.pending is None:
+            return rel
+        for i, (m, prev, cur) in enumerate(zip(self.maps, self.pending, views)):
+            if m is None or prev is None:
+                continue
+            mm, base, size = m
+            page = mmap.PAGESIZE
+            lo, hi = _byte_span(prev)
+            clo = _byte_span(cur)[0]
+            # the whole pages of the previous band below the current band's first page
+            start = max(lo - base, 0) // page * page
+            end = min(-(-(hi - base) // page) * page, (clo - base) // page * page, size)
+            if end > start:
+                rel[2 * i], rel[2 * i + 1] = base + start, end - start
+        return rel
+
+    def after(self, views):
+        if self.in_kernel:
+            self.pending = views
+        else:
+            for m, v in zip(self.maps, views):
+                if m is not None and v is not None:
+                    _release(m, v)
+
+    def finish(self):
+        if self.pending is not None:
+            for m, v in zip(self.maps, self.pending):
+                if m is not None and v is not None:
+                    _release(m, v)
+        self.pending = None
 
 
 _NO_TAPS_B = np.zeros((1, 2), dtype=np.int32)
@@ -454,27 +515,21 @@ class _Job:
         xs = np.tile(self.cols, i1 - i0)
         return band, mband, ys, xs, (view, mview)
 
-    def release(self, views):
-        view, mview = views
-        _release(self.image_map, view)
-        if mview is not None:
-            _release(self.mask_map, mview)
-
     def geom_for(self, measure, min_count):
         g = self.geom.copy()
         g[tp.G_MEASURE] = measure
         g[tp.G_MINCOUNT] = min_count
         return g
 
-    def call_patches(self, mod, nt, band, mband, ys, xs, counts, geom, out):
-        mod.patches(band, mband, ys, xs, counts, geom, self.thr_f, self.padval, out,
+    def call_patches(self, mod, nt, band, mband, ys, xs, counts, geom, out, release):
+        mod.patches(band, mband, ys, xs, counts, geom, self.thr_f, release, self.padval, out,
                     *self.tables, nt)
 
-    def call_measure(self, mod, nt, band, mband, ys, xs, counts):
-        if self.fg == tp.FG_ALL:
+    def call_measure(self, mod, nt, band, mband, ys, xs, counts, release):
+        if self.fg == tp.FG_ALL and not release.any():
             counts.fill(self.npix)
         else:
-            mod.measure(band, mband, ys, xs, counts, self.geom, self.thr_f, nt)
+            mod.measure(band, mband, ys, xs, counts, self.geom, self.thr_f, release, nt)
 
     def coords_of(self, flat):
         n_c = len(self.cols)
@@ -509,12 +564,15 @@ class _Job:
         counts = np.empty(self.n_grid, np.int64)
         n_c = len(self.cols)
         geom = self.geom_for(1, 0)
+        pages = _Pages(self, mod)
         for i0, i1 in self.bands(staged=False):
             band, mband, ys, xs, views = self.band(i0, i1)
             a, b = i0 * n_c, i1 * n_c
-            self.call_patches(mod, nt, band, mband, ys, xs, counts[a:b], geom, out[a:b])
+            self.call_patches(mod, nt, band, mband, ys, xs, counts[a:b], geom, out[a:b],
+                              pages.before(views))
             del band, mband
-            self.release(views)
+            pages.after(views)
+        pages.finish()
         return self.finish(np.arange(self.n_grid, dtype=np.int64), counts, out)
 
     def _run_one_pass(self, mod, nt):
@@ -524,18 +582,21 @@ class _Job:
         n_c = len(self.cols)
         geom = self.geom_for(1, self.min_count)
         chunks, flats = [], []
+        pages = _Pages(self, mod)
         for i0, i1 in self.bands(staged=True):
             band, mband, ys, xs, views = self.band(i0, i1)
             a, b = i0 * n_c, i1 * n_c
             slots = self.empty_patches(b - a)
-            self.call_patches(mod, nt, band, mband, ys, xs, counts[a:b], geom, slots)
+            self.call_patches(mod, nt, band, mband, ys, xs, counts[a:b], geom, slots,
+                              pages.before(views))
             del band, mband
-            self.release(views)
+            pages.after(views)
             kept = np.flatnonzero(counts[a:b] >= self.min_count)
             if kept.size:
                 chunks.append(slots[kept])
                 flats.append(kept + a)
             del slots
+        pages.finish()
         flat = np.concatenate(flats) if flats else np.zeros(0, np.int64)
         out = np.concatenate(chunks) if chunks else self.empty_patches(0)
         del chunks
@@ -547,11 +608,14 @@ class _Job:
         counts = np.empty(self.n_grid, np.int64)
         n_c = len(self.cols)
         bands = self.bands(staged=False)
+        pages = _Pages(self, mod)
         for i0, i1 in bands:
             band, mband, ys, xs, views = self.band(i0, i1)
-            self.call_measure(mod, nt, band, mband, ys, xs, counts[i0 * n_c:i1 * n_c])
+            self.call_measure(mod, nt, band, mband, ys, xs, counts[i0 * n_c:i1 * n_c],
+                              pages.before(views))
             del band, mband
-            self.release(views)
+            pages.after(views)
+        pages.finish()
         flat = np.flatnonzero(counts >= self.min_count)
         out = self.empty_patches(flat.size)
         geom = self.geom_for(0, 0)
@@ -564,10 +628,11 @@ class _Job:
             band, mband, ys, xs, views = self.band(i0, i1)
             sel = flat[lo:hi] - a
             self.call_patches(mod, nt, band, mband, ys[sel], xs[sel], counts[flat[lo:hi]],
-                              geom, out[pos:pos + sel.size])
+                              geom, out[pos:pos + sel.size], pages.before(views))
             pos += sel.size
             del band, mband
-            self.release(views)
+            pages.after(views)
+        pages.finish()
         return self.finish(flat, counts[flat], out)
 
     def batches(self, mod, nt, batch_size):
@@ -581,31 +646,36 @@ class _Job:
         bflat = np.empty(batch_size, np.int64)
         bcount = np.empty(batch_size, np.int64)
         fill = 0
-        for i0, i1 in self.bands(staged=True):
-            band, mband, ys, xs, views = self.band(i0, i1)
-            a, b = i0 * n_c, i1 * n_c
-            slots = self.empty_patches(b - a)
-            counts = np.empty(b - a, np.int64)
-            self.call_patches(mod, nt, band, mband, ys, xs, counts, geom, slots)
-            del band, mband
-            self.release(views)
-            kept = np.flatnonzero(counts >= self.min_count)
-            at = 0
-            while at < kept.size:
-                m = min(batch_size - fill, kept.size - at)
-                idx = kept[at:at + m]
-                buf[fill:fill + m] = slots[idx]
-                bflat[fill:fill + m] = idx + a
-                bcount[fill:fill + m] = counts[idx]
-                fill += m
-                at += m
-                if fill == batch_size:
-                    yield self.finish(bflat.copy(), bcount, buf)
-                    buf = self.empty_patches(batch_size)
-                    fill = 0
-            del slots
+        pages = _Pages(self, mod)
+        try:
+            for i0, i1 in self.bands(staged=True):
+                band, mband, ys, xs, views = self.band(i0, i1)
+                a, b = i0 * n_c, i1 * n_c
+                slots = self.empty_patches(b - a)
+                counts = np.empty(b - a, np.int64)
+                self.call_patches(mod, nt, band, mband, ys, xs, counts, geom, slots,
+                                  pages.before(views))
+                del band, mband
+                pages.after(views)
+                kept = np.flatnonzero(counts >= self.min_count)
+                at = 0
+                while at < kept.size:
+                    m = min(batch_size - fill, kept.size - at)
+                    idx = kept[at:at + m]
+                    buf[fill:fill + m] = slots[idx]
+                    bflat[fill:fill + m] = idx + a
+                    bcount[fill:fill + m] = counts[idx]
+                    fill += m
+                    at += m
+                    if fill == batch_size:
+                        yield self.finish(bflat, bcount, buf)
+                        buf = self.empty_patches(batch_size)
+                        fill = 0
+                del slots
+        finally:
+            pages.finish()
         if fill:
-            yield self.finish(bflat[:fill].copy(), bcount[:fill], buf[:fill].copy())
+            yield self.finish(bflat[:fill], bcount[:fill], buf[:fill].copy())
 
 
 def tiles(image, size, stride=None, *, threshold=None, mask=None, min_fraction=0.0,

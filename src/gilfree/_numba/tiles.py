@@ -30,6 +30,9 @@ K_FLOAT = 2
 FG_ALL = tp.FG_ALL
 FG_MASK = tp.FG_MASK
 
+#: This engine leaves releasing memmap pages (``release``) to the caller.
+RELEASES_PAGES = False
+
 
 def _kind(dtype):
     return K_U8 if dtype == np.uint8 else (K_U16 if dtype == np.uint16 else K_FLOAT)
@@ -58,7 +61,8 @@ def _count_tile(band, mask, y, x, th, tw, fg, thr, thr_f, pad_fg, kind):
                 row = band[y + r, x:x + vw]
                 c32 = np.int32(0)
                 for i in range(vw):
-                    s = (np.int32(19595) * np.int32(row[i, 0]) + np.int32(38470) * np.int32(row[i, 1])
+                    s = (np.int32(19595) * np.int32(row[i, 0])
+                         + np.int32(38470) * np.int32(row[i, 1])
                          + np.int32(7471) * np.int32(row[i, 2]))
                     if s < t32:
                         c32 += np.int32(1)
@@ -77,7 +81,8 @@ def _count_tile(band, mask, y, x, th, tw, fg, thr, thr_f, pad_fg, kind):
             row = band[y + r, x:x + vw]
             for i in range(vw):
                 if C >= 3:
-                    s = (np.int64(19595) * np.int64(row[i, 0]) + np.int64(38470) * np.int64(row[i, 1])
+                    s = (np.int64(19595) * np.int64(row[i, 0])
+                         + np.int64(38470) * np.int64(row[i, 1])
                          + np.int64(7471) * np.int64(row[i, 2]))
                 else:
                     s = np.int64(row[i, 0])
@@ -335,7 +340,7 @@ def _area_tab_kernel(band, mask, ys, xs, counts, g, thr_f, padval, out, xofs, xs
                                accs[ch], bufs[ch])
 
 
-def measure(band, mask, ys, xs, counts, geom, thr_f, n_threads):
+def measure(band, mask, ys, xs, counts, geom, thr_f, release, n_threads):
     with numba_threads(n_threads):
         _measure_kernel(band, mask, ys, xs, counts, geom, thr_f, _kind(band.dtype))
 
@@ -344,8 +349,8 @@ def _hi(dtype):
     return 255 if dtype == np.uint8 else 65535
 
 
-def patches(band, mask, ys, xs, counts, geom, thr_f, padval, out, xb, xki, xkf, yb, yki, ykf,
-            xi, yi, xofs, xsrc, xal, yofs, ysrc, yal, n_threads):
+def patches(band, mask, ys, xs, counts, geom, thr_f, release, padval, out,
+            xb, xki, xkf, yb, yki, ykf, xi, yi, xofs, xsrc, xal, yofs, ysrc, yal, n_threads):
     kind = _kind(band.dtype)
     mode = int(geom[tp.G_RMODE])
     n = ys.shape[0]

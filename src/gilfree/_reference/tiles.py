@@ -16,6 +16,9 @@ from . import resize as _rs
 #: Tiles gathered and resized per step of the numpy engine.
 TILE_CHUNK = 64
 
+#: This engine leaves releasing memmap pages (``release``) to the caller.
+RELEASES_PAGES = False
+
 
 def _foreground_map(band, mask, geom, thr_f):
     if geom[tp.G_FG] == tp.FG_MASK:
@@ -53,13 +56,13 @@ def _gather(band, ys, xs, th, tw, padval):
     return stack
 
 
-def measure(band, mask, ys, xs, counts, geom, thr_f, n_threads):
+def measure(band, mask, ys, xs, counts, geom, thr_f, release, n_threads):
     """counts[j] = foreground pixels of the tile at (ys[j], xs[j])."""
     counts[:] = _counts(band, mask, ys, xs, geom, thr_f)
 
 
-def patches(band, mask, ys, xs, counts, geom, thr_f, padval, out, xb, xki, xkf, yb, yki, ykf,
-            xi, yi, xofs, xsrc, xal, yofs, ysrc, yal, n_threads):
+def patches(band, mask, ys, xs, counts, geom, thr_f, release, padval, out,
+            xb, xki, xkf, yb, yki, ykf, xi, yi, xofs, xsrc, xal, yofs, ysrc, yal, n_threads):
     """Count (if geom[G_MEASURE]), keep iff count >= geom[G_MINCOUNT], and
     copy or resize each kept tile into out[j]."""
     if geom[tp.G_MEASURE]:

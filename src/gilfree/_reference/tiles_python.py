@@ -12,6 +12,9 @@ from . import resize_python as _rs
 
 _W_R, _W_G, _W_B = tp.LUMA_WEIGHTS
 
+#: This engine leaves releasing memmap pages (``release``) to the caller.
+RELEASES_PAGES = False
+
 
 def _is_foreground(pix, fgmode, thr_i, thr_f, integer):
     """The luma rule for one pixel (a list of C Python numbers)."""
@@ -58,13 +61,13 @@ def _tile(band, y, x, th, tw, padval):
     return np.asarray(rows, dtype=band.dtype).reshape(1, th, tw, C)
 
 
-def measure(band, mask, ys, xs, counts, geom, thr_f, n_threads):
+def measure(band, mask, ys, xs, counts, geom, thr_f, release, n_threads):
     for j in range(ys.shape[0]):
         counts[j] = _count(band, mask, int(ys[j]), int(xs[j]), geom, thr_f)
 
 
-def patches(band, mask, ys, xs, counts, geom, thr_f, padval, out, xb, xki, xkf, yb, yki, ykf,
-            xi, yi, xofs, xsrc, xal, yofs, ysrc, yal, n_threads):
+def patches(band, mask, ys, xs, counts, geom, thr_f, release, padval, out,
+            xb, xki, xkf, yb, yki, ykf, xi, yi, xofs, xsrc, xal, yofs, ysrc, yal, n_threads):
     tables = (xb, xki, xkf, yb, yki, ykf, xi, yi, xofs, xsrc, xal, yofs, ysrc, yal)
     th, tw = int(geom[tp.G_TH]), int(geom[tp.G_TW])
     for j in range(ys.shape[0]):
