@@ -33,6 +33,14 @@ def oracle_weighted(x, q, h, w):
 WIDTHS = np.array([0.5, 1.0, 0.25, 1.0, 2.0, 1 / 64, 3 / 64, 8.0])
 
 
+@pytest.fixture(autouse=True)
+def threads_even_for_small_inputs(monkeypatch):
+    """Small test inputs would run on one thread; make every thread count real."""
+    from gilfree import _config
+
+    monkeypatch.setattr(_config, "PARZEN_MIN_PAIRS_PER_THREAD", 1)
+
+
 @pytest.fixture(params=["indexed", "scan"])
 def plan_mode(request, monkeypatch):
     """Both plans: samples sorted into strips (many points), and every

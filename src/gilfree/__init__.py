@@ -12,11 +12,23 @@ from .parzen import parzen, parzen_counts
 from .resample import resample, resample_many, resample_poly
 from .resize import resize, resize_batch
 from .tiles import Tiles, iter_tiles, tiles
+from .kde import gaussian_kde, kde
+from .parallel import (
+    Parallelize,
+    WorkerCrashedError,
+    imap,
+    pmap,
+    shared,
+    sweep,
+    with_params,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EngineUnavailableError",
+    "gaussian_kde",
+    "kde",
     "parzen",
     "parzen_counts",
     "resample",
@@ -30,4 +42,12 @@ __all__ = [
     "Tiles",
     "iter_tiles",
     "tiles",
+    # parallel map
+    "Parallelize",
+    "WorkerCrashedError",
+    "imap",
+    "pmap",
+    "shared",
+    "sweep",
+    "with_params",
 ]

@@ -34,6 +34,8 @@ PARZEN_BLOCK = 256
 PARZEN_STRIPS_PER_WINDOW = 4
 #: Fewest samples per Parzen strip on average (caps the number of strips).
 PARZEN_MIN_STRIP_SAMPLES = 32
+#: Parzen uses at most one thread per this many (point, sample) pairs.
+PARZEN_MIN_PAIRS_PER_THREAD = 2**17
 #: Fewest points for which Parzen sorts the samples into strips; below it
 #: every sample is visited (sorting would cost more than it saves).
 PARZEN_INDEX_MIN_POINTS = 64
@@ -67,6 +69,27 @@ TILES_BAND_BYTES = 32 * 2**20
 #: otherwise it measures every tile first, allocates the exact output and
 #: reads the bands holding kept tiles a second time.
 TILES_ONE_PASS_MAX_RATIO = 0.25
+
+#: Accumulator lanes of the KDE kernels (must match ext/kde.pyx LANES): the
+#: exp-family kernels need the sample count padded to a multiple of it.
+KDE_LANES = 32
+#: Samples per partial sum of the KDE kernels (ext/kde.pyx CHUNK): each
+#: point's sum is formed chunk by chunk in this fixed order, whatever the
+#: thread count.
+KDE_CHUNK = 2048
+#: Points per task of the exp-family KDE kernels (ext/kde.pyx PBLOCK): a
+#: chunk of samples stays in cache while this many points use it.
+KDE_POINT_BLOCK = 32
+#: Compact KDE kernels prune with a 2-D grid of cells of edge >= the widest
+#: bandwidth; at most this many cells per sample (and KDE_MAX_CELLS overall).
+KDE_CELLS_PER_SAMPLE = 2
+KDE_MAX_CELLS = 2**22
+#: Relative widening of the compact kernels' scan window beyond the widest
+#: bandwidth (covers float32 rounding of the distance test).
+KDE_WINDOW_MARGIN = 1e-5
+#: The python engine with n_threads > 1 runs chunks of points on a process
+#: pool; fewest points per chunk.
+KDE_PYTHON_MIN_POINTS_PER_TASK = 16
 
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")
@@ -354,3 +377,37 @@ def select(kernel, engine="auto", n_threads=None):
             raise EngineUnavailableError(_NO_OPENMP_MSG.format(n=nt))
         nt = 1
     return name, mod, nt
+
+
+# --------------------------------------------------------------------------
+# Parallel map (gilfree.parallel)
+# --------------------------------------------------------------------------
+
+#: NumPy arrays at least this large (bytes) in the arguments of process tasks
+#: travel through shared memory instead of being pickled.
+PARALLEL_SHARE_MIN_BYTES = 2**20
+#: Target duration (seconds) of one chunk of tasks, per kind of backend:
+#: long enough to amortise the per-chunk cost, short enough to balance load.
+PARALLEL_TARGET_CHUNK_SECONDS = {"serial": 0.01, "threads": 0.01, "processes": 0.05}
+#: Auto chunking never puts more tasks than this in one chunk.
+PARALLEL_MAX_AUTO_CHUNK = 10_000
+#: With a known input length, auto chunks leave at least this many chunks per
+#: worker for what remains (load balance at the tail).
+PARALLEL_TAIL_CHUNKS_PER_WORKER = 4
+#: Auto chunk sizes grow at most this factor per measurement.
+PARALLEL_CHUNK_GROWTH = 32
+#: Chunks submitted but not finished, per worker (bounded prefetch).
+PARALLEL_INFLIGHT_PER_WORKER = 2
+#: Chunks finished or running but not yet yielded, per worker (ordered mode).
+PARALLEL_PENDING_PER_WORKER = 4
+#: Retry back-off: base * 2**attempt seconds, capped, with +-25 % jitter.
+PARALLEL_RETRY_BACKOFF_BASE = 0.1
+PARALLEL_RETRY_BACKOFF_MAX = 30.0
+#: A process task past its timeout is first interrupted inside its worker
+#: (Python code); if it is still running this much later it is killed.
+PARALLEL_TIMEOUT_GRACE = 1.0
+#: Idle process workers exit after this many seconds (the pool is reused
+#: between maps until then).
+PARALLEL_WORKER_IDLE_TIMEOUT = 300.0
+#: How often (seconds) the caller checks timeouts and Ctrl-C while waiting.
+PARALLEL_POLL_INTERVAL = 0.05

@@ -128,6 +128,9 @@ def _run(samples, points, widths, weights, engine, n_threads):
     shape, q, h, scalar, w, plan, worder = _prepare(samples, points, widths, weights)
     _, mod, nt = _config.select("parzen", engine, n_threads)
     m, H = q.shape[0], plan.hw.shape[0]
+    # Tiny problems run on one thread: waking a team costs more than it saves
+    # (and a thread descheduled by other load stalls the whole team).
+    nt = max(1, min(nt, (m * shape[0]) // _config.PARZEN_MIN_PAIRS_PER_THREAD))
     if w is None:
         sorted_out = np.empty((m, H), dtype=np.int64)
         mod.parzen_counts(plan, q, sorted_out, _n_split(m, shape[0], nt), nt)

@@ -86,7 +86,9 @@ def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=Non
                     "different result than the reference; its timing is not reported"
                 )
             times = [] if ap.warmup else [warm]
-            if len(times) < repeats and warm < max_time:
+            # a warm-up longer than max_time (e.g. a JIT compile) still leaves
+            # one timed run: the warm-up itself is not a measurement
+            if len(times) < repeats and (warm < max_time or not times):
                 _, more = measure(ap.run, repeats=repeats - len(times), min_time=min_time,
                                   max_time=max_time - sum(times))
                 times += more

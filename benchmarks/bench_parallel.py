@@ -1,0 +1,219 @@
+"""Speed of gilfree.parallel against the tools users hand-roll today.
+
+Run (the machine's other load makes single numbers noisy; compare the
+ratios within one run)::
+
+    python -m pytest benchmarks/bench_parallel.py --benchmark-only \
+        --benchmark-json=bench_parallel.json
+
+Groups (targets from issue 7, 2 cores):
+
+- ``trivial-100k``: 100,000 trivial tasks.  threads <= 0.25 x
+  ``ThreadPoolExecutor(2).map``; processes <= 1.5 x
+  ``multiprocessing.Pool(2).map`` (its automatic chunking).
+- ``slices-400MB``: 8 tasks each reading a different slice of one 400 MB
+  float64 array.  processes <= 3 x threads and <= joblib's memmapping.
+- ``io-100x50ms``: 100 sleeping tasks of 50 ms on 20 threads: <= 0.4 s.
+- ``kernel-8-chunks``: a gilfree kernel over 8 chunks on the threads
+  backend within 10 % of one call over all the data with 2 threads.
+
+Every benchmark asserts its result equals the competitor's.
+"""
+
+import multiprocessing
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import gilfree
+from gilfree.parallel import pmap
+
+# --------------------------------------------------------------------------
+# trivial tasks
+# --------------------------------------------------------------------------
+
+N_TRIVIAL = 100_000
+TRIVIAL_EXPECTED = [x + 1 for x in range(N_TRIVIAL)]
+
+
+def trivial(x):
+    return x + 1
+
+
+@pytest.mark.benchmark(group="trivial-100k")
+def test_trivial_threadpoolexecutor(benchmark):
+    def run():
+        with ThreadPoolExecutor(2) as ex:
+            return list(ex.map(trivial, range(N_TRIVIAL)))
+
+    assert benchmark.pedantic(run, rounds=3, iterations=1) == TRIVIAL_EXPECTED
+
+
+@pytest.mark.benchmark(group="trivial-100k")
+def test_trivial_gilfree_threads(benchmark):
+    run = lambda: pmap(trivial, range(N_TRIVIAL), backend="threads", n_workers=2)  # noqa: E731
+    assert benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1) == TRIVIAL_EXPECTED
+
+
+@pytest.mark.benchmark(group="trivial-100k")
+def test_trivial_mp_pool_created_per_call(benchmark):
+    # what users write: the pool is created (forked) for the map
+    def run():
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            return pool.map(trivial, range(N_TRIVIAL))
+
+    assert benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1) == TRIVIAL_EXPECTED
+
+
+@pytest.mark.benchmark(group="trivial-100k")
+def test_trivial_mp_pool_reused(benchmark):
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        run = lambda: pool.map(trivial, range(N_TRIVIAL))  # noqa: E731
+        assert benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1) == \
+            TRIVIAL_EXPECTED
+
+
+@pytest.mark.benchmark(group="trivial-100k")
+def test_trivial_gilfree_processes(benchmark):
+    # loky's reusable executor: the warm-up round starts the workers once
+    run = lambda: pmap(trivial, range(N_TRIVIAL), backend="processes", n_workers=2)  # noqa: E731
+    assert benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1) == TRIVIAL_EXPECTED
+
+
+# --------------------------------------------------------------------------
+# 8 slices of a 400 MB array
+# --------------------------------------------------------------------------
+
+N_BIG = 50_000_000  # 400 MB of float64
+N_SLICES = 8
+
+
+@pytest.fixture(scope="module")
+def big():
+    return np.random.default_rng(0).random(N_BIG)
+
+
+def _slices(a):
+    step = a.shape[0] // N_SLICES
+    return [a[i * step:(i + 1) * step] for i in range(N_SLICES)]
+
+
+def slice_stats(s):
+    """Read a slice: its mean and standard deviation."""
+    return round(float(s.mean()), 12), round(float(s.std()), 12)
+
+
+@pytest.fixture(scope="module")
+def slices_expected(big):
+    return [slice_stats(s) for s in _slices(big)]
+
+
+@pytest.mark.benchmark(group="slices-400MB")
+def test_slices_gilfree_threads(benchmark, big, slices_expected):
+    run = lambda: pmap(slice_stats, _slices(big), backend="threads", n_workers=2)  # noqa: E731
+    assert benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1) == slices_expected
+
+
+@pytest.mark.benchmark(group="slices-400MB")
+def test_slices_gilfree_processes_auto_shared(benchmark, big, slices_expected):
+    # a plain array: each slice is copied once into shared memory per map
+    run = lambda: pmap(slice_stats, _slices(big), backend="processes", n_workers=2)  # noqa: E731
+    assert benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1) == slices_expected
+
+
+@pytest.mark.benchmark(group="slices-400MB")
+def test_slices_gilfree_processes_shared_handle(benchmark, big, slices_expected):
+    # the array put in shared memory once (gilfree.shared), then mapped
+    h = gilfree.shared(big)
+    run = lambda: pmap(slice_stats, _slices(h), backend="processes", n_workers=2)  # noqa: E731
+    assert benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1) == slices_expected
+    h.release()
+
+
+@pytest.mark.benchmark(group="slices-400MB")
+def test_slices_joblib_memmapping(benchmark, big, slices_expected):
+    joblib = pytest.importorskip("joblib")
+
+    def run():
+        return joblib.Parallel(n_jobs=2)(joblib.delayed(slice_stats)(s) for s in _slices(big))
+
+    assert benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1) == slices_expected
+
+
+# --------------------------------------------------------------------------
+# I/O-like tasks
+# --------------------------------------------------------------------------
+
+
+def sleep_50ms(x):
+    time.sleep(0.05)
+    return x
+
+
+@pytest.mark.benchmark(group="io-100x50ms")
+def test_io_gilfree_threads_20(benchmark):
+    run = lambda: pmap(sleep_50ms, range(100), backend="threads", n_workers=20)  # noqa: E731
+    assert benchmark.pedantic(run, rounds=5, iterations=1) == list(range(100))
+
+
+@pytest.mark.benchmark(group="io-100x50ms")
+def test_io_threadpoolexecutor_20(benchmark):
+    def run():
+        with ThreadPoolExecutor(20) as ex:
+            return list(ex.map(sleep_50ms, range(100)))
+
+    assert benchmark.pedantic(run, rounds=5, iterations=1) == list(range(100))
+
+
+# --------------------------------------------------------------------------
+# a gilfree kernel over chunks
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def parzen_data():
+    rng = np.random.default_rng(0)
+    # many points per call: the per-call set-up (sorting the samples) stays
+    # small next to the kernel, so chunking itself costs little
+    samples = rng.standard_normal((40_000, 2))
+    points = rng.standard_normal((8_000, 2))
+    widths = np.linspace(0.1, 1.0, 20)
+    gilfree.parzen(samples, points[:4], widths, engine="numba")  # compile / warm
+    ref = gilfree.parzen(samples, points, widths, engine="numba", n_threads=1)
+    return samples, points, widths, ref
+
+
+@pytest.mark.benchmark(group="kernel-8-chunks")
+def test_kernel_one_call_2_threads(benchmark, parzen_data):
+    samples, points, widths, ref = parzen_data
+    run = lambda: gilfree.parzen(samples, points, widths, engine="numba", n_threads=2)  # noqa
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
+
+
+@pytest.mark.benchmark(group="kernel-8-chunks")
+def test_kernel_gilfree_threads_8_chunks(benchmark, parzen_data):
+    samples, points, widths, ref = parzen_data
+    chunks = np.array_split(points, 8)
+
+    def run():
+        parts = pmap(lambda q: gilfree.parzen(samples, q, widths, engine="numba"), chunks,
+                     backend="threads", n_workers=2)
+        return np.concatenate(parts)
+
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
+
+
+@pytest.mark.benchmark(group="kernel-8-chunks")
+def test_kernel_8_chunks_oversubscribed(benchmark, parzen_data):
+    # what the fair share prevents: 2 workers x 2 kernel threads on 2 cores
+    samples, points, widths, ref = parzen_data
+    chunks = np.array_split(points, 8)
+
+    def run():
+        parts = pmap(lambda q: gilfree.parzen(samples, q, widths, engine="numba", n_threads=2),
+                     chunks, backend="threads", n_workers=2)
+        return np.concatenate(parts)
+
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)

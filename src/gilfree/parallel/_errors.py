@@ -1,0 +1,171 @@
+"""Errors of the parallel map, and how a worker's failure reaches the caller.
+
+A task's exception is re-raised in the caller as the *same type* (so
+``except ValueError`` still works), with the worker's formatted traceback
+chained as its ``__cause__`` (as :mod:`concurrent.futures` does) and a note
+naming the failing item (PEP 678 notes; on Python 3.10 the note is kept in
+``__notes__`` but not printed).  The index is also on the exception as
+``exc.gilfree_index``.
+"""
+
+import pickle
+import reprlib
+import signal
+
+__all__ = [
+    "ParallelError",
+    "RemoteTraceback",
+    "TaskTimeoutError",
+    "WorkerCrashedError",
+    "describe_exitcode",
+    "item_repr",
+]
+
+_repr = reprlib.Repr()
+_repr.maxstring = 60
+_repr.maxother = 60
+_repr.maxlist = 6
+_repr.maxtuple = 6
+_repr.maxdict = 4
+
+
+def item_repr(item):
+    """A short, safe repr of a task's input for an error message."""
+    try:
+        return _repr.repr(item)
+    except Exception:  # a broken __repr__ must not hide the real error
+        return f"<{type(item).__name__} object>"
+
+
+class ParallelError(RuntimeError):
+    """Base class of the errors the parallel map raises itself."""
+
+
+class RemoteTraceback(Exception):
+    """Carries a worker's formatted traceback as an exception's cause."""
+
+    def __init__(self, tb):
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self):
+        return self.tb
+
+
+class WorkerCrashedError(ParallelError):
+    """A worker process died (segfault, ``os._exit``, killed by the OS) while
+    running a task.
+
+    Attributes
+    ----------
+    index : int or None
+        Position in the input of the item whose task was running, when it
+        could be determined.
+    candidates : list of int
+        Every item that was running in a worker when the pool broke.
+    exitcode : int or None
+        The dead worker's exit code (negative: killed by that signal).
+    """
+
+    def __init__(self, message, *, index=None, candidates=(), exitcode=None):
+        super().__init__(message)
+        self.index = index
+        self.candidates = list(candidates)
+        self.exitcode = exitcode
+
+    def __reduce__(self):
+        return (
+            _rebuild_crash,
+            (self.args[0], self.index, tuple(self.candidates), self.exitcode),
+        )
+
+
+def _rebuild_crash(message, index, candidates, exitcode):
+    return WorkerCrashedError(message, index=index, candidates=candidates, exitcode=exitcode)
+
+
+class TaskTimeoutError(TimeoutError):
+    """A task ran longer than the map's ``timeout``.
+
+    A subclass of the built-in :class:`TimeoutError`; ``index`` is the
+    item's position in the input.
+    """
+
+    def __init__(self, message, *, index=None, timeout=None):
+        super().__init__(message)
+        self.index = index
+        self.timeout = timeout
+
+    def __reduce__(self):
+        return (_rebuild_timeout, (self.args[0], self.index, self.timeout))
+
+
+def _rebuild_timeout(message, index, timeout):
+    return TaskTimeoutError(message, index=index, timeout=timeout)
+
+
+def describe_exitcode(code):
+    """``-11`` -> ``'SIGSEGV (exit code -11)'``."""
+    if code is None:
+        return "unknown exit code"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        extra = ""
+        if -code == signal.SIGKILL:
+            extra = ", e.g. by the out-of-memory killer"
+        elif -code == signal.SIGSEGV:
+            extra = ", a segmentation fault"
+        return f"{name} (exit code {code}{extra})"
+    return f"exit code {code}"
+
+
+def add_note(exc, note):
+    """Attach a PEP 678 note (kept in ``__notes__`` on Python 3.10)."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:  # pragma: no cover - Python 3.10
+        notes = list(getattr(exc, "__notes__", ()))
+        notes.append(note)
+        try:
+            exc.__notes__ = notes
+        except AttributeError:
+            pass
+
+
+def annotate(exc, index, item, backend, where=None, tb_text=None):
+    """Name the failing item on ``exc`` and chain the worker traceback."""
+    try:
+        exc.gilfree_index = index
+    except AttributeError:  # exceptions with __slots__
+        pass
+    place = f" in {where}" if where else ""
+    add_note(
+        exc,
+        f"gilfree.parallel: raised by the task of item {index} ({item_repr(item)}) "
+        f"on the {backend!r} backend{place}",
+    )
+    if tb_text is not None:
+        exc.__cause__ = RemoteTraceback(tb_text)
+    return exc
+
+
+class _UnpicklableRemoteError(ParallelError):
+    """Stands in for a worker exception that could not be pickled."""
+
+
+def pack_exception(exc, tb_text, dumps):
+    """Serialise a worker exception; fall back to a stand-in that keeps its
+    type name and message when the exception itself cannot be pickled."""
+    try:
+        blob = dumps(exc)
+        pickle.loads(blob)  # some exceptions pickle but cannot be rebuilt
+        return blob
+    except Exception:
+        stand_in = _UnpicklableRemoteError(
+            f"{type(exc).__module__}.{type(exc).__qualname__}: {exc} "
+            "(the original exception could not be pickled)"
+        )
+        return dumps(stand_in)

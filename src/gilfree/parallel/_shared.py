@@ -1,0 +1,465 @@
+"""NumPy arrays that reach process workers through shared memory, not pickles.
+
+Two ways in:
+
+- ``shared(a)`` copies ``a`` once into a POSIX shared-memory segment and
+  returns a read-only :class:`SharedArray` (an ``ndarray`` subclass) backed by
+  it.  Use it like any array; slices and other views of it are shared too.
+  Threads see the very same buffer; a process worker maps the segment and
+  gets a read-only NumPy view of the same pages, whatever the array's size.
+  The segment is unlinked when the last view of it in this process is
+  garbage collected, when :meth:`SharedArray.release` is called (or its
+  ``with`` block ends), and at interpreter exit.
+- Plain NumPy arrays of at least ``PARALLEL_SHARE_MIN_BYTES`` (1 MiB) found
+  anywhere in a process task's function or arguments are copied once per
+  map into a segment owned by that map (the same array given to many tasks
+  is copied once) and unlinked when the map ends, also after errors,
+  timeouts, crashes and Ctrl-C.
+
+Workers map segments read-only with ``shm_open`` + ``mmap`` directly rather
+than through :class:`multiprocessing.shared_memory.SharedMemory`, whose
+resource-tracker registration in every attaching process is what makes
+other libraries warn about, or unlink, segments they do not own.  Segments
+this process creates *are* registered with multiprocessing's resource
+tracker, which unlinks them if this process is killed outright.
+"""
+
+import errno
+import io
+import mmap
+import os
+import secrets
+import threading
+import weakref
+
+import numpy as np
+
+from .. import _config
+
+__all__ = ["SharedArray", "shared"]
+
+try:  # POSIX only; shared memory is unavailable elsewhere
+    import _posixshmem
+except ImportError:  # pragma: no cover - non-POSIX
+    _posixshmem = None
+
+_SHM_DIR = "/dev/shm"
+#: Prefix of every segment gilfree creates (visible in /dev/shm).
+SEGMENT_PREFIX = "gilfree_"
+
+
+def _new_name():
+    return f"{SEGMENT_PREFIX}{os.getpid()}_{secrets.token_hex(6)}"
+
+
+def _check_space(nbytes, what):
+    """Fail clearly (instead of a SIGBUS in a worker, or a hang) when the
+    shared-memory filesystem cannot hold ``nbytes`` more."""
+    try:
+        st = os.statvfs(_SHM_DIR)
+    except OSError:
+        return
+    free = st.f_bavail * st.f_frsize
+    if nbytes > free:
+        raise MemoryError(
+            f"{what} needs {nbytes / 2**20:.1f} MiB of shared memory but {_SHM_DIR} has only "
+            f"{free / 2**20:.1f} MiB free: enlarge it (e.g. `docker run --shm-size=...`), pass "
+            "smaller arrays, or use backend='threads', which shares memory without copying"
+        )
+
+
+def map_readonly(name, size):
+    """Map an existing segment read-only (no resource-tracker registration)."""
+    fd = _posixshmem.shm_open("/" + name, os.O_RDONLY, mode=0o600)
+    try:
+        return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+    finally:
+        os.close(fd)
+
+
+def map_readwrite(name, size):
+    fd = _posixshmem.shm_open("/" + name, os.O_RDWR, mode=0o600)
+    try:
+        return mmap.mmap(fd, size, access=mmap.ACCESS_WRITE)
+    finally:
+        os.close(fd)
+
+
+def _tracker(action, name):
+    """Register/unregister with multiprocessing's resource tracker, which
+    unlinks what is still registered if this process is killed outright."""
+    try:
+        from multiprocessing import resource_tracker
+
+        getattr(resource_tracker, action)("/" + name, "shared_memory")
+    except Exception:  # pragma: no cover - the tracker is a safety net only
+        pass
+
+
+def _unlink_name(name, mm):
+    if mm is not None:
+        try:
+            mm.close()
+        except BufferError:  # pragma: no cover - a view still exports the buffer
+            pass
+    try:
+        _posixshmem.shm_unlink("/" + name)
+    except FileNotFoundError:
+        pass
+    _tracker("unregister", name)
+
+
+def _pwrite_all(fd, data, offset=0):
+    mv = memoryview(data).cast("B")
+    done = 0
+    while done < len(mv):
+        done += os.pwrite(fd, mv[done : done + 2**30], offset + done)
+
+
+def _write_parallel(fd, data):
+    """Write a C-contiguous buffer into the segment with ``pwrite``: the
+    kernel copies straight into the shared pages (no page fault per 4 KiB
+    page, as a copy through a fresh mapping has), a few threads at once
+    for large buffers (``pwrite`` releases the GIL)."""
+    mv = memoryview(data).cast("B")
+    n = len(mv)
+    n_threads = min(_config.usable_cores(), 4)
+    if n < 8 * 2**20 or n_threads < 2:
+        _pwrite_all(fd, mv)
+        return
+    bounds = [n * i // n_threads // 4096 * 4096 for i in range(n_threads)] + [n]
+    errors = []
+
+    def part(a, b):
+        try:
+            _pwrite_all(fd, mv[a:b], a)
+        except OSError as exc:  # pragma: no cover - e.g. ENOSPC
+            errors.append(exc)
+
+    workers = [threading.Thread(target=part, args=(a, b), daemon=True)
+               for a, b in zip(bounds[:-1], bounds[1:])]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if errors:
+        raise errors[0]
+
+
+class Segment:
+    """A shared-memory segment created (and to be unlinked) by this process.
+
+    ``data`` (a C-contiguous buffer) is written in with ``pwrite``;
+    without it the creator keeps a read-write mapping (see
+    :meth:`writable_buffer`).
+    """
+
+    def __init__(self, nbytes, *, what="a shared array", data=None):
+        if _posixshmem is None:  # pragma: no cover
+            raise OSError("shared memory needs a POSIX system (shm_open)")
+        nbytes = max(int(nbytes), 1)
+        _check_space(nbytes, what)
+        name = _new_name()
+        fd = _posixshmem.shm_open("/" + name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
+        self._mm = None
+        try:
+            os.ftruncate(fd, nbytes)
+            if data is not None:
+                _write_parallel(fd, data)
+            else:
+                self._mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED,
+                                     prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException as exc:
+            os.close(fd)
+            try:
+                _posixshmem.shm_unlink("/" + name)
+            except FileNotFoundError:  # pragma: no cover
+                pass
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                _check_space(2**62, what)  # raises the clear MemoryError
+            raise
+        os.close(fd)
+        _tracker("register", name)
+        self.name = name
+        self.size = nbytes
+        self._finalizer = weakref.finalize(self, _unlink_name, name, self._mm)
+
+    def writable_buffer(self):
+        """The creator's read-write mapping (until :meth:`close_writer`)."""
+        return memoryview(self._mm)
+
+    def close_writer(self):
+        """Drop this process's read-write mapping; the segment stays."""
+        if self._mm is not None:
+            try:
+                self._mm.close()
+            except BufferError:  # pragma: no cover
+                pass
+
+    @property
+    def alive(self):
+        return self._finalizer.alive
+
+    def unlink(self):
+        self._finalizer()
+
+
+# --------------------------------------------------------------------------
+# SharedArray
+# --------------------------------------------------------------------------
+
+
+class SharedArray(np.ndarray):
+    """A read-only ndarray backed by a shared-memory segment.
+
+    Made by :func:`shared`.  Views and slices of it stay shared (a process
+    worker maps the same pages); results of computations on it are ordinary
+    arrays.  ``release()`` (or leaving a ``with`` block) unlinks the
+    segment: views in this process stay valid, but it can no longer be sent
+    to new process workers.
+    """
+
+    # the segment and the address of its first byte in this process
+    _gf_seg = None
+    _gf_base = 0
+
+    def __array_finalize__(self, obj):
+        seg = getattr(obj, "_gf_seg", None)
+        if seg is None:
+            return
+        base = obj._gf_base
+        lo, hi = _extent(self)
+        if base <= lo and hi <= base + seg.size:
+            self._gf_seg = seg
+            self._gf_base = base
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        inputs = tuple(_plain(x) for x in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(_plain(x) for x in kwargs["out"])
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        result = super().__array_function__(func, types, args, kwargs)
+        return _detach_results(result)
+
+    def __reduce__(self):
+        # Ordinary pickling (to a file, to a Dask worker...) is by value;
+        # only gilfree's process transport sends a reference.
+        return _plain(self).__reduce__()
+
+    def __reduce_ex__(self, protocol):
+        return _plain(self).__reduce_ex__(protocol)
+
+    def __copy__(self):
+        return np.array(self, copy=True).view(np.ndarray)
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
+    def copy(self, order="C"):
+        return np.ndarray.copy(_plain(self), order=order)
+
+    @property
+    def is_shared(self):
+        """True while the segment exists and this array lies inside it."""
+        return self._gf_seg is not None and self._gf_seg.alive
+
+    @property
+    def segment_name(self):
+        """Name of the shared-memory segment (in /dev/shm), or None."""
+        return None if self._gf_seg is None else self._gf_seg.name
+
+    def release(self):
+        """Unlink the segment now (views in this process stay readable)."""
+        if self._gf_seg is not None:
+            self._gf_seg.unlink()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def _plain(x):
+    return x.view(np.ndarray) if isinstance(x, SharedArray) else x
+
+
+def _extent(a):
+    """Lowest and one-past-highest byte address an array touches."""
+    lo = hi = a.__array_interface__["data"][0]
+    if a.size == 0:
+        return lo, lo
+    for n, s in zip(a.shape, a.strides):
+        if s >= 0:
+            hi += (n - 1) * s
+        else:
+            lo += (n - 1) * s
+    return lo, hi + a.itemsize
+
+
+def _detach_results(result):
+    if isinstance(result, SharedArray) and not result.is_shared:
+        return result.view(np.ndarray)
+    if isinstance(result, tuple):
+        return tuple(_detach_results(r) for r in result)
+    if isinstance(result, list):
+        return [_detach_results(r) for r in result]
+    return result
+
+
+def _array_into_segment(a, what, owner=None):
+    """A new segment holding a C-ordered copy of ``a`` (registered with
+    ``owner``'s segments if given)."""
+    src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    if owner is not None:
+        return owner.new_segment(src.nbytes, what, data=src)
+    return Segment(src.nbytes, what=what, data=src)
+
+
+def shared(array):
+    """Put an array in shared memory, once, for zero-copy use by workers.
+
+    Parameters
+    ----------
+    array : array_like
+        Any NumPy array (or array-like) without Python objects inside.  It
+        is copied once, C-contiguous, into a new shared-memory segment.
+
+    Returns
+    -------
+    SharedArray
+        A read-only ndarray of the same shape and dtype, backed by the
+        segment.  In a ``threads`` map the task receives this very buffer;
+        in a ``processes`` map a worker maps the same pages (no copy, no
+        pickling), also for slices and views of it.  The segment is
+        unlinked when the last view of it here is garbage collected, on
+        ``release()`` or at the end of a ``with`` block, and at exit.
+
+    Examples
+    --------
+    >>> import numpy as np, gilfree
+    >>> big = gilfree.shared(np.arange(1_000_000.0))
+    >>> gilfree.pmap(lambda i: float(big[i::4].sum()), range(4), backend="processes")
+    [124999500000.0, 124999750000.0, 125000000000.0, 125000250000.0]
+    """
+    if isinstance(array, SharedArray) and array.is_shared:
+        return array
+    a = np.asarray(array)
+    if a.dtype.hasobject:
+        raise TypeError(
+            "shared() needs an array of plain values (numbers, bools, strings, structured "
+            f"records without objects); got dtype {a.dtype}, which holds Python objects"
+        )
+    seg = _array_into_segment(a, "shared()")
+    mm = map_readonly(seg.name, seg.size)
+    view = np.ndarray(a.shape, dtype=a.dtype, buffer=mm)
+    out = view.view(SharedArray)
+    out._gf_seg = seg
+    out._gf_base = view.__array_interface__["data"][0]
+    out.flags.writeable = False
+    return out
+
+
+# --------------------------------------------------------------------------
+# The process transport: pickling with shared-memory references
+# --------------------------------------------------------------------------
+
+
+def _rebuild_shared(name, size, offset, shape, strides, dtype):
+    """Worker side: a read-only view of a segment (mapped once per map)."""
+    from ._worker import attach_segment
+
+    mm = attach_segment(name, size)
+    return np.ndarray(shape, dtype=dtype, buffer=mm, offset=offset, strides=strides)
+
+
+class MapSegments:
+    """Segments one map created; :meth:`close` unlinks them all."""
+
+    def __init__(self, min_bytes=None):
+        self.min_bytes = _config.PARALLEL_SHARE_MIN_BYTES if min_bytes is None else min_bytes
+        self._by_key = {}
+        self._segments = []
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self._segments)
+
+    @property
+    def names(self):
+        return [s.name for s in self._segments]
+
+    def new_segment(self, nbytes, what, data=None):
+        seg = Segment(nbytes, what=what, data=data)
+        with self._lock:
+            self._segments.append(seg)
+        return seg
+
+    def reduce_array(self, a):
+        """A pickle reduction sending ``a`` by reference, or None."""
+        if isinstance(a, SharedArray):
+            if a.is_shared:
+                lo = a.__array_interface__["data"][0]
+                return (
+                    _rebuild_shared,
+                    (a._gf_seg.name, a._gf_seg.size, lo - a._gf_base, a.shape, a.strides, a.dtype),
+                )
+            a = a.view(np.ndarray)
+        if a.nbytes < self.min_bytes or a.dtype.hasobject:
+            return None
+        key = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
+        with self._lock:
+            hit = self._by_key.get(key)
+        if hit is None:
+            seg = _array_into_segment(a, "sharing an array argument with process workers",
+                                      owner=self)
+            # keep ``a`` referenced: its address is the cache key
+            hit = (seg, a)
+            with self._lock:
+                self._by_key[key] = hit
+        seg = hit[0]
+        return (
+            _rebuild_shared,
+            (seg.name, seg.size, 0, a.shape, _c_strides(a.shape, a.itemsize), a.dtype),
+        )
+
+    def close(self):
+        with self._lock:
+            segs, self._segments = self._segments, []
+            self._by_key.clear()
+        for s in segs:
+            s.unlink()
+
+
+def _c_strides(shape, itemsize):
+    strides = []
+    acc = itemsize
+    for n in reversed(shape):
+        strides.append(acc)
+        acc *= max(n, 1)
+    return tuple(reversed(strides))
+
+
+def make_dumps(segments):
+    """``dumps(obj) -> bytes`` with cloudpickle, sending large arrays and
+    SharedArrays through shared memory owned by ``segments``."""
+    import cloudpickle
+
+    class _SharingPickler(cloudpickle.Pickler):
+        def reducer_override(self, obj):
+            t = type(obj)
+            if t is np.ndarray or t is SharedArray:
+                red = segments.reduce_array(obj)
+                if red is not None:
+                    return red
+            return super().reducer_override(obj)
+
+    def dumps(obj):
+        buf = io.BytesIO()
+        _SharingPickler(buf, protocol=5).dump(obj)
+        return buf.getvalue()
+
+    return dumps

@@ -1,0 +1,506 @@
+"""The worker side: one loop runs a chunk of tasks on every backend.
+
+``run_items`` calls the function on each item of a chunk with retries,
+back-off, timeouts and cancellation, reporting where it is through a small
+*control* object: the chunk itself on the threads backend, a slot of a
+shared-memory *board* on the processes backend (so that the caller can tell
+which item a crashed worker was running, and kill a task past its timeout).
+
+Process workers run :func:`process_init` once (thread limits, SIGINT
+ignored: the caller handles Ctrl-C and kills its workers) and then
+:func:`process_chunk` per chunk.
+"""
+
+import os
+import pickle
+import random
+import signal
+import sys
+import threading
+import time
+import traceback
+
+from .._config import _inner_limit
+
+__all__ = ["Spec", "run_items", "process_chunk", "process_init", "attach_segment"]
+
+
+class _SoftTimeout(BaseException):
+    """Raised inside a task by the timeout alarm (a BaseException, so that a
+    task's own ``except Exception`` does not swallow it)."""
+
+
+class Spec(tuple):
+    """What every chunk of one map needs to know (a picklable tuple):
+    ``(retries, backoff_base, backoff_max, timeout, timeout_mode, inner)``,
+    where ``timeout_mode`` is ``"alarm"`` (interrupt in this thread with
+    SIGALRM), ``"posthoc"`` (check after the call), or None (the caller
+    watches)."""
+
+    __slots__ = ()
+
+    def __new__(cls, retries=0, backoff_base=0.1, backoff_max=30.0, timeout=None,
+                timeout_mode=None, inner=None):
+        return super().__new__(cls, (retries, backoff_base, backoff_max, timeout,
+                                     timeout_mode, inner))
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+
+def backoff_delay(attempt, base, cap):
+    """Exponential back-off with +-25 % jitter: ``base * 2**attempt``."""
+    d = min(cap, base * (2.0 ** attempt))
+    return d * (0.75 + 0.5 * random.random())
+
+
+# --------------------------------------------------------------------------
+# Timeout alarm (main thread only)
+# --------------------------------------------------------------------------
+
+_alarm_armed = False
+_monotonic_ns = time.monotonic_ns
+
+
+def _on_alarm(signum, frame):
+    if _alarm_armed:
+        raise _SoftTimeout()
+
+
+class alarm_handler:
+    """Install the SIGALRM handler for the duration of a block."""
+
+    def __enter__(self):
+        self._prev = signal.signal(signal.SIGALRM, _on_alarm)
+        return self
+
+    def __exit__(self, *exc):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._prev if self._prev is not None else signal.SIG_DFL)
+        return False
+
+
+def _call_with_alarm(func, item, timeout):
+    global _alarm_armed
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    _alarm_armed = True
+    try:
+        result = func(item)
+        _alarm_armed = False
+        return result
+    finally:
+        _alarm_armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+# --------------------------------------------------------------------------
+# The chunk loop
+# --------------------------------------------------------------------------
+
+
+def run_items(func, items, ctl, spec, base_attempt=0):
+    """Run ``func`` on each item; results go to ``ctl.results``.
+
+    Returns ``(failure, elapsed)``; ``failure`` is None or
+    ``(pos, kind, exc, attempt)`` with ``kind`` ``"error"`` or ``"timeout"``.
+    Stops early (no failure) when ``ctl.cancelled()``.
+    """
+    retries, b_base, b_max, timeout, mode, inner = spec
+    results = ctl.results
+    failure = None
+    t0 = time.perf_counter()
+    token = _inner_limit.set(inner) if inner else None
+    try:
+        if retries == 0 and timeout is None and base_attempt == 0:
+            return _run_plain(func, items, ctl), time.perf_counter() - t0
+        for pos, item in enumerate(items):
+            if ctl.cancelled():
+                break
+            attempt = base_attempt if pos == 0 else 0
+            while True:
+                ctl.begin(pos, attempt)
+                kind = exc = None
+                try:
+                    if mode == "alarm":
+                        r = _call_with_alarm(func, item, timeout)
+                    elif mode == "posthoc":
+                        t_item = time.perf_counter()
+                        r = func(item)
+                        if time.perf_counter() - t_item > timeout:
+                            kind = "timeout"
+                    else:
+                        r = func(item)
+                except _SoftTimeout:
+                    kind = "timeout"
+                except Exception as e:  # a task failure, reported to the caller
+                    kind, exc = "error", e
+                ctl.end()
+                if kind is None:
+                    results.append(r)
+                    break
+                if attempt < retries and not ctl.cancelled():
+                    if not ctl.sleep(backoff_delay(attempt, b_base, b_max)):
+                        break
+                    attempt += 1
+                    continue
+                failure = (pos, kind, exc, attempt)
+                break
+            if failure is not None or len(results) <= pos:
+                break
+    finally:
+        if token is not None:
+            _inner_limit.reset(token)
+    return failure, time.perf_counter() - t0
+
+
+def _run_plain(func, items, ctl):
+    """The loop without retries or timeouts: as little per item as possible."""
+    append = ctl.results.append
+    board = getattr(ctl, "board", None)
+    if board is not None:  # a process worker: keep the position on the board
+        b = ctl.base + 1
+        board[b + 1] = _monotonic_ns()  # "running" for the whole chunk
+        for pos, item in enumerate(items):
+            if board[0]:
+                break
+            board[b] = pos
+            try:
+                append(func(item))
+            except Exception as exc:
+                return (pos, "error", exc, 0)
+        return None
+    cancel = getattr(ctl, "cancel", None)
+    if cancel is not None:  # a worker thread
+        is_set = cancel.is_set
+        for pos, item in enumerate(items):
+            if is_set():
+                break
+            try:
+                append(func(item))
+            except Exception as exc:
+                return (pos, "error", exc, 0)
+        return None
+    for pos, item in enumerate(items):
+        try:
+            append(func(item))
+        except Exception as exc:
+            return (pos, "error", exc, 0)
+    return None
+
+
+class SimpleCtl:
+    """Control for a chunk run in the caller (serial backend)."""
+
+    __slots__ = ("results",)
+
+    def __init__(self):
+        self.results = []
+
+    def begin(self, pos, attempt):
+        pass
+
+    def end(self):
+        pass
+
+    def cancelled(self):
+        return False
+
+    def sleep(self, seconds):
+        time.sleep(seconds)
+        return True
+
+
+# --------------------------------------------------------------------------
+# Inner thread limits
+# --------------------------------------------------------------------------
+
+
+def limit_this_thread(n):
+    """Per-thread limits: OpenMP's thread count (an OpenMP ICV is
+    per-thread) and Numba's (thread-local), for code that does not go
+    through gilfree's ``n_threads`` resolution."""
+    numba_parallel = sys.modules.get("numba.np.ufunc.parallel")
+    if numba_parallel is not None and getattr(numba_parallel, "_is_initialized", False):
+        try:
+            import numba
+
+            numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+        except Exception:  # pragma: no cover - never fail a task over a limit
+            pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=n, user_api="openmp")
+    except Exception:  # pragma: no cover
+        pass
+
+
+#: environment variables that size the thread pools of compiled libraries
+THREAD_ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "GILFREE_NUM_THREADS",
+)
+
+
+# --------------------------------------------------------------------------
+# Process workers
+# --------------------------------------------------------------------------
+
+_init_failure = None  # (exc_blob, tb_text) if the user's initializer raised
+_maps = {}  # map token -> _MapState
+_attached = {}  # segment name -> mmap
+_current_token = None
+_state_lock = threading.RLock()
+_reaper = None
+
+
+class _MapState:
+    __slots__ = ("func", "board_mm", "board", "names", "used")
+
+    def __init__(self):
+        self.func = None
+        self.board_mm = None
+        self.board = None
+        self.names = set()
+
+
+def attach_segment(name, size):
+    """Map a segment read-only, once per worker and map."""
+    from ._shared import map_readonly
+
+    with _state_lock:
+        mm = _attached.get(name)
+        if mm is None:
+            mm = map_readonly(name, size)
+            _attached[name] = mm
+        st = _maps.get(_current_token)
+        if st is not None:
+            st.names.add(name)
+        return mm
+
+
+def _map_finished(st):
+    try:
+        return st.board[0] != 0
+    except (ValueError, IndexError):  # board already closed
+        return True
+
+
+def _prune():
+    """Forget maps the caller has finished, and unmap their segments."""
+    with _state_lock:
+        for token in [t for t, st in _maps.items() if _map_finished(st)]:
+            st = _maps.pop(token)
+            st.func = None
+            st.board = None
+            _close_quietly(st.board_mm)
+        live = set()
+        for st in _maps.values():
+            live |= st.names
+        for name in [n for n in _attached if n not in live]:
+            _close_quietly(_attached.pop(name))
+
+
+def _close_quietly(mm):
+    if mm is None:
+        return
+    try:
+        mm.close()
+    except BufferError:
+        pass  # a view is still alive in user code: the GC unmaps it later
+
+
+def _reaper_loop(parent):
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            # the caller died without shutting us down (SIGKILL, OOM): do not
+            # finish its tasks as an orphan; exiting also lets the resource
+            # tracker (whose pipe we inherited) unlink the caller's segments
+            os._exit(1)
+        try:
+            _prune()
+        except Exception:  # pragma: no cover - never kill the worker
+            pass
+
+
+def process_init(init_blob, inner, parent=None):
+    """Run once in each new process worker (``parent``: the caller's pid)."""
+    global _init_failure, _reaper
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if inner:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=inner)
+        except Exception:  # pragma: no cover
+            pass
+    if parent is None:
+        parent = os.getppid()
+    if os.getppid() != parent:  # the caller died while this worker was starting
+        os._exit(1)
+    _reaper = threading.Thread(target=_reaper_loop, args=(parent,),
+                               name="gilfree-worker-reaper", daemon=True)
+    _reaper.start()
+    if init_blob is not None:
+        try:
+            initializer, initargs = pickle.loads(init_blob)
+            initializer(*initargs)
+        except Exception as exc:
+            import cloudpickle
+
+            from ._errors import pack_exception
+
+            _init_failure = (
+                pack_exception(exc, None, cloudpickle.dumps),
+                "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+            )
+
+
+class BoardCtl:
+    """Control of a chunk in a process worker: its slot on the map's board
+    (int64 words: pid, position, start time in ns of CLOCK_MONOTONIC,
+    attempt) and the board's state word (non-zero: stop)."""
+
+    __slots__ = ("results", "board", "base")
+
+    def __init__(self, board, slot):
+        self.results = []
+        self.board = board
+        self.base = 1 + 4 * slot
+        board[self.base + 2] = 0
+        board[self.base] = os.getpid()
+
+    def begin(self, pos, attempt):
+        # the start time is zero between tasks (end()), so a reader that sees
+        # the same non-zero start time before and after reading the position
+        # has a consistent pair
+        b = self.base
+        board = self.board
+        board[b + 1] = pos
+        if attempt or board[b + 3]:
+            board[b + 3] = attempt
+        board[b + 2] = _monotonic_ns()
+
+    def end(self):
+        self.board[self.base + 2] = 0
+
+    def cancelled(self):
+        return self.board[0] != 0
+
+    def sleep(self, seconds):
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            if self.board[0] != 0:
+                return False
+            time.sleep(min(left, 0.05))
+
+
+def _get_map_state(token, board_name, board_size, fn_ref):
+    global _current_token
+    from ._shared import map_readwrite
+
+    with _state_lock:
+        st = _maps.get(token)
+        if st is not None:
+            _current_token = token
+            return st
+    if _maps:
+        _prune()
+    st = _MapState()
+    st.board_mm = map_readwrite(board_name, board_size)
+    st.board = memoryview(st.board_mm).cast("q")
+    with _state_lock:
+        _maps[token] = st
+        _current_token = token
+    kind, payload = fn_ref
+    if kind == "shm":
+        name, size, length = payload
+        mm = attach_segment(name, size)
+        blob = mm[:length]
+    else:
+        blob = payload
+    st.func = pickle.loads(blob)
+    return st
+
+
+def process_chunk(token, board_name, board_size, fn_ref, slot, items_blob, spec, base_attempt):
+    """Entry point of a chunk in a process worker.
+
+    Returns ``(n_done, results_blob, failure, elapsed, pid)``; ``failure``
+    is None or ``(pos, kind, exc_blob, tb_text, attempt)``; a cancelled or
+    already finished map gives ``n_done = -1``.
+    """
+    import cloudpickle
+
+    from ._errors import pack_exception
+
+    pid = os.getpid()
+    if _init_failure is not None:
+        blob, tb = _init_failure
+        return 0, None, (0, "init", blob, tb, 0), 0.0, pid
+    try:
+        st = _get_map_state(token, board_name, board_size, fn_ref)
+    except FileNotFoundError:  # the map already ended and unlinked its board
+        return -1, None, None, 0.0, pid
+    if st.board[0] != 0:
+        return -1, None, None, 0.0, pid
+    items = pickle.loads(items_blob)
+    del items_blob
+    ctl = BoardCtl(st.board, slot)
+    if spec[4] == "alarm":
+        with alarm_handler():
+            failure, elapsed = run_items(st.func, items, ctl, spec, base_attempt)
+    else:
+        failure, elapsed = run_items(st.func, items, ctl, spec, base_attempt)
+    ctl.end()
+    results = ctl.results
+    packed_failure = None
+    if failure is not None:
+        pos, kind, exc, attempt = failure
+        tb = None
+        exc_blob = None
+        if exc is not None:
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            exc_blob = pack_exception(exc, tb, cloudpickle.dumps)
+        packed_failure = (pos, kind, exc_blob, tb, attempt)
+    try:
+        results_blob = pickle.dumps(results, protocol=5)
+    except Exception:
+        try:
+            results_blob = cloudpickle.dumps(results, protocol=5)
+        except Exception as exc:
+            results_blob, packed_failure = _find_unpicklable_result(results, exc, packed_failure)
+    return len(results), results_blob, packed_failure, elapsed, pid
+
+
+def _find_unpicklable_result(results, exc, failure):
+    """Keep the picklable prefix of ``results`` and report the first result
+    that cannot be sent back."""
+    import cloudpickle
+
+    from ._errors import pack_exception
+
+    for pos, r in enumerate(results):
+        try:
+            cloudpickle.dumps(r)
+        except Exception as e:
+            err = TypeError(
+                f"the task's return value ({type(r).__name__}) cannot be pickled to send it "
+                f"back from the worker process: {e}. Return plain data (numbers, arrays, "
+                "lists, dicts) or use backend='threads'"
+            )
+            return (
+                cloudpickle.dumps(results[:pos]),
+                (pos, "error", pack_exception(err, None, cloudpickle.dumps), None, 0),
+            )
+    raise exc  # pragma: no cover - the list failed but no element did
