@@ -39,6 +39,64 @@ def _kind(dtype):
 
 
 @njit(**_JIT)
+def _count_mask_row(row, n):
+    c = 0
+    for i in range(n):
+        c += row[i] != 0
+    return c
+
+
+@njit(**_JIT)
+def _count_u8_rgb(row, n, C, t32):
+    """Foreground pixels of n pixels of C = 3 or 4 channels (int32 exact).
+    ``row`` is a 1-D contiguous view: no index wraparound, so it vectorises."""
+    c = 0
+    if C == 3:
+        for i in range(n):
+            s = (np.int32(19595) * np.int32(row[3 * i]) + np.int32(38470) * np.int32(row[3 * i + 1])
+                 + np.int32(7471) * np.int32(row[3 * i + 2]))
+            c += s < t32
+    else:
+        for i in range(n):
+            s = (np.int32(19595) * np.int32(row[4 * i]) + np.int32(38470) * np.int32(row[4 * i + 1])
+                 + np.int32(7471) * np.int32(row[4 * i + 2]))
+            c += s < t32
+    return c
+
+
+@njit(**_JIT)
+def _count_row(row, n, C, kind, thr, thr_f):
+    """Foreground pixels of the n pixels of a contiguous row (luma rule)."""
+    c = 0
+    if kind == K_U8:
+        if C >= 3:
+            return _count_u8_rgb(row, n, C, np.int32(min(thr, 16777216)))
+        t32 = np.int32(min(thr, 256))
+        for i in range(n):
+            c += np.int32(row[C * i]) < t32
+    elif kind == K_U16:
+        if C >= 3:
+            for i in range(n):
+                s = (np.int64(19595) * np.int64(row[C * i])
+                     + np.int64(38470) * np.int64(row[C * i + 1])
+                     + np.int64(7471) * np.int64(row[C * i + 2]))
+                c += s < thr
+        else:
+            for i in range(n):
+                c += np.int64(row[C * i]) < thr
+    else:
+        if C >= 3:
+            for i in range(n):
+                f = (19595.0 * np.float64(row[C * i]) + 38470.0 * np.float64(row[C * i + 1])
+                     + 7471.0 * np.float64(row[C * i + 2]))
+                c += f < thr_f
+        else:
+            for i in range(n):
+                c += np.float64(row[C * i]) < thr_f
+    return c
+
+
+@njit(**_JIT)
 def _count_tile(band, mask, y, x, th, tw, fg, thr, thr_f, pad_fg, kind):
     bh, W, C = band.shape
     if fg == FG_ALL:
@@ -47,58 +105,15 @@ def _count_tile(band, mask, y, x, th, tw, fg, thr, thr_f, pad_fg, kind):
     vw = min(tw, W - x)
     cnt = 0
     if fg == FG_MASK:
+        m = mask.reshape(-1)
         for r in range(vh):
-            row = mask[y + r, x:x + vw]
-            c32 = np.int32(0)
-            for i in range(vw):
-                if row[i] != 0:
-                    c32 += np.int32(1)
-            cnt += c32
-    elif kind == K_U8:
-        if C >= 3:
-            t32 = np.int32(min(thr, 16777216))
-            for r in range(vh):
-                row = band[y + r, x:x + vw]
-                c32 = np.int32(0)
-                for i in range(vw):
-                    s = (np.int32(19595) * np.int32(row[i, 0])
-                         + np.int32(38470) * np.int32(row[i, 1])
-                         + np.int32(7471) * np.int32(row[i, 2]))
-                    if s < t32:
-                        c32 += np.int32(1)
-                cnt += c32
-        else:
-            t32 = np.int32(min(thr, 256))
-            for r in range(vh):
-                row = band[y + r, x:x + vw]
-                c32 = np.int32(0)
-                for i in range(vw):
-                    if np.int32(row[i, 0]) < t32:
-                        c32 += np.int32(1)
-                cnt += c32
-    elif kind == K_U16:
-        for r in range(vh):
-            row = band[y + r, x:x + vw]
-            for i in range(vw):
-                if C >= 3:
-                    s = (np.int64(19595) * np.int64(row[i, 0])
-                         + np.int64(38470) * np.int64(row[i, 1])
-                         + np.int64(7471) * np.int64(row[i, 2]))
-                else:
-                    s = np.int64(row[i, 0])
-                if s < thr:
-                    cnt += 1
+            o = (y + r) * W + x
+            cnt += _count_mask_row(m[o:o + vw], vw)
     else:
+        p = band.reshape(-1)
         for r in range(vh):
-            row = band[y + r, x:x + vw]
-            for i in range(vw):
-                if C >= 3:
-                    f = (19595.0 * np.float64(row[i, 0]) + 38470.0 * np.float64(row[i, 1])
-                         + 7471.0 * np.float64(row[i, 2]))
-                else:
-                    f = np.float64(row[i, 0])
-                if f < thr_f:
-                    cnt += 1
+            o = ((y + r) * W + x) * C
+            cnt += _count_row(p[o:o + vw * C], vw, C, kind, thr, thr_f)
     if pad_fg:
         cnt += th * tw - vh * vw
     return cnt
@@ -106,17 +121,25 @@ def _count_tile(band, mask, y, x, th, tw, fg, thr, thr_f, pad_fg, kind):
 
 @njit(**_JIT)
 def _load_tile(band, y, x, th, tw, padval, dst):
-    """dst (th, tw, C) = the tile at (y, x), the fill value beyond the band."""
+    """dst (th, tw, C) = the tile at (y, x), the fill value beyond the band
+    (flat contiguous views: a plain copy loop)."""
     bh, W, C = band.shape
     vh = min(th, bh - y)
     vw = min(tw, W - x)
+    p = band.reshape(-1)
+    d = dst.reshape(-1)
+    rl = tw * C
+    n = vw * C
     for r in range(vh):
-        dst[r, :vw, :] = band[y + r, x:x + vw, :]
-        for c in range(vw, tw):
-            dst[r, c, :] = padval
-    for r in range(vh, th):
-        for c in range(tw):
-            dst[r, c, :] = padval
+        o = ((y + r) * W + x) * C
+        src = p[o:o + n]
+        out = d[r * rl:r * rl + n]
+        for k in range(n):
+            out[k] = src[k]
+        for k in range(n, rl):
+            d[r * rl + k] = padval[k % C]
+    for k in range(vh * rl, th * rl):
+        d[k] = padval[k % C]
 
 
 @njit(**_JIT)
@@ -225,9 +248,25 @@ def _conv_f_kernel(band, mask, ys, xs, counts, g, thr_f, padval, out, xb, xk, yb
                              yk, is_u16)
 
 
+@njit(inline="always", **_JIT)
+def _area_store(dst, i, x, c, s, addhalf, fscale, hi):
+    """OpenCV's rounding of an integer block sum (as gf_area_fast_row)."""
+    if addhalf:
+        dst[i, x, c] = (s + 2) >> 2
+    else:
+        v = np.rint(np.float32(s) * fscale)
+        if v < 0:
+            v = np.float32(0)
+        if v > hi:
+            v = np.float32(hi)
+        dst[i, x, c] = v
+
+
 @njit(**_JIT)
 def _area_fast_tile(img, dst, tw, C, kx, ky, addhalf, is_int, hi, iacc, facc):
-    """dst (oh, ow, C) = the ky x kx block means of the flat tile img."""
+    """dst (oh, ow, C) = the ky x kx block means of the flat tile img: the
+    ky rows summed per column first, then kx columns per output, in that
+    order (the float sums follow gf_area_fast_row exactly)."""
     oh, ow = dst.shape[0], dst.shape[1]
     rl = tw * C
     fscale = np.float32(1.0) / np.float32(kx * ky)
@@ -235,37 +274,51 @@ def _area_fast_tile(img, dst, tw, C, kx, ky, addhalf, is_int, hi, iacc, facc):
     for i in range(oh):
         base = i * ky * rl
         if is_int:
+            row = img[base:base + rl]
             for j in range(rl):
-                iacc[j] = img[base + j]
+                iacc[j] = row[j]
             for a in range(1, ky):
+                row = img[base + a * rl:base + (a + 1) * rl]
                 for j in range(rl):
-                    iacc[j] += img[base + a * rl + j]
-            for x in range(ow):
-                for c in range(C):
-                    s = np.int64(0)
+                    iacc[j] += row[j]
+            if C == 3:
+                for x in range(ow):
+                    s0 = s1 = s2 = np.int64(0)
                     for b in range(kx):
-                        s += iacc[(x * kx + b) * C + c]
-                    if addhalf:
-                        dst[i, x, c] = (s + 2) >> 2
-                    else:
-                        v = np.rint(np.float32(s) * fscale)
-                        if v < 0:
-                            v = np.float32(0)
-                        if v > hi:
-                            v = np.float32(hi)
-                        dst[i, x, c] = v
+                        k = (x * kx + b) * 3
+                        s0 += iacc[k]
+                        s1 += iacc[k + 1]
+                        s2 += iacc[k + 2]
+                    _area_store(dst, i, x, 0, s0, addhalf, fscale, hi)
+                    _area_store(dst, i, x, 1, s1, addhalf, fscale, hi)
+                    _area_store(dst, i, x, 2, s2, addhalf, fscale, hi)
+            elif C == 1:
+                for x in range(ow):
+                    s0 = np.int64(0)
+                    for b in range(kx):
+                        s0 += iacc[x * kx + b]
+                    _area_store(dst, i, x, 0, s0, addhalf, fscale, hi)
+            else:
+                for x in range(ow):
+                    for c in range(C):
+                        s = np.int64(0)
+                        for b in range(kx):
+                            s += iacc[(x * kx + b) * C + c]
+                        _area_store(dst, i, x, c, s, addhalf, fscale, hi)
         else:
+            row = img[base:base + rl]
             for j in range(rl):
-                facc[j] = img[base + j]
+                facc[j] = row[j]
             for a in range(1, ky):
+                row = img[base + a * rl:base + (a + 1) * rl]
                 for j in range(rl):
-                    facc[j] += img[base + a * rl + j]
+                    facc[j] += row[j]
             for x in range(ow):
                 for c in range(C):
-                    s = 0.0
+                    f = 0.0
                     for b in range(kx):
-                        s += facc[(x * kx + b) * C + c]
-                    dst[i, x, c] = s * dscale
+                        f += facc[(x * kx + b) * C + c]
+                    dst[i, x, c] = f * dscale
 
 
 @njit(parallel=True, **_JIT)
