@@ -87,6 +87,7 @@ cdef struct TileGeom:
     int64_t thr
     double thr_f
     int pad_fg
+    int64_t need       # keep threshold: counting stops once it is out of reach
 
 
 cdef inline int64_t _count_row(const gf_pix_t* p, Py_ssize_t n, Py_ssize_t C, int64_t thr,
@@ -151,24 +152,28 @@ cdef inline int64_t _count_mask_row(const uint8_t* m, Py_ssize_t n) noexcept nog
 
 cdef inline int64_t _count_tile(const gf_pix_t* band, const uint8_t* mask, const TileGeom* g,
                                 Py_ssize_t y, Py_ssize_t x) noexcept nogil:
-    """Foreground pixels of the tile with origin (y, x) in the band."""
+    """Foreground pixels of the tile with origin (y, x) in the band, or, once
+    the tile cannot reach ``g.need`` any more, the (smaller) count so far:
+    a dropped tile's fraction is never reported."""
     cdef Py_ssize_t vh = g.bh - y, vw = g.W - x, r
-    cdef int64_t cnt = 0
+    cdef int64_t cnt = 0, padpix, rest
     if g.fg == FG_ALL:
         return g.th * g.tw
     if vh > g.th:
         vh = g.th
     if vw > g.tw:
         vw = g.tw
-    if g.fg == FG_MASK:
-        for r in range(vh):
+    padpix = (g.th * g.tw - vh * vw) if g.pad_fg else 0
+    rest = vh * vw
+    for r in range(vh):
+        if g.fg == FG_MASK:
             cnt = cnt + _count_mask_row(mask + (y + r) * g.W + x, vw)
-    else:
-        for r in range(vh):
+        else:
             cnt = cnt + _count_row(band + ((y + r) * g.W + x) * g.C, vw, g.C, g.thr, g.thr_f)
-    if g.pad_fg:
-        cnt = cnt + g.th * g.tw - vh * vw
-    return cnt
+        rest = rest - vw
+        if cnt + rest + padpix < g.need:
+            return cnt
+    return cnt + padpix
 
 
 cdef inline void _load_tile(const gf_pix_t* band, const TileGeom* g, Py_ssize_t y, Py_ssize_t x,
@@ -209,6 +214,7 @@ cdef inline void _fill_geom(TileGeom* g, Py_ssize_t bh, Py_ssize_t W, Py_ssize_t
     g.thr = geom[G_THR]
     g.thr_f = thr_f
     g.pad_fg = <int>geom[G_PADFG]
+    g.need = geom[G_MINCOUNT]
 
 
 def measure(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,

@@ -31,7 +31,10 @@ rule above applied to the fill value; never with a mask).
 
 A listed tile ``j`` is kept when ``counts[j] >= G_MINCOUNT`` (counts are
 measured first when ``G_MEASURE`` is 1; otherwise every listed tile is
-written).  A kept tile's patch goes to ``out[j]``.
+written).  A kept tile's patch goes to ``out[j]``.  The count of a dropped
+tile may be partial (the compiled engines stop counting, row by row, once
+the tile can no longer reach ``G_MINCOUNT``): only kept tiles' counts are
+ever reported.
 """
 
 import numpy as np

@@ -97,26 +97,30 @@ def _count_row(row, n, C, kind, thr, thr_f):
 
 
 @njit(**_JIT)
-def _count_tile(band, mask, y, x, th, tw, fg, thr, thr_f, pad_fg, kind):
+def _count_tile(band, mask, y, x, th, tw, fg, thr, thr_f, pad_fg, kind, need):
+    """Foreground pixels of the tile at (y, x), or, once the tile cannot
+    reach ``need`` any more, the (smaller) count so far."""
     bh, W, C = band.shape
     if fg == FG_ALL:
         return th * tw
     vh = min(th, bh - y)
     vw = min(tw, W - x)
+    padpix = th * tw - vh * vw if pad_fg else 0
+    rest = vh * vw
     cnt = 0
-    if fg == FG_MASK:
-        m = mask.reshape(-1)
-        for r in range(vh):
+    m = mask.reshape(-1)
+    p = band.reshape(-1)
+    for r in range(vh):
+        if fg == FG_MASK:
             o = (y + r) * W + x
             cnt += _count_mask_row(m[o:o + vw], vw)
-    else:
-        p = band.reshape(-1)
-        for r in range(vh):
+        else:
             o = ((y + r) * W + x) * C
             cnt += _count_row(p[o:o + vw * C], vw, C, kind, thr, thr_f)
-    if pad_fg:
-        cnt += th * tw - vh * vw
-    return cnt
+        rest -= vw
+        if cnt + rest + padpix < need:
+            return cnt
+    return cnt + padpix
 
 
 @njit(**_JIT)
@@ -147,7 +151,7 @@ def _keep(band, mask, ys, xs, counts, g, thr_f, kind, j):
     if g[tp.G_MEASURE] == 0:
         return True
     c = _count_tile(band, mask, ys[j], xs[j], g[tp.G_TH], g[tp.G_TW], g[tp.G_FG], g[tp.G_THR],
-                    thr_f, g[tp.G_PADFG], kind)
+                    thr_f, g[tp.G_PADFG], kind, g[tp.G_MINCOUNT])
     counts[j] = c
     return c >= g[tp.G_MINCOUNT]
 
@@ -157,7 +161,7 @@ def _measure_kernel(band, mask, ys, xs, counts, g, thr_f, kind):
     th, tw = g[tp.G_TH], g[tp.G_TW]
     for j in prange(ys.shape[0]):
         counts[j] = _count_tile(band, mask, ys[j], xs[j], th, tw, g[tp.G_FG], g[tp.G_THR], thr_f,
-                                g[tp.G_PADFG], kind)
+                                g[tp.G_PADFG], kind, g[tp.G_MINCOUNT])
 
 
 def _chunks(n, n_threads):
