@@ -93,22 +93,28 @@ def synthetic_slide(shape, *, path=None, seed=0, band=512):
 _OPEN = {}
 
 
-def _open(path):
-    arr = _OPEN.get(path)
+def _open(path, token=None):
+    """The slide as a memmap, opened once per process and pass (``token``):
+    a new token drops the previous mapping, as a pipeline that opens each
+    slide it processes pays for mapping its pages again."""
+    key = (path, token)
+    arr = _OPEN.get(key)
     if arr is None:
-        arr = _OPEN[path] = np.load(path, mmap_mode="r")
+        _OPEN.clear()
+        arr = _OPEN[key] = np.load(path, mmap_mode="r")
     return arr
 
 
 def seed_tile(source, r, c, size=TILE, threshold=THRESHOLD, min_fraction=MIN_FRACTION,
-              out=OUT):
+              out=OUT, token=None):
     """One tile the way a per-tile pipeline does it: crop with NumPy,
     Pillow's luma, the fraction, and Pillow's BOX resize of a kept tile.
     ``source`` is an array or the path of a ``.npy`` slide (opened once per
-    process as a memmap).  Returns ``None`` or ``(r, c, fraction, patch)``."""
+    process and ``token`` as a memmap).  Returns ``None`` or
+    ``(r, c, fraction, patch)``."""
     from PIL import Image
 
-    img = _open(source) if isinstance(source, str) else source
+    img = _open(source, token) if isinstance(source, str) else source
     tile = np.array(img[r:r + size, c:c + size])
     t32 = tile.astype(np.uint32)
     luma = (19595 * t32[..., 0] + 38470 * t32[..., 1] + 7471 * t32[..., 2] + 32768) >> 16
@@ -134,29 +140,40 @@ def seed_collect(results, out=OUT):
     return gilfree.Tiles(coords, fraction, patches)
 
 
-def _seed_chunk(source, cells):
-    return [seed_tile(source, r, c) for r, c in cells]
+def _seed_chunk(source, cells, token=None):
+    return [seed_tile(source, r, c, token=token) for r, c in cells]
 
 
 def seed_serial(source, shape):
-    return seed_collect(_seed_chunk(source, seed_grid(shape)))
+    return seed_collect(_seed_chunk(source, seed_grid(shape), token=object()))
 
 
-def seed_pool(executor, source, shape, chunksize=16):
-    """The seed pipeline on a ``concurrent.futures`` process pool: one task
-    per tile (``chunksize`` tiles per message)."""
+_PASSES = iter(range(1, 2**62))
+
+
+def seed_pool(executor, source, shape, chunksize=1):
+    """The seed pipeline on a ``concurrent.futures`` process pool:
+    ``executor.map`` of the per-tile function over the tiles (one tile per
+    task by default, ``chunksize`` tiles per message); the workers open the
+    slide afresh for each call."""
     grid = seed_grid(shape)
     rs, cs = zip(*grid)
-    return seed_collect(executor.map(seed_tile, [source] * len(grid), rs, cs,
-                                     chunksize=chunksize))
+    n = len(grid)
+    token = next(_PASSES)
+    return seed_collect(executor.map(seed_tile, [source] * n, rs, cs, [TILE] * n,
+                                     [THRESHOLD] * n, [MIN_FRACTION] * n, [OUT] * n,
+                                     [token] * n, chunksize=chunksize))
 
 
 def seed_loky(source, shape, workers):
-    """The seed pipeline on loky's reusable process pool (the bench's pools)."""
+    """The seed pipeline on loky's reusable process pool (the bench's pools),
+    one contiguous share of the tiles per worker."""
     from .._pools import process_pool
 
     grid = seed_grid(shape)
-    parts = process_pool(workers).map(_seed_chunk, [source] * workers, split(grid, workers))
+    token = next(_PASSES)
+    parts = process_pool(workers).map(_seed_chunk, [source] * workers, split(grid, workers),
+                                      [token] * workers)
     return seed_collect([x for part in parts for x in part])
 
 
