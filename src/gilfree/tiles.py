@@ -477,6 +477,7 @@ class _Job:
         self.rows = tp.origins(H, th, sh, self.padded)
         self.cols = tp.origins(W, tw, sw, self.padded)
         self.n_grid = len(self.rows) * len(self.cols)
+        self._ys = self._xs = None
         self.image_map = _find_mapping(arr)
         self.mask_map = _find_mapping(self.mask8) if self.mask8 is not None else None
 
@@ -511,8 +512,12 @@ class _Job:
             mband = mview if mview.flags.c_contiguous else np.ascontiguousarray(mview)
         else:
             mview, mband = None, _NO_MASK
-        ys = np.repeat(self.rows[i0:i1] - r_lo, len(self.cols))
-        xs = np.tile(self.cols, i1 - i0)
+        n_c = len(self.cols)
+        if self._ys is None:  # the origins of every tile, row-major, computed once
+            self._ys = np.repeat(self.rows, n_c)
+            self._xs = np.tile(self.cols, len(self.rows))
+        ys = self._ys[i0 * n_c:i1 * n_c] - r_lo
+        xs = self._xs[i0 * n_c:i1 * n_c]
         return band, mband, ys, xs, (view, mview)
 
     def geom_for(self, measure, min_count):
@@ -581,7 +586,7 @@ class _Job:
         counts = np.empty(self.n_grid, np.int64)
         n_c = len(self.cols)
         geom = self.geom_for(1, self.min_count)
-        chunks, flats = [], []
+        held = []  # (band slots, kept indices): only the kept slots were written
         pages = _Pages(self, mod)
         for i0, i1 in self.bands(staged=True):
             band, mband, ys, xs, views = self.band(i0, i1)
@@ -593,13 +598,17 @@ class _Job:
             pages.after(views)
             kept = np.flatnonzero(counts[a:b] >= self.min_count)
             if kept.size:
-                chunks.append(slots[kept])
-                flats.append(kept + a)
+                held.append((slots, kept))
             del slots
         pages.finish()
-        flat = np.concatenate(flats) if flats else np.zeros(0, np.int64)
-        out = np.concatenate(chunks) if chunks else self.empty_patches(0)
-        del chunks
+        flat = np.flatnonzero(counts >= self.min_count)
+        out = self.empty_patches(flat.size)
+        pos = 0
+        while held:  # one copy per kept patch; each band's slots freed once copied
+            slots, kept = held.pop(0)
+            np.take(slots, kept, axis=0, out=out[pos:pos + kept.size])
+            pos += kept.size
+            del slots
         return self.finish(flat, counts[flat], out)
 
     def _run_two_pass(self, mod, nt):
