@@ -45,6 +45,17 @@ cdef extern from *:
     int GF_HAVE_MADVISE
     int gf_dontneed(void* addr, size_t length) nogil
 
+cdef extern from *:
+    """
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static int64_t gf_fetch_sub(int64_t *p) { return _InterlockedExchangeAdd64((volatile long long *)p, -1); }
+    #else
+    static int64_t gf_fetch_sub(int64_t *p) { return __atomic_fetch_sub(p, 1, __ATOMIC_ACQ_REL); }
+    #endif
+    """
+    int64_t gf_fetch_sub(int64_t* p) nogil
+
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
 #: The kernels drop the pages named by their ``release`` argument (the
@@ -74,6 +85,7 @@ cdef enum:
     FG_ALL = 0
     FG_MASK = 1
     FG_LUMA = 2
+    R_NONE = -1
     R_COPY = 0
     R_CONV = 1
     R_NEAREST = 2
@@ -296,6 +308,203 @@ def measure(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,
             counts[j] = _count_tile(bp, mp, &g, ys[j], xs[j])
 
 
+cdef struct Recipe:
+    # how a kept tile becomes its patch (fixed for a call)
+    int rmode, do_measure, addhalf, area_inplace
+    int64_t min_count
+    Py_ssize_t C, oh, ow, kx, ky, osz, tsz
+    const int64_t* xi
+    const int64_t* yi
+    const int64_t* xofs
+    const int32_t* xsrc
+    const float* xal
+    const int64_t* yofs
+    const int32_t* ysrc
+    const float* yal
+
+
+cdef struct Scratch:
+    # one thread's buffers (typed per image dtype at the use site)
+    void* tile
+    void* tmp
+    int32_t* iacc
+    double* dacc
+    int64_t* lacc
+    float* fbuf
+
+
+cdef inline int _scratch_alloc(Scratch* s, const Recipe* w, const GfConvPlan* plan,
+                               const TileGeom* g, size_t pixsize, int is_u8,
+                               int is_double) noexcept nogil:
+    """Allocate what the recipe needs; 0 on success."""
+    cdef Py_ssize_t rl = g.tw * w.C
+    s.tile = NULL
+    s.tmp = NULL
+    s.iacc = NULL
+    s.dacc = NULL
+    s.lacc = NULL
+    s.fbuf = NULL
+    if w.rmode == R_COPY or w.rmode == R_NONE:
+        return 0
+    s.tile = malloc(pixsize * w.tsz)
+    if s.tile == NULL:
+        return 1
+    if w.rmode == R_CONV:
+        s.tmp = malloc(pixsize * (plan.tmp_len + 1))
+        if is_u8:
+            s.iacc = <int32_t*> malloc(sizeof(int32_t) * plan.acc_len)
+        else:
+            s.dacc = <double*> malloc(sizeof(double) * plan.acc_len)
+        return s.tmp == NULL or (s.iacc == NULL and s.dacc == NULL)
+    if w.rmode == R_AREA_FAST:
+        s.lacc = <int64_t*> malloc(sizeof(int64_t) * rl)
+        s.dacc = <double*> malloc(sizeof(double) * rl)
+        s.iacc = <int32_t*> malloc(sizeof(int32_t) * rl)
+        return s.lacc == NULL or s.dacc == NULL or s.iacc == NULL
+    if w.rmode == R_AREA_TABLE:
+        if is_double:
+            s.dacc = <double*> malloc(sizeof(double) * 2 * w.ow * w.C)
+            return s.dacc == NULL
+        s.fbuf = <float*> malloc(sizeof(float) * 2 * w.ow * w.C)
+        return s.fbuf == NULL
+    return 0
+
+
+cdef inline void _scratch_free(Scratch* s) noexcept nogil:
+    if s == NULL:
+        return
+    free(s.tile)
+    free(s.tmp)
+    free(s.iacc)
+    free(s.dacc)
+    free(s.lacc)
+    free(s.fbuf)
+    free(s)
+
+
+cdef inline Scratch* _scratch_new(const Recipe* w, const GfConvPlan* plan, const TileGeom* g,
+                                  size_t pixsize, int is_u8, int is_double) noexcept nogil:
+    """A thread's own buffers for the recipe, or NULL."""
+    cdef Scratch* s = <Scratch*> malloc(sizeof(Scratch))
+    if s == NULL:
+        return NULL
+    if _scratch_alloc(s, w, plan, g, pixsize, is_u8, is_double):
+        _scratch_free(s)
+        return NULL
+    return s
+
+
+cdef inline void _tile_work(const gf_pix_t* bp, const uint8_t* mp, const TileGeom* g,
+                            const Recipe* w, const GfConvPlan* plan, Py_ssize_t j,
+                            Py_ssize_t y, Py_ssize_t x, int64_t* counts,
+                            const gf_pix_t* padrow, gf_pix_t* op, Scratch* s) noexcept nogil:
+    """Tile j at (y, x): count (if asked), keep or drop, copy or resize."""
+    cdef int64_t cnt
+    cdef gf_pix_t* dst
+    cdef gf_pix_t* tile = <gf_pix_t*> s.tile
+    cdef Py_ssize_t C = w.C, oh = w.oh, ow = w.ow, i, r
+    cdef int step
+    if w.do_measure:
+        cnt = _count_tile(bp, mp, g, y, x)
+        counts[j] = cnt
+        if cnt < w.min_count:
+            return
+    if w.rmode == R_NONE:
+        return
+    dst = op + j * w.osz
+    if w.rmode == R_COPY:
+        _load_tile(bp, g, y, x, padrow, dst)
+        return
+    if w.area_inplace and y + g.th <= g.bh and x + g.tw <= g.W:
+        _area_fast_inside(bp + (y * g.W + x) * C, g.W * C, g.tw, C, oh, ow, w.kx, w.ky,
+                          w.addhalf, dst, s.iacc, s.dacc)
+        return
+    _load_tile(bp, g, y, x, padrow, tile)
+    if w.rmode == R_CONV:
+        for step in range(plan.nsteps):
+            for r in range(plan.rows[step]):
+                if gf_pix_t is uint8_t:
+                    gf_conv_u8_row(plan, step, r, tile, <gf_pix_t*> s.tmp, dst, s.iacc)
+                else:
+                    gf_conv_f_row(plan, step, r, tile, <gf_pix_t*> s.tmp, dst, s.dacc)
+    elif w.rmode == R_NEAREST:
+        for i in range(oh):
+            gf_nearest_row(tile + w.yi[i] * g.tw * C, dst + i * ow * C, C, ow, w.xi)
+    elif w.rmode == R_AREA_FAST:
+        for i in range(oh):
+            gf_area_fast_row(tile + i * w.ky * g.tw * C, g.tw, C, ow, w.kx, w.ky, w.addhalf,
+                             dst + i * ow * C, s.lacc, s.dacc)
+    else:
+        for i in range(oh):
+            if gf_pix_t is double:
+                gf_area_tab_row(tile, g.tw, C, ow, i, w.xofs, w.xsrc, w.xal, w.yofs, w.ysrc,
+                                w.yal, dst + i * ow * C, s.dacc, s.dacc + ow * C)
+            else:
+                gf_area_tab_row(tile, g.tw, C, ow, i, w.xofs, w.xsrc, w.xal, w.yofs, w.ysrc,
+                                w.yal, dst + i * ow * C, s.fbuf, s.fbuf + ow * C)
+
+
+cdef inline gf_pix_t* _prepare(const gf_pix_t[:, :, ::1] band, const int64_t[::1] geom,
+                               double thr_f, const gf_pix_t[::1] padval,
+                               gf_pix_t[:, :, :, ::1] out, Py_ssize_t n,
+                               const int32_t[:, ::1] xb, const int32_t[:, ::1] xki,
+                               const double[:, ::1] xkf, const int32_t[:, ::1] yb,
+                               const int32_t[:, ::1] yki, const double[:, ::1] ykf,
+                               const int64_t[::1] xi, const int64_t[::1] yi,
+                               const int64_t[::1] xofs, const int32_t[::1] xsrc,
+                               const float[::1] xal, const int64_t[::1] yofs,
+                               const int32_t[::1] ysrc, const float[::1] yal,
+                               TileGeom* g, Recipe* w, GfConvPlan* plan) except NULL:
+    """Fill the call's geometry, recipe and resize plan; return the fill row
+    (tw * C values, to free)."""
+    cdef Py_ssize_t C = band.shape[2], kxn, kyn, i, c
+    cdef gf_pix_t* padrow
+    _fill_geom(g, band.shape[0], band.shape[1], C, &geom[0], thr_f)
+    w.rmode = <int>geom[G_RMODE]
+    w.do_measure = <int>geom[G_MEASURE]
+    w.min_count = geom[G_MINCOUNT]
+    w.addhalf = <int>geom[G_ADDHALF]
+    w.C = C
+    w.oh = geom[G_OH]
+    w.ow = geom[G_OW]
+    w.kx = geom[G_KX]
+    w.ky = geom[G_KY]
+    w.osz = w.oh * w.ow * C
+    w.tsz = g.th * g.tw * C
+    # int32 block sums are exact up to kx * ky * 65535 < 2**31
+    w.area_inplace = w.rmode == R_AREA_FAST and w.kx * w.ky <= 32768
+    w.xi = &xi[0]
+    w.yi = &yi[0]
+    w.xofs = &xofs[0]
+    w.xsrc = &xsrc[0]
+    w.xal = &xal[0]
+    w.yofs = &yofs[0]
+    w.ysrc = &ysrc[0]
+    w.yal = &yal[0]
+    if w.rmode != R_NONE and (out.shape[1] != w.oh or out.shape[2] != w.ow
+                              or out.shape[3] != C or out.shape[0] < n):
+        raise ValueError("tiles: the output slots do not match the patch shape")
+    if gf_pix_t is uint8_t:
+        kxn = xki.shape[1]
+        kyn = yki.shape[1]
+    else:
+        kxn = xkf.shape[1]
+        kyn = ykf.shape[1]
+    gf_conv_plan(plan, g.th, g.tw, C, w.oh, w.ow, &xb[0, 0], kxn, &yb[0, 0], kyn,
+                 <int>geom[G_HPASS], <int>geom[G_VPASS], <int>geom[G_VFIRST])
+    plan.xk_i = &xki[0, 0]
+    plan.yk_i = &yki[0, 0]
+    plan.xk_f = &xkf[0, 0]
+    plan.yk_f = &ykf[0, 0]
+    padrow = <gf_pix_t*> malloc(sizeof(gf_pix_t) * g.tw * C)
+    if padrow == NULL:
+        raise MemoryError("tiles: could not allocate the fill row")
+    for i in range(g.tw):
+        for c in range(C):
+            padrow[i * C + c] = padval[c]
+    return padrow
+
+
 def patches(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,
             const int64_t[::1] ys, const int64_t[::1] xs, int64_t[::1] counts,
             const int64_t[::1] geom, double thr_f, const int64_t[::1] release,
@@ -308,145 +517,105 @@ def patches(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,
             int n_threads):
     """Fused per tile: count (if geom[G_MEASURE]), keep iff the count reaches
     geom[G_MINCOUNT], then copy or resize the tile into out[j]."""
-    cdef Py_ssize_t n = ys.shape[0], j, r, i, C = band.shape[2]
+    cdef Py_ssize_t n = ys.shape[0], j
     cdef TileGeom g
+    cdef Recipe w
     cdef GfConvPlan plan
-    cdef int64_t cnt
-    cdef int step
-    cdef int do_measure = <int>geom[G_MEASURE]
-    cdef int64_t min_count = geom[G_MINCOUNT]
-    cdef int rmode = <int>geom[G_RMODE]
-    cdef Py_ssize_t oh = geom[G_OH], ow = geom[G_OW], kx = geom[G_KX], ky = geom[G_KY]
-    cdef int addhalf = <int>geom[G_ADDHALF]
-    # int32 block sums are exact up to kx * ky * 65535 < 2**31
-    cdef int area_inplace = rmode == R_AREA_FAST and kx * ky <= 32768
-    cdef Py_ssize_t tsz, osz = oh * ow * C, kxn, kyn
+    cdef Scratch* sc
     cdef const gf_pix_t* bp = &band[0, 0, 0]
     cdef const uint8_t* mp = &mask[0, 0]
     cdef gf_pix_t* op = &out[0, 0, 0, 0]
     cdef gf_pix_t* padrow
-    cdef gf_pix_t* tile
-    cdef gf_pix_t* tmp
-    cdef gf_pix_t* dst
-    cdef int32_t* iacc
-    cdef double* dacc
-    cdef int64_t* lacc
-    cdef float* fbuf
     cdef int failed = 0
     cdef int* failed_flag = &failed
     cdef const int64_t* rel
+    cdef int is_u8 = gf_pix_t is uint8_t
+    cdef int is_double = gf_pix_t is double
     if release.shape[0] != 4:
         raise ValueError("tiles: release must hold two (address, length) pairs")
     rel = &release[0]
-    _fill_geom(&g, band.shape[0], band.shape[1], C, &geom[0], thr_f)
-    tsz = g.th * g.tw * C
-    if out.shape[1] != oh or out.shape[2] != ow or out.shape[3] != C or out.shape[0] < n:
-        raise ValueError("tiles: the output slots do not match the patch shape")
-    if gf_pix_t is uint8_t:
-        kxn = xki.shape[1]
-        kyn = yki.shape[1]
-    else:
-        kxn = xkf.shape[1]
-        kyn = ykf.shape[1]
-    gf_conv_plan(&plan, g.th, g.tw, C, oh, ow, &xb[0, 0], kxn, &yb[0, 0], kyn,
-                 <int>geom[G_HPASS], <int>geom[G_VPASS], <int>geom[G_VFIRST])
-    plan.xk_i = &xki[0, 0]
-    plan.yk_i = &yki[0, 0]
-    plan.xk_f = &xkf[0, 0]
-    plan.yk_f = &ykf[0, 0]
-    padrow = <gf_pix_t*> malloc(sizeof(gf_pix_t) * g.tw * C)
-    if padrow == NULL:
-        raise MemoryError("tiles: could not allocate the fill row")
-    for i in range(g.tw):
-        for r in range(C):
-            padrow[i * C + r] = padval[r]
+    padrow = _prepare(band, geom, thr_f, padval, out, n, xb, xki, xkf, yb, yki, ykf, xi, yi,
+                      xofs, xsrc, xal, yofs, ysrc, yal, &g, &w, &plan)
     with nogil, parallel(num_threads=n_threads):
         if threadid() == 0:
             _drop_pages(rel)
-        tile = NULL
-        tmp = NULL
-        iacc = NULL
-        dacc = NULL
-        lacc = NULL
-        fbuf = NULL
-        if rmode != R_COPY:
-            tile = <gf_pix_t*> malloc(sizeof(gf_pix_t) * tsz)
-            if tile == NULL:
-                failed_flag[0] = 1
-        if rmode == R_CONV:
-            tmp = <gf_pix_t*> malloc(sizeof(gf_pix_t) * (plan.tmp_len + 1))
-            if gf_pix_t is uint8_t:
-                iacc = <int32_t*> malloc(sizeof(int32_t) * plan.acc_len)
-                if iacc == NULL:
-                    failed_flag[0] = 1
-            else:
-                dacc = <double*> malloc(sizeof(double) * plan.acc_len)
-                if dacc == NULL:
-                    failed_flag[0] = 1
-            if tmp == NULL:
-                failed_flag[0] = 1
-        elif rmode == R_AREA_FAST:
-            lacc = <int64_t*> malloc(sizeof(int64_t) * g.tw * C)
-            dacc = <double*> malloc(sizeof(double) * g.tw * C)
-            iacc = <int32_t*> malloc(sizeof(int32_t) * g.tw * C)
-            if lacc == NULL or dacc == NULL or iacc == NULL:
-                failed_flag[0] = 1
-        elif rmode == R_AREA_TABLE:
-            if gf_pix_t is double:
-                dacc = <double*> malloc(sizeof(double) * 2 * ow * C)
-                if dacc == NULL:
-                    failed_flag[0] = 1
-            else:
-                fbuf = <float*> malloc(sizeof(float) * 2 * ow * C)
-                if fbuf == NULL:
-                    failed_flag[0] = 1
-        if not failed_flag[0]:
+        sc = _scratch_new(&w, &plan, &g, sizeof(gf_pix_t), is_u8, is_double)  # thread-private
+        if sc == NULL:
+            failed_flag[0] = 1
+        else:
             for j in prange(n, schedule="dynamic"):
-                if do_measure:
-                    cnt = _count_tile(bp, mp, &g, ys[j], xs[j])
-                    counts[j] = cnt
-                    if cnt < min_count:
-                        continue
-                dst = op + j * osz
-                if rmode == R_COPY:
-                    _load_tile(bp, &g, ys[j], xs[j], padrow, dst)
-                    continue
-                if (rmode == R_AREA_FAST and area_inplace and ys[j] + g.th <= g.bh
-                        and xs[j] + g.tw <= g.W):
-                    _area_fast_inside(bp + (ys[j] * g.W + xs[j]) * C, g.W * C, g.tw, C, oh, ow,
-                                      kx, ky, addhalf, dst, iacc, dacc)
-                    continue
-                _load_tile(bp, &g, ys[j], xs[j], padrow, tile)
-                if rmode == R_CONV:
-                    for step in range(plan.nsteps):
-                        for r in range(plan.rows[step]):
-                            if gf_pix_t is uint8_t:
-                                gf_conv_u8_row(&plan, step, r, tile, tmp, dst, iacc)
-                            else:
-                                gf_conv_f_row(&plan, step, r, tile, tmp, dst, dacc)
-                elif rmode == R_NEAREST:
-                    for i in range(oh):
-                        gf_nearest_row(tile + yi[i] * g.tw * C, dst + i * ow * C, C, ow, &xi[0])
-                elif rmode == R_AREA_FAST:
-                    for i in range(oh):
-                        gf_area_fast_row(tile + i * ky * g.tw * C, g.tw, C, ow, kx, ky, addhalf,
-                                         dst + i * ow * C, lacc, dacc)
-                else:
-                    for i in range(oh):
-                        if gf_pix_t is double:
-                            gf_area_tab_row(tile, g.tw, C, ow, i, &xofs[0], &xsrc[0], &xal[0],
-                                            &yofs[0], &ysrc[0], &yal[0], dst + i * ow * C,
-                                            dacc, dacc + ow * C)
-                        else:
-                            gf_area_tab_row(tile, g.tw, C, ow, i, &xofs[0], &xsrc[0], &xal[0],
-                                            &yofs[0], &ysrc[0], &yal[0], dst + i * ow * C,
-                                            fbuf, fbuf + ow * C)
-        free(tile)
-        free(tmp)
-        free(iacc)
-        free(dacc)
-        free(lacc)
-        free(fbuf)
+                _tile_work(bp, mp, &g, &w, &plan, j, ys[j], xs[j], &counts[0], padrow, op, sc)
+        _scratch_free(sc)
     free(padrow)
     if failed:
         raise MemoryError("tiles: could not allocate a thread's work buffers")
+
+
+def run_image(const gf_pix_t[:, :, ::1] image, const uint8_t[:, ::1] mask,
+              const int64_t[::1] ys, const int64_t[::1] xs, int64_t[::1] counts,
+              const int64_t[::1] geom, double thr_f, const int64_t[::1] band_end,
+              const int64_t[:, ::1] band_release, int64_t[::1] band_left,
+              const gf_pix_t[::1] padval, gf_pix_t[:, :, :, ::1] out,
+              const int32_t[:, ::1] xb, const int32_t[:, ::1] xki, const double[:, ::1] xkf,
+              const int32_t[:, ::1] yb, const int32_t[:, ::1] yki, const double[:, ::1] ykf,
+              const int64_t[::1] xi, const int64_t[::1] yi,
+              const int64_t[::1] xofs, const int32_t[::1] xsrc, const float[::1] xal,
+              const int64_t[::1] yofs, const int32_t[::1] ysrc, const float[::1] yal,
+              int n_threads):
+    """The whole call in one parallel region (an optional capability of this
+    engine): the listed tiles of the whole image, in order, with the work of
+    :func:`patches` (``geom[G_RMODE] == R_NONE``: count only).  Tiles
+    ``band_end[b-1]:band_end[b]`` form band ``b``; ``band_left[b]`` starts
+    at its tile count, and the thread that finishes its last tile drops the
+    page ranges ``band_release[b]`` (two (address, length) pairs).  Tiles
+    are handed out in order, so only the few bands in flight are resident."""
+    cdef Py_ssize_t n = ys.shape[0], nb = band_end.shape[0], j, b
+    cdef TileGeom g
+    cdef Recipe w
+    cdef GfConvPlan plan
+    cdef Scratch* sc
+    cdef const gf_pix_t* bp = &image[0, 0, 0]
+    cdef const uint8_t* mp = &mask[0, 0]
+    cdef gf_pix_t* op = &out[0, 0, 0, 0]
+    cdef gf_pix_t* padrow
+    cdef int failed = 0
+    cdef int* failed_flag = &failed
+    cdef int is_u8 = gf_pix_t is uint8_t
+    cdef int is_double = gf_pix_t is double
+    cdef const int64_t* bend
+    cdef int64_t* left
+    if nb < 1 or band_release.shape[0] != nb or band_release.shape[1] != 4 \
+            or band_left.shape[0] != nb or band_end[nb - 1] != n:
+        raise ValueError("tiles: the band tables do not match the tiles")
+    bend = &band_end[0]
+    left = &band_left[0]
+    padrow = _prepare(image, geom, thr_f, padval, out, n, xb, xki, xkf, yb, yki, ykf, xi, yi,
+                      xofs, xsrc, xal, yofs, ysrc, yal, &g, &w, &plan)
+    with nogil, parallel(num_threads=n_threads):
+        sc = _scratch_new(&w, &plan, &g, sizeof(gf_pix_t), is_u8, is_double)  # thread-private
+        if sc == NULL:
+            failed_flag[0] = 1
+        # after a failed allocation the tiles are still visited (and counted
+        # down) so that every band's pages are released; no work is done
+        for j in prange(n, schedule="dynamic"):
+            if not failed_flag[0]:
+                _tile_work(bp, mp, &g, &w, &plan, j, ys[j], xs[j], &counts[0], padrow, op, sc)
+            b = _band_of(bend, nb, j)
+            if gf_fetch_sub(left + b) == 1:
+                _drop_pages(&band_release[b, 0])
+        _scratch_free(sc)
+    free(padrow)
+    if failed:
+        raise MemoryError("tiles: could not allocate a thread's work buffers")
+
+
+cdef inline Py_ssize_t _band_of(const int64_t* bend, Py_ssize_t nb, Py_ssize_t j) noexcept nogil:
+    """The band holding tile j (binary search over the band ends)."""
+    cdef Py_ssize_t lo = 0, hi = nb - 1, mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if bend[mid] > j:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo

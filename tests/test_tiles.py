@@ -176,7 +176,7 @@ def _shape(H, W, channels):
 @pytest.fixture(params=["one-pass", "two-pass"])
 def strategy(request, monkeypatch):
     """Both ways tiles() allocates a filtered output, with bands of a single
-    tile row (many bands) or the default size."""
+    tile row (many bands)."""
     ratio = 1.0 if request.param == "one-pass" else 0.0
     monkeypatch.setattr(_config, "TILES_ONE_PASS_MAX_RATIO", ratio)
     monkeypatch.setattr(_config, "TILES_BAND_BYTES", 1)
@@ -223,6 +223,19 @@ def test_geometries_and_dtypes_match_the_oracle(engine, n_threads, ki, strategy)
             assert_same(got, want)
 
 
+@pytest.mark.parametrize("ki", range(len(KINDS)),
+                         ids=[f"{np.dtype(d).name}-{c}" for d, c in KINDS])
+def test_cython_band_by_band_matches_the_oracle(n_threads, ki, strategy, monkeypatch):
+    """The Cython engine runs a C-contiguous image in one parallel region per
+    pass; switched off, it runs one region per band like the other engines."""
+    monkeypatch.setattr(_config, "TILES_ONE_REGION", False)
+    for gi in range(len(GEOMETRIES)):
+        for ri in range(len(_recipes_for(GEOMETRIES[gi][2]))):
+            img, size, kw, want = _geometry_case(ki, gi, ri, "cython")
+            got = gilfree.tiles(img, size, engine="cython", n_threads=n_threads, **kw)
+            assert_same(got, want)
+
+
 @pytest.mark.parametrize("method", ["area", "bilinear", "hamming", "lanczos", "nearest", "box"])
 def test_random_rgb_every_method_and_keep_threshold(engine, n_threads, method):
     rng = np.random.default_rng(3)
@@ -247,16 +260,20 @@ def test_luma_is_pillows_convert_L():
         np.testing.assert_array_equal(got.fraction, (luma < t).ravel().astype(float))
 
 
-def test_mask_instead_of_threshold(engine, n_threads, strategy):
+def test_mask_instead_of_threshold(engine, n_threads, strategy, monkeypatch):
     rng = np.random.default_rng(5)
     img = random_image(rng, (41, 47, 3), np.float32)
     mask = rng.random((41, 47)) < 0.4
-    for pad in (None, 0.25):
-        for out_size, method in RECIPES[:4]:
-            kw = dict(mask=mask, min_fraction=0.4, out_size=out_size, method=method, pad=pad)
-            want = oracle(img, (9, 8), (7, 8), **kw)
-            got = gilfree.tiles(img, (9, 8), (7, 8), engine=engine, n_threads=n_threads, **kw)
-            assert_same(got, want)
+    # the Cython engine: one parallel region per pass, and one per band
+    for one_region in ((True, False) if engine == "cython" else (True,)):
+        monkeypatch.setattr(_config, "TILES_ONE_REGION", one_region)
+        for pad in (None, 0.25):
+            for out_size, method in RECIPES[:4]:
+                kw = dict(mask=mask, min_fraction=0.4, out_size=out_size, method=method, pad=pad)
+                want = oracle(img, (9, 8), (7, 8), **kw)
+                got = gilfree.tiles(img, (9, 8), (7, 8), engine=engine, n_threads=n_threads,
+                                    **kw)
+                assert_same(got, want)
 
 
 def test_no_foreground_rule_keeps_every_tile(engine):

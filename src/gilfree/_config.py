@@ -69,6 +69,10 @@ TILES_BAND_BYTES = 32 * 2**20
 #: otherwise it measures every tile first, allocates the exact output and
 #: reads the bands holding kept tiles a second time.
 TILES_ONE_PASS_MAX_RATIO = 0.25
+#: Slide tiling: with an engine that can (Cython), a C-contiguous image is
+#: processed in one parallel region per pass, its bands' pages released as
+#: their last tile is done, instead of one region per band.
+TILES_ONE_REGION = True
 
 #: Accumulator lanes of the KDE kernels (must match ext/kde.pyx LANES): the
 #: exp-family kernels need the sample count padded to a multiple of it.

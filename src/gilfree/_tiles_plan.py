@@ -62,6 +62,7 @@ FG_ALL = 0
 FG_MASK = 1
 FG_LUMA = 2
 
+R_NONE = -1  # count only (the one-region kernel's first pass)
 R_COPY = 0
 R_CONV = 1
 R_NEAREST = 2

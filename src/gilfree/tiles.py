@@ -555,13 +555,89 @@ class _Job:
     def run(self, mod, nt):
         if self.n_grid == 0:
             return self.finish(np.zeros(0, np.int64), np.zeros(0, np.int64), self.empty_patches(0))
+        one_pass = self.rmode != tp.R_COPY and (
+            self.oh * self.ow <= _config.TILES_ONE_PASS_MAX_RATIO * self.npix)
+        if self.one_region(mod):
+            return self._run_image(mod, nt, one_pass)
         if self.min_count == 0:
             return self._run_all(mod, nt)
-        if self.rmode != tp.R_COPY and (
-            self.oh * self.ow <= _config.TILES_ONE_PASS_MAX_RATIO * self.npix
-        ):
+        if one_pass:
             return self._run_one_pass(mod, nt)
         return self._run_two_pass(mod, nt)
+
+    # ------------------------------------------- one parallel region per pass
+
+    def one_region(self, mod):
+        return (_config.TILES_ONE_REGION and hasattr(mod, "run_image")
+                and self.arr.flags.c_contiguous
+                and (self.mask8 is None or self.mask8.flags.c_contiguous))
+
+    def band_tables(self, bands, listed=None):
+        """``band_end`` (cumulative tile counts), ``band_release`` (page
+        ranges to drop when a band is done) and ``band_left`` (tiles per
+        band) for the tiles of ``bands`` listed in row-major order: every
+        grid tile, or the sorted flat indices ``listed``."""
+        n_c = len(self.cols)
+        ends = np.array([i1 * n_c for _, i1 in bands], dtype=np.int64)
+        if listed is not None:
+            ends = np.searchsorted(listed, ends).astype(np.int64)
+        rel = np.zeros((len(bands), 4), dtype=np.int64)
+        page = mmap.PAGESIZE
+        for k, (m, arr) in enumerate(((self.image_map, self.arr), (self.mask_map, self.mask8))):
+            if m is None:
+                continue
+            _, base, size = m
+            data = arr.__array_interface__["data"][0] - base
+            rowbytes = arr.strides[0]
+            for b, (i0, _) in enumerate(bands):
+                lo = data + int(self.rows[i0]) * rowbytes
+                if b + 1 < len(bands):  # whole pages below the next band's first row
+                    hi = (data + int(self.rows[bands[b + 1][0]]) * rowbytes) // page * page
+                else:
+                    hi = -(-(data + self.H * rowbytes) // page) * page
+                start, end = max(lo, 0) // page * page, min(hi, size)
+                if end > start:
+                    rel[b, 2 * k], rel[b, 2 * k + 1] = base + start, end - start
+        left = np.diff(ends, prepend=0)
+        return ends, rel, left
+
+    def call_image(self, mod, nt, ys, xs, counts, geom, out, tables):
+        mband = self.mask8 if self.mask8 is not None else _NO_MASK
+        ends, rel, left = tables
+        mod.run_image(self.arr, mband, ys, xs, counts, geom, self.thr_f, ends, rel, left,
+                      self.padval, out, *self.tables, nt)
+
+    def _run_image(self, mod, nt, one_pass):
+        n_c = len(self.cols)
+        ys = np.repeat(self.rows, n_c)
+        xs = np.tile(self.cols, len(self.rows))
+        counts = np.empty(self.n_grid, np.int64)
+        bands = self.bands(staged=False)
+        if self.min_count == 0 or one_pass:
+            # one pass: every tile kept (straight into the output), or small
+            # patches into one slot per tile (only the kept slots are touched)
+            slots = self.empty_patches(self.n_grid)
+            self.call_image(mod, nt, ys, xs, counts, self.geom_for(1, self.min_count), slots,
+                            self.band_tables(bands))
+            if self.min_count == 0:
+                return self.finish(np.arange(self.n_grid, dtype=np.int64), counts, slots)
+            flat = np.flatnonzero(counts >= self.min_count)
+            out = np.take(slots, flat, axis=0)
+            del slots
+            return self.finish(flat, counts[flat], out)
+        # two passes: count every tile, allocate the kept ones, write them
+        geom = self.geom_for(1, self.min_count)
+        geom[tp.G_RMODE] = tp.R_NONE
+        dummy = np.empty((1, 1, 1, self.C), dtype=self.dtype)
+        self.call_image(mod, nt, ys, xs, counts, geom, dummy, self.band_tables(bands))
+        flat = np.flatnonzero(counts >= self.min_count)
+        out = self.empty_patches(flat.size)
+        if flat.size:
+            self.call_image(mod, nt, ys[flat], xs[flat], counts[flat], self.geom_for(0, 0), out,
+                            self.band_tables(bands, listed=flat))
+        return self.finish(flat, counts[flat], out)
+
+    # ------------------------------------------------ one region per band
 
     def _run_all(self, mod, nt):
         """Every tile is kept: one pass straight into the output."""
