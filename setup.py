@@ -58,6 +58,7 @@ MODULE_FLAGS = {
     # dtw: the local cost sum((t - s)**2) rounds exactly like NumPy and Numba
     # (the accumulated cost matrix is compared bit for bit across engines)
     "dtw": ["-ffp-contract=off"],
+    "tiles": ["-ffp-contract=off"],
 }
 
 

@@ -21,6 +21,7 @@ from .parallel import (
 )
 from .resample import resample, resample_many, resample_poly
 from .resize import resize, resize_batch
+from .tiles import Tiles, iter_tiles, tiles
 from . import dtw
 
 __version__ = "0.1.0"
@@ -40,6 +41,9 @@ __all__ = [
     "resolve_n_threads",
     "show_config",
     "usable_cores",
+    "Tiles",
+    "iter_tiles",
+    "tiles",
     # parallel map
     "Parallelize",
     "WorkerCrashedError",

@@ -64,6 +64,21 @@ RESAMPLE_FILTER_CACHE = 64
 #: Parallel tasks per thread when the numba engines split rows or samples
 #: into chunks (the Cython engines use the same number).
 RESIZE_CHUNKS_PER_THREAD = 4
+
+#: Slide tiling: bytes of image (plus staged patches) one band of tile rows
+#: may span; a memmap is read, processed and released band by band.
+TILES_BAND_BYTES = 32 * 2**20
+#: Slide tiling: ``tiles()`` reads the image once and collects the kept
+#: patches per band when a resized patch has at most this fraction of a
+#: tile's pixels (the extra memory is then at most the output itself);
+#: otherwise it measures every tile first, allocates the exact output and
+#: reads the bands holding kept tiles a second time.
+TILES_ONE_PASS_MAX_RATIO = 0.25
+#: Slide tiling: with an engine that can (Cython), a C-contiguous image is
+#: processed in one parallel region per pass, its bands' pages released as
+#: their last tile is done, instead of one region per band.
+TILES_ONE_REGION = True
+
 #: Accumulator lanes of the KDE kernels (must match ext/kde.pyx LANES): the
 #: exp-family kernels need the sample count padded to a multiple of it.
 KDE_LANES = 32

@@ -1,0 +1,842 @@
+"""Slide tiling: cut an image into tiles, drop the background ones, copy or
+resize the rest, reading the image once per band of tile rows, on every
+core, with the GIL released (KERNELS.md section 5).
+
+Geometry
+    Tile origins are ``range(0, H - th + 1, sh) x range(0, W - tw + 1, sw)``
+    in row-major order.  With ``pad=<fill value>`` the grid continues while
+    an origin is inside the image (``range(0, H, sh) x range(0, W, sw)``)
+    and the parts of those tiles beyond the image hold the fill value.
+
+Foreground
+    A boolean ``mask`` of the image's (H, W), or ``luma < threshold`` where
+    luma is the first channel of a one- or two-channel image, and for three
+    or four channels (RGB, RGBA) Pillow's ``convert("L")``:
+    ``(19595 R + 38470 G + 7471 B + 32768) >> 16`` for integer images,
+    ``(19595 R + 38470 G + 7471 B) / 65536`` for float images.  Without
+    either every pixel counts.  Padded pixels are background with a mask
+    and follow the luma rule of the fill value otherwise.  ``fraction`` =
+    foreground pixels / tile pixels (float64); a tile is kept iff
+    ``fraction >= min_fraction``.
+
+Patches
+    ``image[r:r+th, c:c+tw]`` (padded as above), or its
+    :func:`gilfree.resize` to ``out_size`` with ``method``: the same tables
+    and arithmetic, so the same numbers as ``gilfree.resize`` of the tile.
+
+Memory
+    The image is read in bands of whole tile rows (about
+    ``_config.TILES_BAND_BYTES`` each); each band is processed by all
+    threads and then released.  For an ``np.memmap`` (also what
+    ``tifffile.memmap`` and ``np.load(..., mmap_mode="r")`` return) that is
+    a shared file mapping, released means ``madvise(MADV_DONTNEED)``: the
+    band's pages leave this process's resident set (the OS page cache may
+    keep them; the data are untouched).  Copy-on-write memmaps are never
+    advised.  The output is allocated once:
+
+    - every tile kept (``min_fraction=0`` or no foreground rule): the
+      output size is known, one pass writes it;
+    - resized patches of at most ``TILES_ONE_PASS_MAX_RATIO`` of a tile's
+      pixels: one fused pass (count, keep, resize per tile); each band's
+      kept patches are collected and joined at the end, so the extra memory
+      is at most the (small) output once more;
+    - otherwise two passes: the first counts foreground per tile (a cheap
+      pass), the output of exactly the kept count is allocated, the second
+      reads the bands that hold kept tiles again and writes their patches.
+
+    :func:`iter_tiles` always makes one fused pass and holds at most one
+    band and one batch.
+
+The compiled engines (``cython``, ``numba``) release the GIL for each band;
+the band loop in between is a few Python statements.  The output never
+depends on the engine, the thread count or the batch size.
+"""
+
+import collections
+import math
+import mmap
+import numbers
+
+import numpy as np
+
+from . import _config
+from . import _resize_plan as rplan
+from . import _tiles_plan as tp
+from .resize import METHODS as _METHODS
+from .resize import _area_axis, _check_method, _nearest_axis, _pillow_axis
+from ._validation import as_typed_array, check_positive_int, describe
+
+__all__ = ["Tiles", "iter_tiles", "tiles"]
+
+_config.register_kernel(
+    "tiles",
+    auto=("cython", "numba", "numpy"),
+    engines={
+        "numba": "gilfree._numba.tiles",
+        "cython": "gilfree._cy.tiles",
+        "numpy": "gilfree._reference.tiles",
+        "python": "gilfree._reference.tiles_python",
+    },
+)
+
+DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
+
+_DTYPE_HINT = (
+    "slides are tiled as uint8, uint16, float32 or float64; convert first, e.g. "
+    "image.astype(np.float32)"
+)
+
+
+class Tiles(collections.namedtuple("Tiles", ["coords", "fraction", "patches"])):
+    """The kept tiles, in row-major order of their origins.
+
+    Attributes
+    ----------
+    coords : ndarray, int64, shape (k, 2)
+        Top-left ``(row, col)`` of each kept tile in the image.
+    fraction : ndarray, float64, shape (k,)
+        Foreground pixels / tile pixels of each kept tile.
+    patches : ndarray, shape (k, oh, ow) or (k, oh, ow, C), the image's dtype
+        The tiles, or their resized versions (``oh, ow`` = ``out_size``).
+    """
+
+    __slots__ = ()
+
+
+# --------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------
+
+
+def _pair(value, name):
+    """An int or a pair of ints, all >= 1 -> (a, b)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        items = (value, value)
+    elif isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(
+            f"{name} must be a positive int or a pair (height, width) of them; "
+            f"got {describe(value)}"
+        )
+    else:
+        items = tuple(value)
+    out = []
+    for label, v in zip(("height", "width"), items):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            raise TypeError(
+                f"{name} must be a positive int or a pair (height, width) of them; "
+                f"its {label} is {v!r} of type {type(v).__name__}"
+            )
+        if v < 1:
+            raise ValueError(
+                f"{name} must be positive; its {label} is {int(v)}"
+                + (" (a tile or stride of 0 or less pixels)" if name != "out_size" else "")
+            )
+        out.append(int(v))
+    return tuple(out)
+
+
+def _real(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {describe(value)}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+    return v
+
+
+def _threshold_range(dtype):
+    if dtype.kind == "f":
+        return 0.0, 1.0
+    return 0, int(np.iinfo(dtype).max) + 1
+
+
+def _check_threshold(threshold, dtype):
+    t = _real(threshold, "threshold")
+    lo, hi = _threshold_range(dtype)
+    if not lo <= t <= hi:
+        if dtype.kind == "f":
+            raise ValueError(
+                f"threshold must be in [0, 1] for a {dtype} image (float images are taken to "
+                f"be scaled to [0, 1]); got {threshold!r}. Scale the image (e.g. image / 255) "
+                "or the threshold, or pass a boolean mask instead"
+            )
+        raise ValueError(
+            f"threshold must be in [{lo}, {hi}] for a {dtype} image (luma < threshold is "
+            f"foreground); got {threshold!r}"
+        )
+    return threshold
+
+
+def _check_pad(pad, dtype, C):
+    """The fill value per channel as a (C,) array of the image's dtype."""
+    try:
+        p = np.asarray(pad)
+    except (TypeError, ValueError):
+        p = np.asarray(None, dtype=object)
+    if p.dtype.kind not in "iuf":
+        raise TypeError(
+            f"pad must be None (drop border tiles), a number or one number per channel; "
+            f"got {describe(pad)}"
+        )
+    if p.ndim == 0:
+        p = np.repeat(p, C)
+    elif p.shape != (C,):
+        raise ValueError(
+            f"pad must be one fill value or one per channel ({C}); got shape {p.shape}"
+        )
+    if dtype.kind == "u":
+        info = np.iinfo(dtype)
+        for v in p.tolist():
+            if not (float(v).is_integer() and info.min <= v <= info.max):
+                raise ValueError(
+                    f"pad must be an integer in [{info.min}, {info.max}] for a {dtype} image; "
+                    f"got {v!r}"
+                )
+    return np.ascontiguousarray(p.astype(dtype))
+
+
+def _find_mapping(arr):
+    """``(mmap, base address, length)`` when ``arr``'s memory is a shared
+    file mapping held by an ``np.memmap``, else None."""
+    if not hasattr(mmap, "MADV_DONTNEED"):
+        return None
+    a = arr
+    while isinstance(a, np.ndarray):
+        if isinstance(a, np.memmap) and getattr(a, "_mmap", None) is not None:
+            if getattr(a, "mode", "c") not in ("r", "r+", "w+"):
+                return None  # copy-on-write: DONTNEED would drop private pages
+            mm = a._mmap
+            try:
+                view = np.frombuffer(mm, dtype=np.uint8)
+            except (TypeError, ValueError, BufferError):
+                return None
+            base = view.__array_interface__["data"][0]
+            size = view.size
+            del view
+            return (mm, base, size) if size else None
+        a = a.base
+    return None
+
+
+def _byte_span(a):
+    """[low, high) addresses spanned by the array view ``a``."""
+    lo = hi = a.__array_interface__["data"][0]
+    for n, st in zip(a.shape, a.strides):
+        if n == 0:
+            return lo, lo
+        if st > 0:
+            hi += (n - 1) * st
+        else:
+            lo += (n - 1) * st
+    return lo, hi + a.itemsize
+
+
+def _page_range(mapping, lo, hi, outward):
+    """Page-aligned (offset, length) of the addresses [lo, hi) inside the
+    mapping: rounded outward, or (``outward=False``) only whole pages below
+    ``hi``'s page unless ``hi`` is itself page-aligned."""
+    mm, base, size = mapping
+    page = mmap.PAGESIZE
+    start = max(lo - base, 0) // page * page
+    end = hi - base
+    end = -(-end // page) * page if outward else end // page * page
+    end = min(end, size)
+    return (start, end - start) if end > start else (0, 0)
+
+
+def _release(mapping, view):
+    """Drop ``view``'s pages from this process's resident set."""
+    if mapping is None:
+        return
+    start, length = _page_range(mapping, *_byte_span(view), outward=True)
+    if length:
+        try:
+            mapping[0].madvise(mmap.MADV_DONTNEED, start, length)
+        except (OSError, ValueError):  # closed or not advisable: only a memory hint
+            pass
+
+
+class _Pages:
+    """Releases the memmap pages of the bands already processed.
+
+    With an engine that releases pages itself (``RELEASES_PAGES``), each
+    kernel call gets the page ranges of the previous band that the current
+    band does not use, and drops them from one thread while the others work
+    (the release is no serial step); the last band is released here.
+    Otherwise every band is released here right after its kernel call.
+    """
+
+    def __init__(self, job, mod):
+        self.maps = (job.image_map, job.mask_map)
+        self.in_kernel = bool(getattr(mod, "RELEASES_PAGES", False)) and any(
+            m is not None for m in self.maps)
+        self.pending = None
+
+    def before(self, views):
+        rel = np.zeros(4, dtype=np.int64)
+        if self.pending is None:
+            return rel
+        for i, (m, prev, cur) in enumerate(zip(self.maps, self.pending, views)):
+            if m is None or prev is None:
+                continue
+            mm, base, size = m
+            page = mmap.PAGESIZE
+            lo, hi = _byte_span(prev)
+            clo = _byte_span(cur)[0]
+            # the whole pages of the previous band below the current band's first page
+            start = max(lo - base, 0) // page * page
+            end = min(-(-(hi - base) // page) * page, (clo - base) // page * page, size)
+            if end > start:
+                rel[2 * i], rel[2 * i + 1] = base + start, end - start
+        return rel
+
+    def after(self, views):
+        if self.in_kernel:
+            self.pending = views
+        else:
+            for m, v in zip(self.maps, views):
+                if m is not None and v is not None:
+                    _release(m, v)
+
+    def finish(self):
+        if self.pending is not None:
+            for m, v in zip(self.maps, self.pending):
+                if m is not None and v is not None:
+                    _release(m, v)
+        self.pending = None
+
+
+_NO_TAPS_B = np.zeros((1, 2), dtype=np.int32)
+_NO_TAPS_I = np.zeros((1, 1), dtype=np.int32)
+_NO_TAPS_F = np.zeros((1, 1), dtype=np.float64)
+_NO_IDX = np.zeros(1, dtype=np.int64)
+_NO_OFS = np.zeros(2, dtype=np.int64)
+_NO_SRC = np.zeros(1, dtype=np.int32)
+_NO_AL = np.zeros(1, dtype=np.float32)
+_NO_MASK = np.zeros((1, 1), dtype=np.uint8)
+for _a in (_NO_TAPS_B, _NO_TAPS_I, _NO_TAPS_F, _NO_IDX, _NO_OFS, _NO_SRC, _NO_AL, _NO_MASK):
+    _a.flags.writeable = False
+
+
+def _resize_spec(th, tw, C, dtype, out_size):
+    """(rmode, oh, ow, geom entries, tables) turning a (th, tw) tile into a
+    patch; the tables are ``gilfree.resize``'s (cached per size pair)."""
+    spec = {"hp": 0, "vp": 0, "vf": 0, "kx": 0, "ky": 0, "addhalf": 0}
+    xb, xki, xkf, yb, yki, ykf = (_NO_TAPS_B, _NO_TAPS_I, _NO_TAPS_F) * 2
+    xi = yi = _NO_IDX
+    xofs, xsrc, xal, yofs, ysrc, yal = (_NO_OFS, _NO_SRC, _NO_AL) * 2
+    if out_size is None or out_size[0] == (th, tw):
+        mode, (oh, ow) = tp.R_COPY, (th, tw)
+    else:
+        (oh, ow), method = out_size
+        if method == "nearest":
+            mode = tp.R_NEAREST
+            acc = dtype != np.uint16
+            xi = _nearest_axis(tw, ow, acc)
+            yi = _nearest_axis(th, oh, acc)
+        elif method == "area":
+            fx = rplan.area_is_integer(tw, ow)
+            fy = rplan.area_is_integer(th, oh)
+            if fx and fy:
+                mode = tp.R_AREA_FAST
+                spec.update(kx=fx, ky=fy,
+                            addhalf=int(dtype.kind == "u" and fx == 2 and fy == 2 and C != 2))
+            else:
+                mode = tp.R_AREA_TABLE
+                xofs, xsrc, xal = _area_axis(tw, ow)
+                yofs, ysrc, yal = _area_axis(th, oh)
+        else:
+            mode = tp.R_CONV
+            hp, vp = ow != tw, oh != th
+            spec.update(hp=int(hp), vp=int(vp),
+                        vf=int(hp and vp and rplan.pillow_vertical_first(th, tw, oh, ow)))
+            if dtype == np.uint8:
+                if hp:
+                    xb, xki = _pillow_axis(tw, ow, method, True, _config.RESIZE_TAP_PAD)
+                if vp:
+                    yb, yki = _pillow_axis(th, oh, method, True, 1)
+            else:
+                if hp:
+                    xb, xkf = _pillow_axis(tw, ow, method, False, 1)
+                if vp:
+                    yb, ykf = _pillow_axis(th, oh, method, False, 1)
+    tables = (xb, xki, xkf, yb, yki, ykf, xi, yi, xofs, xsrc, xal, yofs, ysrc, yal)
+    return mode, oh, ow, spec, tables
+
+
+class _Job:
+    """One validated tiling call: geometry, foreground rule, patch recipe."""
+
+    def __init__(self, image, size, stride, threshold, mask, min_fraction, out_size, method,
+                 pad):
+        arr = as_typed_array(image, "image", DTYPES, hint=_DTYPE_HINT)
+        if arr.ndim not in (2, 3):
+            raise ValueError(
+                f"image must be 2-D (H, W) or 3-D (H, W, C); got {arr.ndim}-D with shape "
+                f"{arr.shape}"
+            )
+        self.squeeze = arr.ndim == 2
+        arr3 = arr[:, :, None] if self.squeeze else arr
+        H, W, C = arr3.shape
+        if not 1 <= C <= 4:
+            raise ValueError(
+                f"image must have 1 to 4 channels (the last axis: gray, gray+alpha, RGB, RGBA); "
+                f"got {C} in shape {arr.shape}"
+            )
+        if H == 0 or W == 0:
+            raise ValueError(f"image must not be empty; got shape {arr.shape}")
+        self.arr, self.dtype = arr3, arr3.dtype
+        self.H, self.W, self.C = H, W, C
+        th, tw = _pair(size, "size")
+        sh, sw = (th, tw) if stride is None else _pair(stride, "stride")
+        self.th, self.tw, self.sh, self.sw = th, tw, sh, sw
+        self.padded = pad is not None
+        if not self.padded and (th > H or tw > W):
+            raise ValueError(
+                f"size {(th, tw)} is larger than the image ({H}, {W}): no whole tile fits. "
+                "Pass a smaller size, or pad=<fill value> to keep padded border tiles"
+            )
+        self.padval = _check_pad(pad, self.dtype, C) if self.padded else np.zeros(C, self.dtype)
+
+        # foreground rule
+        self.mask8 = None
+        thr_i, thr_f = 0, 0.0
+        if mask is not None:
+            if threshold is not None:
+                raise ValueError(
+                    "give either threshold (luma < threshold is foreground) or mask, not both"
+                )
+            m = np.asarray(mask)
+            if m.dtype != np.bool_:
+                raise TypeError(
+                    f"mask must be a boolean array of shape ({H}, {W}); got dtype {m.dtype} "
+                    "(use e.g. mask > 0 or mask.astype(bool))"
+                )
+            if m.shape != (H, W):
+                raise ValueError(
+                    f"mask must have the image's shape ({H}, {W}); got shape {m.shape}"
+                )
+            self.mask8 = m.view(np.uint8)
+            self.fg, pad_fg = tp.FG_MASK, 0
+        elif threshold is not None:
+            t = _check_threshold(threshold, self.dtype)
+            self.fg = tp.FG_LUMA
+            if self.dtype.kind == "u":
+                ti = math.ceil(t)  # integer luma: luma < t  <=>  luma < ceil(t)
+                thr_i = 65536 * ti - 32768 if C >= 3 else ti
+            else:
+                thr_f = 65536.0 * float(t) if C >= 3 else float(t)
+            pad_fg = int(tp.foreground(self.padval[None, :], self.fg, thr_i, thr_f)[0])
+        else:
+            self.fg, pad_fg = tp.FG_ALL, 1
+        self.thr_f = thr_f
+
+        # keep rule: fraction = count / npix >= min_fraction  <=>  count >= min_count
+        mf = _real(min_fraction, "min_fraction")
+        if not 0.0 <= mf <= 1.0:
+            raise ValueError(f"min_fraction must be in [0, 1]; got {min_fraction!r}")
+        self.npix = npix = th * tw
+        c = min(max(math.ceil(mf * npix), 0), npix)
+        while c > 0 and (c - 1) / npix >= mf:
+            c -= 1
+        while c < npix and c / npix < mf:
+            c += 1
+        self.min_count = 0 if self.fg == tp.FG_ALL else c
+
+        # patch recipe
+        if out_size is None:
+            if method is not None:
+                _check_method(method)
+            recipe = None
+        else:
+            osz = _pair(out_size, "out_size")
+            if method is None or not isinstance(method, str) or method not in _METHODS:
+                raise ValueError(
+                    f"out_size needs a resampling method, one of "
+                    f"{', '.join(map(repr, _METHODS))}; got method={method!r}"
+                )
+            if method == "area" and (osz[0] > th or osz[1] > tw):
+                raise ValueError(
+                    f"method='area' only shrinks (OpenCV's INTER_AREA); out_size {osz} "
+                    f"enlarges the tile {(th, tw)}. Use 'bilinear', 'bicubic', 'lanczos' or "
+                    "'nearest' to enlarge"
+                )
+            recipe = (osz, method)
+        rmode, oh, ow, rs, self.tables = _resize_spec(th, tw, C, self.dtype, recipe)
+        self.rmode, self.oh, self.ow = rmode, oh, ow
+        g = np.zeros(tp.G_LEN, dtype=np.int64)
+        g[tp.G_TH], g[tp.G_TW], g[tp.G_FG] = th, tw, self.fg
+        g[tp.G_THR], g[tp.G_PADFG] = thr_i, pad_fg
+        g[tp.G_MINCOUNT], g[tp.G_MEASURE], g[tp.G_RMODE] = self.min_count, 1, rmode
+        g[tp.G_HPASS], g[tp.G_VPASS], g[tp.G_VFIRST] = rs["hp"], rs["vp"], rs["vf"]
+        g[tp.G_KX], g[tp.G_KY], g[tp.G_ADDHALF] = rs["kx"], rs["ky"], rs["addhalf"]
+        g[tp.G_OH], g[tp.G_OW] = oh, ow
+        self.geom = g
+
+        # grid and bands
+        self.rows = tp.origins(H, th, sh, self.padded)
+        self.cols = tp.origins(W, tw, sw, self.padded)
+        self.n_grid = len(self.rows) * len(self.cols)
+        self._ys = self._xs = None
+        self.image_map = _find_mapping(arr)
+        self.mask_map = _find_mapping(self.mask8) if self.mask8 is not None else None
+
+    # ---------------------------------------------------------------- bands
+
+    def patch_shape(self):
+        return (self.oh, self.ow, self.C)
+
+    def patch_bytes(self):
+        return self.oh * self.ow * self.C * self.dtype.itemsize
+
+    def bands(self, staged):
+        """Tile-row ranges (i0, i1) of about TILES_BAND_BYTES each, counting
+        the image rows a band spans and ``staged`` patch slots per tile."""
+        n_r, n_c = len(self.rows), len(self.cols)
+        rowbytes = self.W * (self.C * self.dtype.itemsize + (1 if self.mask8 is not None else 0))
+        budget = _config.TILES_BAND_BYTES
+        per_row = self.sh * rowbytes + (n_c * self.patch_bytes() if staged else 0)
+        b = (budget - (self.th - self.sh) * rowbytes) // max(per_row, 1)
+        b = int(max(1, min(n_r, b)))
+        return [(i0, min(i0 + b, n_r)) for i0 in range(0, n_r, b)]
+
+    def band(self, i0, i1):
+        """The band's arrays: image rows (bh, W, C) and mask rows, C-contiguous,
+        and the origins of its tiles relative to the band."""
+        r_lo = int(self.rows[i0])
+        r_hi = min(int(self.rows[i1 - 1]) + self.th, self.H)
+        view = self.arr[r_lo:r_hi]
+        band = view if view.flags.c_contiguous else np.ascontiguousarray(view)
+        if self.mask8 is not None:
+            mview = self.mask8[r_lo:r_hi]
+            mband = mview if mview.flags.c_contiguous else np.ascontiguousarray(mview)
+        else:
+            mview, mband = None, _NO_MASK
+        n_c = len(self.cols)
+        if self._ys is None:  # the origins of every tile, row-major, computed once
+            self._ys = np.repeat(self.rows, n_c)
+            self._xs = np.tile(self.cols, len(self.rows))
+        ys = self._ys[i0 * n_c:i1 * n_c] - r_lo
+        xs = self._xs[i0 * n_c:i1 * n_c]
+        return band, mband, ys, xs, (view, mview)
+
+    def geom_for(self, measure, min_count):
+        g = self.geom.copy()
+        g[tp.G_MEASURE] = measure
+        g[tp.G_MINCOUNT] = min_count
+        return g
+
+    def call_patches(self, mod, nt, band, mband, ys, xs, counts, geom, out, release):
+        mod.patches(band, mband, ys, xs, counts, geom, self.thr_f, release, self.padval, out,
+                    *self.tables, nt)
+
+    def call_measure(self, mod, nt, band, mband, ys, xs, counts, release):
+        if self.fg == tp.FG_ALL and not release.any():
+            counts.fill(self.npix)
+        else:
+            mod.measure(band, mband, ys, xs, counts, self.geom, self.thr_f, release, nt)
+
+    def coords_of(self, flat):
+        n_c = len(self.cols)
+        return np.stack([self.rows[flat // n_c], self.cols[flat % n_c]], axis=1).astype(np.int64)
+
+    def finish(self, flat, counts, patches):
+        fraction = counts.astype(np.float64) / self.npix
+        coords = self.coords_of(flat).reshape(-1, 2)
+        if self.squeeze:
+            patches = patches[..., 0]
+        return Tiles(coords, fraction, patches)
+
+    def empty_patches(self, k):
+        return np.empty((k,) + self.patch_shape(), dtype=self.dtype)
+
+    # ----------------------------------------------------------------- runs
+
+    def run(self, mod, nt):
+        if self.n_grid == 0:
+            return self.finish(np.zeros(0, np.int64), np.zeros(0, np.int64), self.empty_patches(0))
+        one_pass = self.rmode != tp.R_COPY and (
+            self.oh * self.ow <= _config.TILES_ONE_PASS_MAX_RATIO * self.npix)
+        if self.one_region(mod):
+            return self._run_image(mod, nt, one_pass)
+        if self.min_count == 0:
+            return self._run_all(mod, nt)
+        if one_pass:
+            return self._run_one_pass(mod, nt)
+        return self._run_two_pass(mod, nt)
+
+    # ------------------------------------------- one parallel region per pass
+
+    def one_region(self, mod):
+        return (_config.TILES_ONE_REGION and hasattr(mod, "run_image")
+                and self.arr.flags.c_contiguous
+                and (self.mask8 is None or self.mask8.flags.c_contiguous))
+
+    def band_tables(self, bands, listed=None):
+        """``band_end`` (cumulative tile counts), ``band_release`` (page
+        ranges to drop when a band is done) and ``band_left`` (tiles per
+        band) for the tiles of ``bands`` listed in row-major order: every
+        grid tile, or the sorted flat indices ``listed``."""
+        n_c = len(self.cols)
+        ends = np.array([i1 * n_c for _, i1 in bands], dtype=np.int64)
+        if listed is not None:
+            ends = np.searchsorted(listed, ends).astype(np.int64)
+        rel = np.zeros((len(bands), 4), dtype=np.int64)
+        page = mmap.PAGESIZE
+        for k, (m, arr) in enumerate(((self.image_map, self.arr), (self.mask_map, self.mask8))):
+            if m is None:
+                continue
+            _, base, size = m
+            data = arr.__array_interface__["data"][0] - base
+            rowbytes = arr.strides[0]
+            for b, (i0, _) in enumerate(bands):
+                lo = data + int(self.rows[i0]) * rowbytes
+                if b + 1 < len(bands):  # whole pages below the next band's first row
+                    hi = (data + int(self.rows[bands[b + 1][0]]) * rowbytes) // page * page
+                else:
+                    hi = -(-(data + self.H * rowbytes) // page) * page
+                start, end = max(lo, 0) // page * page, min(hi, size)
+                if end > start:
+                    rel[b, 2 * k], rel[b, 2 * k + 1] = base + start, end - start
+        left = np.diff(ends, prepend=0)
+        return ends, rel, left
+
+    def call_image(self, mod, nt, ys, xs, counts, geom, out, tables):
+        mband = self.mask8 if self.mask8 is not None else _NO_MASK
+        ends, rel, left = tables
+        mod.run_image(self.arr, mband, ys, xs, counts, geom, self.thr_f, ends, rel, left,
+                      self.padval, out, *self.tables, nt)
+
+    def _run_image(self, mod, nt, one_pass):
+        n_c = len(self.cols)
+        ys = np.repeat(self.rows, n_c)
+        xs = np.tile(self.cols, len(self.rows))
+        counts = np.empty(self.n_grid, np.int64)
+        bands = self.bands(staged=False)
+        if self.min_count == 0 or one_pass:
+            # one pass: every tile kept (straight into the output), or small
+            # patches into one slot per tile (only the kept slots are touched)
+            slots = self.empty_patches(self.n_grid)
+            self.call_image(mod, nt, ys, xs, counts, self.geom_for(1, self.min_count), slots,
+                            self.band_tables(bands))
+            if self.min_count == 0:
+                return self.finish(np.arange(self.n_grid, dtype=np.int64), counts, slots)
+            flat = np.flatnonzero(counts >= self.min_count)
+            out = np.take(slots, flat, axis=0)
+            del slots
+            return self.finish(flat, counts[flat], out)
+        # two passes: count every tile, allocate the kept ones, write them
+        geom = self.geom_for(1, self.min_count)
+        geom[tp.G_RMODE] = tp.R_NONE
+        dummy = np.empty((1, 1, 1, self.C), dtype=self.dtype)
+        self.call_image(mod, nt, ys, xs, counts, geom, dummy, self.band_tables(bands))
+        flat = np.flatnonzero(counts >= self.min_count)
+        out = self.empty_patches(flat.size)
+        if flat.size:
+            self.call_image(mod, nt, ys[flat], xs[flat], counts[flat], self.geom_for(0, 0), out,
+                            self.band_tables(bands, listed=flat))
+        return self.finish(flat, counts[flat], out)
+
+    # ------------------------------------------------ one region per band
+
+    def _run_all(self, mod, nt):
+        """Every tile is kept: one pass straight into the output."""
+        out = self.empty_patches(self.n_grid)
+        counts = np.empty(self.n_grid, np.int64)
+        n_c = len(self.cols)
+        geom = self.geom_for(1, 0)
+        pages = _Pages(self, mod)
+        for i0, i1 in self.bands(staged=False):
+            band, mband, ys, xs, views = self.band(i0, i1)
+            a, b = i0 * n_c, i1 * n_c
+            self.call_patches(mod, nt, band, mband, ys, xs, counts[a:b], geom, out[a:b],
+                              pages.before(views))
+            del band, mband
+            pages.after(views)
+        pages.finish()
+        return self.finish(np.arange(self.n_grid, dtype=np.int64), counts, out)
+
+    def _run_one_pass(self, mod, nt):
+        """Fused: count, keep and resize per tile into the band's slots;
+        the kept patches of every band are joined at the end."""
+        counts = np.empty(self.n_grid, np.int64)
+        n_c = len(self.cols)
+        geom = self.geom_for(1, self.min_count)
+        held = []  # (band slots, kept indices): only the kept slots were written
+        pages = _Pages(self, mod)
+        for i0, i1 in self.bands(staged=True):
+            band, mband, ys, xs, views = self.band(i0, i1)
+            a, b = i0 * n_c, i1 * n_c
+            slots = self.empty_patches(b - a)
+            self.call_patches(mod, nt, band, mband, ys, xs, counts[a:b], geom, slots,
+                              pages.before(views))
+            del band, mband
+            pages.after(views)
+            kept = np.flatnonzero(counts[a:b] >= self.min_count)
+            if kept.size:
+                held.append((slots, kept))
+            del slots
+        pages.finish()
+        flat = np.flatnonzero(counts >= self.min_count)
+        out = self.empty_patches(flat.size)
+        pos = 0
+        while held:  # one copy per kept patch; each band's slots freed once copied
+            slots, kept = held.pop(0)
+            np.take(slots, kept, axis=0, out=out[pos:pos + kept.size])
+            pos += kept.size
+            del slots
+        return self.finish(flat, counts[flat], out)
+
+    def _run_two_pass(self, mod, nt):
+        """Count every tile, allocate exactly the kept patches, then read the
+        bands holding kept tiles again and write their patches."""
+        counts = np.empty(self.n_grid, np.int64)
+        n_c = len(self.cols)
+        bands = self.bands(staged=False)
+        pages = _Pages(self, mod)
+        for i0, i1 in bands:
+            band, mband, ys, xs, views = self.band(i0, i1)
+            self.call_measure(mod, nt, band, mband, ys, xs, counts[i0 * n_c:i1 * n_c],
+                              pages.before(views))
+            del band, mband
+            pages.after(views)
+        pages.finish()
+        flat = np.flatnonzero(counts >= self.min_count)
+        out = self.empty_patches(flat.size)
+        geom = self.geom_for(0, 0)
+        pos = 0
+        for i0, i1 in bands:
+            a, b = i0 * n_c, i1 * n_c
+            lo, hi = np.searchsorted(flat, [a, b])
+            if hi == lo:
+                continue
+            band, mband, ys, xs, views = self.band(i0, i1)
+            sel = flat[lo:hi] - a
+            self.call_patches(mod, nt, band, mband, ys[sel], xs[sel], counts[flat[lo:hi]],
+                              geom, out[pos:pos + sel.size], pages.before(views))
+            pos += sel.size
+            del band, mband
+            pages.after(views)
+        pages.finish()
+        return self.finish(flat, counts[flat], out)
+
+    def batches(self, mod, nt, batch_size):
+        """One fused pass; yields Tiles of batch_size kept tiles (the last
+        one shorter)."""
+        if self.n_grid == 0:
+            return
+        n_c = len(self.cols)
+        geom = self.geom_for(1, self.min_count)
+        buf = self.empty_patches(batch_size)
+        bflat = np.empty(batch_size, np.int64)
+        bcount = np.empty(batch_size, np.int64)
+        fill = 0
+        pages = _Pages(self, mod)
+        try:
+            for i0, i1 in self.bands(staged=True):
+                band, mband, ys, xs, views = self.band(i0, i1)
+                a, b = i0 * n_c, i1 * n_c
+                slots = self.empty_patches(b - a)
+                counts = np.empty(b - a, np.int64)
+                self.call_patches(mod, nt, band, mband, ys, xs, counts, geom, slots,
+                                  pages.before(views))
+                del band, mband
+                pages.after(views)
+                kept = np.flatnonzero(counts >= self.min_count)
+                at = 0
+                while at < kept.size:
+                    m = min(batch_size - fill, kept.size - at)
+                    idx = kept[at:at + m]
+                    buf[fill:fill + m] = slots[idx]
+                    bflat[fill:fill + m] = idx + a
+                    bcount[fill:fill + m] = counts[idx]
+                    fill += m
+                    at += m
+                    if fill == batch_size:
+                        yield self.finish(bflat, bcount, buf)
+                        buf = self.empty_patches(batch_size)
+                        fill = 0
+                del slots
+        finally:
+            pages.finish()
+        if fill:
+            yield self.finish(bflat[:fill], bcount[:fill], buf[:fill].copy())
+
+
+def tiles(image, size, stride=None, *, threshold=None, mask=None, min_fraction=0.0,
+          out_size=None, method="area", pad=None, engine="auto", n_threads=None):
+    """Cut an image into tiles, keep the foreground ones, copy or resize them.
+
+    Parameters
+    ----------
+    image : array_like or np.memmap, shape (H, W) or (H, W, C)
+        uint8, uint16, float32 or float64; C in 1..4.  Read band by band
+        (never copied whole); a memmap larger than memory is fine.
+    size : int or (int, int)
+        Tile ``(height, width)``.
+    stride : int or (int, int), optional
+        Step between tile origins (default ``size``: adjacent tiles;
+        smaller overlaps, larger skips).
+    threshold : number, optional
+        Foreground is ``luma < threshold`` (see the module documentation
+        for luma).  Integer images: in [0, max + 1]; float images: in
+        [0, 1].
+    mask : ndarray of bool, shape (H, W), optional
+        Foreground pixels (instead of ``threshold``).
+    min_fraction : float in [0, 1]
+        A tile is kept iff its foreground fraction >= this.
+    out_size : int or (int, int), optional
+        Resize every kept tile to this ``(height, width)``.
+    method : str
+        A :func:`gilfree.resize` method for ``out_size`` (default
+        ``"area"``, OpenCV's INTER_AREA: shrinking only).
+    pad : number or sequence of C numbers, optional
+        Keep border tiles that leave the image, filled with this value.
+        By default they are dropped.
+    engine : {"auto", "cython", "numba", "numpy", "python"}
+        ``auto`` is ``cython``, else ``numba``, else ``numpy``.
+    n_threads : int, optional
+        Threads of the compiled engines (None: all usable cores).  Never
+        changes the result.
+
+    Returns
+    -------
+    Tiles
+        ``(coords int64 (k, 2), fraction float64 (k,), patches (k, oh, ow[, C]))``,
+        row-major by origin; ``patches`` has the image's dtype and no
+        channel axis when the image has none.
+
+    Examples
+    --------
+    >>> import numpy as np, gilfree
+    >>> img = np.full((512, 768, 3), 255, np.uint8); img[:256, :256] = 100
+    >>> t = gilfree.tiles(img, 256, threshold=220, min_fraction=0.5, out_size=64)
+    >>> t.coords.tolist(), t.fraction.tolist(), t.patches.shape
+    ([[0, 0]], [1.0], (1, 64, 64, 3))
+    """
+    job = _Job(image, size, stride, threshold, mask, min_fraction, out_size, method, pad)
+    _, mod, nt = _config.select("tiles", engine, n_threads)
+    return job.run(mod, nt)
+
+
+def iter_tiles(image, size, stride=None, *, threshold=None, mask=None, min_fraction=0.0,
+               out_size=None, method="area", pad=None, batch_size=256, engine="auto",
+               n_threads=None):
+    """:func:`tiles` as a lazy stream of batches, for slides bigger than memory.
+
+    Same parameters as :func:`tiles`, plus ``batch_size`` (int >= 1).  The
+    arguments are checked at once; the image is then read band by band as
+    the batches are consumed, one fused pass, holding at most one band and
+    one batch.
+
+    Yields
+    ------
+    Tiles
+        Up to ``batch_size`` kept tiles each (the last batch may be
+        shorter), in the order of :func:`tiles`: concatenating the batches
+        gives exactly the result of :func:`tiles`.
+    """
+    job = _Job(image, size, stride, threshold, mask, min_fraction, out_size, method, pad)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    _, mod, nt = _config.select("tiles", engine, n_threads)
+    return job.batches(mod, nt, batch_size)
