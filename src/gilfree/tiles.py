@@ -37,19 +37,34 @@ Memory
     - every tile kept (``min_fraction=0`` or no foreground rule): the
       output size is known, one pass writes it;
     - resized patches of at most ``TILES_ONE_PASS_MAX_RATIO`` of a tile's
-      pixels: one fused pass (count, keep, resize per tile); each band's
-      kept patches are collected and joined at the end, so the extra memory
-      is at most the (small) output once more;
+      pixels: one fused pass (count, keep, resize per tile) into one slot
+      per tile, of which only the kept ones are written (and so resident);
+      the kept patches are then copied into the output, so the extra
+      memory is at most the (small) output once more;
     - otherwise two passes: the first counts foreground per tile (a cheap
-      pass), the output of exactly the kept count is allocated, the second
-      reads the bands that hold kept tiles again and writes their patches.
+      pass that stops on a tile once it cannot reach ``min_fraction``), the
+      output of exactly the kept count is allocated, the second reads the
+      kept tiles again and writes their patches.
 
     :func:`iter_tiles` always makes one fused pass and holds at most one
     band and one batch.
 
-The compiled engines (``cython``, ``numba``) release the GIL for each band;
-the band loop in between is a few Python statements.  The output never
-depends on the engine, the thread count or the batch size.
+Parallel regions
+    The Cython engine runs a C-contiguous image in one OpenMP region per
+    pass: tiles are handed out in row-major order and the thread that
+    finishes the last tile of a band drops that band's pages, so only the
+    bands in flight are resident (``_config.TILES_ONE_REGION``).  The other
+    engines, non-contiguous images (e.g. ``memmap[..., :3]``, whose bands
+    are copied) and :func:`iter_tiles` run one kernel call per band; the
+    Cython kernel then drops the previous band's pages from one thread while
+    the others start on the next.  One region per call matters on a busy
+    machine: an idle OpenMP worker spin-waits between regions and, when
+    cores are shared, loses its turn, so many short regions can make two
+    threads slower than one.
+
+The compiled engines (``cython``, ``numba``) release the GIL for their
+whole kernel calls.  The output never depends on the engine, the thread
+count or the batch size.
 """
 
 import collections
