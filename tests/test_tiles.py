@@ -498,8 +498,11 @@ def test_memory_stays_within_a_few_bands(tmp_path, mode):
     script = tmp_path / "mem.py"
     script.write_text(_MEMORY_SCRIPT)
     band = 8 * 2**20
-    m = run_measured([sys.executable, str(script), str(path), mode, "cython", str(band)],
-                     timeout=300)
+    try:
+        m = run_measured([sys.executable, str(script), str(path), mode, "cython", str(band)],
+                         timeout=300)
+    finally:
+        path.unlink()  # 151 MB: not left for pytest's temporary-directory rotation
     assert m["samples"] > 10
     assert m["k"] == (H // 128) * (W // 2 // 128)
     extra = m["peak"] - m["base"] - m["out"]
