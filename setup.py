@@ -55,6 +55,9 @@ SIMD_VARIANTS = {
 MODULE_FLAGS = {
     "resize": ["-ffp-contract=off"],
     "resample": ["-ffp-contract=off"],
+    # dtw: the local cost sum((t - s)**2) rounds exactly like NumPy and Numba
+    # (the accumulated cost matrix is compared bit for bit across engines)
+    "dtw": ["-ffp-contract=off"],
     "tiles": ["-ffp-contract=off"],
 }
 

@@ -67,7 +67,7 @@ cdef inline void _linear_one(const double* x, Py_ssize_t L, Py_ssize_t M, double
 def linear(const double[:, ::1] x, double[:, ::1] out, int n_threads):
     """x (L, M) -> out (num, M)."""
     cdef Py_ssize_t L = x.shape[0], M = x.shape[1], num = out.shape[0]
-    cdef Py_ssize_t nchunk = 4 * n_threads, c
+    cdef Py_ssize_t nchunk = 4 * n_threads, c  # gilfree._config.RESIZE_CHUNKS_PER_THREAD
     if nchunk > num:
         nchunk = num
     with nogil:

@@ -137,10 +137,13 @@ def _reap(proc):
 
 _CTRL_C_SCRIPT = textwrap.dedent(
     """
-    import os, sys, time
+    import os, signal, sys, time
     import numpy as np
     import gilfree
 
+    # as in a terminal, whatever the test runner inherited (a shell starts
+    # background jobs with SIGINT ignored, and children inherit that)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     backend = sys.argv[1]
     big = np.ones(2**19)  # 4 MiB: goes to shared memory on the processes backend
     keep = gilfree.shared(np.arange(1000.0))  # an explicit handle, also cleaned up

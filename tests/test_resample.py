@@ -232,3 +232,39 @@ def test_many_converts_and_copies_when_needed(engine):
     ints = [np.arange(5), np.arange(3) * 2]
     np.testing.assert_allclose(gilfree.resample_many(ints, 3, engine=engine),
                                [[0, 2, 4], [0, 2, 4]])
+
+
+@pytest.mark.parametrize("compiled", ["cython", "numba"])
+def test_resample_poly_releases_the_gil(compiled):
+    """A second Python thread keeps counting while the kernel works."""
+    import time
+
+    x = np.random.default_rng(7).standard_normal((400_000, 6))
+    gilfree.resample_poly(x[:1000], 1000, 2048, engine=compiled, n_threads=1)
+
+    def count_for(seconds):
+        n, end = 0, time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            n += 1
+        return n / seconds
+
+    solo = count_for(0.05)
+    state = {"done": False}
+
+    def kernel():
+        try:
+            gilfree.resample_poly(x, 1000, 2048, engine=compiled, n_threads=1)
+        finally:
+            state["done"] = True
+
+    t = threading.Thread(target=kernel)
+    t0 = time.perf_counter()
+    t.start()
+    n = 0
+    while not state["done"]:
+        time.perf_counter()
+        n += 1
+    elapsed = time.perf_counter() - t0
+    t.join()
+    assert elapsed > 0.005, "the kernel ran too briefly to tell"
+    assert n / elapsed > 0.1 * solo, f"counter ran at {n / elapsed / solo:.0%} of its solo rate"

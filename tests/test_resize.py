@@ -262,8 +262,10 @@ def test_inputs_are_not_modified_and_layouts_are_accepted():
     np.testing.assert_array_equal(got, pillow(np.ascontiguousarray(view), (7, 9), "bilinear"))
     ro = a.copy()
     ro.flags.writeable = False
-    for eng in ("cython", "numba", "numpy"):
-        gilfree.resize(ro, (7, 9), "lanczos", engine=eng)
+    for eng, method in (("cython", "lanczos"), ("numpy", "lanczos"), ("numba", "nearest")):
+        # (numba compiles every kernel again for read-only arrays: one is enough here)
+        got = gilfree.resize(ro, (7, 9), method, engine=eng)
+        np.testing.assert_array_equal(got, pillow(ro, (7, 9), method))
     np.testing.assert_array_equal(a, keep)
 
 
@@ -377,3 +379,18 @@ def test_kernels_release_the_gil(compiled):
     t.join()
     assert elapsed > 0.01, "the kernel ran too briefly to tell"
     assert n / elapsed > 0.1 * solo, f"counter ran at {n / elapsed / solo:.0%} of its solo rate"
+
+
+@pytest.mark.slow
+def test_large_random_sweep_is_bit_exact():
+    """300 random large shapes per reference (run with --runslow)."""
+    rng = np.random.default_rng(42)
+    for _ in range(300):
+        H, W, oh, ow = (int(v) for v in rng.integers(1, 700, 4))
+        method = CONV[rng.integers(0, len(CONV))]
+        a = rand_u8(rng, (H, W, 3) if rng.random() < 0.5 else (H, W))
+        np.testing.assert_array_equal(gilfree.resize(a, (oh, ow), method),
+                                      pillow(a, (oh, ow), method), err_msg=f"{(H, W)}->{(oh, ow)}")
+        oh, ow = int(rng.integers(1, H + 1)), int(rng.integers(1, W + 1))
+        a = rand_u8(rng, (H, W, int(rng.integers(1, 5))))
+        np.testing.assert_array_equal(gilfree.resize(a, (oh, ow), "area"), cv2_area(a, (oh, ow)))

@@ -9,9 +9,6 @@ as the test oracle.  ``gilfree info`` shows what this installation built.
 from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
 from ._info import show_config
 from .parzen import parzen, parzen_counts
-from .resample import resample, resample_many, resample_poly
-from .resize import resize, resize_batch
-from .tiles import Tiles, iter_tiles, tiles
 from .kde import gaussian_kde, kde
 from .parallel import (
     Parallelize,
@@ -22,6 +19,10 @@ from .parallel import (
     sweep,
     with_params,
 )
+from .resample import resample, resample_many, resample_poly
+from .resize import resize, resize_batch
+from .tiles import Tiles, iter_tiles, tiles
+from . import dtw
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,7 @@ __all__ = [
     "EngineUnavailableError",
     "gaussian_kde",
     "kde",
+    "dtw",
     "parzen",
     "parzen_counts",
     "resample",

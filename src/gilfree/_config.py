@@ -59,6 +59,11 @@ RESIZE_PLAN_CACHE = 256
 #: Output samples per parallel task of resample_poly (must match
 #: ext/resample.pyx).
 RESAMPLE_POLY_CHUNK = 1024
+#: Cached resample_poly filters (one per reduced up/down ratio).
+RESAMPLE_FILTER_CACHE = 64
+#: Parallel tasks per thread when the numba engines split rows or samples
+#: into chunks (the Cython engines use the same number).
+RESIZE_CHUNKS_PER_THREAD = 4
 
 #: Slide tiling: bytes of image (plus staged patches) one band of tile rows
 #: may span; a memmap is read, processed and released band by band.
@@ -94,6 +99,22 @@ KDE_WINDOW_MARGIN = 1e-5
 #: The python engine with n_threads > 1 runs chunks of points on a process
 #: pool; fewest points per chunk.
 KDE_PYTHON_MIN_POINTS_PER_TASK = 16
+#: Subsequence DTW (gilfree.dtw): the accumulated cost matrix is computed in
+#: tiles of (rows / row blocks) x DTW_BLOCK_COLS signal columns, one row band
+#: per thread, pipelined along the signal.  Narrower tiles are used for short
+#: signals so that every row block still gets DTW_MIN_BLOCKS_PER_ROW_BLOCK
+#: tiles.
+DTW_BLOCK_COLS = 2048
+DTW_MIN_BLOCK_COLS = 64
+DTW_MIN_BLOCKS_PER_ROW_BLOCK = 8
+#: Fewest template rows per row block: fewer rows than this per thread and
+#: the wavefront uses fewer row blocks (threads) than asked.
+DTW_MIN_ROWS_PER_BLOCK = 16
+#: Column-block width of the NumPy engine's anti-diagonal sweep.
+DTW_NUMPY_BLOCK_COLS = 4096
+#: Fewest match ends worth backtracking on several threads (a path is a few
+#: hundred steps: below this, starting threads costs more than it saves).
+DTW_PARALLEL_PATHS_MIN = 4096
 
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")
@@ -415,3 +436,30 @@ PARALLEL_TIMEOUT_GRACE = 1.0
 PARALLEL_WORKER_IDLE_TIMEOUT = 300.0
 #: How often (seconds) the caller checks timeouts and Ctrl-C while waiting.
 PARALLEL_POLL_INTERVAL = 0.05
+
+# --------------------------------------------------------------------------
+# Dask scale-out (gilfree.parallel backend "dask", gilfree.distributed)
+# --------------------------------------------------------------------------
+
+#: Target duration of one chunk of map tasks on Dask: a task costs the
+#: scheduler a few milliseconds, so chunks are longer than on processes.
+PARALLEL_TARGET_CHUNK_SECONDS["dask"] = 0.1
+#: NumPy arrays at least this large (bytes) in a Dask map's items are
+#: scattered to the workers once and referenced by every task.
+DASK_SCATTER_MIN_BYTES = 2**20
+#: Times a Dask map resubmits a chunk lost with its workers (its result,
+#: or the function or arrays scattered for it) -- a rerun, not a retry.
+DASK_LOST_RESUBMITS = 5
+#: Seconds a broadcast scatter may take before gilfree scatters to one
+#: worker instead (the others then fetch from it).
+DASK_BROADCAST_TIMEOUT = 10.0
+#: Seconds to wait for a LocalCluster gilfree started to close.
+DASK_CLOSE_TIMEOUT = 20.0
+#: Seconds to wait for a new LocalCluster's workers to come up.
+DASK_START_TIMEOUT = 60.0
+#: Chunks per worker in gilfree.distributed's kernel scale-out: one coarse
+#: chunk per worker (stumpy's ``stumped`` model), sized by its threads.
+DISTRIBUTED_CHUNKS_PER_WORKER = 1
+#: Times gilfree.distributed resubmits a chunk whose worker (or scattered
+#: input) was lost, on top of the scheduler's own reruns.
+DISTRIBUTED_CHUNK_RETRIES = 2

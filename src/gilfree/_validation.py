@@ -15,6 +15,7 @@ __all__ = [
     "check_positive_finite",
     "check_weights",
     "describe",
+    "check_number",
 ]
 
 
@@ -159,3 +160,24 @@ def as_typed_array(x, name, dtypes, *, hint=""):
             f"{name} must have dtype {allowed}; got dtype {arr.dtype}" + (f" ({hint})" if hint else "")
         )
     return arr
+
+
+def check_number(value, name, *, positive=True, allow_none=False, allow_zero=False,
+                 allow_inf=False):
+    """A real scalar (not bool) as a Python float: > 0 by default (>= 0 with
+    ``allow_zero``), finite unless ``allow_inf``; ``None`` passes through when
+    ``allow_none``."""
+    if value is None:
+        if allow_none:
+            return None
+        raise TypeError(f"{name} must be a number; got None")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.generic)):
+        raise TypeError(
+            f"{name} must be a number{' or None' if allow_none else ''}; got {describe(value)}"
+        )
+    v = float(value)
+    if np.isnan(v) or (np.isinf(v) and not allow_inf):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+    if positive and (v < 0 or (v == 0 and not allow_zero)):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}")
+    return v

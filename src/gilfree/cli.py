@@ -96,8 +96,11 @@ def _cmd_bench(args, parser):
                           f"    --quick: {w.describe_size(True)}", highlight=False)
         return 0
     if args.backend == "dask":
-        parser.exit(2, "gilfree bench: error: --backend dask is not available yet "
-                       "(the Dask scale-out has not landed)\n")
+        try:
+            import distributed  # noqa: F401
+        except ImportError as exc:
+            parser.exit(2, f"gilfree bench: error: --backend dask needs dask.distributed "
+                           f"({exc}); install it with: pip install 'gilfree[dask]'\n")
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -112,7 +115,7 @@ def _cmd_bench(args, parser):
 
         try:
             record = bench.run(names or None, workers=args.workers, quick=args.quick,
-                               repeats=args.repeats, on_step=on_step)
+                               repeats=args.repeats, on_step=on_step, backend=args.backend)
         except bench.BenchError as exc:
             parser.exit(1, f"gilfree bench: error: {exc}\n")
         finally:
@@ -160,7 +163,8 @@ def build_parser():
     p_bench.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
                          help="compare two results files instead of running")
     p_bench.add_argument("--backend", choices=("local", "dask"), default="local",
-                         help="also run the workloads through a Dask LocalCluster")
+                         help="dask: also run the workloads through a Dask LocalCluster "
+                              "(started for the run on 127.0.0.1, closed at its end)")
     return parser
 
 

@@ -665,7 +665,7 @@ class gaussian_kde:  # noqa: N801 - the name of the scipy class it replaces
             res = out * norm
         return res.astype(self._dtype, copy=False)
 
-    def evaluate(self, points):
+    def evaluate(self, points, client=None):
         """The estimated pdf at ``points``.
 
         Parameters
@@ -673,6 +673,10 @@ class gaussian_kde:  # noqa: N801 - the name of the scipy class it replaces
         points : array_like, shape (d, m) or (d,)
             One point per column (a (d,) vector is one point; for d == 1 a
             1-D array is m points).
+        client : distributed.Client or str, optional
+            Evaluate on a Dask cluster instead (``gilfree[dask]``): the
+            estimator goes to every worker once, the points are split
+            across them; same result (see :mod:`gilfree.distributed`).
 
         Returns
         -------
@@ -680,6 +684,10 @@ class gaussian_kde:  # noqa: N801 - the name of the scipy class it replaces
             float64 (float32 in the fast mode).  Values below about 1e-300
             may underflow to 0; use :meth:`logpdf` there.
         """
+        if client is not None:
+            from .distributed import gaussian_kde_evaluate
+
+            return gaussian_kde_evaluate(self, points, client=client)
         return self._estimate(points, log=False)
 
     __call__ = evaluate

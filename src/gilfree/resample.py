@@ -215,12 +215,10 @@ def _upfirdn_len(len_h, n_in, up, down):
     return total // down + (1 if total % down else 0)
 
 
-@functools.lru_cache(maxsize=64)
-def _poly_plan(up, down, n_in):
-    """(reversed polyphase taps (up, nq), n_pre_remove, n_out) as in
-    scipy.signal.resample_poly."""
-    n_out = n_in * up
-    n_out = n_out // down + bool(n_out % down)
+@functools.lru_cache(maxsize=_config.RESAMPLE_FILTER_CACHE)
+def _poly_filter(up, down):
+    """(reversed polyphase taps (up, nq), n_pre_remove) of
+    scipy.signal.resample_poly for the reduced ratio up/down."""
     max_rate = max(up, down)
     half_len = 10 * max_rate
     h = _firwin_lowpass(2 * half_len + 1, 1.0 / max_rate, KAISER_BETA) * up
@@ -234,7 +232,15 @@ def _poly_plan(up, down, n_in):
     # the signal forwards
     hr = np.ascontiguousarray(hp.reshape(nq, up).T[:, ::-1])
     hr.flags.writeable = False
-    return hr, n_pre_remove, n_out
+    return hr, n_pre_remove
+
+
+def _poly_plan(up, down, n_in):
+    """(taps, n_pre_remove, n_out) as in scipy.signal.resample_poly."""
+    n_out = n_in * up
+    n_out = n_out // down + bool(n_out % down)
+    hr, pre = _poly_filter(up, down)
+    return hr, pre, n_out
 
 
 def resample_poly(x, up, down, axis=0, *, engine="auto", n_threads=None):

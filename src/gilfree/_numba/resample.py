@@ -4,12 +4,10 @@ order as ext/resample.pyx).  Compiled lazily on first call."""
 import numpy as np
 from numba import njit, prange
 
-from .._config import RESAMPLE_POLY_CHUNK
+from .._config import RESIZE_CHUNKS_PER_THREAD, RESAMPLE_POLY_CHUNK
 from . import numba_threads
 
 _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
-#: Output chunks per thread of ``linear``.
-CHUNKS_PER_THREAD = 4
 
 
 @njit(**_JIT)
@@ -90,7 +88,7 @@ def _poly_kernel(x, out, hr, up, down, pre, chunk):
 
 def linear(x, out, n_threads):
     with numba_threads(n_threads) as nt:
-        _linear_kernel(x, out, max(1, min(out.shape[0], CHUNKS_PER_THREAD * nt)))
+        _linear_kernel(x, out, max(1, min(out.shape[0], RESIZE_CHUNKS_PER_THREAD * nt)))
 
 
 def linear_many(data, offsets, out, n_threads):

@@ -9,6 +9,7 @@ images as threads, else the rows of each image in chunks.
 import numpy as np
 from numba import njit, prange
 
+from .._config import RESIZE_CHUNKS_PER_THREAD
 from . import numba_threads
 
 _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
@@ -17,8 +18,6 @@ PRECISION_BITS = 22
 HALF = 1 << (PRECISION_BITS - 1)
 OP_H = 0
 OP_V = 1
-#: Row chunks per thread when the rows of one image are split.
-CHUNKS_PER_THREAD = 4
 
 
 def _plan(H, W, C, oh, ow, yb, hpass, vpass, vfirst):
@@ -266,7 +265,7 @@ def _conv_kernel_u8(src, out, xb, xk, yb, yk, plan, n_threads):
                                    res, n * osz, accs[th], W, C, ow, xb, xk, yb, yk)
     else:
         tmp = np.empty(plan[13] + 1, dtype=np.uint8)
-        nchunks = n_threads * CHUNKS_PER_THREAD
+        nchunks = n_threads * RESIZE_CHUNKS_PER_THREAD
         accs = np.empty((nchunks, plan[14]), dtype=np.int32)
         for n in range(N):
             for step in range(nsteps):
@@ -306,7 +305,7 @@ def _conv_kernel_f(src, out, xb, xk, yb, yk, plan, n_threads, is_u16):
                                    res, n * osz, accs[th], W, C, ow, xb, xk, yb, yk, is_u16)
     else:
         tmp = np.empty(plan[13] + 1, dtype=out.dtype)
-        nchunks = n_threads * CHUNKS_PER_THREAD
+        nchunks = n_threads * RESIZE_CHUNKS_PER_THREAD
         accs = np.empty((nchunks, plan[14]), dtype=np.float64)
         for n in range(N):
             for step in range(nsteps):
@@ -338,7 +337,7 @@ def _area_fast_kernel(src, out, kx, ky, addhalf, is_int, hi, n_threads):
     img = src.reshape(-1)
     fscale = np.float32(1.0) / np.float32(kx * ky)
     dscale = 1.0 / (kx * ky)
-    nchunks = n_threads * CHUNKS_PER_THREAD
+    nchunks = n_threads * RESIZE_CHUNKS_PER_THREAD
     iaccs = np.empty((nchunks, rl), dtype=np.int64)
     faccs = np.empty((nchunks, rl), dtype=np.float64)
     for ch in prange(nchunks):
@@ -389,7 +388,7 @@ def _area_tab_kernel(src, out, xofs, xsrc, xal, yofs, ysrc, yal, wt, is_int, hi,
     xa = xal.astype(wt)
     ya = yal.astype(wt)
     zero = wt(0)
-    nchunks = n_threads * CHUNKS_PER_THREAD
+    nchunks = n_threads * RESIZE_CHUNKS_PER_THREAD
     accs = np.empty((nchunks, ow, C), dtype=wt)
     bufs = np.empty((nchunks, ow, C), dtype=wt)
     for ch in prange(nchunks):

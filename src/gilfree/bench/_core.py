@@ -40,6 +40,7 @@ KINDS = (
     "numba",
     "cython",
     "gilfree",           # a gilfree API that picks its engine itself
+    "dask",              # the same work through a Dask LocalCluster (--backend dask)
 )
 
 
@@ -112,6 +113,13 @@ class Workload:
 
     def approaches(self, data, workers):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def dask_approaches(self, data, client, workers):
+        """Approaches of kind ``"dask"``: the same computation through the
+        Dask cluster ``client`` (``gilfree bench --backend dask``), for each
+        worker count in ``workers`` up to the cluster's workers.  The
+        default adds none."""
+        return []
 
     def same(self, result, reference):
         """Whether an approach's result equals the reference."""

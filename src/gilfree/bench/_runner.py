@@ -55,12 +55,18 @@ def _close_all(approaches):
                 pass
 
 
-def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=None):
-    """Measure every approach of one workload; returns its record."""
+def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=None,
+                 dask_client=None):
+    """Measure every approach of one workload; returns its record.  With a
+    ``dask_client``, the workload's Dask approaches run too."""
     params = wl.params(quick)
     data = wl.setup(params)
     reference = wl.reference(data)
     approaches = wl.approaches(data, workers)
+    if dask_client is not None:
+        n = len(dask_client.nthreads())
+        approaches = approaches + list(
+            wl.dask_approaches(data, dask_client, [p for p in workers if p <= n]))
     record = {
         "name": wl.name,
         "title": wl.title,
@@ -86,8 +92,8 @@ def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=Non
                     "different result than the reference; its timing is not reported"
                 )
             times = [] if ap.warmup else [warm]
-            # a warm-up longer than max_time (e.g. a JIT compile) still leaves
-            # one timed run: the warm-up itself is not a measurement
+            # (a warm-up longer than max_time, e.g. a first JIT compile,
+            # still needs one timed run)
             if len(times) < repeats and (warm < max_time or not times):
                 _, more = measure(ap.run, repeats=repeats - len(times), min_time=min_time,
                                   max_time=max_time - sum(times))
@@ -142,13 +148,30 @@ def _derive(record):
     res.sort(key=lambda r: (kinds.get(r["kind"], len(kinds)), r["approach"], r["workers"]))
 
 
+def start_dask_cluster(workers):
+    """The LocalCluster of ``--backend dask``: one single-threaded worker
+    process per core up to the largest worker count, on 127.0.0.1."""
+    try:
+        from ..distributed import local_cluster
+        client = local_cluster(n_workers=max(workers), threads_per_worker=1)
+    except ImportError as exc:
+        raise BenchError(f"--backend dask needs dask.distributed ({exc}); install it with: "
+                         "pip install 'gilfree[dask]'") from None
+    return client
+
+
 def run(names=None, *, workers=None, quick=False, repeats=3, min_time=0.5, max_time=None,
-        on_step=None, on_workload=None):
+        on_step=None, on_workload=None, backend="local"):
     """Run the named workloads (all available ones by default).
+
+    ``backend="dask"`` also runs each workload's Dask approaches through a
+    LocalCluster started for the run and closed at its end.
 
     Returns the JSON-ready record: ``schema``, ``created``, ``machine``,
     ``settings``, ``workloads`` (measured) and ``unavailable``.
     """
+    if backend not in ("local", "dask"):
+        raise BenchError(f"backend must be 'local' or 'dask'; got {backend!r}")
     if workers is None:
         workers = default_workers()
     workers = sorted(set(int(w) for w in workers))
@@ -165,15 +188,22 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=0.5, max_t
         "workloads": [],
         "unavailable": [],
     }
-    for wl in chosen:
-        ok, why = wl.available()
-        if not ok:
-            out["unavailable"].append({"name": wl.name, "reason": why})
-            continue
-        if on_workload is not None:
-            on_workload(wl)
-        out["workloads"].append(
-            run_workload(wl, workers=workers, quick=quick, repeats=repeats,
-                         min_time=min_time, max_time=max_time, on_step=on_step)
-        )
+    out["settings"]["backend"] = backend
+    client = start_dask_cluster(workers) if backend == "dask" else None
+    try:
+        for wl in chosen:
+            ok, why = wl.available()
+            if not ok:
+                out["unavailable"].append({"name": wl.name, "reason": why})
+                continue
+            if on_workload is not None:
+                on_workload(wl)
+            out["workloads"].append(
+                run_workload(wl, workers=workers, quick=quick, repeats=repeats,
+                             min_time=min_time, max_time=max_time, on_step=on_step,
+                             dask_client=client)
+            )
+    finally:
+        if client is not None:
+            client.close()
     return out

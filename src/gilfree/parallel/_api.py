@@ -248,13 +248,18 @@ class _Batcher:
 
 class _Run:
     def __init__(self, func, iterable, backend, n_workers, chunksize, ordered, progress,
-                 timeout, retries, initializer, initargs, inner_threads):
+                 timeout, retries, initializer, initargs, inner_threads, client=None):
         if not callable(func):
             raise TypeError(
                 f"func must be callable (a function applied to each item); got {item_repr(func)} "
                 f"of type {type(func).__name__}"
             )
         cls = get_backend(backend)
+        if client is not None and not getattr(cls, "uses_client", False):
+            raise ValueError(
+                f"client= is only used by backend='dask' (a dask.distributed Client or a "
+                f"scheduler address); got client={item_repr(client)} with backend={backend!r}"
+            )
         n = resolve_n_workers(n_workers)
         self.chunksize = _check_chunksize(chunksize)
         self.timeout = _check_timeout(timeout)
@@ -270,6 +275,11 @@ class _Run:
             n = 1
         self.inner = _check_inner(inner_threads, n)
         self.backend_name = backend
+        # what the user asked for, for backends that size themselves on start
+        # (dask: the cluster's threads) -- see _resize
+        self.client = client
+        self.n_workers_arg = n_workers
+        self.inner_arg = inner_threads
         self.func = func
         self.iterable = iterable
         self.total = _length(iterable)
@@ -472,6 +482,8 @@ class _Run:
         self._ids = itertools.count()
         self.backend.start()
         self._started = True
+        if self.backend.n_workers != self.n_workers:
+            self._resize(self.backend.n_workers)
         src = iter(self.iterable)
         next_index = 0
         out_next = 0
@@ -527,6 +539,14 @@ class _Run:
             if self.timeout is not None:
                 self._check_timeouts()
 
+    def _resize(self, n):
+        """A backend that learnt its real worker count on start (e.g. the
+        threads of an existing Dask cluster) resizes the map's prefetch."""
+        self.n_workers = n
+        self.max_inflight = max(1, n * _config.PARALLEL_INFLIGHT_PER_WORKER)
+        self.max_pending = max(self.max_inflight, n * _config.PARALLEL_PENDING_PER_WORKER)
+        self.batcher.n_workers = n
+
     def _close(self, kill):
         try:
             if getattr(self, "_started", False):
@@ -557,7 +577,8 @@ _PARAMS_DOC = """
     backend : {"threads", "processes", "serial"} or a registered name
         ``threads`` for GIL-free kernels (gilfree's, NumPy, Numba) and
         I/O; ``processes`` for GIL-bound Python code; ``serial`` runs in
-        the caller (also what ``n_workers=1`` does).
+        the caller (also what ``n_workers=1`` does); ``dask`` runs on a
+        dask.distributed cluster (``pip install 'gilfree[dask]'``).
     n_workers : int, optional
         Workers; None is one per usable core, -1 all cores, -2 all but one.
     chunksize : "auto" or int
@@ -588,6 +609,13 @@ _PARAMS_DOC = """
         each worker: ``auto`` is ``cores // n_workers`` (at least 1) so
         that workers x inner threads never oversubscribe the cores; None
         leaves the libraries alone.
+    client : dask.distributed.Client or str, optional
+        Only with ``backend="dask"``: the cluster to run on, as a Client or
+        a scheduler address (``"tcp://host:8786"``).  None starts a
+        LocalCluster on 127.0.0.1 (``n_workers`` single-threaded worker
+        processes, no dashboard) for this map and closes it afterwards.
+        ``n_workers`` then defaults to the cluster's threads; functions and
+        large arrays are sent to each worker once (see ``gilfree.distributed``).
 """
 
 _RAISES_DOC = """
@@ -608,17 +636,17 @@ _RAISES_DOC = """
 
 def imap(func, iterable, *, backend="threads", n_workers=None, chunksize="auto", ordered=True,
          progress=False, timeout=None, retries=0, initializer=None, initargs=(),
-         inner_threads="auto"):
+         inner_threads="auto", client=None):
     run = _Run(func, iterable, backend, n_workers, chunksize, ordered, progress, timeout,
-               retries, initializer, initargs, inner_threads)
+               retries, initializer, initargs, inner_threads, client)
     return run.results()
 
 
 def pmap(func, iterable, *, backend="threads", n_workers=None, chunksize="auto", ordered=True,
          progress=False, timeout=None, retries=0, initializer=None, initargs=(),
-         inner_threads="auto"):
+         inner_threads="auto", client=None):
     run = _Run(func, iterable, backend, n_workers, chunksize, ordered, progress, timeout,
-               retries, initializer, initargs, inner_threads)
+               retries, initializer, initargs, inner_threads, client)
     out = []
     for piece in run.pieces():
         out.extend(piece)

@@ -676,3 +676,8 @@ def get_backend(name):
 register_backend("serial", SerialBackend)
 register_backend("threads", ThreadBackend)
 register_backend("processes", ProcessBackend)
+register_backend(
+    "dask",
+    "gilfree.parallel._dask:DaskBackend",
+    install_hint="pip install 'gilfree[dask]'  (dask and distributed)",
+)

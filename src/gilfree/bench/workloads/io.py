@@ -52,5 +52,15 @@ class IO(Workload):
                                 lambda p=p: process_map(fetch, [(i, latency) for i in items], p)))
         return out
 
+    def dask_approaches(self, data, client, workers):
+        import gilfree
+
+        items, latency, _ = data
+        return [Approach("python on dask", "dask", p,
+                         lambda p=p: gilfree.pmap(lambda i: fetch(i, latency), items,
+                                                  backend="dask", client=client, n_workers=p),
+                         note="pmap on single-threaded Dask workers")
+                for p in workers]
+
 
 register(IO())

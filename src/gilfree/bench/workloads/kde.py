@@ -83,5 +83,19 @@ class Kde(Workload):
                                     gilfree.gaussian_kde(x, engine=e, n_threads=p).evaluate(q)))
         return out
 
+    def dask_approaches(self, data, client, workers):
+        x, q, _ = data
+        kde_ = gilfree.gaussian_kde(x)
+        return [Approach("gilfree.distributed", "dask", p,
+                         lambda p=p: gd_eval(kde_, q, client, p),
+                         note="points split over Dask workers, estimator scattered once")
+                for p in workers]
+
+
+def gd_eval(kde_, q, client, p):
+    from ...distributed import gaussian_kde_evaluate
+
+    return gaussian_kde_evaluate(kde_, q, client=client, n_workers=p)
+
 
 register(Kde())

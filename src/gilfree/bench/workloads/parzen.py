@@ -84,6 +84,26 @@ class ParzenSeed(Workload):
         return out
 
 
+    def dask_approaches(self, data, client, workers):
+        from ... import distributed as gd
+
+        x, q, h = data
+        point = q[0]
+        out = []
+        for p in workers:
+            out.append(Approach(
+                "python on dask", "dask", p,
+                lambda p=p: _pooled(lambda fn, tasks, w: gilfree.pmap(
+                    lambda t: fn(*t), tasks, backend="dask", client=client, n_workers=w,
+                    chunksize=1), x, point, h, p),
+                note="the tutorial loop, widths split over Dask workers (pmap)"))
+        # one point: the kernel cannot be split further than one chunk
+        out.append(Approach("gilfree.distributed", "dask", 1,
+                            lambda: gd.parzen_counts(x, q, h, client=client, n_workers=1)[0],
+                            note="compiled kernel on one Dask worker"))
+        return out
+
+
 class ParzenMulti(Workload):
     name = "parzen-multi"
     title = "Parzen window, many points"
@@ -136,6 +156,15 @@ class ParzenMulti(Workload):
                 out.append(Approach(engine, engine, p, lambda e=engine, p=p:
                                     gilfree.parzen_counts(x, q, h, engine=e, n_threads=p)))
         return out
+
+    def dask_approaches(self, data, client, workers):
+        from ... import distributed as gd
+
+        x, q, h, _ = data
+        return [Approach("gilfree.distributed", "dask", p,
+                         lambda p=p: gd.parzen_counts(x, q, h, client=client, n_workers=p),
+                         note="points split over Dask workers, samples scattered once")
+                for p in workers]
 
 
 register(ParzenSeed())

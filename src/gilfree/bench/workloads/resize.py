@@ -87,5 +87,15 @@ class Resize(Workload):
                                                          n_threads=p)))
         return out
 
+    def dask_approaches(self, data, client, workers):
+        from ... import distributed as gd
+
+        imgs, size, _ = data
+        return [Approach("gilfree.distributed", "dask", p,
+                         lambda p=p: gd.resize_batch(imgs, size, "bilinear", client=client,
+                                                     n_workers=p),
+                         note="images split over Dask workers")
+                for p in workers]
+
 
 register(Resize())

@@ -1,0 +1,343 @@
+"""Numba engine of the subsequence-DTW kernel (same cells as ext/dtw.pyx).
+
+Tiles of (template rows / ``row_blocks``) x ``block_cols`` signal columns run
+as a pipeline, like the Cython engine: row band r processes column block b
+once band r - 1 has published it through a progress counter (atomic
+acquire/release loads and stores, emitted as LLVM intrinsics below), so no
+thread ever waits at a barrier.  Band r waits only on band r - 1 and every
+thread takes its bands in increasing order, so the pipeline finishes for any
+number of threads the ``prange`` is given.  Directions are stored
+block-major like the Cython engine's: column block b is an (M, w) byte
+matrix at ``c0 * M``.  Compiled lazily on first call (``cache=True``).
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+from . import numba_threads
+
+#: Spins on a progress counter before yielding the core (the machine may be
+#: shared; the thread we wait for may need it).
+SPIN = 256
+
+
+@intrinsic
+def _load_acquire(typingctx, arr, idx):
+    """``arr[idx]`` of a 1-D int64 array, an atomic load with acquire order."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1):
+        return None
+    sig = types.int64(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        return builder.load_atomic(ptr, ordering="acquire", align=8)
+
+    return sig, codegen
+
+
+@intrinsic
+def _store_release(typingctx, arr, idx, val):
+    """``arr[idx] = val`` on a 1-D int64 array, an atomic store with release
+    order (everything written before it is visible to an acquiring reader)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1):
+        return None
+    sig = types.void(arr, idx, val)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        v = context.cast(builder, args[2], signature.args[2], types.int64)
+        builder.store_atomic(v, ptr, ordering="release", align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _yield(typingctx):
+    """``sched_yield()`` from the C library."""
+    sig = types.int32()
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(32), [])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "sched_yield")
+        return builder.call(fn, [])
+
+    return sig, codegen
+
+
+_JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
+
+
+@njit(**_JIT)
+def _costs(t, sT, i, c0, W, cost):
+    """cost[j] = sum_k (t[i, k] - s[c0 + j, k])**2, channels in order."""
+    tik = t[i, 0]
+    for j in range(W):
+        diff = tik - sT[0, c0 + j]
+        cost[j] = diff * diff
+    for k in range(1, t.shape[1]):
+        tik = t[i, k]
+        for j in range(W):
+            diff = tik - sT[k, c0 + j]
+            cost[j] = cost[j] + diff * diff
+
+
+@njit(inline="always", **_JIT)
+def _cell(pr, cr, cost, dirs, base, j, lft, want_dirs):
+    """One cell: pr/cr are the previous/current row (index k is column
+    c0 - 1 + k), lft the current row's value at column j - 1; the direction
+    goes to dirs[base + j]."""
+    diag = pr[j]
+    up = pr[j + 1]
+    m1 = up if up < diag else diag
+    m = lft if lft < m1 else m1
+    v = cost[j] + m
+    cr[j + 1] = v
+    if want_dirs:
+        dirs[base + j] = np.uint8(up < diag) + np.uint8(2) * np.uint8(lft < m1)  # >= 2: left
+    return v
+
+
+@njit(inline="always", **_JIT)
+def _cell4(p0, rb, kc, dd, q, j, lft, want_dirs):
+    """Cell (row q of a group of 4, column j) with the group's rows
+    interleaved: rb[4 * k + q] is row q at column c0 - 1 + k; row 0's
+    previous row is the contiguous p0.  Direction to dd[4 * j + q]."""
+    if q == 0:
+        diag = p0[j]
+        up = p0[j + 1]
+    else:
+        diag = rb[4 * j + q - 1]
+        up = rb[4 * (j + 1) + q - 1]
+    m1 = up if up < diag else diag
+    m = lft if lft < m1 else m1
+    v = kc[4 * j + q] + m
+    rb[4 * (j + 1) + q] = v
+    if want_dirs:
+        dd[4 * j + q] = np.uint8(up < diag) + np.uint8(2) * np.uint8(lft < m1)
+    return v
+
+
+@njit(**_JIT)
+def _tile(t, sT, r0, r1, c0, c1, hb, r, vb, b, full, dirs, want_full, want_dirs):
+    """Rows [r0, r1) x columns [c0, c1); reads hb[r, c0:c1+1] (row r0-1,
+    columns c0-1..c1-1) and vb[b, r0:r1] (column c0-1), writes
+    hb[r+1, c0+1:c1+1] and vb[b+1, r0:r1].  Four rows at a time, interleaved
+    in one buffer and skewed by one column each, so that four min-add chains
+    are in flight.  Directions of column block b go to the (M, W) byte
+    matrix at dirs[c0 * M:]."""
+    W = c1 - c0
+    M = t.shape[0]
+    rb = np.empty(4 * (W + 1))
+    pv = np.empty(W + 1)
+    kc = np.empty(4 * W)
+    tmp = np.empty(W)
+    dd = np.empty(4 * W, dtype=np.uint8)
+    prev = hb[r, c0 : c1 + 1]
+    i = r0
+    while i + 4 <= r1:
+        for q in range(4):
+            _costs(t, sT, i + q, c0, W, tmp)
+            for j in range(W):
+                kc[4 * j + q] = tmp[j]
+            rb[q] = vb[b, i + q]
+        l0 = rb[0]
+        l1 = rb[1]
+        l2 = rb[2]
+        l3 = rb[3]
+        for s in range(3):  # row q handles column s - q at step s
+            if s < W:
+                l0 = _cell4(prev, rb, kc, dd, 0, s, l0, want_dirs)
+            if s >= 1 and s - 1 < W:
+                l1 = _cell4(prev, rb, kc, dd, 1, s - 1, l1, want_dirs)
+            if s >= 2 and s - 2 < W:
+                l2 = _cell4(prev, rb, kc, dd, 2, s - 2, l2, want_dirs)
+        # the steady state, with the want_dirs test out of the loop (a runtime
+        # flag inside it keeps LLVM from scheduling the four chains well)
+        if want_dirs:
+            for s in range(3, W):
+                l0 = _cell4(prev, rb, kc, dd, 0, s, l0, True)
+                l1 = _cell4(prev, rb, kc, dd, 1, s - 1, l1, True)
+                l2 = _cell4(prev, rb, kc, dd, 2, s - 2, l2, True)
+                l3 = _cell4(prev, rb, kc, dd, 3, s - 3, l3, True)
+        else:
+            for s in range(3, W):
+                l0 = _cell4(prev, rb, kc, dd, 0, s, l0, False)
+                l1 = _cell4(prev, rb, kc, dd, 1, s - 1, l1, False)
+                l2 = _cell4(prev, rb, kc, dd, 2, s - 2, l2, False)
+                l3 = _cell4(prev, rb, kc, dd, 3, s - 3, l3, False)
+        for s in range(max(3, W), W + 3):
+            if s - 1 < W:
+                l1 = _cell4(prev, rb, kc, dd, 1, s - 1, l1, want_dirs)
+            if s - 2 < W:
+                l2 = _cell4(prev, rb, kc, dd, 2, s - 2, l2, want_dirs)
+            if s - 3 < W:
+                l3 = _cell4(prev, rb, kc, dd, 3, s - 3, l3, want_dirs)
+        for q in range(4):
+            vb[b + 1, i + q] = rb[4 * W + q]
+        for k in range(W + 1):
+            pv[k] = rb[4 * k + 3]
+        if want_full:
+            for q in range(4):
+                for j in range(W):
+                    full[i + q, c0 + j] = rb[4 * (j + 1) + q]
+        if want_dirs:
+            for q in range(4):
+                base = c0 * M + (i + q) * W
+                for j in range(W):
+                    dirs[base + j] = dd[4 * j + q]
+        prev = pv
+        i += 4
+    k = 0
+    while i < r1:  # the last rows, one at a time
+        cur = rb[(k & 1) * (W + 1) : (k & 1) * (W + 1) + W + 1]
+        _costs(t, sT, i, c0, W, tmp)
+        l0 = vb[b, i]
+        cur[0] = l0
+        base = c0 * M + i * W
+        for j in range(W):
+            l0 = _cell(prev, cur, tmp, dirs, base, j, l0, want_dirs)
+        vb[b + 1, i] = cur[W]
+        if want_full:
+            for j in range(W):
+                full[i, c0 + j] = cur[j + 1]
+        prev = cur
+        i += 1
+        k += 1
+    for j in range(W):
+        hb[r + 1, c0 + 1 + j] = prev[j + 1]
+
+
+@njit(parallel=True, **_JIT)
+def _accumulate(t, sT, full, last, dirs, W, R):
+    M = t.shape[0]
+    N = sT.shape[1]
+    nb = (N + W - 1) // W
+    want_full = full.shape[0] > 0
+    want_dirs = dirs.shape[0] > 0
+    hb = np.empty((R + 1, N + 1))
+    for j in range(N + 1):
+        hb[0, j] = 0.0  # virtual row: free start
+    for r in range(1, R + 1):
+        hb[r, 0] = np.inf  # virtual column before signal sample 0
+    vb = np.empty((nb + 1, M))
+    for i in range(M):
+        vb[0, i] = np.inf
+    rows = np.empty(R + 1, dtype=np.int64)
+    for r in range(R + 1):
+        rows[r] = (r * M) // R
+    progress = np.zeros(R, dtype=np.int64)
+    for r in prange(R):
+        for b in range(nb):
+            if r > 0:  # wait until band r - 1 has published column block b
+                spins = 0
+                while _load_acquire(progress, r - 1) <= b:
+                    spins += 1
+                    if spins > SPIN:
+                        _yield()
+            c0 = b * W
+            c1 = min(c0 + W, N)
+            _tile(t, sT, rows[r], rows[r + 1], c0, c1, hb, r, vb, b, full, dirs,
+                  want_full, want_dirs)
+            _store_release(progress, r, b + 1)
+    for j in range(N):
+        last[j] = hb[R, j + 1]
+
+
+@njit(**_JIT)
+def _walk(dirs, M, W, end, out, offset, length):
+    """Trace the path back from (M-1, end); with length > 0 write its cells
+    in forward order to out[offset:offset+length]. Returns the cell count."""
+    N = dirs.shape[0] // M
+    i = M - 1
+    j = end
+    c0 = (end // W) * W
+    w = min(W, N - c0)
+    n = 0
+    while True:
+        if length > 0:
+            pos = offset + length - 1 - n
+            out[pos, 0] = i
+            out[pos, 1] = j
+        n += 1
+        if i == 0:
+            break
+        if j == 0:
+            i -= 1
+            continue
+        dr = dirs[c0 * M + i * w + (j - c0)]
+        if dr >= 2:
+            j -= 1
+        elif dr == 1:
+            i -= 1
+        else:
+            i -= 1
+            j -= 1
+        if j < c0:
+            c0 -= W
+            w = W
+    return n
+
+
+@njit(parallel=True, **_JIT)
+def _trace(dirs, M, W, ends, lengths):
+    dummy = np.empty((0, 2), dtype=np.int64)
+    for p in prange(ends.shape[0]):
+        lengths[p] = _walk(dirs, M, W, ends[p], dummy, 0, 0)
+
+
+@njit(parallel=True, **_JIT)
+def _fill(dirs, M, W, ends, offsets, out):
+    for p in prange(ends.shape[0]):
+        _walk(dirs, M, W, ends[p], out, offsets[p], offsets[p + 1] - offsets[p])
+
+
+def accumulate(t, sT, full, last, dirs, block_cols, row_blocks, n_threads):
+    M, N = t.shape[0], sT.shape[1]
+    if M == 0 or N == 0:
+        return
+    R = max(1, min(int(row_blocks), M))
+    with numba_threads(min(n_threads, R)):
+        _accumulate(t, sT, full, last, dirs, max(1, min(int(block_cols), N)), R)
+
+
+def trace_paths(dirs, M, block_cols, ends, lengths, n_threads):
+    if ends.shape[0] == 0:
+        return
+    with numba_threads(n_threads):
+        _trace(dirs, M, block_cols, ends, lengths)
+
+
+def fill_paths(dirs, M, block_cols, ends, offsets, out, n_threads):
+    if ends.shape[0] == 0:
+        return
+    with numba_threads(n_threads):
+        _fill(dirs, M, block_cols, ends, offsets, out)
+
+
+@njit(**_JIT)
+def _select(peaks, order, distance, keep):
+    K = peaks.shape[0]
+    for ii in range(K - 1, -1, -1):
+        j = order[ii]
+        if keep[j] == 0:
+            continue
+        k = j - 1
+        while k >= 0 and peaks[j] - peaks[k] < distance:
+            keep[k] = 0
+            k -= 1
+        k = j + 1
+        while k < K and peaks[k] - peaks[j] < distance:
+            keep[k] = 0
+            k += 1
+
+
+def select_by_distance(peaks, order, distance, keep):
+    _select(peaks, order, distance, keep)

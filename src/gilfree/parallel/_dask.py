@@ -1,0 +1,755 @@
+"""The ``dask`` backend of the parallel map, and gilfree's cluster plumbing.
+
+A map on Dask runs the same chunks as on the other backends, each chunk as
+one dask.distributed task: the caller-side scheduler of ``_api._Run`` keeps
+doing input, chunk sizes, order, progress and errors; the Dask scheduler
+places tasks on workers and reruns those whose worker died.
+
+- The function is scattered to every worker once (``broadcast=True``);
+  NumPy arrays of ``DASK_SCATTER_MIN_BYTES`` or more found anywhere in the
+  items are scattered once too and travel in each task as a reference.
+- A task's exception comes back with the worker's traceback; ``retries``
+  reruns a failing item inside its worker (with back-off), and also
+  resubmits a chunk the scheduler gave up on after its workers died
+  (``KilledWorker``); past that, :class:`WorkerCrashedError` names the
+  items that were lost.
+- ``client=None`` starts a LocalCluster on 127.0.0.1 (worker processes,
+  dashboard off) for the map and closes it afterwards, also on errors and
+  Ctrl-C; a Client or a scheduler address uses an existing cluster.
+
+Importing this module imports ``distributed``: the backend registry loads
+it lazily and turns an ImportError into an install hint.
+"""
+
+import concurrent.futures
+import contextlib
+import io
+import os
+import pickle
+import secrets
+import signal
+import threading
+import time
+import traceback
+
+import distributed
+import numpy as np
+from distributed.comm import get_address_host
+
+from .. import _config
+from .._config import usable_cores
+from ._backends import Backend, Outcome
+from ._errors import WorkerCrashedError, item_repr
+from ._worker import THREAD_ENV_VARS, Spec, limit_this_thread, run_items
+
+__all__ = ["DaskBackend", "Connection", "connect", "worker_threads"]
+
+
+# --------------------------------------------------------------------------
+# Connecting to a cluster, or starting a local one
+# --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet_nanny_environ():
+    """A LocalCluster's nannies run in this process and copy Dask's
+    ``pre-spawn-environ`` (``OMP_NUM_THREADS=1`` and friends) into *this*
+    process's environment, which would silently make every later gilfree
+    call here single-threaded.  Keep only the memory setting, and put the
+    thread variables back as they were."""
+    import dask
+
+    saved = {var: os.environ.get(var) for var in THREAD_ENV_VARS}
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ":
+                              {"MALLOC_TRIM_THRESHOLD_": 65536}}):
+            yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def local_cluster_kwargs(n_workers, threads_per_worker, dashboard=False):
+    """Arguments of gilfree's LocalClusters: worker processes bound to the
+    loopback interface, dashboard off unless asked, each worker's thread
+    pools sized to its threads before it imports anything."""
+    env = {var: str(threads_per_worker) for var in THREAD_ENV_VARS}
+    return dict(
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        processes=True,
+        host="127.0.0.1",
+        # The scheduler always serves HTTP (health, metrics; the dashboard
+        # only when asked): on a free port of the loopback interface, never
+        # on 8787 of every interface.
+        dashboard_address="127.0.0.1:0",
+        scheduler_kwargs={"dashboard": bool(dashboard)},
+        env=env,
+    )
+
+
+class Connection:
+    """A Client gilfree uses, and whether gilfree must close it (and the
+    LocalCluster it started) when done."""
+
+    def __init__(self, client, owns_client=False, cluster=None):
+        self.client = client
+        self.owns_client = owns_client
+        self.cluster = cluster
+
+    def close(self, abort=False):
+        timeout = 2.0 if abort else _config.DASK_CLOSE_TIMEOUT
+        pids = _worker_pids(self.cluster) if self.cluster is not None else []
+        if self.owns_client:
+            with contextlib.suppress(Exception):
+                self.client.close(timeout=timeout)
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close(timeout=timeout)
+        self.cluster = None
+        self.owns_client = False
+        # a worker that did not stop in time (Ctrl-C, a busy machine) is killed:
+        # gilfree's own cluster leaves no process behind
+        _reap(pids, 0.5 if abort else 5.0)
+
+
+def _worker_pids(cluster):
+    pids = []
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        with contextlib.suppress(Exception):
+            pid = nanny.pid
+            if isinstance(pid, int):
+                pids.append(pid)
+    return pids
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # pragma: no cover - no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+
+def _reap(pids, grace):
+    deadline = time.monotonic() + grace
+    left = [p for p in pids if _alive(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p for p in left if _alive(p)]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def start_local_cluster(n_workers, threads_per_worker=1, dashboard=False):
+    """A LocalCluster on 127.0.0.1 and a Client of it (not the default
+    client of dask collections)."""
+    kwargs = local_cluster_kwargs(n_workers, threads_per_worker, dashboard)
+    cluster = client = None
+    with _quiet_nanny_environ():
+        try:
+            cluster = distributed.LocalCluster(**kwargs)
+            client = distributed.Client(cluster, set_as_default=False,
+                                        timeout=_config.DASK_START_TIMEOUT)
+            client.wait_for_workers(n_workers, timeout=_config.DASK_START_TIMEOUT)
+        except BaseException:
+            Connection(client, client is not None, cluster).close(abort=True)
+            raise
+    return Connection(client, True, cluster)
+
+
+def connect(client=None, *, n_workers=None, threads_per_worker=1, dashboard=False):
+    """Resolve a user's ``client=`` into a :class:`Connection`.
+
+    ``None`` starts a LocalCluster of ``n_workers`` processes with
+    ``threads_per_worker`` threads each (closed by ``Connection.close``);
+    a scheduler address string opens a Client to it (closed, the cluster
+    not); a :class:`distributed.Client` is used as it is.
+    """
+    if client is None:
+        n = usable_cores() if n_workers is None else n_workers
+        return start_local_cluster(n, threads_per_worker, dashboard)
+    if isinstance(client, str):
+        try:
+            c = distributed.Client(client, set_as_default=False,
+                                   timeout=_config.DASK_START_TIMEOUT)
+        except OSError as exc:
+            raise OSError(
+                f"client={client!r}: could not connect to a Dask scheduler at that address "
+                f"({exc}); start one (`dask scheduler`) or pass client=None for a local "
+                "cluster"
+            ) from exc
+        return Connection(c, True)
+    if isinstance(client, distributed.Client):
+        if client.status not in ("running", "connecting", "newly-created"):
+            raise ValueError(
+                f"client is {client.status}: pass a running dask.distributed Client, a "
+                "scheduler address, or None for a local cluster"
+            )
+        return Connection(client)
+    raise TypeError(
+        "client must be a dask.distributed Client, a scheduler address such as "
+        f"'tcp://127.0.0.1:8786', or None for a local cluster; got {item_repr(client)} of type "
+        f"{type(client).__name__}"
+    )
+
+
+def worker_threads(client):
+    """``{worker address: nthreads}`` of the cluster's workers, in a stable
+    order (waits for at least one worker)."""
+    nthreads = client.nthreads()
+    if not nthreads:
+        client.wait_for_workers(1, timeout=_config.DASK_START_TIMEOUT)
+        nthreads = client.nthreads()
+    return dict(sorted(nthreads.items()))
+
+
+def scatter_everywhere(client, obj):
+    """Scatter ``obj`` once to every worker (``broadcast=True``); a Future.
+
+    If the broadcast does not finish within ``DASK_BROADCAST_TIMEOUT`` (a
+    worker died and the scheduler has not noticed yet: copying to it waits
+    for a connect timeout), ``obj`` is scattered to one worker instead and
+    the others fetch it from there when a task needs it.
+    """
+    try:
+        [fut] = client.scatter([obj], broadcast=True, hash=False,
+                               timeout=_config.DASK_BROADCAST_TIMEOUT)
+    except (TimeoutError, OSError):
+        [fut] = client.scatter([obj], hash=False)
+    return fut
+
+
+def lost_keys(client, futures):
+    """Keys of ``futures`` that no worker holds any more."""
+    futures = [f for f in futures if f is not None]
+    if not futures:
+        return set()
+    try:
+        who = client.who_has(futures)
+    except concurrent.futures.CancelledError:  # already forgotten: all of them
+        return {f.key for f in futures}
+    return {f.key for f in futures if not who.get(f.key)}
+
+
+def _report_cores():
+    return usable_cores()
+
+
+def inner_threads_by_host(client, nthreads):
+    """Fair share of a host's cores for one running task there: the host's
+    usable cores divided by all worker threads on that host (at least 1), so
+    that tasks x inner threads never exceed the host's cores."""
+    try:
+        cores = client.run(_report_cores)
+    except Exception:  # pragma: no cover - a worker left meanwhile
+        cores = {}
+    threads, host_cores = {}, {}
+    for addr, nt in nthreads.items():
+        host = get_address_host(addr)
+        threads[host] = threads.get(host, 0) + nt
+        if addr in cores:
+            host_cores[host] = max(host_cores.get(host, 0), cores[addr])
+    return {h: max(1, host_cores.get(h, threads[h]) // threads[h]) for h in threads}
+
+
+# --------------------------------------------------------------------------
+# Items with large arrays by reference
+# --------------------------------------------------------------------------
+
+_tls = threading.local()
+
+
+def _scattered_ref(i):
+    """Worker side: the i-th scattered array of the task being unpickled."""
+    return _tls.refs[i]
+
+
+class _Scatterer:
+    """Scatters each large array of a map once; pickles items with
+    references to them."""
+
+    def __init__(self, client, min_bytes):
+        self.client = client
+        self.min_bytes = min_bytes
+        self._cache = {}  # (address, shape, strides, dtype) -> (array, future)
+        self._lock = threading.Lock()
+
+    def future_of(self, a):
+        key = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[1].status != "finished":
+                # every worker holding it died: scatter it again
+                del self._cache[key]
+                hit = None
+        if hit is None:
+            fut = scatter_everywhere(self.client, a)
+            hit = (a, fut)  # keep ``a`` alive: its address is the key
+            with self._lock:
+                hit = self._cache.setdefault(key, hit)
+        return hit[1]
+
+    def dumps(self, obj):
+        """``(blob, [futures])``: ``obj`` pickled, large arrays replaced by
+        references to their scattered copies."""
+        import cloudpickle
+
+        refs = []
+        index = {}
+        scatterer = self
+
+        class _RefPickler(cloudpickle.Pickler):
+            def reducer_override(self, o):
+                if (isinstance(o, np.ndarray) and o.nbytes >= scatterer.min_bytes
+                        and not o.dtype.hasobject):
+                    fut = scatterer.future_of(o.view(np.ndarray))
+                    i = index.get(fut.key)
+                    if i is None:
+                        i = index[fut.key] = len(refs)
+                        refs.append(fut)
+                    return _scattered_ref, (i,)
+                return super().reducer_override(o)
+
+        buf = io.BytesIO()
+        _RefPickler(buf, protocol=5).dump(obj)
+        return buf.getvalue(), refs
+
+    def forget(self, keys):
+        """Drop cached scatters whose keys were lost (scattered anew on use)."""
+        with self._lock:
+            for k in [k for k, (_, f) in self._cache.items() if f.key in keys]:
+                del self._cache[k]
+
+    def release(self):
+        with self._lock:
+            futs = [f for _, f in self._cache.values()]
+            self._cache.clear()
+        if futs:
+            with contextlib.suppress(Exception):
+                self.client.cancel(futs)
+
+
+# --------------------------------------------------------------------------
+# Worker side
+# --------------------------------------------------------------------------
+
+
+def _limit_worker_thread(n):
+    """Per-thread limits (OpenMP, Numba) of a Dask worker thread, set once
+    per thread and value."""
+    if getattr(_tls, "limit", None) != n:
+        limit_this_thread(n)
+        _tls.limit = n
+
+
+_FN_CACHE = {}  # map token -> function, in a worker (the last few maps)
+_FN_CACHE_SIZE = 8
+_fn_cache_lock = threading.Lock()
+
+
+def _load(blob, refs):
+    _tls.refs = refs
+    try:
+        return pickle.loads(blob)
+    finally:
+        _tls.refs = None
+
+
+def _function_of(token, fn_blob, fn_refs):
+    """The map's function, unpickled once per worker and map."""
+    with _fn_cache_lock:
+        func = _FN_CACHE.get(token)
+    if func is None:
+        func = _load(fn_blob, fn_refs)
+        with _fn_cache_lock:
+            _FN_CACHE[token] = func
+            while len(_FN_CACHE) > _FN_CACHE_SIZE:
+                _FN_CACHE.pop(next(iter(_FN_CACHE)))
+    return func
+
+
+def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_host,
+                   base_attempt):
+    """A chunk of a map in a Dask worker.  Never raises: returns
+    ``(n_done, results_blob, failure, elapsed, where)`` like the process
+    workers do, ``failure`` being None or ``(pos, kind, exc_blob, tb_text,
+    attempt)``."""
+    import cloudpickle
+
+    from ._errors import pack_exception
+    from ._worker import _find_unpicklable_result
+
+    try:
+        worker = distributed.get_worker()
+        address = worker.address
+    except ValueError:  # pragma: no cover - run outside a worker
+        address = "?"
+    where = f"dask worker {address} (pid {os.getpid()})"
+    inner = spec[5]
+    if inner == "auto":
+        inner = inner_by_host.get(get_address_host(address), 1) if address != "?" else None
+    spec = Spec(*spec[:5], inner)
+    if inner:
+        _limit_worker_thread(inner)
+    try:
+        func = _function_of(token, fn_blob, fn_refs)
+        items = _load(items_blob, refs)
+    except Exception as exc:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return 0, None, (0, "setup", pack_exception(exc, tb, cloudpickle.dumps), tb, 0), 0.0, where
+
+    ctl = _TaskCtl()
+    failure, elapsed = run_items(func, items, ctl, spec, base_attempt)
+    results = ctl.results
+    packed = None
+    if failure is not None:
+        pos, kind, exc, attempt = failure
+        tb = exc_blob = None
+        if exc is not None:
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            exc_blob = pack_exception(exc, tb, cloudpickle.dumps)
+        packed = (pos, kind, exc_blob, tb, attempt)
+    try:
+        blob = pickle.dumps(results, protocol=5)
+    except Exception:
+        try:
+            blob = cloudpickle.dumps(results, protocol=5)
+        except Exception as exc:
+            blob, packed = _find_unpicklable_result(results, exc, packed)
+    return len(results), blob, packed, elapsed, where
+
+
+class _TaskCtl:
+    """Control of a chunk in a Dask worker: a task cannot be told to stop
+    (cancelling a running Dask task does not interrupt it), so it runs to
+    its end; chunks are short."""
+
+    __slots__ = ("results",)
+
+    def __init__(self):
+        self.results = []
+
+    def begin(self, pos, attempt):
+        pass
+
+    def end(self):
+        pass
+
+    def cancelled(self):
+        return False
+
+    def sleep(self, seconds):
+        time.sleep(seconds)
+        return True
+
+
+def _run_initializer(initializer, initargs, dask_worker=None):
+    initializer(*initargs)
+
+
+# --------------------------------------------------------------------------
+# The backend
+# --------------------------------------------------------------------------
+
+
+class DaskBackend(Backend):
+    """Chunks of the map as dask.distributed tasks.
+
+    ``n_workers`` is the number of worker processes of a LocalCluster
+    gilfree starts (``client=None``; one thread each), and with an existing
+    cluster the number of tasks run at once (default: all its threads).
+    Timeouts are checked when a task ends (Dask cannot interrupt a running
+    task).  The initializer runs once on each worker present at the start
+    of the map (``Client.run``).
+    """
+
+    name = "dask"
+    isolated = True
+    shares_memory = False
+    stops_tasks = False
+    soft_timeouts = False
+    serial_when_single = False
+    needs_pickling = False
+    uses_client = True
+    timeout_mode = "posthoc"
+    target_chunk_seconds = _config.PARALLEL_TARGET_CHUNK_SECONDS["dask"]
+
+    def start(self):
+        run = self.run
+        self._conn = None
+        self._scatter = None
+        self._fn = None
+        self._closing = False
+        self._futures = {}
+        self._lock = threading.Lock()
+        self._token = secrets.token_hex(6)
+        self._resubmits = {}
+        self._lost = {}
+        self._conn = connect(run.client, n_workers=self.n_workers, threads_per_worker=1)
+        client = self._conn.client
+        nthreads = worker_threads(client)
+        total = sum(nthreads.values())
+        self._restrict = None
+        if run.client is not None and run.n_workers_arg is None:
+            self.n_workers = max(1, total)
+        elif run.client is not None and self.n_workers < total:
+            # n_workers of an existing cluster: the first workers with that
+            # many threads (loosely: others step in if they die)
+            subset, have = [], 0
+            for addr, nt in nthreads.items():
+                if have >= self.n_workers:
+                    break
+                subset.append(addr)
+                have += nt
+            self._restrict = subset
+        self._nthreads = nthreads
+        if run.inner_arg == "auto":
+            self._inner = "auto"
+            self._inner_by_host = inner_threads_by_host(client, nthreads)
+        else:
+            self._inner = run.inner
+            self._inner_by_host = {}
+        spec = run.spec
+        self._spec = (spec[0], spec[1], spec[2], spec[3], "posthoc" if spec[3] else None,
+                      self._inner)
+        self._scatter = _Scatterer(client, _config.DASK_SCATTER_MIN_BYTES)
+        if run.initializer is not None:
+            try:
+                client.run(_run_initializer, run.initializer, tuple(run.initargs))
+            except Exception as exc:
+                from ._errors import add_note
+
+                add_note(exc, "gilfree.parallel: raised by initializer= on a Dask worker "
+                              "(the 'dask' backend); no task ran")
+                raise
+        self._fn_lock = threading.Lock()
+        try:
+            self._function()
+        except Exception as exc:
+            from ._api import _unpicklable_error
+
+            raise _dask_unpicklable(_unpicklable_error, "func", run.func, exc) from None
+
+    def _function(self):
+        """``(payload, refs)`` of the function: its pickle travels inline
+        with each task when small (nothing to lose when workers die), else
+        it is scattered to every worker once; large arrays it references are
+        scattered once either way.  Rebuilt after a loss (``self._fn =
+        None``): scattered data cannot be recomputed by the scheduler."""
+        with self._fn_lock:
+            if self._fn is None:
+                blob, refs = self._scatter.dumps(self.run.func)
+                if len(blob) >= _config.DASK_SCATTER_MIN_BYTES:
+                    blob = scatter_everywhere(self._conn.client, blob)
+                self._fn = (blob, refs)
+            return self._fn
+
+    def _fn_futures(self):
+        fn = self._fn
+        if fn is None:
+            return []
+        payload, refs = fn
+        return ([payload] if isinstance(payload, distributed.Future) else []) + list(refs)
+
+    def describe(self):
+        return f"'dask' backend with {self.n_workers} task slot(s)"
+
+    def _dump_items(self, chunk):
+        try:
+            return self._scatter.dumps(chunk.items)
+        except Exception as exc:
+            from ._api import _unpicklable_error
+
+            for pos, item in enumerate(chunk.items):
+                try:
+                    self._scatter.dumps(item)
+                except Exception as item_exc:
+                    label = f"item {chunk.start + pos}"
+                    raise _dask_unpicklable(_unpicklable_error, label, item, item_exc) from None
+            raise exc
+
+    def submit(self, chunk):
+        blob, refs = self._dump_items(chunk)
+        chunk.state = (blob, refs)
+        self._submit(chunk)
+
+    def _submit(self, chunk, check=False, force=False):
+        blob, refs = chunk.state
+        if check:
+            # resubmitting: scattered data whose every holder died is gone for
+            # good (the scheduler cannot recompute it): scatter it again
+            fn_futs = self._fn_futures()
+            lost = lost_keys(self._conn.client, fn_futs + list(refs))
+            if force:  # the scheduler had forgotten some of it already
+                lost |= {f.key for f in fn_futs + list(refs)}
+            if lost:
+                self._scatter.forget(lost)
+                with self._fn_lock:
+                    if any(f.key in lost for f in fn_futs):
+                        self._fn = None
+                if any(r.key in lost for r in refs):
+                    blob, refs = chunk.state = self._dump_items(chunk)
+        fn_blob, fn_refs = self._function()
+        n = self._resubmits.get(chunk.id, 0) + self._lost.get(chunk.id, 0)
+        key = f"gilfree-map-{self._token}-{chunk.id}" + (f"-r{n}" if n else "")
+        fut = self._conn.client.submit(
+            run_dask_chunk, self._token, fn_blob, fn_refs, blob, refs, self._spec,
+            self._inner_by_host,
+            chunk.base_attempt, key=key, pure=False, workers=self._restrict,
+            allow_other_workers=self._restrict is not None,
+        )
+        chunk.future = fut
+        with self._lock:
+            self._futures[chunk.id] = fut
+        fut.add_done_callback(lambda f, c=chunk: self._on_done(c, f))
+
+    def _on_done(self, chunk, fut):
+        # Dask's callback thread.  The result is fetched here, at once: a
+        # finished result lives on its worker until fetched and is lost if
+        # that worker dies first.  Lost chunks are resubmitted: a result lost
+        # with its worker (always), a chunk the scheduler gave up on after
+        # its workers died (KilledWorker: while ``retries`` remain).
+        if self._closing or chunk.future is not fut:
+            return
+        status = fut.status
+        raw = exc = None
+        if status == "finished":
+            try:
+                raw = fut.result()
+            except Exception as e:  # cancelled or lost between done and fetch
+                status, exc = "lost", e
+        elif status == "error":
+            try:
+                exc = fut.exception()
+            except Exception as e:  # pragma: no cover
+                status, exc = "lost", e
+        else:
+            status = "lost"
+        if self._closing:
+            return
+        n = self._resubmits.get(chunk.id, 0)
+        lost = self._lost.get(chunk.id, 0)
+        again = False
+        if status == "lost" and lost < _config.DASK_LOST_RESUBMITS:
+            self._lost[chunk.id] = lost + 1
+            again = True
+        elif isinstance(exc, distributed.KilledWorker) and n < self.run.retries:
+            self._resubmits[chunk.id] = n + 1
+            again = True
+        if again:
+            # after a pause: the scheduler is still digesting the worker's death
+            delay = _config.PARALLEL_RETRY_BACKOFF_BASE * 2 ** min(n + lost, 5)
+            timer = threading.Timer(delay, self._resubmit, (chunk, status, raw, exc))
+            timer.daemon = True
+            timer.start()
+            return
+        self.run.done(chunk, (status, raw, exc))
+
+    def _resubmit(self, chunk, status, raw, exc):
+        if self._closing:
+            return
+        try:
+            try:
+                self._submit(chunk, check=True)
+            except concurrent.futures.CancelledError:
+                self._submit(chunk, check=True, force=True)
+        except Exception as err:  # the cluster is gone: report the loss
+            if not self._closing:
+                self.run.done(chunk, ("lost", None, err))
+
+    def outcome(self, chunk, raw):
+        status, result, exc = raw
+        if status == "lost":
+            if self._closing:
+                return Outcome(cancelled=True)
+            return Outcome(crash=_LostChunk(
+                f"its task was cancelled or its result lost {self._lost.get(chunk.id, 0)} "
+                f"times ({exc or 'no reason given'})"))
+        if status == "error":
+            if isinstance(exc, distributed.KilledWorker):
+                return Outcome(crash=exc)
+            return Outcome([], (0, "setup", exc, None, 0), 0.0, "a dask worker")
+        n, blob, failure, elapsed, where = result
+        results = pickle.loads(blob) if blob is not None else []
+        if failure is not None:
+            pos, kind, exc_blob, tb, attempt = failure
+            exc = pickle.loads(exc_blob) if exc_blob is not None else None
+            failure = (pos, kind, exc, tb, attempt)
+        return Outcome(results, failure, elapsed, where)
+
+    def release(self, chunk):
+        with self._lock:
+            self._futures.pop(chunk.id, None)
+        chunk.state = None
+        chunk.future = None
+
+    def crash_error(self, exc, chunk, inflight):
+        lost = list(range(chunk.start, chunk.start + len(chunk.items)))
+        tries = self._resubmits.get(chunk.id, 0)
+        if isinstance(exc, distributed.KilledWorker):
+            why = (f"the Dask workers running it died {getattr(exc, 'allowed_failures', '?')}"
+                   " + 1 times and the scheduler gave up on it (KilledWorker; "
+                   "distributed.scheduler.allowed-failures)")
+        else:
+            why = str(exc)
+        again = f" after {tries} resubmission(s) (retries={self.run.retries})" if tries else ""
+        first = item_repr(chunk.items[0])
+        which = (f"item {lost[0]} ({first})" if len(lost) == 1
+                 else f"items {lost[0]}..{lost[-1]} (first: {first})")
+        err = WorkerCrashedError(
+            f"the task of {which} was lost{again}: {why}. A task that "
+            "crashes its worker (segfault, os._exit, out of memory) ends this way; pass "
+            "retries= to resubmit lost tasks more often",
+            index=lost[0] if len(lost) == 1 else None,
+            candidates=lost,
+        )
+        err.__cause__ = exc if isinstance(exc, BaseException) else None
+        return err
+
+    def shutdown(self, abort=False):
+        self._closing = True
+        conn = self._conn
+        if conn is None:
+            return
+        with self._lock:
+            futs = list(self._futures.values())
+            self._futures.clear()
+        client = conn.client
+        if futs and client.status == "running":
+            with contextlib.suppress(Exception):
+                client.cancel(futs)
+        if self._scatter is not None:
+            self._scatter.release()
+        fn_futs = self._fn_futures()
+        if fn_futs and client.status == "running":
+            with contextlib.suppress(Exception):
+                client.cancel(fn_futs)
+        self._fn = None
+        conn.close(abort=abort)
+        self._conn = None
+
+
+class _LostChunk(Exception):
+    """A chunk whose task vanished (cancelled by someone else, or its
+    scattered input lost with its worker)."""
+
+
+def _dask_unpicklable(make_error, label, obj, exc):
+    """The processes backend's 'cannot be pickled' error, worded for Dask."""
+    import cloudpickle
+
+    err = make_error(label, obj, cloudpickle.dumps, label, exc)
+    msg = str(err).replace("process workers", "Dask workers")
+    return TypeError(msg)
+
