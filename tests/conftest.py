@@ -53,3 +53,58 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def assert_releases_gil(make_call, *, min_seconds=0.03, max_scale=16):
+    """Check that a kernel call lets other Python threads run.
+
+    ``make_call(scale)`` returns a zero-argument callable doing ``scale``
+    times a base amount of work.  The scale grows until one call lasts
+    ``min_seconds`` (fast, quiet machines finish small inputs too soon to
+    tell); then the call runs in a second thread while this thread counts
+    loop iterations, which must keep at least 10 % of their solo rate (a
+    kernel holding the GIL would stop them for its whole run).
+    """
+    import threading
+    import time
+
+    scale = 1
+    while True:
+        call = make_call(scale)
+        t0 = time.perf_counter()
+        call()
+        took = time.perf_counter() - t0
+        if took >= min_seconds or scale >= max_scale:
+            break
+        scale = min(max_scale, scale * max(2, int(min_seconds / max(took, 1e-4)) + 1))
+
+    def rate_for(seconds):
+        n, end = 0, time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            n += 1
+        return n / seconds
+
+    solo = rate_for(0.05)
+    state = {"done": False, "error": None}
+
+    def run():
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            state["error"] = exc
+        finally:
+            state["done"] = True
+
+    worker = threading.Thread(target=run)
+    t0 = time.perf_counter()
+    worker.start()
+    n = 0
+    while not state["done"]:
+        time.perf_counter()
+        n += 1
+    elapsed = time.perf_counter() - t0
+    worker.join()
+    if state["error"] is not None:
+        raise state["error"]
+    assert elapsed > 0.3 * min_seconds, f"the kernel ran too briefly to tell ({elapsed:.4f} s)"
+    assert n / elapsed > 0.1 * solo, f"the other thread ran at {n / elapsed / solo:.0%} of its solo rate"
