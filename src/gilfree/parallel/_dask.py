@@ -40,7 +40,7 @@ from .. import _config
 from .._config import usable_cores
 from ._backends import Backend, Outcome
 from ._errors import WorkerCrashedError, item_repr
-from ._worker import THREAD_ENV_VARS, Spec, limit_this_thread, run_items
+from ._worker import THREAD_ENV_VARS, SimpleCtl, Spec, limit_this_thread, run_items
 
 __all__ = ["DaskBackend", "Connection", "connect", "worker_threads"]
 
@@ -409,7 +409,9 @@ def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_hos
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return 0, None, (0, "setup", pack_exception(exc, tb, cloudpickle.dumps), tb, 0), 0.0, where
 
-    ctl = _TaskCtl()
+    # a Dask task cannot be told to stop (cancelling it does not interrupt it):
+    # the chunk runs to its end, as in the serial backend; chunks are short
+    ctl = SimpleCtl()
     failure, elapsed = run_items(func, items, ctl, spec, base_attempt)
     results = ctl.results
     packed = None
@@ -430,28 +432,6 @@ def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_hos
     return len(results), blob, packed, elapsed, where
 
 
-class _TaskCtl:
-    """Control of a chunk in a Dask worker: a task cannot be told to stop
-    (cancelling a running Dask task does not interrupt it), so it runs to
-    its end; chunks are short."""
-
-    __slots__ = ("results",)
-
-    def __init__(self):
-        self.results = []
-
-    def begin(self, pos, attempt):
-        pass
-
-    def end(self):
-        pass
-
-    def cancelled(self):
-        return False
-
-    def sleep(self, seconds):
-        time.sleep(seconds)
-        return True
 
 
 def _run_initializer(initializer, initargs, dask_worker=None):
