@@ -78,6 +78,12 @@ def client():
         raise AssertionError(f"worker processes left running after the cluster closed: {left}")
 
 
+def _n_running_workers(dask_scheduler):
+    """Workers the scheduler counts as running (a restarted worker answers
+    ``client.run`` before it does; a broadcast skips it until then)."""
+    return sum(ws.status.name == "running" for ws in dask_scheduler.workers.values())
+
+
 @pytest.fixture
 def full(client):
     """The module's client with all its workers up and answering (a test may
@@ -86,7 +92,8 @@ def full(client):
     while True:
         client.wait_for_workers(N_WORKERS, timeout=60)
         try:
-            if len(client.run(os.getpid, on_error="raise")) == N_WORKERS:
+            if (len(client.run(os.getpid, on_error="raise")) == N_WORKERS
+                    and client.run_on_scheduler(_n_running_workers) == N_WORKERS):
                 return client
         except (OSError, TimeoutError):
             pass
@@ -248,7 +255,12 @@ def test_large_arrays_are_scattered_once(full):
         blob2, refs2 = sc.dumps([(big, 3)])
         assert len(blob1) < 2000 and len(blob2) < 2000  # references, not the data
         assert len(refs1) == len(refs2) == 1 and refs1[0].key == refs2[0].key
-        # broadcast: every worker holds a copy
+        # broadcast: every worker holds a copy (the scheduler may learn of
+        # the last copy a moment after the scatter returns)
+        deadline = time.monotonic() + 15
+        while (len(full.who_has([refs1[0]])[refs1[0].key]) < N_WORKERS
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
         assert len(full.who_has([refs1[0]])[refs1[0].key]) == N_WORKERS
     finally:
         sc.release()
