@@ -104,8 +104,8 @@ class DtwSweep(Workload):
 
     def params(self, quick):
         if quick:
-            return {"samples": 8_000, "template": 200, "grid_points": 8,
-                    "numpy_slice": 2_000, "python_slice": 300}
+            return {"samples": 30_000, "template": 200, "grid_points": 8,
+                    "numpy_slice": 1_000, "python_slice": 250}
         return {"samples": 126_000, "template": 200, "grid_points": 8,
                 "numpy_slice": 20_000, "python_slice": 1_500}
 

@@ -113,8 +113,8 @@ class ParzenMulti(Workload):
 
     def params(self, quick):
         if quick:
-            return {"n": 20_000, "m": 2_000, "d": 2, "widths": 32, "width_range": [0.1, 1.0],
-                    "python_points": 4}
+            return {"n": 10_000, "m": 1_000, "d": 2, "widths": 32, "width_range": [0.1, 1.0],
+                    "python_points": 2}
         return {"n": 50_000, "m": 5_000, "d": 2, "widths": 32, "width_range": [0.1, 1.0],
                 "python_points": 10}
 
