@@ -281,6 +281,9 @@ def exp_logsum(const real[:, ::1] xs, const real[::1] lw, const real[:, ::1] q,
         return
     nch = _ceil_div(n, CHUNK)
     nblk = _ceil_div(m, PBLOCK)
+    if _few_points(nblk, nch, m, H, n_threads):
+        _exp_logsum_few(xs, lw, q, c, sq, out, n_threads)
+        return
     with nogil, parallel(num_threads=n_threads):
         acc = <real*> malloc(sizeof(real) * H * LANES)
         # per block: the lane maxima, then the shifts, then the sums
@@ -325,6 +328,93 @@ def exp_logsum(const real[:, ::1] xs, const real[::1] lw, const real[:, ::1] q,
         free(sums)
     if failed:
         raise MemoryError("exp_logsum: could not allocate a thread's work buffer")
+
+
+cdef void _exp_logsum_few(const real[:, ::1] xs, const real[::1] lw, const real[:, ::1] q,
+                          const real[::1] c, bint sq, double[:, ::1] out,
+                          int n_threads) except *:
+    """exp_logsum for a few points: each (point, chunk) pair is a task, so the
+    threads share one point's samples.  Bitwise the blocked result: the
+    maximum does not depend on order, and the chunks' partial sums are added
+    in chunk order starting from zero, as the blocked loop adds them."""
+    cdef Py_ssize_t d = xs.shape[0], n = xs.shape[1], m = q.shape[0], H = c.shape[0]
+    cdef Py_ssize_t nch = _ceil_div(n, CHUNK)
+    cdef Py_ssize_t task, p, ch, a, b, k
+    cdef int l
+    cdef real v
+    cdef double s
+    cdef real* acc
+    cdef int failed = 0
+    cdef int* failed_flag = &failed
+    cdef real* pmax = <real*> malloc(sizeof(real) * m * nch * H)
+    cdef real* shift = <real*> malloc(sizeof(real) * m * H)
+    cdef double* parts = <double*> malloc(sizeof(double) * m * nch * H)
+    if pmax == NULL or shift == NULL or parts == NULL:
+        free(pmax)
+        free(shift)
+        free(parts)
+        raise MemoryError("exp_logsum: could not allocate the per-chunk partial results")
+    try:
+        # pass 1: each task's maximum over its chunk, lanes folded
+        with nogil, parallel(num_threads=n_threads):
+            acc = <real*> malloc(sizeof(real) * H * LANES)
+            if acc == NULL:
+                failed_flag[0] = 1
+            else:
+                for task in prange(m * nch, schedule="dynamic"):
+                    p = task // nch
+                    ch = task % nch
+                    a = ch * CHUNK
+                    b = a + CHUNK if a + CHUNK < n else n
+                    for k in range(H * LANES):
+                        acc[k] = -1e30
+                    _max_chunk(&xs[0, 0], &lw[0], n, d, &q[p, 0], &c[0], H, sq, a, b, acc)
+                    for k in range(H):
+                        v = acc[k * LANES]
+                        for l in range(1, LANES):
+                            if acc[k * LANES + l] > v:
+                                v = acc[k * LANES + l]
+                        pmax[task * H + k] = v
+            free(acc)
+        if failed:
+            raise MemoryError("exp_logsum: could not allocate a thread's work buffer")
+        with nogil:
+            for p in range(m):
+                for k in range(H):
+                    v = pmax[p * nch * H + k]
+                    for ch in range(1, nch):
+                        if pmax[(p * nch + ch) * H + k] > v:
+                            v = pmax[(p * nch + ch) * H + k]
+                    shift[p * H + k] = v
+        # pass 2: each task's shifted sum over its chunk
+        with nogil, parallel(num_threads=n_threads):
+            acc = <real*> malloc(sizeof(real) * H * LANES)
+            if acc == NULL:
+                failed_flag[0] = 1
+            else:
+                for task in prange(m * nch, schedule="dynamic"):
+                    p = task // nch
+                    ch = task % nch
+                    a = ch * CHUNK
+                    b = a + CHUNK if a + CHUNK < n else n
+                    for k in range(H):
+                        parts[task * H + k] = 0.0
+                    _lse_chunk(&xs[0, 0], &lw[0], n, d, &q[p, 0], &c[0], H, sq,
+                               shift + p * H, a, b, acc, parts + task * H)
+            free(acc)
+        if failed:
+            raise MemoryError("exp_logsum: could not allocate a thread's work buffer")
+        with nogil:
+            for p in range(m):
+                for k in range(H):
+                    s = 0.0
+                    for ch in range(nch):
+                        s = s + parts[(p * nch + ch) * H + k]
+                    out[p, k] = <double>shift[p * H + k] + log(s)
+    finally:
+        free(pmax)
+        free(shift)
+        free(parts)
 
 
 # --------------------------------------------------------------------------

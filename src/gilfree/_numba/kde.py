@@ -296,6 +296,45 @@ def _lse_chunk(xs, lw, q, p, c, sq, shift, soff, a, b, tb, dst, doff):
 
 
 @njit(parallel=True, **_JIT)
+def _exp_logsum_few_kernel(xs, lw, q, c, sq, out):
+    """_exp_logsum_kernel for a few points: one task per (point, chunk), so
+    the threads share one point's samples; bitwise the blocked result (the
+    maximum is order-free, the chunks' sums are added in chunk order)."""
+    n = xs.shape[1]
+    m = q.shape[0]
+    H = c.shape[0]
+    nch = (n + CHUNK - 1) // CHUNK
+    pmax = np.full(m * nch * H, -np.inf, dtype=xs.dtype)
+    for task in prange(m * nch):
+        tb = np.empty(CHUNK, dtype=xs.dtype)
+        p = task // nch
+        a = (task % nch) * CHUNK
+        b = min(n, a + CHUNK)
+        _max_chunk(xs, lw, q, p, c, sq, a, b, tb, pmax, task * H)
+    shift = np.empty(m * H, dtype=xs.dtype)
+    for p in range(m):
+        for k in range(H):
+            v = pmax[p * nch * H + k]
+            for ch in range(1, nch):
+                u = pmax[(p * nch + ch) * H + k]
+                v = u if u > v else v
+            shift[p * H + k] = v
+    parts = np.zeros(m * nch * H, dtype=np.float64)
+    for task in prange(m * nch):
+        tb = np.empty(CHUNK, dtype=xs.dtype)
+        p = task // nch
+        a = (task % nch) * CHUNK
+        b = min(n, a + CHUNK)
+        _lse_chunk(xs, lw, q, p, c, sq, shift, p * H, a, b, tb, parts, task * H)
+    for p in range(m):
+        for k in range(H):
+            s = 0.0
+            for ch in range(nch):
+                s = s + parts[(p * nch + ch) * H + k]
+            out[p, k] = np.float64(shift[p * H + k]) + np.log(s)
+
+
+@njit(parallel=True, **_JIT)
 def _exp_logsum_kernel(xs, lw, q, c, sq, out):
     n = xs.shape[1]
     m = q.shape[0]
@@ -348,7 +387,10 @@ def exp_logsum(xs, lw, q, c, sq, out, n_threads):
     if q.shape[0] == 0 or c.shape[0] == 0:
         return
     with numba_threads(n_threads):
-        _exp_logsum_kernel(xs, lw, q, c, bool(sq), out)
+        if _few_points(q.shape[0], xs.shape[1], c.shape[0], n_threads):
+            _exp_logsum_few_kernel(xs, lw, q, c, bool(sq), out)
+        else:
+            _exp_logsum_kernel(xs, lw, q, c, bool(sq), out)
 
 
 # --------------------------------------------------------------------------
