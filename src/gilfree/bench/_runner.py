@@ -178,7 +178,9 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=0.5, max_t
     if not workers or workers[0] < 1:
         raise BenchError(f"workers must be positive integers; got {workers}")
     if max_time is None:
-        max_time = 5.0 if quick else 20.0
+        # seconds of timed runs per approach: the slow baselines (seconds
+        # per run) get one or two runs, the fast kernels their repeats
+        max_time = 5.0 if quick else 6.0
     chosen = all_workloads() if not names else [get_workload(n) for n in names]
     out = {
         "schema": SCHEMA,

@@ -29,7 +29,7 @@ class IO(Workload):
                    "serial vs threads vs processes")
 
     def params(self, quick):
-        return {"tasks": 12 if quick else 100, "latency_s": 0.05, "io_workers": 20}
+        return {"tasks": 12 if quick else 40, "latency_s": 0.05, "io_workers": 20}
 
     def setup(self, params):
         return list(range(params["tasks"])), params["latency_s"], params["io_workers"]
