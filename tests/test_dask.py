@@ -232,6 +232,52 @@ def test_initializer_runs_on_every_worker(full):
     assert got == ["ready"] * 6
 
 
+def _tag_with_restart(x, marker_dir, old_pids):
+    """The first item to run kills its worker (the nanny restarts it); the
+    surviving old worker then waits until a restarted one has run an item,
+    so that some items surely run on a worker that joined mid-map."""
+    d = pathlib.Path(marker_dir)
+    try:
+        os.close(os.open(d / "died", os.O_CREAT | os.O_EXCL))
+        os.kill(os.getpid(), signal.SIGKILL)
+    except FileExistsError:
+        pass
+    if os.getpid() in old_pids:
+        deadline = time.monotonic() + 30
+        while not (d / "new").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    else:
+        (d / "new").touch()
+    return os.getpid(), _TAG
+
+
+def test_initializer_reruns_on_a_restarted_worker(full, tmp_path):
+    old = set(full.run(os.getpid).values())
+    got = gilfree.pmap(functools.partial(_tag_with_restart, marker_dir=str(tmp_path),
+                                         old_pids=old),
+                       range(8), backend="dask", client=full, initializer=_set_tag,
+                       initargs=("ready",), chunksize=1, retries=2)
+    pids = {pid for pid, _ in got}
+    assert pids - old, "no item ran on the restarted worker"
+    assert [tag for _, tag in got] == ["ready"] * 8
+    # the plugin was registered for the map only
+    plugins = full.run(lambda dask_worker: sorted(dask_worker.plugins))
+    assert not any(n.startswith("gilfree-init-") for names in plugins.values() for n in names)
+
+
+def _failing_init():
+    raise RuntimeError("initializer exploded")
+
+
+def test_failing_initializer_on_dask(full):
+    with pytest.raises(RuntimeError, match="initializer exploded") as info:
+        gilfree.pmap(_square, range(4), backend="dask", client=full, initializer=_failing_init)
+    assert "initializer" in " ".join(getattr(info.value, "__notes__", []))
+    plugins = full.run(lambda dask_worker: sorted(dask_worker.plugins))
+    assert not any(n.startswith("gilfree-init-") for names in plugins.values() for n in names)
+    assert gilfree.pmap(_square, range(3), backend="dask", client=full) == [0, 1, 4]
+
+
 def test_unpicklable_item_names_it(full):
     items = [1, 2, threading.Lock()]
     with pytest.raises(TypeError, match="item 2.*Dask workers"):
