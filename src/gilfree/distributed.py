@@ -874,11 +874,13 @@ def tiles(slides, size, stride=None, *, threshold=None, mask=None, min_fraction=
             if m is not None and not isinstance(mlocal, np.ndarray):
                 msrc = np.asarray(m)
             weight = max(1, job.n_grid) * job.th * job.tw * job.C * job.dtype.itemsize
-        else:
+        elif isinstance(src, _SlideFile):  # a TIFF: its size stands for its work
             try:
                 weight = os.path.getsize(src.path)
-            except (OSError, AttributeError):
+            except OSError:
                 weight = 1
+        else:
+            weight = max(1, int(getattr(src, "nbytes", 1)))
         checked.append((src, msrc, job, weight))
 
     with _connection(client, n_workers) as (c, workers):
