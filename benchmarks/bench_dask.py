@@ -15,6 +15,11 @@ started once for the module (its start-up is not timed, except in the
   local ``kde(n_threads=2)``, identical values.
 - ``dask-parzen-large``: Parzen at n = m = 200,000 (the largest size
   that keeps this suite within a few minutes on a 2-core machine).
+- ``dask-tiles``, ``dask-tiles-heavy``: ``gilfree.distributed.tiles`` over
+  a cohort of 4 uneven RGB slides (6144^2 to 2048^2, ``.npy`` paths
+  memory-mapped on the workers) against the local loop of
+  ``gilfree.tiles(n_threads=2)`` over the same memmaps; identical tiles,
+  ratio recorded (no target).
 """
 
 import time
@@ -174,3 +179,70 @@ def test_kde_dask_2_workers(benchmark, ratios, kde_data, client):
         np.testing.assert_array_equal(got, kde_ref[0])
     ratios.check(benchmark, KDE, "dask-2-workers", faster_than="local-2-threads",
                  at_least=0.8)
+
+
+# --------------------------------------------------------------------------
+# Slide tiling: a cohort of 4 uneven slides, .npy files memory-mapped
+# --------------------------------------------------------------------------
+
+#: sides of the 4 square RGB uint8 slides (113, 50, 28 and 13 MB): the
+#: largest is cut into row bands so that the 2 workers balance
+SLIDE_SIDES = (6144, 4096, 3072, 2048)
+#: group -> tiles keywords: small thumbnails (reading dominates; ~6 MB of
+#: patches come back), and overlapping tiles resized with bicubic (the
+#: resize dominates; ~110 MB of patches come back)
+TILE_CASES = {
+    "dask-tiles": dict(size=256, threshold=220, min_fraction=0.5, out_size=64, method="area"),
+    "dask-tiles-heavy": dict(size=256, stride=128, threshold=220, min_fraction=0.5,
+                             out_size=128, method="bicubic"),
+}
+
+
+@pytest.fixture(scope="module")
+def slide_paths(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bench-slides")
+    rng = np.random.default_rng(2053)
+    paths = []
+    for k, side in enumerate(SLIDE_SIDES):
+        path = d / f"slide{k}.npy"
+        img = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(side, side, 3))
+        img[:] = 235  # background
+        for r in range(0, side, 512):  # tissue on about half the blocks
+            for c in range(0, side, 512):
+                if rng.random() < 0.5:
+                    img[r:r + 512, c:c + 512] = rng.integers(60, 200, 3, dtype=np.uint8)
+        img.flush()
+        del img
+        paths.append(str(path))
+    return paths
+
+
+def _tiles_local(paths, kw):
+    return [gilfree.tiles(np.load(p, mmap_mode="r"), n_threads=2, **kw) for p in paths]
+
+
+tiles_ref = {}
+
+
+@pytest.mark.parametrize("group", list(TILE_CASES))
+def test_tiles_local_2_threads(benchmark, ratios, slide_paths, group):
+    benchmark.group = group
+    got = benchmark.pedantic(_tiles_local, args=(slide_paths, TILE_CASES[group]), rounds=3,
+                             iterations=1, warmup_rounds=1)
+    tiles_ref[group] = got
+    ratios.record(benchmark, group, "local-2-threads")
+
+
+@pytest.mark.parametrize("group", list(TILE_CASES))
+def test_tiles_dask_2_workers(benchmark, ratios, slide_paths, client, group):
+    benchmark.group = group
+    got = benchmark.pedantic(gd.tiles, args=(slide_paths,),
+                             kwargs=dict(client=client, **TILE_CASES[group]),
+                             rounds=3, iterations=1, warmup_rounds=1)
+    if group in tiles_ref:
+        for g, w in zip(got, tiles_ref[group]):
+            for a, b in zip(g, w):
+                np.testing.assert_array_equal(a, b)
+    # no target in the issue: the ratio is recorded (extra_info) and reported
+    ratios.check(benchmark, group, "dask-2-workers", faster_than="local-2-threads",
+                 at_least=0.0)

@@ -62,9 +62,15 @@ def _listening_ports():
 @pytest.fixture(scope="module")
 def client():
     before = _children()
-    # quick to give up on a task whose workers die, and on a dead worker
+    # quick to give up on a task whose workers die, and on a dead worker.
+    # And never "hard-close a lost worker job": a LocalCluster checks,
+    # lost-worker-timeout after a worker is removed, whether a worker of
+    # that name is back, and closes its nanny for good if not -- which, with
+    # the kills of this module, can land while the *next* restart of that
+    # worker is still starting, leaving the cluster one worker short.
     with dask.config.set({"distributed.scheduler.allowed-failures": 1,
-                          "distributed.comm.timeouts.connect": "5s"}):
+                          "distributed.comm.timeouts.connect": "5s",
+                          "distributed.deploy.lost-worker-timeout": "1h"}):
         c = gd.local_cluster(n_workers=N_WORKERS, threads_per_worker=1)
         try:
             yield c
@@ -230,6 +236,52 @@ def test_initializer_runs_on_every_worker(full):
     got = gilfree.pmap(_get_tag, range(6), backend="dask", client=full, initializer=_set_tag,
                        initargs=("ready",), chunksize=1)
     assert got == ["ready"] * 6
+
+
+def _tag_with_restart(x, marker_dir, old_pids):
+    """The first item to run kills its worker (the nanny restarts it); the
+    surviving old worker then waits until a restarted one has run an item,
+    so that some items surely run on a worker that joined mid-map."""
+    d = pathlib.Path(marker_dir)
+    try:
+        os.close(os.open(d / "died", os.O_CREAT | os.O_EXCL))
+        os.kill(os.getpid(), signal.SIGKILL)
+    except FileExistsError:
+        pass
+    if os.getpid() in old_pids:
+        deadline = time.monotonic() + 30
+        while not (d / "new").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    else:
+        (d / "new").touch()
+    return os.getpid(), _TAG
+
+
+def test_initializer_reruns_on_a_restarted_worker(full, tmp_path):
+    old = set(full.run(os.getpid).values())
+    got = gilfree.pmap(functools.partial(_tag_with_restart, marker_dir=str(tmp_path),
+                                         old_pids=old),
+                       range(8), backend="dask", client=full, initializer=_set_tag,
+                       initargs=("ready",), chunksize=1, retries=2)
+    pids = {pid for pid, _ in got}
+    assert pids - old, "no item ran on the restarted worker"
+    assert [tag for _, tag in got] == ["ready"] * 8
+    # the plugin was registered for the map only
+    plugins = full.run(lambda dask_worker: sorted(dask_worker.plugins))
+    assert not any(n.startswith("gilfree-init-") for names in plugins.values() for n in names)
+
+
+def _failing_init():
+    raise RuntimeError("initializer exploded")
+
+
+def test_failing_initializer_on_dask(full):
+    with pytest.raises(RuntimeError, match="initializer exploded") as info:
+        gilfree.pmap(_square, range(4), backend="dask", client=full, initializer=_failing_init)
+    assert "initializer" in " ".join(getattr(info.value, "__notes__", []))
+    plugins = full.run(lambda dask_worker: sorted(dask_worker.plugins))
+    assert not any(n.startswith("gilfree-init-") for names in plugins.values() for n in names)
+    assert gilfree.pmap(_square, range(3), backend="dask", client=full) == [0, 1, 4]
 
 
 def test_unpicklable_item_names_it(full):
@@ -510,6 +562,310 @@ def test_scale_rows_generic(full):
     assert gd.split_bounds(10, [3, 1]) == [0, 8, 10] or gd.split_bounds(10, [3, 1]) == [0, 7, 10]
     assert gd.split_bounds(100, [1, 1, 1], min_size=64) == [0, 100]
     assert gd.split_bounds(0, [1, 1]) == [0, 0]
+
+
+# --------------------------------------------------------------------------
+# gilfree.distributed.tiles
+# --------------------------------------------------------------------------
+
+
+def _same_tiles(got, want):
+    assert type(got) is type(want)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
+
+
+def _slide_image(rng, shape, dtype=np.uint8):
+    """A slide with background (bright) and foreground (dark) blocks."""
+    img = np.full(shape, 240 if dtype == np.uint8 else 0.95, dtype)
+    h, w = shape[:2]
+    for _ in range(6):
+        r, c = rng.integers(0, h - 20), rng.integers(0, w - 20)
+        hh, ww = rng.integers(10, h // 2), rng.integers(10, w // 2)
+        img[r:r + hh, c:c + ww] = (rng.integers(0, 150, img[r:r + hh, c:c + ww].shape)
+                                   if dtype == np.uint8 else
+                                   rng.random(img[r:r + hh, c:c + ww].shape) * 0.5)
+    return img
+
+
+@pytest.fixture(scope="module")
+def slide_files(tmp_path_factory):
+    """A cohort of uneven slides: in memory, memmaps, .npy and TIFF paths."""
+    tifffile = pytest.importorskip("tifffile")
+    d = tmp_path_factory.mktemp("slides")
+    rng = np.random.default_rng(21)
+    a = _slide_image(rng, (300, 410, 3))
+    b = _slide_image(rng, (130, 97, 3))
+    g = _slide_image(rng, (260, 200), np.float32)
+    raw = np.memmap(d / "raw.u8", dtype=np.uint8, mode="w+", shape=(350, 270, 4), offset=96)
+    raw[:] = _slide_image(rng, (350, 270, 4))
+    raw.flush()
+    np.save(d / "a.npy", a)
+    np.save(d / "g.npy", g)
+    tifffile.imwrite(d / "b.tif", b)
+    tifffile.imwrite(d / "c.tif", a[:200], compression="zlib")  # not memory-mappable
+    return dict(dir=d, a=a, b=b, g=g, raw=raw, tifffile=tifffile)
+
+
+def _local_view(slide, files):
+    """What a slide path stands for, opened here."""
+    if isinstance(slide, (str, os.PathLike)):
+        path = str(slide)
+        if path.endswith(".npy"):
+            return np.load(path, mmap_mode="r")
+        return files["tifffile"].imread(path)
+    return slide
+
+
+TILE_CASES = [
+    dict(size=64),
+    dict(size=(48, 40), stride=32, threshold=200, min_fraction=0.25, out_size=16),
+    dict(size=50, threshold=180, min_fraction=0.1, pad=255, out_size=(20, 25),
+         method="bilinear"),
+]
+
+
+def _cohort(files):
+    d, raw = files["dir"], files["raw"]
+    ro = np.memmap(d / "raw.u8", dtype=np.uint8, mode="r", shape=(350, 270, 4), offset=96)
+    return [files["a"], ro, str(d / "a.npy"), d / "b.tif", ro[40:300, 10:, :3], files["b"],
+            files["a"][::2, ::-1], raw,
+            str(d / "c.tif")]
+
+
+@pytest.mark.parametrize("case", range(len(TILE_CASES)))
+def test_distributed_tiles_equals_local(full, slide_files, case):
+    kw = TILE_CASES[case]
+    slides = _cohort(slide_files)
+    got = gd.tiles(slides, client=full, **kw)
+    assert len(got) == len(slides)
+    for s, g in zip(slides, got):
+        _same_tiles(g, gilfree.tiles(_local_view(s, slide_files), **kw))
+
+
+def test_distributed_tiles_float_gray_and_masks(full, slide_files):
+    g = slide_files["g"]
+    path = str(slide_files["dir"] / "g.npy")
+    mask = g < 0.5
+    kw = dict(size=32, stride=24, min_fraction=0.3, out_size=8, method="area")
+    got = gd.tiles([g, path, g.tolist()], mask=mask, client=full, **kw)
+    want = gilfree.tiles(g, mask=mask, **kw)
+    _same_tiles(got[0], want)
+    _same_tiles(got[1], want)
+    _same_tiles(got[2], gilfree.tiles(g.tolist(), mask=mask.tolist(), **kw))  # float64
+    mpath = slide_files["dir"] / "mask.npy"
+    np.save(mpath, ~mask)
+    got = gd.tiles([g, path], mask=[mask, mpath], client=full, size=40)
+    _same_tiles(got[0], gilfree.tiles(g, mask=mask, size=40))
+    _same_tiles(got[1], gilfree.tiles(g, mask=~mask, size=40))
+    assert gd.tiles([], 64, client=full) == []
+
+
+def test_distributed_tiles_bands_equal_local(full, slide_files, monkeypatch):
+    # a cohort of one large and two small slides: the large one is cut into
+    # row bands of whole tile rows, which must not change a single tile
+    from gilfree import _config
+
+    monkeypatch.setattr(_config, "DISTRIBUTED_TILES_MIN_PART_BYTES", 2048)
+    seen = []
+    real_run = gd._run
+
+    def spy(client, func, parts, *args):
+        seen.append(parts)
+        return real_run(client, func, parts, *args)
+
+    monkeypatch.setattr(gd, "_run", spy)
+    files = slide_files
+    raw = np.memmap(files["dir"] / "raw.u8", dtype=np.uint8, mode="r", shape=(350, 270, 4),
+                    offset=96)
+    np.save(files["dir"] / "rawmask.npy", np.asarray(raw[..., 0]) < 120)
+    mask = np.load(files["dir"] / "rawmask.npy", mmap_mode="r")
+    for kw, slides, masks in [
+        (TILE_CASES[1], [files["a"], files["b"], raw], None),
+        (TILE_CASES[2], [files["a"], raw, str(files["dir"] / "a.npy")], None),
+        (dict(size=30, stride=20, pad=0, min_fraction=0.5), [raw, raw[:, :100]],
+         [mask, mask[:, :100]]),
+        (dict(size=30, stride=45, min_fraction=0.5), [raw, files["a"][..., 0]],
+         [np.array(mask), files["a"][..., 1] < 100]),
+    ]:
+        seen.clear()
+        got = gd.tiles(slides, mask=masks, client=full, **kw)
+        parts = seen[0]
+        assert len(parts) > len(slides)  # some slide was banded
+        for i, (s, g) in enumerate(zip(slides, got)):
+            m = None if masks is None else masks[i]
+            _same_tiles(g, gilfree.tiles(_local_view(s, files), mask=m, **kw))
+        # a memmap travels as its file, never with its data
+        for part in parts:
+            assert not any(isinstance(x, np.memmap) for x in part)
+        assert any(isinstance(part[0], gd._MappedView) for part in parts)
+
+
+def test_distributed_tiles_errors_equal_local(full, slide_files):
+    a = slide_files["a"]
+    tif = str(slide_files["dir"] / "b.tif")
+    bad = [
+        (dict(size=0), {}),
+        (dict(size=64, threshold=300), {}),
+        (dict(size=64, min_fraction=1.5), {}),
+        (dict(size=500), {}),
+        (dict(size=64, out_size=128), {}),
+        (dict(size=64, mask=np.zeros((3, 3), bool)), {}),
+        (dict(size=64, engine="fortran"), {}),
+    ]
+    for kw, _ in bad:
+        with pytest.raises((TypeError, ValueError)) as local:
+            gilfree.tiles(a, **kw)
+        with pytest.raises(type(local.value)) as dist:
+            gd.tiles([a, a], client=full, **kw)
+        assert str(dist.value) == str(local.value), kw
+    with pytest.raises(TypeError) as local:
+        gilfree.tiles(a.astype(np.int32), 64)
+    with pytest.raises(TypeError) as dist:
+        gd.tiles([a, a.astype(np.int32)], 64, client=full)
+    assert str(dist.value) == str(local.value)
+    assert "slide 1 of 2" in " ".join(dist.value.__notes__)
+    # a TIFF is checked on its worker, with the same error
+    with pytest.raises(ValueError) as local:
+        gilfree.tiles(slide_files["b"], 64, threshold=999)
+    with pytest.raises(ValueError) as dist:
+        gd.tiles([tif], 64, threshold=999, client=full)
+    assert str(dist.value) == str(local.value)
+    with pytest.raises(TypeError, match=r"slides must be a list.*\[slide\]"):
+        gd.tiles(a, 64, client=full)
+    with pytest.raises(TypeError, match="slides must be a list"):
+        gd.tiles(tif, 64, client=full)
+    with pytest.raises(ValueError, match="neither a .npy nor a TIFF"):
+        gd.tiles([__file__], 64, client=full)
+    with pytest.raises(ValueError, match="a list of 1 for 2 slides"):
+        gd.tiles([a, a], 64, mask=[None], client=full)
+
+
+def _install_dying_tiles(marker):
+    """Worker side: the first tiles call on any worker kills its process."""
+    import gilfree.tiles  # noqa: F401
+
+    mod = sys.modules["gilfree.tiles"]
+    real = getattr(mod, "_real_tiles", mod.tiles)
+
+    def dying(*args, **kwargs):
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    mod._real_tiles = real
+    mod.tiles = dying
+
+
+def _uninstall_dying_tiles():
+    mod = sys.modules["gilfree.tiles"]
+    if hasattr(mod, "_real_tiles"):
+        mod.tiles = mod._real_tiles
+        del mod._real_tiles
+
+
+def test_distributed_tiles_survive_a_worker_kill(full, slide_files, tmp_path):
+    marker = str(tmp_path / "killed")
+    slides = _cohort(slide_files)[:6]
+    kw = TILE_CASES[1]
+    old = set(full.run(os.getpid).values())
+    full.run(_install_dying_tiles, marker)
+    try:
+        got = gd.tiles(slides, client=full, **kw)
+    finally:
+        full.run(_uninstall_dying_tiles)
+    assert os.path.exists(marker)
+    assert old - set(full.run(os.getpid).values())  # a worker really died
+    assert len(got) == len(slides)
+    for s, g in zip(slides, got):
+        _same_tiles(g, gilfree.tiles(_local_view(s, slide_files), **kw))
+
+
+# --------------------------------------------------------------------------
+# gilfree.distributed.dtw_sweep
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dtw_case():
+    pd = pytest.importorskip("pandas")
+    from gilfree import dtw
+    from gilfree._reference import dtw_data as dd
+
+    rec, _ = dd.recording(3000, seed=5, template_samples=50, pause_s=(0.5, 2.0),
+                          bout_strides=(5, 15))
+    data = pd.DataFrame(rec, columns=dd.AXES)
+    tpl = pd.DataFrame(dd.template(50), columns=dd.TEMPLATE_AXES)
+    return dtw, data, dtw.DtwTemplate(tpl, 51.2, scale=500.0)
+
+
+def _same_segmentation(got, want):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert type(g) is type(w) and repr(g) == repr(w)
+        assert g.get_params(deep=True).keys() == w.get_params(deep=True).keys()
+        for name in ("matches_start_end_", "costs_", "cost_function_"):
+            a, b = getattr(g, name), getattr(w, name)
+            assert a.dtype == b.dtype and a.flags.writeable == b.flags.writeable
+            np.testing.assert_array_equal(a, b)
+        assert len(g.paths_) == len(w.paths_)
+        for a, b in zip(g.paths_, w.paths_):
+            np.testing.assert_array_equal(a, b)
+            assert not a.flags.writeable
+
+
+def test_distributed_dtw_sweep_equals_local(full, dtw_case, monkeypatch):
+    dtw, data, template = dtw_case
+    grid = {"max_cost": [2, 3, 4, 5], "template__use_cols": [("gyr_ml",), ("gyr_ml", "gyr_si")]}
+    groups = []
+    real = gd.scale_items
+
+    def spy(func, items, *args, **kwargs):
+        groups.append([len(i) for i in items])
+        return real(func, items, *args, **kwargs)
+
+    monkeypatch.setattr(gd, "scale_items", spy)
+    got = gd.dtw_sweep(data, 51.2, grid, template=template, client=full)
+    want = dtw.sweep(data, 51.2, grid, template=template)
+    _same_segmentation(got, want)
+    assert groups == [[4, 4]]  # one task per cost matrix
+    # points of a group share their cost data, as locally
+    assert got[0].cost_function_ is got[2].cost_function_
+    assert got[0].cost_function_ is not got[1].cost_function_
+    np.testing.assert_array_equal(got[1].acc_cost_mat_, want[1].acc_cost_mat_)
+    assert got[1].acc_cost_mat_ is got[3].acc_cost_mat_
+    assert template.use_cols is None
+    # a list of dicts, an estimator and array data
+    grid = [{"min_match_length_s": [0.4, 0.6], "max_match_length_s": [1.5, 3.0]},
+            {"snap_to_min_win_ms": [None, 200], "template__use_cols": [("gyr_ml",)]},
+            {"template__scale": [400.0]}]
+    base = dtw.BarthDtw(template, max_cost=3.5)
+    got = gd.dtw_sweep(data.to_numpy(), 51.2, grid, estimator=base, columns=list(data.columns),
+                       client=full.scheduler.address)
+    want = dtw.sweep(data.to_numpy(), 51.2, grid, estimator=base, columns=list(data.columns))
+    _same_segmentation(got, want)
+    assert groups[-1] == [4, 2, 1]
+
+
+def test_distributed_dtw_sweep_errors_equal_local(full, dtw_case):
+    dtw, data, template = dtw_case
+    for args, kw in [
+        ((data, 51.2, {"maxcost": [1, 2]}), dict(template=template)),
+        ((data, 51.2, {"max_cost": 3.0}), dict(template=template)),
+        ((data, -1.0, {"max_cost": [3.0]}), dict(template=template)),
+        ((data, 51.2, {"max_cost": [3.0]}), dict(template=template, engine="fortran")),
+        ((data, 51.2, {"max_cost": [3.0]}), dict(template=template, estimator=dtw.BarthDtw(
+            template))),
+        ((data[["acc_pa"]], 51.2, {"max_cost": [3.0]}), dict(template=template)),
+    ]:
+        with pytest.raises((TypeError, ValueError)) as local:
+            dtw.sweep(*args, **kw)
+        with pytest.raises(type(local.value)) as dist:
+            gd.dtw_sweep(*args, client=full, **kw)
+        assert str(dist.value) == str(local.value)
 
 
 def _die_once(part, marker, n_threads):

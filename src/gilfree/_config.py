@@ -463,3 +463,10 @@ DISTRIBUTED_CHUNKS_PER_WORKER = 1
 #: Times gilfree.distributed resubmits a chunk whose worker (or scattered
 #: input) was lost, on top of the scheduler's own reruns.
 DISTRIBUTED_CHUNK_RETRIES = 2
+#: gilfree.distributed.tiles: a slide is cut into row bands of whole tile
+#: rows when it would otherwise be a larger task than the cohort's share of
+#: one worker slot divided by this (so uneven cohorts balance) ...
+DISTRIBUTED_TILES_PARTS_PER_WORKER = 4
+#: ... but never into bands that read fewer bytes of image than this (each
+#: task costs the scheduler a few milliseconds).
+DISTRIBUTED_TILES_MIN_PART_BYTES = 64 * 2**20

@@ -27,6 +27,7 @@ pandas is needed only when DataFrames are passed; arrays with ``columns=``
 work without it.
 """
 
+import collections
 import concurrent.futures
 import inspect
 import itertools
@@ -505,6 +506,15 @@ class _CostData:
                     self._paths[e] = flat[a:b]
             return [self._paths[e] for e in ends.tolist()]
 
+    def __getstate__(self):  # picklable (a segmented BarthDtw travels back from a worker)
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def release(self):
         """Drop the direction bytes (M * N) once every path is traced."""
         with self._lock:
@@ -788,6 +798,52 @@ def _parameter_grid(grid):
     return points
 
 
+_SweepPlan = collections.namedtuple(
+    "_SweepPlan", ["base", "fs", "points", "table", "nt", "estimators", "settings", "inputs"])
+
+
+def _plan_sweep(data, sampling_rate_hz, grid, template, estimator, columns, engine,
+                n_threads=None):
+    """The checks of :func:`sweep` and its grid points: one estimator per
+    point (with the point's parameters), its post-processing settings and
+    its cost-matrix inputs ``(key, template, names, scale)``; points with
+    equal keys share a cost matrix.  Raises what ``sweep`` raises."""
+    if estimator is not None:
+        if not isinstance(estimator, BarthDtw):
+            raise TypeError(f"estimator must be a BarthDtw; got {describe(estimator)}")
+        if template is not None:
+            raise ValueError("give either template= or estimator=, not both")
+        base = estimator
+    else:
+        base = BarthDtw(template)
+    fs = check_number(sampling_rate_hz, "sampling_rate_hz")
+    _config.resolve_engine("dtw", engine)
+    points = _parameter_grid(grid)
+    valid = base.get_params(deep=True)
+    for p in points:
+        for key in p:
+            head = key.partition("__")[0]
+            if key not in valid and not (head in valid and isinstance(p.get(head), _Params)):
+                raise ValueError(
+                    f"unknown parameter {key!r} in the grid; valid BarthDtw parameters: "
+                    f"{', '.join(sorted(valid))}"
+                )
+    table = _Table(data, columns, "data")
+    nt = _config.resolve_n_threads(n_threads)
+    estimators, settings, inputs = [], [], []
+    for p in points:
+        est = _clone(base)
+        # whole sub-objects first (cloned: grid points never share or modify
+        # the caller's objects), then their nested parameters
+        est.set_params(**{k: _clone(v) for k, v in p.items() if "__" not in k})
+        est.set_params(**{k: v for k, v in p.items() if "__" in k})
+        settings.append(est._checked(fs))
+        est._require_snap_axis(table)
+        inputs.append(est._matching_inputs(table, fs))
+        estimators.append(est)
+    return _SweepPlan(base, fs, points, table, nt, estimators, settings, inputs)
+
+
 def sweep(data, sampling_rate_hz, grid, template=None, *, estimator=None, columns=None,
           engine="auto", n_threads=None):
     """Segment ``data`` once per grid point, computing each distinct cost
@@ -824,39 +880,13 @@ def sweep(data, sampling_rate_hz, grid, template=None, *, estimator=None, column
         point's parameters set.  Points sharing a cost matrix share their
         (read-only) ``cost_function_`` and ``acc_cost_mat_``.
     """
-    if estimator is not None:
-        if not isinstance(estimator, BarthDtw):
-            raise TypeError(f"estimator must be a BarthDtw; got {describe(estimator)}")
-        if template is not None:
-            raise ValueError("give either template= or estimator=, not both")
-        base = estimator
-    else:
-        base = BarthDtw(template)
-    fs = check_number(sampling_rate_hz, "sampling_rate_hz")
-    _config.resolve_engine("dtw", engine)
-    points = _parameter_grid(grid)
-    valid = base.get_params(deep=True)
-    for p in points:
-        for key in p:
-            head = key.partition("__")[0]
-            if key not in valid and not (head in valid and isinstance(p.get(head), _Params)):
-                raise ValueError(
-                    f"unknown parameter {key!r} in the grid; valid BarthDtw parameters: "
-                    f"{', '.join(sorted(valid))}"
-                )
-    table = _Table(data, columns, "data")
-    nt = _config.resolve_n_threads(n_threads)
+    plan = _plan_sweep(data, sampling_rate_hz, grid, template, estimator, columns, engine,
+                       n_threads)
+    table, nt = plan.table, plan.nt
 
     estimators, jobs, distinct, signals = [], [], {}, {}
-    for p in points:
-        est = _clone(base)
-        # whole sub-objects first (cloned: grid points never share or modify
-        # the caller's objects), then their nested parameters
-        est.set_params(**{k: _clone(v) for k, v in p.items() if "__" not in k})
-        est.set_params(**{k: v for k, v in p.items() if "__" in k})
-        settings = est._checked(fs)
-        est._require_snap_axis(table)
-        key, t, names, scale = est._matching_inputs(table, fs)
+    for est, settings, (key, t, names, scale) in zip(plan.estimators, plan.settings,
+                                                     plan.inputs):
         if key not in distinct:
             skey = (tuple(map(repr, names)), scale)
             if skey not in signals:

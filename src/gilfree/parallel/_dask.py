@@ -434,8 +434,18 @@ def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_hos
 
 
 
-def _run_initializer(initializer, initargs, dask_worker=None):
-    initializer(*initargs)
+class _InitializerPlugin(distributed.WorkerPlugin):
+    """Runs a map's ``initializer(*initargs)`` on every worker: those
+    present when the map starts and any that join during it, including a
+    worker its nanny restarted after a crash (a new process, whose state
+    the initializer must set up again).  Registered for the map only."""
+
+    def __init__(self, initializer, initargs):
+        self.initializer = initializer
+        self.initargs = tuple(initargs)
+
+    def setup(self, worker):
+        self.initializer(*self.initargs)
 
 
 # --------------------------------------------------------------------------
@@ -451,7 +461,8 @@ class DaskBackend(Backend):
     cluster the number of tasks run at once (default: all its threads).
     Timeouts are checked when a task ends (Dask cannot interrupt a running
     task).  The initializer runs once on each worker present at the start
-    of the map (``Client.run``).
+    of the map and on every worker that joins (or is restarted) during it:
+    a WorkerPlugin registered for the map's duration.
     """
 
     name = "dask"
@@ -504,12 +515,18 @@ class DaskBackend(Backend):
         self._spec = (spec[0], spec[1], spec[2], spec[3], "posthoc" if spec[3] else None,
                       self._inner)
         self._scatter = _Scatterer(client, _config.DASK_SCATTER_MIN_BYTES)
+        self._plugin = None
         if run.initializer is not None:
+            self._plugin = f"gilfree-init-{self._token}"
             try:
-                client.run(_run_initializer, run.initializer, tuple(run.initargs))
+                client.register_plugin(_InitializerPlugin(run.initializer, run.initargs),
+                                       name=self._plugin)
             except Exception as exc:
                 from ._errors import add_note
 
+                # the map never starts, so it never shuts down: a cluster
+                # started for it closes here
+                self.shutdown(abort=True)
                 add_note(exc, "gilfree.parallel: raised by initializer= on a Dask worker "
                               "(the 'dask' backend); no task ran")
                 raise
@@ -519,7 +536,17 @@ class DaskBackend(Backend):
         except Exception as exc:
             from ._api import _unpicklable_error
 
+            self.shutdown(abort=True)
             raise _dask_unpicklable(_unpicklable_error, "func", run.func, exc) from None
+
+    def _unregister_plugin(self):
+        """Stop running the initializer on workers that join (after the map,
+        or when it could not start)."""
+        name, self._plugin = getattr(self, "_plugin", None), None
+        conn = self._conn
+        if name is not None and conn is not None and conn.client.status == "running":
+            with contextlib.suppress(Exception):
+                conn.client.unregister_worker_plugin(name)
 
     def _function(self):
         """``(payload, refs)`` of the function: its pickle travels inline
@@ -716,6 +743,7 @@ class DaskBackend(Backend):
             with contextlib.suppress(Exception):
                 client.cancel(fn_futs)
         self._fn = None
+        self._unregister_plugin()
         conn.close(abort=abort)
         self._conn = None
 
