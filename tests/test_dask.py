@@ -90,10 +90,10 @@ def _n_running_workers(dask_scheduler):
     return sum(ws.status.name == "running" for ws in dask_scheduler.workers.values())
 
 
-@pytest.fixture
-def full(client):
-    """The module's client with all its workers up and answering (a test may
-    have killed one, which the scheduler may not have noticed yet)."""
+def _all_workers_up(client):
+    """Wait until every worker of the module's cluster is up and answering
+    (a test may have killed one, which the scheduler may not have noticed
+    yet); returns the client."""
     deadline = time.monotonic() + 60
     while True:
         client.wait_for_workers(N_WORKERS, timeout=60)
@@ -106,6 +106,12 @@ def full(client):
         if time.monotonic() > deadline:
             raise TimeoutError("the test cluster did not recover its workers")
         time.sleep(0.2)
+
+
+@pytest.fixture
+def full(client):
+    """The module's client with all its workers up and answering."""
+    return _all_workers_up(client)
 
 
 # --------------------------------------------------------------------------
@@ -381,6 +387,9 @@ def test_worker_crash_with_retries_exhausted_names_the_items(full):
         gilfree.pmap(_exit_at_3, range(4), backend="dask", client=full, chunksize=4)
     assert info.value.candidates == [0, 1, 2, 3]
     assert isinstance(info.value.__cause__, distributed.KilledWorker)
+    # both workers back first: with one, item 2 would queue behind item 3 on
+    # the dying worker and might be the one given up on
+    _all_workers_up(full)
     with pytest.raises(WorkerCrashedError, match=r"item 1 \(3\) was lost") as info:
         gilfree.pmap(_exit_at_3, [2, 3], backend="dask", client=full, chunksize=1)
     assert info.value.index == 1 and info.value.candidates == [1]
