@@ -35,6 +35,9 @@ from gilfree.parallel import pmap
 # --------------------------------------------------------------------------
 
 N_TRIVIAL = 100_000
+#: rounds of the short trivial maps (about 15 ms each): a shared machine needs
+#: many for a stable median
+TRIVIAL_ROUNDS = 30
 TRIVIAL_EXPECTED = [x + 1 for x in range(N_TRIVIAL)]
 
 
@@ -54,7 +57,8 @@ def test_trivial_threadpoolexecutor(benchmark):
 @pytest.mark.benchmark(group="trivial-100k")
 def test_trivial_gilfree_threads(benchmark):
     run = lambda: pmap(trivial, range(N_TRIVIAL), backend="threads", n_workers=2)  # noqa: E731
-    assert benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1) == TRIVIAL_EXPECTED
+    assert benchmark.pedantic(run, rounds=TRIVIAL_ROUNDS, iterations=1, warmup_rounds=1) == \
+        TRIVIAL_EXPECTED
 
 
 @pytest.mark.benchmark(group="trivial-100k")
@@ -71,7 +75,7 @@ def test_trivial_mp_pool_created_per_call(benchmark):
 def test_trivial_mp_pool_reused(benchmark):
     with multiprocessing.get_context("fork").Pool(2) as pool:
         run = lambda: pool.map(trivial, range(N_TRIVIAL))  # noqa: E731
-        assert benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1) == \
+        assert benchmark.pedantic(run, rounds=TRIVIAL_ROUNDS, iterations=1, warmup_rounds=1) == \
             TRIVIAL_EXPECTED
 
 
@@ -79,7 +83,8 @@ def test_trivial_mp_pool_reused(benchmark):
 def test_trivial_gilfree_processes(benchmark):
     # loky's reusable executor: the warm-up round starts the workers once
     run = lambda: pmap(trivial, range(N_TRIVIAL), backend="processes", n_workers=2)  # noqa: E731
-    assert benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1) == TRIVIAL_EXPECTED
+    assert benchmark.pedantic(run, rounds=TRIVIAL_ROUNDS, iterations=1, warmup_rounds=1) == \
+        TRIVIAL_EXPECTED
 
 
 # --------------------------------------------------------------------------

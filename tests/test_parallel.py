@@ -224,6 +224,43 @@ def test_auto_chunking_amortises_trivial_tasks():
     assert b.next_size(1) == 1
 
 
+def test_auto_chunking_forgets_a_slow_first_probe():
+    # the first one-task chunk pays first-call costs; a big fast chunk after it
+    # sets the size (weighed by tasks), while a slower chunk counts at once
+    from gilfree.parallel._api import _Batcher
+
+    b = _Batcher("auto", 2, None, 0.01)
+    assert b.probing
+    b.record(1, 1e-5)
+    assert not b.probing
+    b.record(10_000, 10_000 * 1e-7)
+    assert b.per_item < 2e-7
+    b.record(10, 10 * 1e-3)
+    assert b.per_item > 4e-4
+
+
+def test_processes_map_probes_with_one_chunk_per_worker():
+    # until a chunk time is known, auto chunking keeps one chunk per worker in
+    # flight, so probes do not queue up behind each other
+    from gilfree.parallel import _api
+
+    seen = []
+    orig = _api._Run._submit
+
+    def spy(self, chunk):
+        if self.batcher.probing:
+            seen.append(len(self.inflight))
+        orig(self, chunk)
+
+    _api._Run._submit = spy
+    try:
+        assert pmap(abs, range(-500, 500), backend="processes", n_workers=2) == \
+            [abs(x) for x in range(-500, 500)]
+    finally:
+        _api._Run._submit = orig
+    assert seen and max(seen) < 2
+
+
 # --------------------------------------------------------------------------
 # laziness
 # --------------------------------------------------------------------------

@@ -87,6 +87,20 @@ def test_dead_worker_names_the_item_and_pool_recovers(backend, task, index, code
     assert pmap(abs, range(-3, 3), backend=backend, n_workers=2) == [3, 2, 1, 0, 1, 2]
 
 
+def crashes_at_3000(x):
+    if x == 3000:
+        os._exit(3)
+    return x
+
+
+def test_crash_among_trivial_tasks_names_the_exact_item(no_leaks):
+    # fast tasks run in strides that read the stop word once, but the position
+    # of every task is still on the board: the crash names its exact item
+    with pytest.raises(WorkerCrashedError) as info:
+        pmap(crashes_at_3000, range(6000), backend="processes", n_workers=2)
+    assert info.value.index == 3000 and info.value.exitcode == 3
+
+
 def test_task_stuck_in_c_is_killed_with_its_worker(no_leaks):
     t0 = time.perf_counter()
     with pytest.raises(TaskTimeoutError, match="killed with its worker") as info:

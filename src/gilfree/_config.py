@@ -415,12 +415,14 @@ PARALLEL_SHARE_MIN_BYTES = 2**20
 #: long enough to amortise the per-chunk cost, short enough to balance load.
 PARALLEL_TARGET_CHUNK_SECONDS = {"serial": 0.01, "threads": 0.01, "processes": 0.05}
 #: Auto chunking never puts more tasks than this in one chunk.
-PARALLEL_MAX_AUTO_CHUNK = 10_000
+PARALLEL_MAX_AUTO_CHUNK = 20_000
 #: With a known input length, auto chunks leave at least this many chunks per
 #: worker for what remains (load balance at the tail).
 PARALLEL_TAIL_CHUNKS_PER_WORKER = 4
+#: ... but never shorter than this fraction of the target duration.
+PARALLEL_TAIL_MIN_FRACTION = 0.25
 #: Auto chunk sizes grow at most this factor per measurement.
-PARALLEL_CHUNK_GROWTH = 32
+PARALLEL_CHUNK_GROWTH = 16384
 #: Chunks submitted but not finished, per worker (bounded prefetch).
 PARALLEL_INFLIGHT_PER_WORKER = 2
 #: Chunks finished or running but not yet yielded, per worker (ordered mode).

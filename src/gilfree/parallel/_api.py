@@ -217,6 +217,12 @@ class _Batcher:
         self.total = total
         self.target = target
         self.per_item = None
+        self._last_n = 0
+
+    @property
+    def probing(self):
+        """Auto sizes, and no chunk time measured yet."""
+        return self.fixed is None and self.per_item is None
 
     def next_size(self, submitted):
         if self.fixed is not None:
@@ -226,8 +232,9 @@ class _Batcher:
             left = self.total - submitted
             cap = -(-left // (self.n_workers * _config.PARALLEL_TAIL_CHUNKS_PER_WORKER))
             if self.per_item is not None:
-                # tail chunks shorter than a quarter of the target only add overhead
-                cap = max(cap, int(0.25 * self.target / self.per_item))
+                # tail chunks much shorter than the target only add overhead
+                cap = max(cap, int(_config.PARALLEL_TAIL_MIN_FRACTION * self.target
+                                   / self.per_item))
             size = min(size, max(1, cap))
         return size
 
@@ -235,7 +242,17 @@ class _Batcher:
         if self.fixed is not None or n <= 0:
             return
         per = max(elapsed / n, 1e-9)
-        self.per_item = per if self.per_item is None else 0.5 * (self.per_item + per)
+        if self.per_item is None:
+            self.per_item = per
+        elif per >= self.per_item:
+            # slower tasks count at once: chunks must not overshoot the target
+            self.per_item = 0.5 * (self.per_item + per)
+        else:
+            # faster ones are weighed by their number of tasks, so that a first
+            # one-task chunk that paid first-call costs is soon forgotten
+            w = n / (n + self._last_n)
+            self.per_item = w * per + (1.0 - w) * self.per_item
+        self._last_n = n
         ideal = self.target / self.per_item
         self.size = int(max(1, min(ideal, n * _config.PARALLEL_CHUNK_GROWTH,
                                    _config.PARALLEL_MAX_AUTO_CHUNK)))
@@ -491,10 +508,13 @@ class _Run:
         inflight = self.inflight
         ready = self.ready
         poll = _config.PARALLEL_POLL_INTERVAL
+        batcher = self.batcher
         while True:
             while (not exhausted and len(inflight) < self.max_inflight
                    and len(inflight) + len(ready) < self.max_pending):
-                n = self.batcher.next_size(next_index)
+                if batcher.probing and len(inflight) >= self.n_workers:
+                    break  # one probe per worker until a chunk time is known
+                n = batcher.next_size(next_index)
                 items = self._take(src, n, next_index)
                 if len(items) < n:
                     exhausted = True

@@ -11,6 +11,7 @@ ignored: the caller handles Ctrl-C and kills its workers) and then
 :func:`process_chunk` per chunk.
 """
 
+import itertools
 import os
 import pickle
 import random
@@ -157,18 +158,8 @@ def _run_plain(func, items, ctl):
     """The loop without retries or timeouts: as little per item as possible."""
     append = ctl.results.append
     board = getattr(ctl, "board", None)
-    if board is not None:  # a process worker: keep the position on the board
-        b = ctl.base + 1
-        board[b + 1] = _monotonic_ns()  # "running" for the whole chunk
-        for pos, item in enumerate(items):
-            if board[0]:
-                break
-            board[b] = pos
-            try:
-                append(func(item))
-            except Exception as exc:
-                return (pos, "error", exc, 0)
-        return None
+    if board is not None:
+        return _run_plain_board(func, items, ctl, board)
     cancel = getattr(ctl, "cancel", None)
     if cancel is not None:  # a worker thread
         is_set = cancel.is_set
@@ -185,6 +176,50 @@ def _run_plain(func, items, ctl):
             append(func(item))
         except Exception as exc:
             return (pos, "error", exc, 0)
+    return None
+
+
+#: the plain loop of a process worker looks at the map's stop word once per
+#: stride of items: the stride doubles while a stride lasts under
+#: _STRIDE_FAST seconds and halves when one lasts longer than _STRIDE_SLOW,
+#: so trivial tasks do not pay a shared-memory read each, and a map that
+#: stops still interrupts slow tasks after the one running
+_STRIDE_MAX = 64
+_STRIDE_FAST = 0.0005
+_STRIDE_SLOW = 0.005
+
+
+def _run_plain_board(func, items, ctl, board):
+    """The plain loop of a process worker.  The position of every task is
+    written to the board before it starts (a worker killed by the OS is
+    then attributed to its exact item); the stop word is read once per
+    stride."""
+    append = ctl.results.append
+    b = ctl.base + 1
+    board[b + 1] = _monotonic_ns()  # "running" for the whole chunk
+    n = len(items)
+    it = iter(items)
+    islice = itertools.islice
+    clock = time.perf_counter
+    pos = 0
+    stride = 1
+    try:
+        while pos < n:
+            if board[0]:
+                return None
+            t0 = clock()
+            for pos, item in enumerate(islice(it, stride), pos):
+                board[b] = pos
+                append(func(item))
+            pos += 1
+            dt = clock() - t0
+            if dt < _STRIDE_FAST:
+                if stride < _STRIDE_MAX:
+                    stride *= 2
+            elif dt > _STRIDE_SLOW and stride > 1:
+                stride //= 2
+    except Exception as exc:
+        return (len(ctl.results), "error", exc, 0)
     return None
 
 
