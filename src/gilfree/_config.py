@@ -411,6 +411,13 @@ def select(kernel, engine="auto", n_threads=None):
 #: NumPy arrays at least this large (bytes) in the arguments of process tasks
 #: travel through shared memory instead of being pickled.
 PARALLEL_SHARE_MIN_BYTES = 2**20
+#: Arrays shared automatically go into pooled anonymous buffers (memfd) whose
+#: pages are reused by later maps (Linux); False: a new /dev/shm segment per
+#: map.  At most PARALLEL_SHARE_POOL_MAX_BYTES of idle buffers are kept, each
+#: for PARALLEL_SHARE_POOL_IDLE_SECONDS after its last use.
+PARALLEL_SHARE_POOL = True
+PARALLEL_SHARE_POOL_MAX_BYTES = 2**30
+PARALLEL_SHARE_POOL_IDLE_SECONDS = 20.0
 #: Target duration (seconds) of one chunk of tasks, per kind of backend:
 #: long enough to amortise the per-chunk cost, short enough to balance load.
 PARALLEL_TARGET_CHUNK_SECONDS = {"serial": 0.01, "threads": 0.01, "processes": 0.05}

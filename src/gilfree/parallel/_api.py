@@ -537,6 +537,7 @@ class _Run:
                     yield self.out.pop(0)
             if not inflight and not self.retry_heap:
                 if exhausted and not ready:
+                    self._completed = True
                     return
                 if not ready or out_next not in ready:
                     continue  # nothing to wait for: read more input
@@ -572,7 +573,8 @@ class _Run:
             if getattr(self, "_started", False):
                 self.backend.shutdown(abort=kill)
         finally:
-            self.segments.close()
+            # pooled buffers are reused only if no worker can still read them
+            self.segments.close(reuse=getattr(self, "_completed", False))
             progress = getattr(self, "progress", None)
             if progress is not None:
                 progress.close()
