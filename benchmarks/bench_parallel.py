@@ -16,6 +16,13 @@ Groups (targets from issue 7, 2 cores):
 - ``io-100x50ms``: 100 sleeping tasks of 50 ms on 20 threads: <= 0.4 s.
 - ``kernel-8-chunks``: a gilfree kernel over 8 chunks on the threads
   backend within 10 % of one call over all the data with 2 threads.
+  Two kernels: ``parzen`` prepares every call by sorting all its samples
+  into strips (about 8 ms for 40,000 samples here), so 8 calls sort 8
+  times: the two ``1_thread`` rows measure that cost of the kernel itself,
+  with no map at all (8 calls in a loop against one call).  ``kde``
+  (gaussian, group ``kernel-8-chunks-kde``) has no per-call set-up, so it
+  measures what the map itself costs: thread hand-offs and the inner-thread
+  share (2 workers x 1 kernel thread on 2 cores).
 
 Every benchmark asserts its result equals the competitor's.
 """
@@ -219,6 +226,56 @@ def test_kernel_8_chunks_oversubscribed(benchmark, parzen_data):
     def run():
         parts = pmap(lambda q: gilfree.parzen(samples, q, widths, engine="numba", n_threads=2),
                      chunks, backend="threads", n_workers=2)
+        return np.concatenate(parts)
+
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
+
+
+@pytest.mark.benchmark(group="kernel-8-chunks")
+def test_kernel_one_call_1_thread(benchmark, parzen_data):
+    # the kernel's own per-call cost, without a map: compare with the next row
+    samples, points, widths, ref = parzen_data
+    run = lambda: gilfree.parzen(samples, points, widths, engine="numba", n_threads=1)  # noqa
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=3, iterations=1), ref)
+
+
+@pytest.mark.benchmark(group="kernel-8-chunks")
+def test_kernel_8_calls_in_a_loop_1_thread(benchmark, parzen_data):
+    samples, points, widths, ref = parzen_data
+    chunks = np.array_split(points, 8)
+
+    def run():
+        return np.concatenate([gilfree.parzen(samples, q, widths, engine="numba", n_threads=1)
+                               for q in chunks])
+
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=3, iterations=1), ref)
+
+
+@pytest.fixture(scope="module")
+def kde_data():
+    rng = np.random.default_rng(1)
+    samples = rng.standard_normal((40_000, 2))
+    points = rng.standard_normal((12_000, 2))
+    gilfree.kde(samples, points[:4], 0.3, engine="numba")  # compile / warm
+    ref = gilfree.kde(samples, points, 0.3, engine="numba", n_threads=1)
+    return samples, points, ref
+
+
+@pytest.mark.benchmark(group="kernel-8-chunks-kde")
+def test_kde_one_call_2_threads(benchmark, kde_data):
+    samples, points, ref = kde_data
+    run = lambda: gilfree.kde(samples, points, 0.3, engine="numba", n_threads=2)  # noqa: E731
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
+
+
+@pytest.mark.benchmark(group="kernel-8-chunks-kde")
+def test_kde_gilfree_threads_8_chunks(benchmark, kde_data):
+    samples, points, ref = kde_data
+    chunks = np.array_split(points, 8)
+
+    def run():
+        parts = pmap(lambda q: gilfree.kde(samples, q, 0.3, engine="numba"), chunks,
+                     backend="threads", n_workers=2)
         return np.concatenate(parts)
 
     np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
