@@ -124,6 +124,51 @@ def test_no_segments_left_after_a_failed_map(no_leaks):
         pmap(fails, [(big, x) for x in range(8)], backend="processes", n_workers=2)
 
 
+def crashes_once_at_3(arg):
+    """Item 3's worker dies on the first attempt only (a marker file)."""
+    x, marker = arg
+    if x == 3 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(9)
+    time.sleep(0.01)
+    return x * 10
+
+
+def stuck_once_at_2(arg):
+    """Item 2 is stuck in C (ignores the interrupt) on its first attempt only."""
+    x, marker = arg
+    if x == 2 and not os.path.exists(marker):
+        open(marker, "w").close()
+        return stuck_in_c_at_2(x)
+    return x * 10
+
+
+def test_retries_rerun_a_task_whose_worker_crashed(tmp_path, no_leaks):
+    big = np.arange(300_000.0)  # shared: still readable by the new pool
+    marker = str(tmp_path / "crashed")
+    got = pmap(lambda a: crashes_once_at_3(a) + big[a[0]], [(x, marker) for x in range(12)],
+               backend="processes", n_workers=2, chunksize=1, retries=1)
+    assert got == [x * 10 + x for x in range(12)]
+    assert os.path.exists(marker)
+
+
+def test_retries_exhausted_on_crashes_raise_worker_crashed(no_leaks):
+    with pytest.raises(WorkerCrashedError, match="item 5") as info:
+        pmap(exits_at_5, range(10), backend="processes", n_workers=2, chunksize=1,
+             retries=1)
+    assert info.value.index == 5 and info.value.exitcode == 7
+    assert any("all 2 attempts" in n for n in getattr(info.value, "__notes__", []))
+    assert pmap(abs, [-1, -2], backend="processes", n_workers=2) == [1, 2]
+
+
+def test_task_killed_past_its_timeout_is_retried(tmp_path, no_leaks):
+    marker = str(tmp_path / "stuck")
+    got = pmap(stuck_once_at_2, [(x, marker) for x in range(6)], backend="processes",
+               n_workers=2, chunksize=1, timeout=0.3, retries=1)
+    assert got == [x * 10 for x in range(6)]
+    assert os.path.exists(marker)
+
+
 def _reap(proc):
     """After a failed test: kill the script only (not its process group, which
     holds the resource tracker that unlinks its segments), then whatever of

@@ -410,7 +410,16 @@ class _Run:
             return  # a chunk given up on (timeout) reporting late
         outcome = self.backend.outcome(chunk, raw)
         if outcome.crash is not None:
-            raise self.backend.crash_error(outcome.crash, chunk, self.inflight_chunks())
+            err = self.backend.crash_error(outcome.crash, chunk, self.inflight_chunks())
+            culprit = getattr(err, "culprit", None)
+            if (culprit is not None and culprit[2] < self.retries
+                    and hasattr(self.backend, "restart")):
+                self._recover(*culprit)
+                return
+            if culprit is not None and culprit[2]:
+                add_note(err, f"gilfree.parallel: failed on all {culprit[2] + 1} attempts "
+                              f"(retries={self.retries})")
+            raise err
         del self.inflight[chunk.id]
         self.backend.release(chunk)
         if outcome.cancelled:
@@ -426,6 +435,33 @@ class _Run:
         self._emit(chunk.start, outcome.results)
         if outcome.failure is not None:
             raise self._failure_error(chunk, outcome)
+
+    def _recover(self, culprit, pos, attempt):
+        """A worker died (or was killed past its timeout) running task
+        ``pos`` of chunk ``culprit``, and that task has retries left: the
+        task is retried after its back-off; every other chunk lost with the
+        pool runs again from its start on a new pool (their results never
+        came back, so their tasks may run twice)."""
+        lost = sorted(self.inflight.values(), key=lambda c: c.start)
+        self.inflight.clear()
+        for c in lost:
+            self.backend.release(c)
+        self.backend.restart()
+        now = time.monotonic()
+        for c in lost:
+            if c is culprit:
+                index = c.start + pos
+                retry = self._new_chunk(index, [c.items[pos]], attempt + 1)
+                due = now + backoff_delay(attempt, self.spec[1], self.spec[2])
+                heapq.heappush(self.retry_heap, (due, retry.id, retry))
+                parts = [(c.start, c.items[:pos], c.base_attempt),
+                         (index + 1, c.items[pos + 1 :], 0)]
+            else:
+                parts = [(c.start, c.items, c.base_attempt)]
+            for start, items, base in parts:
+                if items:
+                    again = self._new_chunk(start, items, base)
+                    heapq.heappush(self.retry_heap, (now, again.id, again))
 
     def _new_chunk(self, start, items, base_attempt=0):
         chunk_id = self._ids.__next__()
@@ -510,6 +546,11 @@ class _Run:
         poll = _config.PARALLEL_POLL_INTERVAL
         batcher = self.batcher
         while True:
+            if self.retry_heap:  # retries and chunks lost with a pool first
+                now = time.monotonic()
+                while (self.retry_heap and self.retry_heap[0][0] <= now
+                       and len(inflight) < self.max_inflight):
+                    self._submit(heapq.heappop(self.retry_heap)[2])
             while (not exhausted and len(inflight) < self.max_inflight
                    and len(inflight) + len(ready) < self.max_pending):
                 if batcher.probing and len(inflight) >= self.n_workers:
@@ -523,10 +564,6 @@ class _Run:
                 chunk = self._new_chunk(next_index, items)
                 next_index += len(items)
                 self._submit(chunk)
-            if self.retry_heap:
-                now = time.monotonic()
-                while self.retry_heap and self.retry_heap[0][0] <= now:
-                    self._submit(heapq.heappop(self.retry_heap)[2])
             if self.ordered:
                 while out_next in ready:
                     piece = ready.pop(out_next)

@@ -410,15 +410,8 @@ class ProcessBackend(Backend):
             import cloudpickle
 
             init_blob = cloudpickle.dumps((run.initializer, tuple(run.initargs)))
-        with _executor_lock, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._ex = get_reusable_executor(
-                max_workers=self.n_workers,
-                timeout=_config.PARALLEL_WORKER_IDLE_TIMEOUT,
-                initializer=process_init,
-                initargs=(init_blob, run.inner, os.getpid()),
-                env=_worker_env(run.inner),
-            )
+        self._init_blob = init_blob
+        self._get_executor()
         self._procs = {}
         self._killed = {}
         self._token = secrets.token_hex(8)
@@ -436,6 +429,26 @@ class ProcessBackend(Backend):
         else:
             self._fn_ref = ("bytes", blob)
         self._pickle = pickle
+
+    def _get_executor(self):
+        from loky import get_reusable_executor
+
+        run = self.run
+        with _executor_lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._ex = get_reusable_executor(
+                max_workers=self.n_workers,
+                timeout=_config.PARALLEL_WORKER_IDLE_TIMEOUT,
+                initializer=process_init,
+                initargs=(self._init_blob, run.inner, os.getpid()),
+                env=_worker_env(run.inner),
+            )
+
+    def restart(self):
+        """After a worker died and broke loky's pool (loky cannot replace a
+        single dead worker): a new pool for the chunks resubmitted."""
+        self._killed = {}
+        self._get_executor()
 
     def _snapshot_processes(self):
         procs = getattr(self._ex, "_processes", None)
@@ -526,16 +539,21 @@ class ProcessBackend(Backend):
         return "killed"
 
     def crash_error(self, exc, chunk, inflight):
+        """The error for a broken pool; ``err.culprit`` is ``(chunk, pos,
+        attempt)`` of the task that broke it, when known."""
         if self._killed:
             ch, pos, attempt = next(iter(self._killed.values()))
             err = self.run.timeout_error(ch, pos, attempt, killed=True)
             err.__cause__ = exc
+            err.culprit = (ch, pos, attempt)
             return err
         running = []
+        attempts = {}
         for ch in inflight:
             s = self._slot(ch)
             if s is not None:
                 running.append((ch, s[1], s[0]))
+                attempts[ch.id] = s[2]
         codes = {}
         for _, _, pid in running:
             p = self._procs.get(pid)
@@ -563,6 +581,7 @@ class ProcessBackend(Backend):
                 "this way; the pool will be restarted for the next map",
                 index=index, candidates=candidates, exitcode=codes.get(pid),
             )
+            err.culprit = (ch, pos, attempts.get(ch.id, 0))
         else:
             which = (
                 f"items {candidates} were running" if candidates
