@@ -101,6 +101,43 @@ def test_crash_among_trivial_tasks_names_the_exact_item(no_leaks):
     assert info.value.index == 3000 and info.value.exitcode == 3
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_worker_loop_writes_every_position_and_stops_between_tasks(compiled, monkeypatch):
+    # the process workers' plain loop, run here on a board of our own: the
+    # compiled loop and the Python one (a build without compiled modules)
+    import mmap
+
+    from gilfree.parallel import _worker
+
+    if not compiled:
+        monkeypatch.setattr(_worker, "_run_board", False)
+    elif not _worker._compiled_loop():
+        pytest.skip("gilfree._cy._runloop is not built")
+    mm = mmap.mmap(-1, 8 * 9)
+    board = memoryview(mm).cast("q")
+    seen = []
+
+    def task(x):
+        seen.append(board[2 + 4 * 1])  # slot 1: pid, position, start time, attempt
+        if x == 700:
+            raise KeyError(x)
+        return x * 2
+
+    ctl = _worker.BoardCtl(board, 1)
+    failure = _worker._run_plain_board(task, list(range(1000)), ctl, board)
+    assert failure[0] == 700 and failure[1] == "error" and isinstance(failure[2], KeyError)
+    assert seen == list(range(701)) and ctl.results == [2 * x for x in range(700)]
+
+    def stops_at_300(x):
+        if x == 300:
+            board[0] = 1  # what the caller does when the map ends
+        return x
+
+    ctl = _worker.BoardCtl(board, 1)
+    assert _worker._run_plain_board(stops_at_300, list(range(1000)), ctl, board) is None
+    assert 301 <= len(ctl.results) <= 301 + _worker._STRIDE_MAX
+
+
 def test_task_stuck_in_c_is_killed_with_its_worker(no_leaks):
     t0 = time.perf_counter()
     with pytest.raises(TaskTimeoutError, match="killed with its worker") as info:

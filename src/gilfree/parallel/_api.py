@@ -628,7 +628,10 @@ _PARAMS_DOC = """
         Called as ``func(item)`` for each item.  On the ``processes``
         backend it travels with cloudpickle (lambdas and closures work);
         NumPy arrays of 1 MiB or more that it or the items reference go
-        through shared memory, read-only, instead of being pickled.
+        through shared memory, read-only, instead of being pickled: copied
+        once per map into buffers whose pages are kept (up to 1 GiB, 20 s
+        idle) for the next map's arrays, or with no copy at all if made
+        with :func:`shared`.
     iterable : iterable
         The items.  Read lazily, a chunk at a time: at most a few chunks
         per worker are read ahead of the results, so a generator of
@@ -659,7 +662,10 @@ _PARAMS_DOC = """
     retries : int
         Extra attempts for a task that raises (or times out), with
         exponential back-off (0.1 s, 0.2 s, 0.4 s... +-25 %): for flaky
-        I/O such as downloads.
+        I/O such as downloads.  On ``processes`` a task whose worker died
+        (or was killed past its timeout) is retried too: loky then starts
+        a new pool, and the other chunks that were running or queued run
+        again there from their start (their tasks may run twice).
     initializer, initargs : callable, tuple
         Run as ``initializer(*initargs)`` once in each worker (thread or
         process) before its first task; in the caller for ``serial``.
@@ -688,8 +694,8 @@ _RAISES_DOC = """
         A task ran past ``timeout`` (after its retries).
     WorkerCrashedError
         A process worker died (segfault, ``os._exit``, out-of-memory
-        killer) while running a task; the pool is restarted for the next
-        map.
+        killer) while running a task (after its retries); the pool is
+        restarted for the next map.
 """
 
 

@@ -190,14 +190,35 @@ _STRIDE_FAST = 0.0005
 _STRIDE_SLOW = 0.005
 
 
+def _compiled_loop():
+    global _run_board
+    if _run_board is None:
+        try:
+            from .._cy._runloop import run_board
+        except ImportError:  # pragma: no cover - a build without compiled modules
+            run_board = False
+        _run_board = run_board
+    return _run_board
+
+
+_run_board = None
+
+
 def _run_plain_board(func, items, ctl, board):
     """The plain loop of a process worker.  The position of every task is
     written to the board before it starts (a worker killed by the OS is
-    then attributed to its exact item); the stop word is read once per
-    stride."""
-    append = ctl.results.append
+    then attributed to its exact item).  Compiled when available; else in
+    Python, reading the stop word once per stride."""
     b = ctl.base + 1
     board[b + 1] = _monotonic_ns()  # "running" for the whole chunk
+    run_board = _compiled_loop()
+    if run_board and type(items) is list:
+        try:
+            run_board(func, items, ctl.results, board, b)
+        except Exception as exc:
+            return (len(ctl.results), "error", exc, 0)
+        return None
+    append = ctl.results.append
     n = len(items)
     it = iter(items)
     islice = itertools.islice
