@@ -44,6 +44,7 @@ from ._worker import (
     process_chunk,
     process_init,
     run_items,
+    threadpool_controller,
 )
 
 __all__ = [
@@ -274,10 +275,8 @@ class ThreadBackend(Backend):
         inner = self.run.inner
         if inner is not None:
             try:
-                from threadpoolctl import threadpool_limits
-
                 # BLAS pools are process-wide: limit them for the map's duration
-                self._blas = threadpool_limits(limits=inner, user_api="blas")
+                self._blas = threadpool_controller().limit(limits=inner, user_api="blas")
             except Exception:  # pragma: no cover - never fail a map over a limit
                 self._blas = None
 
