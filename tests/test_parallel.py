@@ -229,8 +229,11 @@ def test_auto_chunking_forgets_a_slow_first_probe():
     # sets the size (weighed by tasks), while a slower chunk counts at once
     from gilfree.parallel._api import _Batcher
 
+    # probes: a few tasks for a long input of known length, fewer for a short one
+    assert _Batcher("auto", 2, 10_000, 0.01).next_size(0) == _config.PARALLEL_PROBE_TASKS
+    assert _Batcher("auto", 2, 20, 0.01).next_size(0) <= 3  # ceil(20 / (2 workers x 4))
     b = _Batcher("auto", 2, None, 0.01)
-    assert b.probing
+    assert b.probing and b.next_size(0) == 1
     b.record(1, 1e-5)
     assert not b.probing
     b.record(10_000, 10_000 * 1e-7)

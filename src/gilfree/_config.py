@@ -428,6 +428,8 @@ PARALLEL_MAX_AUTO_CHUNK = 20_000
 PARALLEL_TAIL_CHUNKS_PER_WORKER = 4
 #: ... but never shorter than this fraction of the target duration.
 PARALLEL_TAIL_MIN_FRACTION = 0.25
+#: Tasks in the first auto chunks (the probes) when the input has a length.
+PARALLEL_PROBE_TASKS = 8
 #: Auto chunk sizes grow at most this factor per measurement.
 PARALLEL_CHUNK_GROWTH = 16384
 #: Chunks submitted but not finished, per worker (bounded prefetch).

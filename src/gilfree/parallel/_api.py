@@ -212,7 +212,10 @@ class _Batcher:
 
     def __init__(self, chunksize, n_workers, total, target):
         self.fixed = None if chunksize == "auto" else chunksize
-        self.size = 1
+        # the first chunks measure the task time: a few tasks when the input
+        # has a known length (the tail cap below keeps them few for short
+        # inputs), so that a first call's extra cost does not dominate
+        self.size = 1 if total is None else _config.PARALLEL_PROBE_TASKS
         self.n_workers = n_workers
         self.total = total
         self.target = target
