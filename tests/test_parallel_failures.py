@@ -138,7 +138,14 @@ def test_worker_loop_writes_every_position_and_stops_between_tasks(compiled, mon
     assert 301 <= len(ctl.results) <= 301 + _worker._STRIDE_MAX
 
 
+def _pid_of_worker(_):
+    time.sleep(0.2)  # long enough for both workers to take one
+    return os.getpid()
+
+
 def test_task_stuck_in_c_is_killed_with_its_worker(no_leaks):
+    before = set(pmap(_pid_of_worker, range(4), backend="processes", n_workers=2,
+                      chunksize=1))
     t0 = time.perf_counter()
     with pytest.raises(TaskTimeoutError, match="killed with its worker") as info:
         pmap(stuck_in_c_at_2, range(6), backend="processes", n_workers=2, timeout=0.3,
@@ -146,6 +153,10 @@ def test_task_stuck_in_c_is_killed_with_its_worker(no_leaks):
     assert info.value.index == 2
     assert time.perf_counter() - t0 < 8
     assert pmap(abs, [-1, -2], backend="processes", n_workers=2) == [1, 2]
+    # only the stuck task's worker was replaced: the other one lives on
+    after = set(pmap(_pid_of_worker, range(4), backend="processes", n_workers=2,
+                     chunksize=1))
+    assert len(before) == len(after) == 2 and len(before & after) == 1
 
 
 def test_no_segments_left_after_a_failed_map(no_leaks):

@@ -353,7 +353,9 @@ class _Run:
     def timeout_error(self, chunk, pos, attempt, killed=False):
         index = chunk.start + pos
         mode = self.spec[4]
-        if killed:
+        if killed == "alone":
+            how = "it was killed with its worker process (loky starts a new one in its place)"
+        elif killed:
             how = "it was killed with its worker process (the pool restarts for the next map)"
         elif mode == "alarm":
             how = "it was interrupted"
@@ -417,7 +419,7 @@ class _Run:
             culprit = getattr(err, "culprit", None)
             if (culprit is not None and culprit[2] < self.retries
                     and hasattr(self.backend, "restart")):
-                self._recover(*culprit)
+                self._recover(*culprit, pool_intact=getattr(err, "pool_intact", False))
                 return
             if culprit is not None and culprit[2]:
                 add_note(err, f"gilfree.parallel: failed on all {culprit[2] + 1} attempts "
@@ -439,17 +441,23 @@ class _Run:
         if outcome.failure is not None:
             raise self._failure_error(chunk, outcome)
 
-    def _recover(self, culprit, pos, attempt):
+    def _recover(self, culprit, pos, attempt, pool_intact=False):
         """A worker died (or was killed past its timeout) running task
         ``pos`` of chunk ``culprit``, and that task has retries left: the
-        task is retried after its back-off; every other chunk lost with the
-        pool runs again from its start on a new pool (their results never
-        came back, so their tasks may run twice)."""
-        lost = sorted(self.inflight.values(), key=lambda c: c.start)
-        self.inflight.clear()
+        task is retried after its back-off, the chunk's other tasks run
+        again.  If the pool broke, every other chunk lost with it runs again
+        from its start on a new pool (their results never came back, so
+        their tasks may run twice); ``pool_intact``: the other chunks go on."""
+        if pool_intact:
+            lost = [culprit]
+            del self.inflight[culprit.id]
+        else:
+            lost = sorted(self.inflight.values(), key=lambda c: c.start)
+            self.inflight.clear()
         for c in lost:
             self.backend.release(c)
-        self.backend.restart()
+        if not pool_intact:
+            self.backend.restart()
         now = time.monotonic()
         for c in lost:
             if c is culprit:
@@ -487,8 +495,8 @@ class _Run:
             if now - started <= self.timeout + grace:
                 continue
             action = self.backend.on_timeout(chunk)
-            if action == "killed":
-                continue  # the broken pool reports it, as a TimeoutError
+            if action in ("killed", "finished"):
+                continue  # the chunk's outcome reports it (as a TimeoutError if killed)
             if action != "abandoned":
                 raise self.timeout_error(chunk, pos, attempt)
             del self.inflight[chunk.id]
@@ -660,7 +668,8 @@ _PARAMS_DOC = """
         Seconds per task.  A task past it raises :class:`TaskTimeoutError`
         (a :class:`TimeoutError`) naming the item.  On ``processes`` the
         task is interrupted in its worker and, if it does not stop within
-        a second (stuck in C code), killed with its worker process; on
+        a second (stuck in C code), killed with its worker process (loky
+        starts another; the other workers and their tasks go on); on
         ``threads`` it is abandoned (threads cannot be killed).
     retries : int
         Extra attempts for a task that raises (or times out), with
