@@ -393,16 +393,16 @@ class _PoolBuffer:
     """An anonymous shared-memory file (``memfd``) and this process's
     populated read-write mapping of it."""
 
-    __slots__ = ("fd", "size", "ino", "mm", "last_used")
+    __slots__ = ("fd", "size", "ino", "mm", "last_used", "populated")
 
     def __init__(self, nbytes, data):
         fd = os.memfd_create(f"{SEGMENT_PREFIX}{os.getpid()}", os.MFD_CLOEXEC)
         try:
             os.ftruncate(fd, nbytes)
-            # pwrite is the cheapest way to fill new pages; the mapping is then
-            # populated at once, so that a reuse is a plain memcpy
+            # pwrite is the cheapest way to fill new pages; this process's
+            # mapping is populated later (see populate), off the map's path
             _pwrite_all(fd, data)
-            self.mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED | _MAP_POPULATE,
+            self.mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED,
                                 prot=mmap.PROT_READ | mmap.PROT_WRITE)
         except BaseException:
             os.close(fd)
@@ -411,6 +411,26 @@ class _PoolBuffer:
         self.size = nbytes
         self.ino = os.fstat(fd).st_ino
         self.last_used = 0.0
+        self.populated = False
+
+    def populate(self):
+        """Map every page into this process at once (MADV_POPULATE_WRITE),
+        so that a reuse copies at memcpy speed instead of faulting per page."""
+        if self.populated:
+            return
+        self.populated = True
+        try:
+            import ctypes
+
+            # a view keeps the mapping from being closed meanwhile; ctypes
+            # releases the GIL for the call (the mmap module's madvise keeps it)
+            view = np.frombuffer(self.mm, dtype=np.uint8)
+            ctypes.CDLL(None).madvise(ctypes.c_void_p(view.ctypes.data),
+                                      ctypes.c_size_t(self.size),
+                                      ctypes.c_int(_MADV_POPULATE_WRITE))
+            del view
+        except (OSError, ValueError, AttributeError):  # no madvise: faults on reuse
+            pass
 
     def fill(self, a):
         dst = np.ndarray(a.shape, dtype=a.dtype, buffer=self.mm)
@@ -427,7 +447,7 @@ class _PoolBuffer:
             pass
 
 
-_MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+_MADV_POPULATE_WRITE = 23  # Linux 5.14
 
 
 class BufferPool:
@@ -490,6 +510,10 @@ class BufferPool:
                 self._timer.start()
         for b in drop:
             b.close()
+        fresh = [b for b in bufs if not b.populated and b not in drop]
+        if fresh:
+            threading.Thread(target=_populate_all, args=(fresh,), daemon=True,
+                             name="gilfree-populate").start()
 
     def _over_budget_locked(self, now):
         idle = _config.PARALLEL_SHARE_POOL_IDLE_SECONDS
@@ -530,6 +554,14 @@ class BufferPool:
             drop, self._free = self._free, []
         for b in drop:
             b.close()
+
+
+def _populate_all(bufs):
+    for b in bufs:
+        try:
+            b.populate()
+        except ValueError:  # closed meanwhile (pool trimmed or cleared)
+            pass
 
 
 #: the pool of this process (see :class:`BufferPool`)
