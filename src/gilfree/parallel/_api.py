@@ -227,13 +227,20 @@ class _Batcher:
         """Auto sizes, and no chunk time measured yet."""
         return self.fixed is None and self.per_item is None
 
+    def tail_cap(self, submitted):
+        """Largest chunk the tail rule alone allows (None: unknown length);
+        1 means that measuring task times cannot change the next sizes."""
+        if self.total is None:
+            return None
+        left = self.total - submitted
+        return -(-left // (self.n_workers * _config.PARALLEL_TAIL_CHUNKS_PER_WORKER))
+
     def next_size(self, submitted):
         if self.fixed is not None:
             return self.fixed
         size = self.size
         if self.total is not None:
-            left = self.total - submitted
-            cap = -(-left // (self.n_workers * _config.PARALLEL_TAIL_CHUNKS_PER_WORKER))
+            cap = self.tail_cap(submitted)
             if self.per_item is not None:
                 # tail chunks much shorter than the target only add overhead
                 cap = max(cap, int(_config.PARALLEL_TAIL_MIN_FRACTION * self.target
@@ -565,7 +572,11 @@ class _Run:
             while (not exhausted and len(inflight) < self.max_inflight
                    and len(inflight) + len(ready) < self.max_pending):
                 if batcher.probing and len(inflight) >= self.n_workers:
-                    break  # one probe per worker until a chunk time is known
+                    # one probe per worker until a chunk time is known, unless
+                    # the input is so short that chunks are single tasks anyway
+                    cap = batcher.tail_cap(next_index)
+                    if cap is None or cap > 1:
+                        break
                 n = batcher.next_size(next_index)
                 items = self._take(src, n, next_index)
                 if len(items) < n:
