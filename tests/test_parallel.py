@@ -682,6 +682,16 @@ def test_buffer_pool_keeps_a_bounded_amount_for_a_while(monkeypatch):
     pool.clear()
 
 
+def test_arrays_of_any_dtype_are_shared(no_leaks):
+    # dtypes without a buffer format (datetime64) and structured records too
+    days = np.arange(300_000).astype("datetime64[D]")
+    recs = np.zeros(100_000, dtype=[("x", "f8"), ("n", "i4")])
+    recs["n"] = np.arange(100_000)
+    got = pmap(lambda i: (str(days[i]), int(recs["n"][i])), [0, 99_999], backend="processes",
+               n_workers=2, chunksize=1)
+    assert got == [(str(days[0]), 0), (str(days[99_999]), 99_999)]
+
+
 def test_arrays_in_closures_are_shared_too(no_leaks):
     a = np.random.default_rng(4).random(500_000)
     got = pmap(lambda i: float(a[i::4].sum()), range(4), backend="processes", n_workers=2)

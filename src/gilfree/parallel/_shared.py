@@ -12,9 +12,12 @@ Two ways in:
   ``with`` block ends), and at interpreter exit.
 - Plain NumPy arrays of at least ``PARALLEL_SHARE_MIN_BYTES`` (1 MiB) found
   anywhere in a process task's function or arguments are copied once per
-  map into a segment owned by that map (the same array given to many tasks
-  is copied once) and unlinked when the map ends, also after errors,
-  timeouts, crashes and Ctrl-C.
+  map (the same array given to many tasks is copied once) into a buffer of
+  the :class:`BufferPool` (an anonymous ``memfd``, Linux), or where that is
+  unavailable into a segment owned by the map.  Buffers go back to the pool
+  when the map ends normally (their pages, never their data, serve a later
+  map) and are freed after errors, timeouts, crashes and Ctrl-C; segments
+  are unlinked when the map ends, whatever the way.
 
 Workers map segments read-only with ``shm_open`` + ``mmap`` directly rather
 than through :class:`multiprocessing.shared_memory.SharedMemory`, whose
@@ -125,6 +128,8 @@ def _unlink_name(name, mm):
 
 
 def _pwrite_all(fd, data, offset=0):
+    if isinstance(data, np.ndarray):  # C-contiguous; as bytes, whatever the dtype
+        data = data.reshape(-1).view(np.uint8)  # (datetime64 has no buffer format)
     mv = memoryview(data).cast("B")
     done = 0
     while done < len(mv):
@@ -486,7 +491,7 @@ class BufferPool:
                 self._free.remove(buf)
         if buf is None:
             src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
-            buf = _PoolBuffer(nbytes, memoryview(src).cast("B") if src.nbytes else b"\0")
+            buf = _PoolBuffer(nbytes, src)
         else:
             buf.fill(a)
         return buf
