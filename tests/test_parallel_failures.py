@@ -111,8 +111,8 @@ def test_worker_loop_writes_every_position_and_stops_between_tasks(compiled, mon
 
     if not compiled:
         monkeypatch.setattr(_worker, "_run_board", False)
-    elif not _worker._compiled_loop():
-        pytest.skip("gilfree._cy._runloop is not built")
+    else:  # a silently degraded install must not pass
+        assert _worker._compiled_loop(), "gilfree._cy._runloop (ext/_runloop.pyx) is not built"
     mm = mmap.mmap(-1, 8 * 9)
     board = memoryview(mm).cast("q")
     seen = []
