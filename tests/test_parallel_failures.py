@@ -107,6 +107,7 @@ def test_worker_loop_writes_every_position_and_stops_between_tasks(compiled, mon
     # compiled loop and the Python one (a build without compiled modules)
     import mmap
 
+    from gilfree import _config
     from gilfree.parallel import _worker
 
     if not compiled:
@@ -135,7 +136,7 @@ def test_worker_loop_writes_every_position_and_stops_between_tasks(compiled, mon
 
     ctl = _worker.BoardCtl(board, 1)
     assert _worker._run_plain_board(stops_at_300, list(range(1000)), ctl, board) is None
-    assert 301 <= len(ctl.results) <= 301 + _worker._STRIDE_MAX
+    assert 301 <= len(ctl.results) <= 301 + _config.PARALLEL_STRIDE_MAX
 
 
 def _pid_of_worker(_):

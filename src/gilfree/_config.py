@@ -436,6 +436,14 @@ PARALLEL_CHUNK_GROWTH = 16384
 PARALLEL_INFLIGHT_PER_WORKER = 2
 #: Chunks finished or running but not yet yielded, per worker (ordered mode).
 PARALLEL_PENDING_PER_WORKER = 4
+#: The Python fallback of the process workers' task loop (used when the
+#: compiled gilfree._cy._runloop is missing) reads the map's stop word once
+#: per stride of tasks: the stride doubles while one lasts under
+#: PARALLEL_STRIDE_FAST seconds (up to PARALLEL_STRIDE_MAX tasks) and halves
+#: when one lasts over PARALLEL_STRIDE_SLOW.
+PARALLEL_STRIDE_MAX = 64
+PARALLEL_STRIDE_FAST = 0.0005
+PARALLEL_STRIDE_SLOW = 0.005
 #: Retry back-off: base * 2**attempt seconds, capped, with +-25 % jitter.
 PARALLEL_RETRY_BACKOFF_BASE = 0.1
 PARALLEL_RETRY_BACKOFF_MAX = 30.0

@@ -22,6 +22,7 @@ import threading
 import time
 import traceback
 
+from .. import _config
 from .._config import _inner_limit
 
 __all__ = ["Spec", "run_items", "process_chunk", "process_init", "attach_segment"]
@@ -180,16 +181,6 @@ def _run_plain(func, items, ctl):
     return None
 
 
-#: the plain loop of a process worker looks at the map's stop word once per
-#: stride of items: the stride doubles while a stride lasts under
-#: _STRIDE_FAST seconds and halves when one lasts longer than _STRIDE_SLOW,
-#: so trivial tasks do not pay a shared-memory read each, and a map that
-#: stops still interrupts slow tasks after the one running
-_STRIDE_MAX = 64
-_STRIDE_FAST = 0.0005
-_STRIDE_SLOW = 0.005
-
-
 def _compiled_loop():
     global _run_board
     if _run_board is None:
@@ -208,7 +199,8 @@ def _run_plain_board(func, items, ctl, board):
     """The plain loop of a process worker.  The position of every task is
     written to the board before it starts (a worker killed by the OS is
     then attributed to its exact item).  Compiled when available; else in
-    Python, reading the stop word once per stride."""
+    Python, reading the stop word once per stride (see
+    ``PARALLEL_STRIDE_*`` in ``gilfree._config``)."""
     b = ctl.base + 1
     board[b + 1] = _monotonic_ns()  # "running" for the whole chunk
     run_board = _compiled_loop()
@@ -225,6 +217,8 @@ def _run_plain_board(func, items, ctl, board):
     clock = time.perf_counter
     pos = 0
     stride = 1
+    s_max, s_fast, s_slow = (_config.PARALLEL_STRIDE_MAX, _config.PARALLEL_STRIDE_FAST,
+                             _config.PARALLEL_STRIDE_SLOW)
     try:
         while pos < n:
             if board[0]:
@@ -235,10 +229,10 @@ def _run_plain_board(func, items, ctl, board):
                 append(func(item))
             pos += 1
             dt = clock() - t0
-            if dt < _STRIDE_FAST:
-                if stride < _STRIDE_MAX:
+            if dt < s_fast:
+                if stride < s_max:
                     stride *= 2
-            elif dt > _STRIDE_SLOW and stride > 1:
+            elif dt > s_slow and stride > 1:
                 stride //= 2
     except Exception as exc:
         return (len(ctl.results), "error", exc, 0)
