@@ -474,6 +474,7 @@ class BufferPool:
         self._free = []
         self._lock = threading.Lock()
         self._timer = None
+        self._populating = []  # threads mapping pages of returned buffers
 
     @staticmethod
     def available():
@@ -517,8 +518,11 @@ class BufferPool:
             b.close()
         fresh = [b for b in bufs if not b.populated and b not in drop]
         if fresh:
-            threading.Thread(target=_populate_all, args=(fresh,), daemon=True,
-                             name="gilfree-populate").start()
+            t = threading.Thread(target=_populate_all, args=(fresh,), daemon=True,
+                                 name="gilfree-populate")
+            with self._lock:
+                self._populating = [p for p in self._populating if p.is_alive()] + [t]
+            t.start()
 
     def _over_budget_locked(self, now):
         idle = _config.PARALLEL_SHARE_POOL_IDLE_SECONDS
@@ -554,7 +558,12 @@ class BufferPool:
             return sum(b.size for b in self._free)
 
     def clear(self):
-        """Free every idle buffer now."""
+        """Free every idle buffer now (after their pages are mapped, if that
+        is under way)."""
+        with self._lock:
+            busy, self._populating = self._populating, []
+        for t in busy:
+            t.join()
         with self._lock:
             drop, self._free = self._free, []
         for b in drop:
