@@ -662,6 +662,18 @@ def test_pooled_buffers_are_reused_but_never_stale(no_leaks):
     assert POOL.nbytes == 0
 
 
+def test_an_imap_never_iterated_frees_its_buffers(no_leaks):
+    import gc
+
+    a = np.ones(500_000)  # in the function: shared when imap is called
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+    it = imap(lambda i: float(a[i]), range(3), backend="processes", n_workers=2)
+    del it
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before
+
+
 def test_buffer_pool_keeps_a_bounded_amount_for_a_while(monkeypatch):
     from gilfree.parallel._shared import BufferPool
 

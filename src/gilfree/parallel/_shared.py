@@ -398,7 +398,8 @@ class _PoolBuffer:
     """An anonymous shared-memory file (``memfd``) and this process's
     populated read-write mapping of it."""
 
-    __slots__ = ("fd", "size", "ino", "mm", "last_used", "populated")
+    __slots__ = ("fd", "size", "ino", "mm", "last_used", "populated", "_finalizer",
+                 "__weakref__")
 
     def __init__(self, nbytes, data):
         fd = os.memfd_create(f"{SEGMENT_PREFIX}{os.getpid()}", os.MFD_CLOEXEC)
@@ -417,6 +418,7 @@ class _PoolBuffer:
         self.ino = os.fstat(fd).st_ino
         self.last_used = 0.0
         self.populated = False
+        self._finalizer = weakref.finalize(self, _close_buffer, fd, self.mm)
 
     def populate(self):
         """Map every page into this process at once (MADV_POPULATE_WRITE),
@@ -442,14 +444,20 @@ class _PoolBuffer:
         np.copyto(dst, a, casting="no")  # C order, whatever the strides of ``a``
 
     def close(self):
-        try:
-            self.mm.close()
-        except BufferError:  # pragma: no cover - no view of it leaves this module
-            pass
-        try:
-            os.close(self.fd)
-        except OSError:  # pragma: no cover
-            pass
+        self._finalizer()
+
+
+def _close_buffer(fd, mm):
+    """Unmap and close a pooled buffer (also when it is garbage collected
+    without close(), e.g. an imap that was never iterated)."""
+    try:
+        mm.close()
+    except BufferError:  # a view is alive (a populate call): unmapped when it goes
+        pass
+    try:
+        os.close(fd)
+    except OSError:  # pragma: no cover
+        pass
 
 
 _MADV_POPULATE_WRITE = 23  # Linux 5.14
