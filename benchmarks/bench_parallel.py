@@ -13,9 +13,19 @@ Groups (targets from issue 7, 2 cores):
   ``multiprocessing.Pool(2).map`` (its automatic chunking).
 - ``slices-400MB``: 8 tasks each reading a different slice of one 400 MB
   float64 array.  processes <= 3 x threads and <= joblib's memmapping.
+  A plain array is copied into shared memory by every map; the pages come
+  from gilfree's buffer pool when an earlier map (here the warm-up round)
+  left them there, and ``first_map`` empties the pool before each round.
 - ``io-100x50ms``: 100 sleeping tasks of 50 ms on 20 threads: <= 0.4 s.
 - ``kernel-8-chunks``: a gilfree kernel over 8 chunks on the threads
   backend within 10 % of one call over all the data with 2 threads.
+  Two kernels: ``parzen`` prepares every call by sorting all its samples
+  into strips (about 8 ms for 40,000 samples here), so 8 calls sort 8
+  times: the two ``1_thread`` rows measure that cost of the kernel itself,
+  with no map at all (8 calls in a loop against one call).  ``kde``
+  (gaussian, group ``kernel-8-chunks-kde``) has no per-call set-up, so it
+  measures what the map itself costs: thread hand-offs and the inner-thread
+  share (2 workers x 1 kernel thread on 2 cores).
 
 Every benchmark asserts its result equals the competitor's.
 """
@@ -35,6 +45,9 @@ from gilfree.parallel import pmap
 # --------------------------------------------------------------------------
 
 N_TRIVIAL = 100_000
+#: rounds of the short trivial maps (about 15 ms each): a shared machine needs
+#: many for a stable median
+TRIVIAL_ROUNDS = 30
 TRIVIAL_EXPECTED = [x + 1 for x in range(N_TRIVIAL)]
 
 
@@ -54,7 +67,8 @@ def test_trivial_threadpoolexecutor(benchmark):
 @pytest.mark.benchmark(group="trivial-100k")
 def test_trivial_gilfree_threads(benchmark):
     run = lambda: pmap(trivial, range(N_TRIVIAL), backend="threads", n_workers=2)  # noqa: E731
-    assert benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1) == TRIVIAL_EXPECTED
+    assert benchmark.pedantic(run, rounds=TRIVIAL_ROUNDS, iterations=1, warmup_rounds=1) == \
+        TRIVIAL_EXPECTED
 
 
 @pytest.mark.benchmark(group="trivial-100k")
@@ -71,7 +85,7 @@ def test_trivial_mp_pool_created_per_call(benchmark):
 def test_trivial_mp_pool_reused(benchmark):
     with multiprocessing.get_context("fork").Pool(2) as pool:
         run = lambda: pool.map(trivial, range(N_TRIVIAL))  # noqa: E731
-        assert benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1) == \
+        assert benchmark.pedantic(run, rounds=TRIVIAL_ROUNDS, iterations=1, warmup_rounds=1) == \
             TRIVIAL_EXPECTED
 
 
@@ -79,7 +93,8 @@ def test_trivial_mp_pool_reused(benchmark):
 def test_trivial_gilfree_processes(benchmark):
     # loky's reusable executor: the warm-up round starts the workers once
     run = lambda: pmap(trivial, range(N_TRIVIAL), backend="processes", n_workers=2)  # noqa: E731
-    assert benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1) == TRIVIAL_EXPECTED
+    assert benchmark.pedantic(run, rounds=TRIVIAL_ROUNDS, iterations=1, warmup_rounds=1) == \
+        TRIVIAL_EXPECTED
 
 
 # --------------------------------------------------------------------------
@@ -118,9 +133,21 @@ def test_slices_gilfree_threads(benchmark, big, slices_expected):
 
 @pytest.mark.benchmark(group="slices-400MB")
 def test_slices_gilfree_processes_auto_shared(benchmark, big, slices_expected):
-    # a plain array: each slice is copied once into shared memory per map
+    # a plain array: each slice is copied once per map into shared buffers,
+    # whose pages the previous map left in gilfree's pool (a memcpy)
     run = lambda: pmap(slice_stats, _slices(big), backend="processes", n_workers=2)  # noqa: E731
     assert benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1) == slices_expected
+
+
+@pytest.mark.benchmark(group="slices-400MB")
+def test_slices_gilfree_processes_auto_shared_first_map(benchmark, big, slices_expected):
+    # the same with the pool emptied before each round: what a first map pays
+    # (new shared pages for 400 MB)
+    from gilfree.parallel._shared import POOL
+
+    run = lambda: pmap(slice_stats, _slices(big), backend="processes", n_workers=2)  # noqa: E731
+    assert benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1,
+                              setup=POOL.clear) == slices_expected
 
 
 @pytest.mark.benchmark(group="slices-400MB")
@@ -214,6 +241,56 @@ def test_kernel_8_chunks_oversubscribed(benchmark, parzen_data):
     def run():
         parts = pmap(lambda q: gilfree.parzen(samples, q, widths, engine="numba", n_threads=2),
                      chunks, backend="threads", n_workers=2)
+        return np.concatenate(parts)
+
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
+
+
+@pytest.mark.benchmark(group="kernel-8-chunks")
+def test_kernel_one_call_1_thread(benchmark, parzen_data):
+    # the kernel's own per-call cost, without a map: compare with the next row
+    samples, points, widths, ref = parzen_data
+    run = lambda: gilfree.parzen(samples, points, widths, engine="numba", n_threads=1)  # noqa
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=3, iterations=1), ref)
+
+
+@pytest.mark.benchmark(group="kernel-8-chunks")
+def test_kernel_8_calls_in_a_loop_1_thread(benchmark, parzen_data):
+    samples, points, widths, ref = parzen_data
+    chunks = np.array_split(points, 8)
+
+    def run():
+        return np.concatenate([gilfree.parzen(samples, q, widths, engine="numba", n_threads=1)
+                               for q in chunks])
+
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=3, iterations=1), ref)
+
+
+@pytest.fixture(scope="module")
+def kde_data():
+    rng = np.random.default_rng(1)
+    samples = rng.standard_normal((40_000, 2))
+    points = rng.standard_normal((12_000, 2))
+    gilfree.kde(samples, points[:4], 0.3, engine="numba")  # compile / warm
+    ref = gilfree.kde(samples, points, 0.3, engine="numba", n_threads=1)
+    return samples, points, ref
+
+
+@pytest.mark.benchmark(group="kernel-8-chunks-kde")
+def test_kde_one_call_2_threads(benchmark, kde_data):
+    samples, points, ref = kde_data
+    run = lambda: gilfree.kde(samples, points, 0.3, engine="numba", n_threads=2)  # noqa: E731
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
+
+
+@pytest.mark.benchmark(group="kernel-8-chunks-kde")
+def test_kde_gilfree_threads_8_chunks(benchmark, kde_data):
+    samples, points, ref = kde_data
+    chunks = np.array_split(points, 8)
+
+    def run():
+        parts = pmap(lambda q: gilfree.kde(samples, q, 0.3, engine="numba"), chunks,
+                     backend="threads", n_workers=2)
         return np.concatenate(parts)
 
     np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)

@@ -224,6 +224,46 @@ def test_auto_chunking_amortises_trivial_tasks():
     assert b.next_size(1) == 1
 
 
+def test_auto_chunking_forgets_a_slow_first_probe():
+    # the first one-task chunk pays first-call costs; a big fast chunk after it
+    # sets the size (weighed by tasks), while a slower chunk counts at once
+    from gilfree.parallel._api import _Batcher
+
+    # probes: a few tasks for a long input of known length, fewer for a short one
+    assert _Batcher("auto", 2, 10_000, 0.01).next_size(0) == _config.PARALLEL_PROBE_TASKS
+    assert _Batcher("auto", 2, 20, 0.01).next_size(0) <= 3  # ceil(20 / (2 workers x 4))
+    b = _Batcher("auto", 2, None, 0.01)
+    assert b.probing and b.next_size(0) == 1
+    b.record(1, 1e-5)
+    assert not b.probing
+    b.record(10_000, 10_000 * 1e-7)
+    assert b.per_item < 2e-7
+    b.record(10, 10 * 1e-3)
+    assert b.per_item > 4e-4
+
+
+def test_processes_map_probes_with_one_chunk_per_worker():
+    # until a chunk time is known, auto chunking keeps one chunk per worker in
+    # flight, so probes do not queue up behind each other
+    from gilfree.parallel import _api
+
+    seen = []
+    orig = _api._Run._submit
+
+    def spy(self, chunk):
+        if self.batcher.probing:
+            seen.append(len(self.inflight))
+        orig(self, chunk)
+
+    _api._Run._submit = spy
+    try:
+        assert pmap(abs, range(-500, 500), backend="processes", n_workers=2) == \
+            [abs(x) for x in range(-500, 500)]
+    finally:
+        _api._Run._submit = orig
+    assert seen and max(seen) < 2
+
+
 # --------------------------------------------------------------------------
 # laziness
 # --------------------------------------------------------------------------
@@ -587,8 +627,81 @@ def test_large_arrays_are_shared_automatically_and_unlinked(no_leaks):
     reports = pmap(array_report, [a, a, small], backend="processes", n_workers=2, chunksize=1)
     assert reports[0]["sum"] == pytest.approx(float(a.sum()))
     assert not reports[0]["writeable"]
-    assert "/dev/shm/gilfree_" in reports[0]["maps"]
+    # the array lies in a shared mapping (a pooled memfd of the caller)
+    assert f"gilfree_{os.getpid()}" in _mapping_of(reports[0])
     assert reports[2]["writeable"]  # small arrays are pickled as usual
+
+
+def _mapping_of(report):
+    """The line of /proc/<worker>/maps holding the report's array."""
+    addr = report["address"]
+    for line in report["maps"].splitlines():
+        lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+        if lo <= addr < hi:
+            return line
+    return ""
+
+
+def test_pooled_buffers_are_reused_but_never_stale(no_leaks):
+    from gilfree.parallel._shared import POOL
+
+    POOL.clear()
+    a = np.random.default_rng(8).random(400_000)  # 3.2 MB
+    assert pmap(_sum, [a, a[::-1]], backend="processes", n_workers=2, chunksize=1) == \
+        [float(a.sum()), float(a[::-1].sum())]
+    kept = POOL.nbytes
+    assert kept >= 2 * a.nbytes  # the map ended normally: its buffers wait for reuse
+    a[:] = 7.0  # the same array object, changed: the next map must see 7s
+    assert pmap(_sum, [a, a[:200_000]], backend="processes", n_workers=2, chunksize=1) == \
+        [7.0 * 400_000, 7.0 * 200_000]
+    assert POOL.nbytes <= kept + a.nbytes  # the 3.2 MB buffer was reused
+    # a failed map frees its buffers (a worker might still be reading them)
+    POOL.clear()
+    with pytest.raises(ZeroDivisionError):
+        pmap(_sum_or_fail, [a, a * 2], backend="processes", n_workers=2, chunksize=1)
+    assert POOL.nbytes == 0
+
+
+def test_an_imap_never_iterated_frees_its_buffers(no_leaks):
+    import gc
+
+    a = np.ones(500_000)  # in the function: shared when imap is called
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+    it = imap(lambda i: float(a[i]), range(3), backend="processes", n_workers=2)
+    del it
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_buffer_pool_keeps_a_bounded_amount_for_a_while(monkeypatch):
+    from gilfree.parallel._shared import BufferPool
+
+    pool = BufferPool()
+    monkeypatch.setattr(_config, "PARALLEL_SHARE_POOL_MAX_BYTES", 5 * 2**20)
+    bufs = [pool.acquire(np.full(2**18, float(i))) for i in range(3)]  # 2 MiB each
+    assert [float(np.frombuffer(b.mm, dtype=float)[0]) for b in bufs] == [0.0, 1.0, 2.0]
+    pool.give_back(bufs)
+    assert pool.nbytes == 2 * 2**21  # the third would pass the budget
+    again = pool.acquire(np.full(2**18, 5.0))  # reuses one, filled anew
+    assert again in bufs and float(np.frombuffer(again.mm, dtype=float)[-1]) == 5.0
+    pool.give_back([again])
+    with pool._lock:  # idle past the limit: freed
+        drop = pool._over_budget_locked(time.monotonic() + 1e6)
+    assert pool.nbytes == 0 and len(drop) == 2
+    for b in drop:
+        b.close()
+    pool.clear()
+
+
+def test_arrays_of_any_dtype_are_shared(no_leaks):
+    # dtypes without a buffer format (datetime64) and structured records too
+    days = np.arange(300_000).astype("datetime64[D]")
+    recs = np.zeros(100_000, dtype=[("x", "f8"), ("n", "i4")])
+    recs["n"] = np.arange(100_000)
+    got = pmap(lambda i: (str(days[i]), int(recs["n"][i])), [0, 99_999], backend="processes",
+               n_workers=2, chunksize=1)
+    assert got == [(str(days[0]), 0), (str(days[99_999]), 99_999)]
 
 
 def test_arrays_in_closures_are_shared_too(no_leaks):
@@ -801,6 +914,16 @@ def test_sweep_over_estimators_matches_a_loop():
     assert out == [({"C": c}, _fit_score(c)) for c in grid["C"]]
 
 
+def _sum(a):
+    return float(a.sum())
+
+
+def _sum_or_fail(a):
+    if a[0] > 10:
+        raise ZeroDivisionError("fails on purpose")
+    return float(a.sum())
+
+
 def _maps_of_worker(_):
     with open("/proc/self/maps") as fh:
         return os.getpid(), fh.read()
@@ -809,9 +932,10 @@ def _maps_of_worker(_):
 def test_workers_unmap_segments_of_finished_maps(no_leaks):
     a = np.random.default_rng(5).random(300_000)
     reports = pmap(array_report, [a, a, a, a], backend="processes", n_workers=2, chunksize=1)
-    names = {line.split()[-1] for r in reports for line in r["maps"].splitlines()
-             if "/dev/shm/gilfree_" in line}
-    assert names
+    names = {line.split(None, 5)[-1] for r in reports for line in r["maps"].splitlines()
+             if "gilfree_" in line}
+    assert any("/dev/shm/gilfree_" in n for n in names)  # the map's board
+    assert any("memfd:gilfree_" in n for n in names)  # the shared array's buffer
     time.sleep(1.5)  # the workers' reaper runs every 0.5 s
     for _, maps in pmap(_maps_of_worker, range(4), backend="processes", n_workers=2,
                         chunksize=1):

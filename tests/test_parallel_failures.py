@@ -87,7 +87,66 @@ def test_dead_worker_names_the_item_and_pool_recovers(backend, task, index, code
     assert pmap(abs, range(-3, 3), backend=backend, n_workers=2) == [3, 2, 1, 0, 1, 2]
 
 
+def crashes_at_3000(x):
+    if x == 3000:
+        os._exit(3)
+    return x
+
+
+def test_crash_among_trivial_tasks_names_the_exact_item(no_leaks):
+    # fast tasks run in strides that read the stop word once, but the position
+    # of every task is still on the board: the crash names its exact item
+    with pytest.raises(WorkerCrashedError) as info:
+        pmap(crashes_at_3000, range(6000), backend="processes", n_workers=2)
+    assert info.value.index == 3000 and info.value.exitcode == 3
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_worker_loop_writes_every_position_and_stops_between_tasks(compiled, monkeypatch):
+    # the process workers' plain loop, run here on a board of our own: the
+    # compiled loop and the Python one (a build without compiled modules)
+    import mmap
+
+    from gilfree import _config
+    from gilfree.parallel import _worker
+
+    if not compiled:
+        monkeypatch.setattr(_worker, "_run_board", False)
+    else:  # a silently degraded install must not pass
+        assert _worker._compiled_loop(), "gilfree._cy._runloop (ext/_runloop.pyx) is not built"
+    mm = mmap.mmap(-1, 8 * 9)
+    board = memoryview(mm).cast("q")
+    seen = []
+
+    def task(x):
+        seen.append(board[2 + 4 * 1])  # slot 1: pid, position, start time, attempt
+        if x == 700:
+            raise KeyError(x)
+        return x * 2
+
+    ctl = _worker.BoardCtl(board, 1)
+    failure = _worker._run_plain_board(task, list(range(1000)), ctl, board)
+    assert failure[0] == 700 and failure[1] == "error" and isinstance(failure[2], KeyError)
+    assert seen == list(range(701)) and ctl.results == [2 * x for x in range(700)]
+
+    def stops_at_300(x):
+        if x == 300:
+            board[0] = 1  # what the caller does when the map ends
+        return x
+
+    ctl = _worker.BoardCtl(board, 1)
+    assert _worker._run_plain_board(stops_at_300, list(range(1000)), ctl, board) is None
+    assert 301 <= len(ctl.results) <= 301 + _config.PARALLEL_STRIDE_MAX
+
+
+def _pid_of_worker(_):
+    time.sleep(0.2)  # long enough for both workers to take one
+    return os.getpid()
+
+
 def test_task_stuck_in_c_is_killed_with_its_worker(no_leaks):
+    before = set(pmap(_pid_of_worker, range(4), backend="processes", n_workers=2,
+                      chunksize=1))
     t0 = time.perf_counter()
     with pytest.raises(TaskTimeoutError, match="killed with its worker") as info:
         pmap(stuck_in_c_at_2, range(6), backend="processes", n_workers=2, timeout=0.3,
@@ -95,6 +154,10 @@ def test_task_stuck_in_c_is_killed_with_its_worker(no_leaks):
     assert info.value.index == 2
     assert time.perf_counter() - t0 < 8
     assert pmap(abs, [-1, -2], backend="processes", n_workers=2) == [1, 2]
+    # only the stuck task's worker was replaced: the other one lives on
+    after = set(pmap(_pid_of_worker, range(4), backend="processes", n_workers=2,
+                     chunksize=1))
+    assert len(before) == len(after) == 2 and len(before & after) == 1
 
 
 def test_no_segments_left_after_a_failed_map(no_leaks):
@@ -108,6 +171,51 @@ def test_no_segments_left_after_a_failed_map(no_leaks):
 
     with pytest.raises(ValueError):
         pmap(fails, [(big, x) for x in range(8)], backend="processes", n_workers=2)
+
+
+def crashes_once_at_3(arg):
+    """Item 3's worker dies on the first attempt only (a marker file)."""
+    x, marker = arg
+    if x == 3 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(9)
+    time.sleep(0.01)
+    return x * 10
+
+
+def stuck_once_at_2(arg):
+    """Item 2 is stuck in C (ignores the interrupt) on its first attempt only."""
+    x, marker = arg
+    if x == 2 and not os.path.exists(marker):
+        open(marker, "w").close()
+        return stuck_in_c_at_2(x)
+    return x * 10
+
+
+def test_retries_rerun_a_task_whose_worker_crashed(tmp_path, no_leaks):
+    big = np.arange(300_000.0)  # shared: still readable by the new pool
+    marker = str(tmp_path / "crashed")
+    got = pmap(lambda a: crashes_once_at_3(a) + big[a[0]], [(x, marker) for x in range(12)],
+               backend="processes", n_workers=2, chunksize=1, retries=1)
+    assert got == [x * 10 + x for x in range(12)]
+    assert os.path.exists(marker)
+
+
+def test_retries_exhausted_on_crashes_raise_worker_crashed(no_leaks):
+    with pytest.raises(WorkerCrashedError, match="item 5") as info:
+        pmap(exits_at_5, range(10), backend="processes", n_workers=2, chunksize=1,
+             retries=1)
+    assert info.value.index == 5 and info.value.exitcode == 7
+    assert any("all 2 attempts" in n for n in getattr(info.value, "__notes__", []))
+    assert pmap(abs, [-1, -2], backend="processes", n_workers=2) == [1, 2]
+
+
+def test_task_killed_past_its_timeout_is_retried(tmp_path, no_leaks):
+    marker = str(tmp_path / "stuck")
+    got = pmap(stuck_once_at_2, [(x, marker) for x in range(6)], backend="processes",
+               n_workers=2, chunksize=1, timeout=0.3, retries=1)
+    assert got == [x * 10 for x in range(6)]
+    assert os.path.exists(marker)
 
 
 def _reap(proc):

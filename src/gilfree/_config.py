@@ -411,20 +411,39 @@ def select(kernel, engine="auto", n_threads=None):
 #: NumPy arrays at least this large (bytes) in the arguments of process tasks
 #: travel through shared memory instead of being pickled.
 PARALLEL_SHARE_MIN_BYTES = 2**20
+#: Arrays shared automatically go into pooled anonymous buffers (memfd) whose
+#: pages are reused by later maps (Linux); False: a new /dev/shm segment per
+#: map.  At most PARALLEL_SHARE_POOL_MAX_BYTES of idle buffers are kept, each
+#: for PARALLEL_SHARE_POOL_IDLE_SECONDS after its last use.
+PARALLEL_SHARE_POOL = True
+PARALLEL_SHARE_POOL_MAX_BYTES = 2**30
+PARALLEL_SHARE_POOL_IDLE_SECONDS = 20.0
 #: Target duration (seconds) of one chunk of tasks, per kind of backend:
 #: long enough to amortise the per-chunk cost, short enough to balance load.
 PARALLEL_TARGET_CHUNK_SECONDS = {"serial": 0.01, "threads": 0.01, "processes": 0.05}
 #: Auto chunking never puts more tasks than this in one chunk.
-PARALLEL_MAX_AUTO_CHUNK = 10_000
+PARALLEL_MAX_AUTO_CHUNK = 20_000
 #: With a known input length, auto chunks leave at least this many chunks per
 #: worker for what remains (load balance at the tail).
 PARALLEL_TAIL_CHUNKS_PER_WORKER = 4
+#: ... but never shorter than this fraction of the target duration.
+PARALLEL_TAIL_MIN_FRACTION = 0.25
+#: Tasks in the first auto chunks (the probes) when the input has a length.
+PARALLEL_PROBE_TASKS = 8
 #: Auto chunk sizes grow at most this factor per measurement.
-PARALLEL_CHUNK_GROWTH = 32
+PARALLEL_CHUNK_GROWTH = 16384
 #: Chunks submitted but not finished, per worker (bounded prefetch).
 PARALLEL_INFLIGHT_PER_WORKER = 2
 #: Chunks finished or running but not yet yielded, per worker (ordered mode).
 PARALLEL_PENDING_PER_WORKER = 4
+#: The Python fallback of the process workers' task loop (used when the
+#: compiled gilfree._cy._runloop is missing) reads the map's stop word once
+#: per stride of tasks: the stride doubles while one lasts under
+#: PARALLEL_STRIDE_FAST seconds (up to PARALLEL_STRIDE_MAX tasks) and halves
+#: when one lasts over PARALLEL_STRIDE_SLOW.
+PARALLEL_STRIDE_MAX = 64
+PARALLEL_STRIDE_FAST = 0.0005
+PARALLEL_STRIDE_SLOW = 0.005
 #: Retry back-off: base * 2**attempt seconds, capped, with +-25 % jitter.
 PARALLEL_RETRY_BACKOFF_BASE = 0.1
 PARALLEL_RETRY_BACKOFF_MAX = 30.0

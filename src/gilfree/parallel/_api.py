@@ -212,22 +212,39 @@ class _Batcher:
 
     def __init__(self, chunksize, n_workers, total, target):
         self.fixed = None if chunksize == "auto" else chunksize
-        self.size = 1
+        # the first chunks measure the task time: a few tasks when the input
+        # has a known length (the tail cap below keeps them few for short
+        # inputs), so that a first call's extra cost does not dominate
+        self.size = 1 if total is None else _config.PARALLEL_PROBE_TASKS
         self.n_workers = n_workers
         self.total = total
         self.target = target
         self.per_item = None
+        self._last_n = 0
+
+    @property
+    def probing(self):
+        """Auto sizes, and no chunk time measured yet."""
+        return self.fixed is None and self.per_item is None
+
+    def tail_cap(self, submitted):
+        """Largest chunk the tail rule alone allows (None: unknown length);
+        1 means that measuring task times cannot change the next sizes."""
+        if self.total is None:
+            return None
+        left = self.total - submitted
+        return -(-left // (self.n_workers * _config.PARALLEL_TAIL_CHUNKS_PER_WORKER))
 
     def next_size(self, submitted):
         if self.fixed is not None:
             return self.fixed
         size = self.size
         if self.total is not None:
-            left = self.total - submitted
-            cap = -(-left // (self.n_workers * _config.PARALLEL_TAIL_CHUNKS_PER_WORKER))
+            cap = self.tail_cap(submitted)
             if self.per_item is not None:
-                # tail chunks shorter than a quarter of the target only add overhead
-                cap = max(cap, int(0.25 * self.target / self.per_item))
+                # tail chunks much shorter than the target only add overhead
+                cap = max(cap, int(_config.PARALLEL_TAIL_MIN_FRACTION * self.target
+                                   / self.per_item))
             size = min(size, max(1, cap))
         return size
 
@@ -235,7 +252,17 @@ class _Batcher:
         if self.fixed is not None or n <= 0:
             return
         per = max(elapsed / n, 1e-9)
-        self.per_item = per if self.per_item is None else 0.5 * (self.per_item + per)
+        if self.per_item is None:
+            self.per_item = per
+        elif per >= self.per_item:
+            # slower tasks count at once: chunks must not overshoot the target
+            self.per_item = 0.5 * (self.per_item + per)
+        else:
+            # faster ones are weighed by their number of tasks, so that a first
+            # one-task chunk that paid first-call costs is soon forgotten
+            w = n / (n + self._last_n)
+            self.per_item = w * per + (1.0 - w) * self.per_item
+        self._last_n = n
         ideal = self.target / self.per_item
         self.size = int(max(1, min(ideal, n * _config.PARALLEL_CHUNK_GROWTH,
                                    _config.PARALLEL_MAX_AUTO_CHUNK)))
@@ -333,7 +360,9 @@ class _Run:
     def timeout_error(self, chunk, pos, attempt, killed=False):
         index = chunk.start + pos
         mode = self.spec[4]
-        if killed:
+        if killed == "alone":
+            how = "it was killed with its worker process (loky starts a new one in its place)"
+        elif killed:
             how = "it was killed with its worker process (the pool restarts for the next map)"
         elif mode == "alarm":
             how = "it was interrupted"
@@ -393,7 +422,16 @@ class _Run:
             return  # a chunk given up on (timeout) reporting late
         outcome = self.backend.outcome(chunk, raw)
         if outcome.crash is not None:
-            raise self.backend.crash_error(outcome.crash, chunk, self.inflight_chunks())
+            err = self.backend.crash_error(outcome.crash, chunk, self.inflight_chunks())
+            culprit = getattr(err, "culprit", None)
+            if (culprit is not None and culprit[2] < self.retries
+                    and hasattr(self.backend, "restart")):
+                self._recover(*culprit, pool_intact=getattr(err, "pool_intact", False))
+                return
+            if culprit is not None and culprit[2]:
+                add_note(err, f"gilfree.parallel: failed on all {culprit[2] + 1} attempts "
+                              f"(retries={self.retries})")
+            raise err
         del self.inflight[chunk.id]
         self.backend.release(chunk)
         if outcome.cancelled:
@@ -409,6 +447,39 @@ class _Run:
         self._emit(chunk.start, outcome.results)
         if outcome.failure is not None:
             raise self._failure_error(chunk, outcome)
+
+    def _recover(self, culprit, pos, attempt, pool_intact=False):
+        """A worker died (or was killed past its timeout) running task
+        ``pos`` of chunk ``culprit``, and that task has retries left: the
+        task is retried after its back-off, the chunk's other tasks run
+        again.  If the pool broke, every other chunk lost with it runs again
+        from its start on a new pool (their results never came back, so
+        their tasks may run twice); ``pool_intact``: the other chunks go on."""
+        if pool_intact:
+            lost = [culprit]
+            del self.inflight[culprit.id]
+        else:
+            lost = sorted(self.inflight.values(), key=lambda c: c.start)
+            self.inflight.clear()
+        for c in lost:
+            self.backend.release(c)
+        if not pool_intact:
+            self.backend.restart()
+        now = time.monotonic()
+        for c in lost:
+            if c is culprit:
+                index = c.start + pos
+                retry = self._new_chunk(index, [c.items[pos]], attempt + 1)
+                due = now + backoff_delay(attempt, self.spec[1], self.spec[2])
+                heapq.heappush(self.retry_heap, (due, retry.id, retry))
+                parts = [(c.start, c.items[:pos], c.base_attempt),
+                         (index + 1, c.items[pos + 1 :], 0)]
+            else:
+                parts = [(c.start, c.items, c.base_attempt)]
+            for start, items, base in parts:
+                if items:
+                    again = self._new_chunk(start, items, base)
+                    heapq.heappush(self.retry_heap, (now, again.id, again))
 
     def _new_chunk(self, start, items, base_attempt=0):
         chunk_id = self._ids.__next__()
@@ -431,8 +502,8 @@ class _Run:
             if now - started <= self.timeout + grace:
                 continue
             action = self.backend.on_timeout(chunk)
-            if action == "killed":
-                continue  # the broken pool reports it, as a TimeoutError
+            if action in ("killed", "finished"):
+                continue  # the chunk's outcome reports it (as a TimeoutError if killed)
             if action != "abandoned":
                 raise self.timeout_error(chunk, pos, attempt)
             del self.inflight[chunk.id]
@@ -491,10 +562,22 @@ class _Run:
         inflight = self.inflight
         ready = self.ready
         poll = _config.PARALLEL_POLL_INTERVAL
+        batcher = self.batcher
         while True:
+            if self.retry_heap:  # retries and chunks lost with a pool first
+                now = time.monotonic()
+                while (self.retry_heap and self.retry_heap[0][0] <= now
+                       and len(inflight) < self.max_inflight):
+                    self._submit(heapq.heappop(self.retry_heap)[2])
             while (not exhausted and len(inflight) < self.max_inflight
                    and len(inflight) + len(ready) < self.max_pending):
-                n = self.batcher.next_size(next_index)
+                if batcher.probing and len(inflight) >= self.n_workers:
+                    # one probe per worker until a chunk time is known, unless
+                    # the input is so short that chunks are single tasks anyway
+                    cap = batcher.tail_cap(next_index)
+                    if cap is None or cap > 1:
+                        break
+                n = batcher.next_size(next_index)
                 items = self._take(src, n, next_index)
                 if len(items) < n:
                     exhausted = True
@@ -503,10 +586,6 @@ class _Run:
                 chunk = self._new_chunk(next_index, items)
                 next_index += len(items)
                 self._submit(chunk)
-            if self.retry_heap:
-                now = time.monotonic()
-                while self.retry_heap and self.retry_heap[0][0] <= now:
-                    self._submit(heapq.heappop(self.retry_heap)[2])
             if self.ordered:
                 while out_next in ready:
                     piece = ready.pop(out_next)
@@ -517,6 +596,7 @@ class _Run:
                     yield self.out.pop(0)
             if not inflight and not self.retry_heap:
                 if exhausted and not ready:
+                    self._completed = True
                     return
                 if not ready or out_next not in ready:
                     continue  # nothing to wait for: read more input
@@ -552,7 +632,8 @@ class _Run:
             if getattr(self, "_started", False):
                 self.backend.shutdown(abort=kill)
         finally:
-            self.segments.close()
+            # pooled buffers are reused only if no worker can still read them
+            self.segments.close(reuse=getattr(self, "_completed", False))
             progress = getattr(self, "progress", None)
             if progress is not None:
                 progress.close()
@@ -569,7 +650,10 @@ _PARAMS_DOC = """
         Called as ``func(item)`` for each item.  On the ``processes``
         backend it travels with cloudpickle (lambdas and closures work);
         NumPy arrays of 1 MiB or more that it or the items reference go
-        through shared memory, read-only, instead of being pickled.
+        through shared memory, read-only, instead of being pickled: copied
+        once per map into buffers whose pages are kept (up to 1 GiB, 20 s
+        idle) for the next map's arrays, or with no copy at all if made
+        with :func:`shared`.
     iterable : iterable
         The items.  Read lazily, a chunk at a time: at most a few chunks
         per worker are read ahead of the results, so a generator of
@@ -595,12 +679,16 @@ _PARAMS_DOC = """
         Seconds per task.  A task past it raises :class:`TaskTimeoutError`
         (a :class:`TimeoutError`) naming the item.  On ``processes`` the
         task is interrupted in its worker and, if it does not stop within
-        a second (stuck in C code), killed with its worker process; on
+        a second (stuck in C code), killed with its worker process (loky
+        starts another; the other workers and their tasks go on); on
         ``threads`` it is abandoned (threads cannot be killed).
     retries : int
         Extra attempts for a task that raises (or times out), with
         exponential back-off (0.1 s, 0.2 s, 0.4 s... +-25 %): for flaky
-        I/O such as downloads.
+        I/O such as downloads.  On ``processes`` a task whose worker died
+        (or was killed past its timeout) is retried too: loky then starts
+        a new pool, and the other chunks that were running or queued run
+        again there from their start (their tasks may run twice).
     initializer, initargs : callable, tuple
         Run as ``initializer(*initargs)`` once in each worker (thread or
         process) before its first task; in the caller for ``serial``.
@@ -629,8 +717,8 @@ _RAISES_DOC = """
         A task ran past ``timeout`` (after its retries).
     WorkerCrashedError
         A process worker died (segfault, ``os._exit``, out-of-memory
-        killer) while running a task; the pool is restarted for the next
-        map.
+        killer) while running a task (after its retries); the pool is
+        restarted for the next map.
 """
 
 

@@ -35,7 +35,7 @@ import time
 import warnings
 
 from .. import _config
-from ._errors import ParallelError, WorkerCrashedError, describe_exitcode
+from ._errors import ParallelError, TaskKilled, WorkerCrashedError, describe_exitcode
 from ._worker import (
     THREAD_ENV_VARS,
     SimpleCtl,
@@ -44,6 +44,7 @@ from ._worker import (
     process_chunk,
     process_init,
     run_items,
+    threadpool_controller,
 )
 
 __all__ = [
@@ -274,10 +275,8 @@ class ThreadBackend(Backend):
         inner = self.run.inner
         if inner is not None:
             try:
-                from threadpoolctl import threadpool_limits
-
                 # BLAS pools are process-wide: limit them for the map's duration
-                self._blas = threadpool_limits(limits=inner, user_api="blas")
+                self._blas = threadpool_controller().limit(limits=inner, user_api="blas")
             except Exception:  # pragma: no cover - never fail a map over a limit
                 self._blas = None
 
@@ -387,7 +386,8 @@ class ProcessBackend(Backend):
     SIGINT: the caller handles Ctrl-C by killing them.  A worker that dies
     gives a :class:`WorkerCrashedError` naming the item it was running; a
     task past its timeout is interrupted inside its worker, and killed with
-    its worker process if it does not stop (the pool is then restarted).
+    its worker process if it does not stop (loky replaces that worker; the
+    others go on).
     """
 
     name = "processes"
@@ -410,17 +410,11 @@ class ProcessBackend(Backend):
             import cloudpickle
 
             init_blob = cloudpickle.dumps((run.initializer, tuple(run.initargs)))
-        with _executor_lock, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._ex = get_reusable_executor(
-                max_workers=self.n_workers,
-                timeout=_config.PARALLEL_WORKER_IDLE_TIMEOUT,
-                initializer=process_init,
-                initargs=(init_blob, run.inner, os.getpid()),
-                env=_worker_env(run.inner),
-            )
+        self._init_blob = init_blob
+        self._get_executor()
         self._procs = {}
         self._killed = {}
+        self._retired = set()  # chunks whose worker was killed alone
         self._token = secrets.token_hex(8)
         n_slots = max(1, run.max_inflight)
         self._free = list(range(n_slots - 1, -1, -1))
@@ -436,6 +430,27 @@ class ProcessBackend(Backend):
         else:
             self._fn_ref = ("bytes", blob)
         self._pickle = pickle
+
+    def _get_executor(self):
+        from loky import get_reusable_executor
+
+        run = self.run
+        with _executor_lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._ex = get_reusable_executor(
+                max_workers=self.n_workers,
+                timeout=_config.PARALLEL_WORKER_IDLE_TIMEOUT,
+                initializer=process_init,
+                initargs=(self._init_blob, run.inner, os.getpid()),
+                env=_worker_env(run.inner),
+            )
+
+    def restart(self):
+        """After a worker died and broke loky's pool (loky cannot replace a
+        single dead worker): a new pool for the chunks resubmitted."""
+        self._killed = {}
+        self._retired = set()
+        self._get_executor()
 
     def _snapshot_processes(self):
         procs = getattr(self._ex, "_processes", None)
@@ -471,7 +486,7 @@ class ProcessBackend(Backend):
         except CancelledError:
             return Outcome(cancelled=True)
         if exc is not None:
-            if isinstance(exc, BrokenProcessPool):
+            if isinstance(exc, (BrokenProcessPool, TaskKilled)):
                 return Outcome(crash=exc)
             cls = type(exc).__name__
             if cls == "ShutdownExecutorError":
@@ -515,27 +530,95 @@ class ProcessBackend(Backend):
         s = self._slot(chunk)
         if s is None:
             return None
-        pid, pos, attempt, _ = s
+        pid, pos, attempt, started = s
         if chunk.id in self._killed:
             return "killed"
+        retired = self._retire_worker(chunk, pid, started)
+        if retired:
+            return retired
         self._killed[chunk.id] = (chunk, pos, attempt)
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)  # loky's pool breaks: crash_error tells
         except ProcessLookupError:
             pass
         return "killed"
 
+    def _retire_worker(self, chunk, pid, started):
+        """Kill the worker running ``chunk``'s task without breaking loky's
+        pool, which has no public way to replace one worker: the worker is
+        stopped (SIGSTOP); if it is still inside that task, loky's manager is
+        told through its own result queue that the chunk failed and that the
+        worker left (as loky's memory-leak recycling does), then the worker
+        is killed and loky starts another.  Returns "killed", "finished"
+        (the task ended meanwhile) or None (loky's internals are not as
+        expected: the caller kills the worker and the pool breaks)."""
+        try:
+            from loky.process_executor import _RecycledWorkerPid, _ResultItem
+
+            ex = self._ex
+            rq = ex._result_queue
+            mgr = ex._executor_manager_thread
+            pending = ex._pending_work_items
+            if pid not in ex._processes or not hasattr(mgr, "recycling_warned"):
+                return None
+        except (ImportError, AttributeError):  # pragma: no cover - another loky
+            return None
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            return None
+        try:
+            s = self._slot(chunk)
+            if s is None or s[0] != pid or s[3] != started:
+                os.kill(pid, signal.SIGCONT)
+                return "finished"
+            work_id = next((k for k, w in list(pending.items()) if w.future is chunk.future),
+                           None)
+            if work_id is None:  # its result is on its way
+                os.kill(pid, signal.SIGCONT)
+                return "finished"
+            self._killed[chunk.id] = (chunk, s[1], s[2])
+            self._retired.add(chunk.id)
+            mgr.recycling_warned = True  # loky would warn about a memory leak
+            rq.put(_ResultItem(work_id, exception=TaskKilled(pid)))
+            rq.put(_RecycledWorkerPid(pid))
+        except Exception:  # pragma: no cover - fall back to breaking the pool
+            self._retired.discard(chunk.id)
+            self._killed.pop(chunk.id, None)
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            return None
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:  # pragma: no cover
+            pass
+        return "killed"
+
     def crash_error(self, exc, chunk, inflight):
+        """The error for a broken pool; ``err.culprit`` is ``(chunk, pos,
+        attempt)`` of the task that broke it, when known."""
+        if isinstance(exc, TaskKilled) and chunk.id in self._retired:
+            self._retired.discard(chunk.id)
+            ch, pos, attempt = self._killed.pop(chunk.id)
+            err = self.run.timeout_error(ch, pos, attempt, killed="alone")
+            err.culprit = (ch, pos, attempt)
+            err.pool_intact = True
+            return err
         if self._killed:
             ch, pos, attempt = next(iter(self._killed.values()))
             err = self.run.timeout_error(ch, pos, attempt, killed=True)
             err.__cause__ = exc
+            err.culprit = (ch, pos, attempt)
             return err
         running = []
+        attempts = {}
         for ch in inflight:
             s = self._slot(ch)
             if s is not None:
                 running.append((ch, s[1], s[0]))
+                attempts[ch.id] = s[2]
         codes = {}
         for _, _, pid in running:
             p = self._procs.get(pid)
@@ -563,6 +646,7 @@ class ProcessBackend(Backend):
                 "this way; the pool will be restarted for the next map",
                 index=index, candidates=candidates, exitcode=codes.get(pid),
             )
+            err.culprit = (ch, pos, attempts.get(ch.id, 0))
         else:
             which = (
                 f"items {candidates} were running" if candidates

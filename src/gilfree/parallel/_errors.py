@@ -104,6 +104,11 @@ def _rebuild_timeout(message, index, timeout):
     return TaskTimeoutError(message, index=index, timeout=timeout)
 
 
+class TaskKilled(Exception):
+    """Internal: set on the future of a chunk whose worker gilfree killed
+    past its timeout without breaking loky's pool (never reaches users)."""
+
+
 def describe_exitcode(code):
     """``-11`` -> ``'SIGSEGV (exit code -11)'``."""
     if code is None:

@@ -12,9 +12,12 @@ Two ways in:
   ``with`` block ends), and at interpreter exit.
 - Plain NumPy arrays of at least ``PARALLEL_SHARE_MIN_BYTES`` (1 MiB) found
   anywhere in a process task's function or arguments are copied once per
-  map into a segment owned by that map (the same array given to many tasks
-  is copied once) and unlinked when the map ends, also after errors,
-  timeouts, crashes and Ctrl-C.
+  map (the same array given to many tasks is copied once) into a buffer of
+  the :class:`BufferPool` (an anonymous ``memfd``, Linux), or where that is
+  unavailable into a segment owned by the map.  Buffers go back to the pool
+  when the map ends normally (their pages, never their data, serve a later
+  map) and are freed after errors, timeouts, crashes and Ctrl-C; segments
+  are unlinked when the map ends, whatever the way.
 
 Workers map segments read-only with ``shm_open`` + ``mmap`` directly rather
 than through :class:`multiprocessing.shared_memory.SharedMemory`, whose
@@ -70,11 +73,26 @@ def _check_space(nbytes, what):
 
 def map_readonly(name, size):
     """Map an existing segment read-only (no resource-tracker registration)."""
+    if name.startswith("fd:"):
+        return _map_pooled(name, size)
     fd = _posixshmem.shm_open("/" + name, os.O_RDONLY, mode=0o600)
     try:
         return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
     finally:
         os.close(fd)
+
+
+def _map_pooled(name, size):
+    """Map a pooled buffer of another process read-only; ``name`` is
+    ``fd:<pid>:<fd>:<inode>:<token>``."""
+    _, pid, fd, ino, _ = name.split(":")
+    f = os.open(f"/proc/{pid}/fd/{fd}", os.O_RDONLY)
+    try:
+        if os.fstat(f).st_ino != int(ino):
+            raise FileNotFoundError(f"shared buffer {name} is gone (its map has ended)")
+        return mmap.mmap(f, size, access=mmap.ACCESS_READ)
+    finally:
+        os.close(f)
 
 
 def map_readwrite(name, size):
@@ -110,40 +128,21 @@ def _unlink_name(name, mm):
 
 
 def _pwrite_all(fd, data, offset=0):
+    if isinstance(data, np.ndarray):  # C-contiguous; as bytes, whatever the dtype
+        data = data.reshape(-1).view(np.uint8)  # (datetime64 has no buffer format)
     mv = memoryview(data).cast("B")
     done = 0
     while done < len(mv):
         done += os.pwrite(fd, mv[done : done + 2**30], offset + done)
 
 
-def _write_parallel(fd, data):
+def _write_into(fd, data):
     """Write a C-contiguous buffer into the segment with ``pwrite``: the
-    kernel copies straight into the shared pages (no page fault per 4 KiB
-    page, as a copy through a fresh mapping has), a few threads at once
-    for large buffers (``pwrite`` releases the GIL)."""
-    mv = memoryview(data).cast("B")
-    n = len(mv)
-    n_threads = min(_config.usable_cores(), 4)
-    if n < 8 * 2**20 or n_threads < 2:
-        _pwrite_all(fd, mv)
-        return
-    bounds = [n * i // n_threads // 4096 * 4096 for i in range(n_threads)] + [n]
-    errors = []
-
-    def part(a, b):
-        try:
-            _pwrite_all(fd, mv[a:b], a)
-        except OSError as exc:  # pragma: no cover - e.g. ENOSPC
-            errors.append(exc)
-
-    workers = [threading.Thread(target=part, args=(a, b), daemon=True)
-               for a, b in zip(bounds[:-1], bounds[1:])]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    if errors:
-        raise errors[0]
+    kernel copies straight into new shared pages (no page fault per 4 KiB
+    page, as a copy through a fresh mapping has).  One thread: writers of
+    one tmpfs file take turns on its lock, and two threads writing one
+    segment were measured slower than one (the cost is allocating pages)."""
+    _pwrite_all(fd, data)
 
 
 class Segment:
@@ -165,7 +164,7 @@ class Segment:
         try:
             os.ftruncate(fd, nbytes)
             if data is not None:
-                _write_parallel(fd, data)
+                _write_into(fd, data)
             else:
                 self._mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED,
                                      prot=mmap.PROT_READ | mmap.PROT_WRITE)
@@ -370,10 +369,225 @@ def shared(array):
 
 def _rebuild_shared(name, size, offset, shape, strides, dtype):
     """Worker side: a read-only view of a segment (mapped once per map)."""
-    from ._worker import attach_segment
+    from ._worker import attach_segment, populate
 
     mm = attach_segment(name, size)
+    if shape and 0 not in shape:
+        lo = hi = offset
+        for n, st in zip(shape, strides):
+            if st >= 0:
+                hi += (n - 1) * st
+            else:
+                lo += (n - 1) * st
+        populate(name, mm, lo, hi + np.dtype(dtype).itemsize)
     return np.ndarray(shape, dtype=dtype, buffer=mm, offset=offset, strides=strides)
+
+
+def _rebuild_pooled(pid, fd, ino, token, size, shape, strides, dtype):
+    """Worker side: a read-only view of a pooled buffer of the caller
+    (opened through ``/proc/<pid>/fd/<fd>``, mapped once per map)."""
+    return _rebuild_shared(f"fd:{pid}:{fd}:{ino}:{token}", size, 0, shape, strides, dtype)
+
+
+# --------------------------------------------------------------------------
+# A pool of anonymous shared buffers for automatically shared arrays
+# --------------------------------------------------------------------------
+
+
+class _PoolBuffer:
+    """An anonymous shared-memory file (``memfd``) and this process's
+    populated read-write mapping of it."""
+
+    __slots__ = ("fd", "size", "ino", "mm", "last_used", "populated", "_finalizer",
+                 "__weakref__")
+
+    def __init__(self, nbytes, data):
+        fd = os.memfd_create(f"{SEGMENT_PREFIX}{os.getpid()}", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, nbytes)
+            # pwrite is the cheapest way to fill new pages; this process's
+            # mapping is populated later (see populate), off the map's path
+            _pwrite_all(fd, data)
+            self.mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED,
+                                prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        self.size = nbytes
+        self.ino = os.fstat(fd).st_ino
+        self.last_used = 0.0
+        self.populated = False
+        self._finalizer = weakref.finalize(self, _close_buffer, fd, self.mm)
+
+    def populate(self):
+        """Map every page into this process at once (MADV_POPULATE_WRITE),
+        so that a reuse copies at memcpy speed instead of faulting per page."""
+        if self.populated:
+            return
+        self.populated = True
+        try:
+            import ctypes
+
+            # a view keeps the mapping from being closed meanwhile; ctypes
+            # releases the GIL for the call (the mmap module's madvise keeps it)
+            view = np.frombuffer(self.mm, dtype=np.uint8)
+            ctypes.CDLL(None).madvise(ctypes.c_void_p(view.ctypes.data),
+                                      ctypes.c_size_t(self.size),
+                                      ctypes.c_int(_MADV_POPULATE_WRITE))
+            del view
+        except (OSError, ValueError, AttributeError):  # no madvise: faults on reuse
+            pass
+
+    def fill(self, a):
+        dst = np.ndarray(a.shape, dtype=a.dtype, buffer=self.mm)
+        np.copyto(dst, a, casting="no")  # C order, whatever the strides of ``a``
+
+    def close(self):
+        self._finalizer()
+
+
+def _close_buffer(fd, mm):
+    """Unmap and close a pooled buffer (also when it is garbage collected
+    without close(), e.g. an imap that was never iterated)."""
+    try:
+        mm.close()
+    except BufferError:  # a view is alive (a populate call): unmapped when it goes
+        pass
+    try:
+        os.close(fd)
+    except OSError:  # pragma: no cover
+        pass
+
+
+_MADV_POPULATE_WRITE = 23  # Linux 5.14
+
+
+class BufferPool:
+    """Buffers for the arrays a processes map shares automatically.
+
+    Allocating fresh shared pages costs several times more than copying
+    into pages that already exist, so a buffer is kept after a map that
+    ended normally and reused by the next map for an array of about its
+    size.  The *data* is copied again by every map (nothing can be stale);
+    only the pages are reused.  Idle buffers are freed after
+    ``PARALLEL_SHARE_POOL_IDLE_SECONDS``, and at most
+    ``PARALLEL_SHARE_POOL_MAX_BYTES`` are kept.  They are anonymous
+    (``memfd``): nothing appears in /dev/shm, and the kernel frees them
+    when this process and its workers are gone.  Workers open them through
+    ``/proc/<pid>/fd``.
+    """
+
+    def __init__(self):
+        self._free = []
+        self._lock = threading.Lock()
+        self._timer = None
+        self._populating = []  # threads mapping pages of returned buffers
+
+    @staticmethod
+    def available():
+        return (_config.PARALLEL_SHARE_POOL and hasattr(os, "memfd_create")
+                and os.path.isdir(f"/proc/{os.getpid()}/fd"))
+
+    def acquire(self, a):
+        """A buffer holding a C-ordered copy of array ``a``."""
+        nbytes = max(a.nbytes, 1)
+        buf = None
+        with self._lock:
+            fits = [b for b in self._free if nbytes <= b.size <= nbytes + nbytes // 4 + 2**20]
+            if fits:
+                buf = min(fits, key=lambda b: b.size)
+                self._free.remove(buf)
+        if buf is None:
+            src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+            buf = _PoolBuffer(nbytes, src)
+        else:
+            buf.fill(a)
+        return buf
+
+    def give_back(self, bufs):
+        """Keep ``bufs`` for later maps (their map ended normally)."""
+        import time
+
+        if not bufs:
+            return
+        now = time.monotonic()
+        with self._lock:
+            for b in bufs:
+                b.last_used = now
+                self._free.append(b)
+            drop = self._over_budget_locked(now)
+            if self._timer is None and self._free:
+                self._timer = threading.Timer(_config.PARALLEL_SHARE_POOL_IDLE_SECONDS + 0.5,
+                                              self._on_timer)
+                self._timer.daemon = True
+                self._timer.start()
+        for b in drop:
+            b.close()
+        fresh = [b for b in bufs if not b.populated and b not in drop]
+        if fresh:
+            t = threading.Thread(target=_populate_all, args=(fresh,), daemon=True,
+                                 name="gilfree-populate")
+            with self._lock:
+                self._populating = [p for p in self._populating if p.is_alive()] + [t]
+            t.start()
+
+    def _over_budget_locked(self, now):
+        idle = _config.PARALLEL_SHARE_POOL_IDLE_SECONDS
+        keep, drop = [], []
+        total = 0
+        for b in sorted(self._free, key=lambda b: b.last_used, reverse=True):
+            if now - b.last_used < idle and total + b.size <= _config.PARALLEL_SHARE_POOL_MAX_BYTES:
+                keep.append(b)
+                total += b.size
+            else:
+                drop.append(b)
+        self._free = keep
+        return drop
+
+    def _on_timer(self):
+        import time
+
+        with self._lock:
+            self._timer = None
+            drop = self._over_budget_locked(time.monotonic())
+            if self._free:
+                self._timer = threading.Timer(_config.PARALLEL_SHARE_POOL_IDLE_SECONDS / 2,
+                                              self._on_timer)
+                self._timer.daemon = True
+                self._timer.start()
+        for b in drop:
+            b.close()
+
+    @property
+    def nbytes(self):
+        """Bytes held by idle buffers."""
+        with self._lock:
+            return sum(b.size for b in self._free)
+
+    def clear(self):
+        """Free every idle buffer now (after their pages are mapped, if that
+        is under way)."""
+        with self._lock:
+            busy, self._populating = self._populating, []
+        for t in busy:
+            t.join()
+        with self._lock:
+            drop, self._free = self._free, []
+        for b in drop:
+            b.close()
+
+
+def _populate_all(bufs):
+    for b in bufs:
+        try:
+            b.populate()
+        except ValueError:  # closed meanwhile (pool trimmed or cleared)
+            pass
+
+
+#: the pool of this process (see :class:`BufferPool`)
+POOL = BufferPool()
 
 
 class MapSegments:
@@ -383,7 +597,9 @@ class MapSegments:
         self.min_bytes = _config.PARALLEL_SHARE_MIN_BYTES if min_bytes is None else min_bytes
         self._by_key = {}
         self._segments = []
+        self._pooled = []
         self._lock = threading.Lock()
+        self._use_pool = None
 
     def __len__(self):
         return len(self._segments)
@@ -414,24 +630,41 @@ class MapSegments:
         with self._lock:
             hit = self._by_key.get(key)
         if hit is None:
-            seg = _array_into_segment(a, "sharing an array argument with process workers",
-                                      owner=self)
+            if self._use_pool is None:
+                self._use_pool = BufferPool.available()
+            if self._use_pool:
+                buf = POOL.acquire(a)
+                with self._lock:
+                    self._pooled.append(buf)
+                # a token per use: workers map it anew in each map
+                red = (_rebuild_pooled, (os.getpid(), buf.fd, buf.ino, secrets.token_hex(4),
+                                         buf.size, a.shape, _c_strides(a.shape, a.itemsize),
+                                         a.dtype))
+            else:
+                seg = _array_into_segment(a, "sharing an array argument with process workers",
+                                          owner=self)
+                red = (_rebuild_shared, (seg.name, seg.size, 0, a.shape,
+                                         _c_strides(a.shape, a.itemsize), a.dtype))
             # keep ``a`` referenced: its address is the cache key
-            hit = (seg, a)
+            hit = (red, a)
             with self._lock:
                 self._by_key[key] = hit
-        seg = hit[0]
-        return (
-            _rebuild_shared,
-            (seg.name, seg.size, 0, a.shape, _c_strides(a.shape, a.itemsize), a.dtype),
-        )
+        return hit[0]
 
-    def close(self):
+    def close(self, reuse=False):
+        """Unlink the segments; pooled buffers go back to the pool if
+        ``reuse`` (no worker can still be reading them), else are freed."""
         with self._lock:
             segs, self._segments = self._segments, []
+            pooled, self._pooled = self._pooled, []
             self._by_key.clear()
         for s in segs:
             s.unlink()
+        if reuse:
+            POOL.give_back(pooled)
+        else:
+            for b in pooled:
+                b.close()
 
 
 def _c_strides(shape, itemsize):

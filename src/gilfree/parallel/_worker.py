@@ -11,6 +11,8 @@ ignored: the caller handles Ctrl-C and kills its workers) and then
 :func:`process_chunk` per chunk.
 """
 
+import itertools
+import mmap
 import os
 import pickle
 import random
@@ -20,6 +22,7 @@ import threading
 import time
 import traceback
 
+from .. import _config
 from .._config import _inner_limit
 
 __all__ = ["Spec", "run_items", "process_chunk", "process_init", "attach_segment"]
@@ -157,18 +160,8 @@ def _run_plain(func, items, ctl):
     """The loop without retries or timeouts: as little per item as possible."""
     append = ctl.results.append
     board = getattr(ctl, "board", None)
-    if board is not None:  # a process worker: keep the position on the board
-        b = ctl.base + 1
-        board[b + 1] = _monotonic_ns()  # "running" for the whole chunk
-        for pos, item in enumerate(items):
-            if board[0]:
-                break
-            board[b] = pos
-            try:
-                append(func(item))
-            except Exception as exc:
-                return (pos, "error", exc, 0)
-        return None
+    if board is not None:
+        return _run_plain_board(func, items, ctl, board)
     cancel = getattr(ctl, "cancel", None)
     if cancel is not None:  # a worker thread
         is_set = cancel.is_set
@@ -185,6 +178,64 @@ def _run_plain(func, items, ctl):
             append(func(item))
         except Exception as exc:
             return (pos, "error", exc, 0)
+    return None
+
+
+def _compiled_loop():
+    global _run_board
+    if _run_board is None:
+        try:
+            from .._cy._runloop import run_board
+        except ImportError:  # pragma: no cover - a build without compiled modules
+            run_board = False
+        _run_board = run_board
+    return _run_board
+
+
+_run_board = None
+
+
+def _run_plain_board(func, items, ctl, board):
+    """The plain loop of a process worker.  The position of every task is
+    written to the board before it starts (a worker killed by the OS is
+    then attributed to its exact item).  Compiled when available; else in
+    Python, reading the stop word once per stride (see
+    ``PARALLEL_STRIDE_*`` in ``gilfree._config``)."""
+    b = ctl.base + 1
+    board[b + 1] = _monotonic_ns()  # "running" for the whole chunk
+    run_board = _compiled_loop()
+    if run_board and type(items) is list:
+        try:
+            run_board(func, items, ctl.results, board, b)
+        except Exception as exc:
+            return (len(ctl.results), "error", exc, 0)
+        return None
+    append = ctl.results.append
+    n = len(items)
+    it = iter(items)
+    islice = itertools.islice
+    clock = time.perf_counter
+    pos = 0
+    stride = 1
+    s_max, s_fast, s_slow = (_config.PARALLEL_STRIDE_MAX, _config.PARALLEL_STRIDE_FAST,
+                             _config.PARALLEL_STRIDE_SLOW)
+    try:
+        while pos < n:
+            if board[0]:
+                return None
+            t0 = clock()
+            for pos, item in enumerate(islice(it, stride), pos):
+                board[b] = pos
+                append(func(item))
+            pos += 1
+            dt = clock() - t0
+            if dt < s_fast:
+                if stride < s_max:
+                    stride *= 2
+            elif dt > s_slow and stride > 1:
+                stride //= 2
+    except Exception as exc:
+        return (len(ctl.results), "error", exc, 0)
     return None
 
 
@@ -228,11 +279,28 @@ def limit_this_thread(n):
         except Exception:  # pragma: no cover - never fail a task over a limit
             pass
     try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=n, user_api="openmp")
+        threadpool_controller().limit(limits=n, user_api="openmp")
     except Exception:  # pragma: no cover
         pass
+
+
+_controller = None  # (len(sys.modules) when made, ThreadpoolController)
+
+
+def threadpool_controller():
+    """A cached ``threadpoolctl.ThreadpoolController``: making one scans
+    every loaded library (about 1 ms, per thread and per map before); it is
+    made again when modules were imported since (they may have loaded a new
+    thread pool)."""
+    global _controller
+    key = len(sys.modules)
+    cached = _controller
+    if cached is None or cached[0] != key:
+        from threadpoolctl import ThreadpoolController
+
+        cached = (key, ThreadpoolController())
+        _controller = cached
+    return cached[1]
 
 
 #: environment variables that size the thread pools of compiled libraries
@@ -285,6 +353,35 @@ def attach_segment(name, size):
         return mm
 
 
+#: madvise(MADV_POPULATE_READ) (Linux 5.14): map a range's pages in one call
+_MADV_POPULATE_READ = 22
+_populated = {}  # segment name -> [(lo, hi), ...] byte ranges already mapped
+_can_populate = hasattr(mmap.mmap, "madvise") and sys.platform.startswith("linux")
+
+
+def populate(name, mm, lo, hi):
+    """Map the pages of bytes ``lo:hi`` of an attached segment at once (a
+    task that receives an array nearly always reads it): one call costs
+    less than a page fault per 4 KiB page.  Once per range and map."""
+    global _can_populate
+    if not _can_populate:
+        return
+    page = mmap.PAGESIZE
+    lo = max(0, lo // page * page)
+    hi = min(len(mm), hi)
+    if hi <= lo:
+        return
+    with _state_lock:
+        done = _populated.setdefault(name, [])
+        if any(a <= lo and hi <= b for a, b in done):
+            return
+        done.append((lo, hi))
+    try:
+        mm.madvise(_MADV_POPULATE_READ, lo, hi - lo)
+    except (OSError, ValueError):  # an older kernel: page faults will do
+        _can_populate = False
+
+
 def _map_finished(st):
     try:
         return st.board[0] != 0
@@ -294,26 +391,38 @@ def _map_finished(st):
 
 def _prune():
     """Forget maps the caller has finished, and unmap their segments."""
+    stuck = 0
     with _state_lock:
         for token in [t for t, st in _maps.items() if _map_finished(st)]:
             st = _maps.pop(token)
             st.func = None
             st.board = None
-            _close_quietly(st.board_mm)
+            stuck += not _close_quietly(st.board_mm)
         live = set()
         for st in _maps.values():
             live |= st.names
         for name in [n for n in _attached if n not in live]:
-            _close_quietly(_attached.pop(name))
+            _populated.pop(name, None)
+            stuck += not _close_quietly(_attached.pop(name))
+    if stuck:
+        # a view is still alive, most often held by a reference cycle (the
+        # traceback of a task's exception): collect it, which unmaps the
+        # pages, rather than keep them until the next automatic collection
+        import gc
+
+        gc.collect()
 
 
 def _close_quietly(mm):
+    """Unmap ``mm``; False if a view of it is still alive (it is unmapped
+    when that view goes)."""
     if mm is None:
-        return
+        return True
     try:
         mm.close()
     except BufferError:
-        pass  # a view is still alive in user code: the GC unmaps it later
+        return False
+    return True
 
 
 def _reaper_loop(parent):
