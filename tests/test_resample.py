@@ -71,6 +71,40 @@ def test_many_equals_resample_per_signal(engine, n_threads):
         assert_close_rel(got[i], interp_ref(s, 200), s, 1e-12)
 
 
+def test_many_writes_into_out(engine, n_threads):
+    """``out=`` receives exactly the result of a call without it, on both the
+    list fast path and the converting path, and is returned."""
+    rng = np.random.default_rng(7)
+    fast = [rng.standard_normal((int(rng.integers(1, 90)), 2)) for _ in range(25)]
+    mixed = [a.astype(np.float32) if i % 2 else a for i, a in enumerate(fast)]
+    for sigs in (fast, mixed):
+        want = gilfree.resample_many(sigs, 31, engine=engine, n_threads=n_threads)
+        out = np.full((25, 31, 2), np.nan)
+        got = gilfree.resample_many(sigs, 31, out=out, engine=engine, n_threads=n_threads)
+        assert got is out
+        np.testing.assert_array_equal(out, want)
+    flat = np.empty((3, 4))
+    assert gilfree.resample_many([np.arange(3.0), np.ones(5), [2.0]], 4, out=flat) is flat
+    np.testing.assert_allclose(flat, [[0, 2 / 3, 4 / 3, 2], [1, 1, 1, 1], [2, 2, 2, 2]])
+
+
+def test_many_out_errors():
+    sigs = [np.ones((4, 3)), np.ones((6, 3))]
+    with pytest.raises(ValueError, match=r"out must have shape \(2, 5, 3\) and dtype float64; "
+                                         r"got shape \(2, 5\)"):
+        gilfree.resample_many(sigs, 5, out=np.empty((2, 5)))
+    with pytest.raises(ValueError, match="dtype float64; got shape .* dtype float32"):
+        gilfree.resample_many(sigs, 5, out=np.empty((2, 5, 3), np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gilfree.resample_many(sigs, 5, out=np.empty((2, 5, 6))[:, :, ::2])
+    ro = np.empty((2, 5, 3))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        gilfree.resample_many(sigs, 5, out=ro)
+    with pytest.raises(TypeError, match="out must be a NumPy array"):
+        gilfree.resample_many(sigs, 5, out=[[0.0] * 3] * 10)
+
+
 def test_many_one_dimensional_and_lists():
     sigs = [[1.0, 2.0, 4.0], [3.0], np.arange(10.0)]
     got = gilfree.resample_many(sigs, 5)

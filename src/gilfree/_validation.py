@@ -181,3 +181,22 @@ def check_number(value, name, *, positive=True, allow_none=False, allow_zero=Fal
     if positive and (v < 0 or (v == 0 and not allow_zero)):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}")
     return v
+
+
+def check_out(out, shape, dtype, name="out"):
+    """An output array given by the caller: an ndarray of exactly ``shape``
+    and ``dtype``, C-contiguous and writeable (results are written into it
+    in place).  Returns it."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array; got {describe(out)}")
+    shape = tuple(int(s) for s in shape)
+    if out.shape != shape or out.dtype != np.dtype(dtype):
+        raise ValueError(
+            f"{name} must have shape {shape} and dtype {np.dtype(dtype).name}; "
+            f"got shape {out.shape} and dtype {out.dtype.name}"
+        )
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (e.g. from np.empty); got a strided view")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writeable; got a read-only array")
+    return out

@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from . import _config
-from ._validation import check_positive_int, describe
+from ._validation import check_out, check_positive_int, describe
 
 __all__ = ["resample", "resample_many", "resample_poly"]
 
@@ -125,7 +125,7 @@ def resample(x, num, axis=0, *, method="linear", engine="auto", n_threads=None):
     return _from_matrix(out, rest, axis)
 
 
-def resample_many(arrays, num, *, engine="auto", n_threads=None):
+def resample_many(arrays, num, *, out=None, engine="auto", n_threads=None):
     """Resample many signals of different lengths to ``num`` samples each.
 
     Parameters
@@ -135,6 +135,11 @@ def resample_many(arrays, num, *, engine="auto", n_threads=None):
         trailing shape (e.g. 3 gyroscope channels).  Real numbers.
     num : int
         Common output length (>= 1).
+    out : ndarray of float64, shape (k, num, ...), optional
+        Where to write the result (C-contiguous, writeable, not overlapping
+        the signals); returned.  Reusing one buffer across calls of the
+        same size saves the page faults of a fresh allocation, which on
+        virtual machines can cost more than the resampling itself.
     engine, n_threads
         As for :func:`resample`.
 
@@ -157,9 +162,9 @@ def resample_many(arrays, num, *, engine="auto", n_threads=None):
         # fast path: float64 C-contiguous signals are read where they are
         rest = first.shape[1:]
         _, mod, nt = _config.select("resample", engine, n_threads)
-        out = np.empty((k, num, int(np.prod(rest, dtype=np.int64))), dtype=np.float64)
-        if mod.linear_list(list(arrays), out, np.asarray(rest, dtype=np.int64), nt) < 0:
-            return out.reshape((k, num) + rest)
+        dst = _output(out, k, num, rest)
+        if mod.linear_list(list(arrays), dst, np.asarray(rest, dtype=np.int64), nt) < 0:
+            return dst.reshape((k, num) + rest) if out is None else out
     try:
         lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=k)
     except TypeError:
@@ -184,10 +189,19 @@ def resample_many(arrays, num, *, engine="auto", n_threads=None):
     offsets = np.zeros(k + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     _, mod, nt = _config.select("resample", engine, n_threads)
-    out = np.empty((k, num, mat.shape[1]), dtype=np.float64)
+    dst = _output(out, k, num, rest)
     if mat.shape[1]:
-        mod.linear_many(mat, offsets, out, nt)
-    return out.reshape((k, num) + rest)
+        mod.linear_many(mat, offsets, dst, nt)
+    return dst.reshape((k, num) + rest) if out is None else out
+
+
+def _output(out, k, num, rest):
+    """The kernel's (k, num, prod(rest)) float64 destination: a new array, or
+    a view of the caller's ``out`` after checking it."""
+    m = int(np.prod(rest, dtype=np.int64))
+    if out is None:
+        return np.empty((k, num, m), dtype=np.float64)
+    return check_out(out, (k, num) + tuple(rest), np.float64).reshape(k, num, m)
 
 
 def _kaiser(n, beta):
