@@ -95,7 +95,6 @@ def oracle_gaussian_kde(dataset, points, cov, weights):
     x = np.asarray(dataset, dtype=np.longdouble).T
     q = np.asarray(points, dtype=np.longdouble).T
     inv = np.linalg.inv(cov).astype(np.longdouble)
-    d = x.shape[1]
     norm = 1 / np.sqrt(np.longdouble(np.linalg.det(2 * np.pi * cov)))
     out = []
     for p in range(q.shape[0]):

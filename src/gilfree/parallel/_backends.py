@@ -402,8 +402,6 @@ class ProcessBackend(Backend):
     def start(self):
         import pickle
 
-        from loky import get_reusable_executor
-
         run = self.run
         init_blob = None
         if run.initializer is not None:
