@@ -228,6 +228,34 @@ def test_batch_equals_per_image():
         np.testing.assert_array_equal(batch[i], gilfree.resize(imgs[i], (12, 9), "bicubic"))
 
 
+@pytest.mark.parametrize("method", ["bilinear", "area", "nearest", "lanczos"])
+def test_batch_writes_into_out(engine, n_threads, method):
+    """``out=`` receives exactly the result of a call without it (gray and
+    RGB, uint8 and float32, and the same-size copy) and is returned."""
+    rng = np.random.default_rng(13)
+    for imgs in (rand_u8(rng, (3, 30, 40)), rand_u8(rng, (3, 30, 40, 3)),
+                 rng.random((2, 30, 40, 2), dtype=np.float32)):
+        for size in ((12, 9), (30, 40)):
+            want = gilfree.resize_batch(imgs, size, method, engine=engine, n_threads=n_threads)
+            out = np.full_like(want, 7)
+            got = gilfree.resize_batch(imgs, size, method, out=out, engine=engine,
+                                       n_threads=n_threads)
+            assert got is out
+            np.testing.assert_array_equal(out, want)
+
+
+def test_batch_out_errors():
+    imgs = np.zeros((2, 20, 20, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"out must have shape \(2, 5, 6, 3\) and dtype uint8"):
+        gilfree.resize_batch(imgs, (5, 6), out=np.empty((2, 5, 6), np.uint8))
+    with pytest.raises(ValueError, match="dtype uint8; got .* float32"):
+        gilfree.resize_batch(imgs, (5, 6), out=np.empty((2, 5, 6, 3), np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gilfree.resize_batch(imgs, (5, 6), out=np.empty((2, 5, 12, 3), np.uint8)[:, :, ::2])
+    with pytest.raises(TypeError, match="out must be a NumPy array"):
+        gilfree.resize_batch(imgs[..., 0], (5, 6), out="buffer")
+
+
 @pytest.mark.parametrize("compiled", ["cython", "numba"])
 def test_concurrent_calls_from_eight_threads(compiled):
     rng = np.random.default_rng(12)
