@@ -226,6 +226,33 @@ def test_timeout_is_checked_when_the_task_ends(full):
         gilfree.pmap(_slow, range(4), backend="dask", client=full, timeout=0.1, chunksize=1)
 
 
+def _spin_at_1(x):
+    """Item 1 never ends by itself: a pure-Python busy loop."""
+    while x == 1:
+        pass
+    return x
+
+
+def test_timeout_interrupts_a_running_python_task(full):
+    t0 = time.monotonic()
+    with pytest.raises(gilfree.parallel.TaskTimeoutError,
+                       match=r"item 1 .*interrupted in its worker thread"):
+        gilfree.pmap(_spin_at_1, range(3), backend="dask", client=full, timeout=0.5, chunksize=1)
+    assert time.monotonic() - t0 < 30
+    # the worker thread is free again: the cluster runs the next map
+    assert gilfree.pmap(_square, range(4), backend="dask", client=full) == [0, 1, 4, 9]
+
+
+def test_async_timeout_cancelled_when_the_task_returns_in_time():
+    """The timer of a task that finished in time never fires into its thread."""
+    from gilfree.parallel._worker import _call_with_async_timeout
+
+    for _ in range(200):
+        assert _call_with_async_timeout(_square, 3, 5.0) == 9
+    time.sleep(0.05)
+    assert sum(range(10)) == 45  # no stray exception surfaced here
+
+
 def _set_tag(value):
     global _TAG
     _TAG = value

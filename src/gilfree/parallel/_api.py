@@ -366,6 +366,9 @@ class _Run:
             how = "it was killed with its worker process (the pool restarts for the next map)"
         elif mode == "alarm":
             how = "it was interrupted"
+        elif mode == "async":
+            how = ("it was interrupted in its worker thread (a task inside a C call is "
+                   "interrupted when the call returns)")
         elif mode == "posthoc":
             how = ("its result was discarded (outside the main thread a serial task cannot be "
                    "interrupted)")

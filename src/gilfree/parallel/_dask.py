@@ -459,8 +459,9 @@ class DaskBackend(Backend):
     ``n_workers`` is the number of worker processes of a LocalCluster
     gilfree starts (``client=None``; one thread each), and with an existing
     cluster the number of tasks run at once (default: all its threads).
-    Timeouts are checked when a task ends (Dask cannot interrupt a running
-    task).  The initializer runs once on each worker present at the start
+    A task past its timeout is interrupted in its worker thread at its next
+    Python bytecode (inside a C call: when the call returns; Dask cannot
+    stop a task).  The initializer runs once on each worker present at the start
     of the map and on every worker that joins (or is restarted) during it:
     a WorkerPlugin registered for the map's duration.
     """
@@ -473,7 +474,7 @@ class DaskBackend(Backend):
     serial_when_single = False
     needs_pickling = False
     uses_client = True
-    timeout_mode = "posthoc"
+    timeout_mode = "async"
     target_chunk_seconds = _config.PARALLEL_TARGET_CHUNK_SECONDS["dask"]
 
     def start(self):
@@ -512,7 +513,7 @@ class DaskBackend(Backend):
             self._inner = run.inner
             self._inner_by_host = {}
         spec = run.spec
-        self._spec = (spec[0], spec[1], spec[2], spec[3], "posthoc" if spec[3] else None,
+        self._spec = (spec[0], spec[1], spec[2], spec[3], "async" if spec[3] else None,
                       self._inner)
         self._scatter = _Scatterer(client, _config.DASK_SCATTER_MIN_BYTES)
         self._plugin = None

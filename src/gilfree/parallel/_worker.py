@@ -37,8 +37,9 @@ class Spec(tuple):
     """What every chunk of one map needs to know (a picklable tuple):
     ``(retries, backoff_base, backoff_max, timeout, timeout_mode, inner)``,
     where ``timeout_mode`` is ``"alarm"`` (interrupt in this thread with
-    SIGALRM), ``"posthoc"`` (check after the call), or None (the caller
-    watches)."""
+    SIGALRM), ``"async"`` (interrupt this thread from a timer thread: the
+    task sees the exception at its next Python bytecode), ``"posthoc"``
+    (check after the call), or None (the caller watches)."""
 
     __slots__ = ()
 
@@ -96,6 +97,43 @@ def _call_with_alarm(func, item, timeout):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+def _set_async_exc(tid, exc):
+    """Schedule ``exc`` (a class, or None to cancel) in thread ``tid``."""
+    import ctypes
+
+    return ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(tid), ctypes.py_object(exc) if exc is not None else None)
+
+
+def _call_with_async_timeout(func, item, timeout):
+    """``func(item)``, interrupted by :class:`_SoftTimeout` after ``timeout``
+    seconds in any thread (no signal needed): a timer thread schedules the
+    exception in this thread, which raises it at its next Python bytecode
+    (code inside a C call sees it when the call returns).  A scheduled
+    exception not yet raised when ``func`` returns is cancelled; one raised
+    on the way out still means the task ran past its timeout."""
+    tid = threading.get_ident()
+    lock = threading.Lock()
+    state = [True, False]  # armed, fired
+
+    def fire():
+        with lock:
+            if state[0]:
+                state[1] = _set_async_exc(tid, _SoftTimeout) == 1
+
+    timer = threading.Timer(timeout, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        return func(item)
+    finally:
+        with lock:
+            state[0] = False
+            if state[1]:
+                _set_async_exc(tid, None)
+        timer.cancel()
+
+
 # --------------------------------------------------------------------------
 # The chunk loop
 # --------------------------------------------------------------------------
@@ -126,6 +164,11 @@ def run_items(func, items, ctl, spec, base_attempt=0):
                 try:
                     if mode == "alarm":
                         r = _call_with_alarm(func, item, timeout)
+                    elif mode == "async":
+                        t_item = time.perf_counter()
+                        r = _call_with_async_timeout(func, item, timeout)
+                        if time.perf_counter() - t_item > timeout:
+                            kind = "timeout"
                     elif mode == "posthoc":
                         t_item = time.perf_counter()
                         r = func(item)
