@@ -105,33 +105,65 @@ def _set_async_exc(tid, exc):
         ctypes.c_ulong(tid), ctypes.py_object(exc) if exc is not None else None)
 
 
-def _call_with_async_timeout(func, item, timeout):
-    """``func(item)``, interrupted by :class:`_SoftTimeout` after ``timeout``
-    seconds in any thread (no signal needed): a timer thread schedules the
-    exception in this thread, which raises it at its next Python bytecode
+class _AsyncWatchdog:
+    """Interrupts the tasks this thread runs through :meth:`call` with
+    :class:`_SoftTimeout` after ``timeout`` seconds, from one timer thread
+    for all of them (no signal needed, any thread): the exception is
+    scheduled in this thread, which raises it at its next Python bytecode
     (code inside a C call sees it when the call returns).  A scheduled
-    exception not yet raised when ``func`` returns is cancelled; one raised
+    exception not yet raised when the task returns is cancelled; one raised
     on the way out still means the task ran past its timeout."""
-    tid = threading.get_ident()
-    lock = threading.Lock()
-    state = [True, False]  # armed, fired
 
-    def fire():
-        with lock:
-            if state[0]:
-                state[1] = _set_async_exc(tid, _SoftTimeout) == 1
+    def __init__(self, timeout):
+        self._tid = threading.get_ident()
+        self._timeout = timeout
+        self._cond = threading.Condition()
+        self._deadline = None  # of the task running now
+        self._fired = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._watch, daemon=True,
+                                        name="gilfree-task-timeout")
+        self._thread.start()
 
-    timer = threading.Timer(timeout, fire)
-    timer.daemon = True
-    timer.start()
+    def _watch(self):
+        with self._cond:
+            while not self._closed:
+                if self._deadline is None:
+                    self._cond.wait()
+                    continue
+                left = self._deadline - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                self._fired = _set_async_exc(self._tid, _SoftTimeout) == 1
+                self._deadline = None
+
+    def call(self, func, item):
+        with self._cond:
+            self._deadline = time.monotonic() + self._timeout
+            self._cond.notify()
+        try:
+            return func(item)
+        finally:
+            with self._cond:
+                self._deadline = None
+                if self._fired:
+                    _set_async_exc(self._tid, None)
+                    self._fired = False
+
+    def close(self):
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+
+def _call_with_async_timeout(func, item, timeout):
+    """One ``func(item)`` under an :class:`_AsyncWatchdog` of its own."""
+    watchdog = _AsyncWatchdog(timeout)
     try:
-        return func(item)
+        return watchdog.call(func, item)
     finally:
-        with lock:
-            state[0] = False
-            if state[1]:
-                _set_async_exc(tid, None)
-        timer.cancel()
+        watchdog.close()
 
 
 # --------------------------------------------------------------------------
@@ -151,6 +183,7 @@ def run_items(func, items, ctl, spec, base_attempt=0):
     failure = None
     t0 = time.perf_counter()
     token = _inner_limit.set(inner) if inner else None
+    watchdog = _AsyncWatchdog(timeout) if mode == "async" else None
     try:
         if retries == 0 and timeout is None and base_attempt == 0:
             return _run_plain(func, items, ctl), time.perf_counter() - t0
@@ -166,7 +199,7 @@ def run_items(func, items, ctl, spec, base_attempt=0):
                         r = _call_with_alarm(func, item, timeout)
                     elif mode == "async":
                         t_item = time.perf_counter()
-                        r = _call_with_async_timeout(func, item, timeout)
+                        r = watchdog.call(func, item)
                         if time.perf_counter() - t_item > timeout:
                             kind = "timeout"
                     elif mode == "posthoc":
@@ -194,6 +227,8 @@ def run_items(func, items, ctl, spec, base_attempt=0):
             if failure is not None or len(results) <= pos:
                 break
     finally:
+        if watchdog is not None:
+            watchdog.close()
         if token is not None:
             _inner_limit.reset(token)
     return failure, time.perf_counter() - t0
