@@ -210,6 +210,42 @@ def test_retries_exhausted_on_crashes_raise_worker_crashed(no_leaks):
     assert pmap(abs, [-1, -2], backend="processes", n_workers=2) == [1, 2]
 
 
+def test_pool_found_broken_when_submitting_reports_a_crash(monkeypatch, no_leaks):
+    """loky's pool can break (a worker died) after one chunk was handed out
+    and before its future says so: the next submit raises loky's error,
+    which must end as a WorkerCrashedError like any other crash."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from gilfree.parallel import _backends
+
+    real = _backends.ProcessBackend._get_executor
+    calls = []
+
+    class _Breaking:
+        def __init__(self, ex):
+            self._ex = ex
+
+        def submit(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 3:
+                raise BrokenProcessPool("a worker died (simulated)")
+            return self._ex.submit(*args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self._ex, name)
+
+    def get_executor(self):
+        real(self)
+        self._ex = _Breaking(self._ex)
+
+    monkeypatch.setattr(_backends.ProcessBackend, "_get_executor", get_executor)
+    with pytest.raises(WorkerCrashedError, match="a worker process died") as info:
+        pmap(abs, range(-8, 0), backend="processes", n_workers=2, chunksize=1)
+    assert isinstance(info.value.__cause__, BrokenProcessPool)
+    monkeypatch.undo()
+    assert pmap(abs, [-1, -2], backend="processes", n_workers=2) == [1, 2]
+
+
 def test_task_killed_past_its_timeout_is_retried(tmp_path, no_leaks):
     marker = str(tmp_path / "stuck")
     got = pmap(stuck_once_at_2, [(x, marker) for x in range(6)], backend="processes",

@@ -25,6 +25,7 @@ or a ``"module:Class"`` string imported on first use, with an install hint
 shown when the import fails (as joblib's external backends do).
 """
 
+import concurrent.futures
 import importlib
 import os
 import queue
@@ -33,6 +34,7 @@ import signal
 import threading
 import time
 import warnings
+from concurrent.futures.process import BrokenProcessPool
 
 from .. import _config
 from ._errors import ParallelError, TaskKilled, WorkerCrashedError, describe_exitcode
@@ -467,21 +469,25 @@ class ProcessBackend(Backend):
         chunk.slot = slot
         b = 1 + 4 * slot
         self._board[b : b + 4] = memoryview(bytes(32)).cast("q")
-        fut = self._ex.submit(
-            process_chunk, self._token, self._board_seg.name, self._board_seg.size,
-            self._fn_ref, slot, items_blob, run.spec, chunk.base_attempt,
-        )
+        try:
+            fut = self._ex.submit(
+                process_chunk, self._token, self._board_seg.name, self._board_seg.size,
+                self._fn_ref, slot, items_blob, run.spec, chunk.base_attempt,
+            )
+        except BrokenProcessPool as exc:
+            # a worker died after the previous chunk was handed out, before
+            # its own chunk reported it: this chunk is lost with the pool and
+            # reports the crash as those chunks do
+            fut = concurrent.futures.Future()
+            fut.set_exception(exc)
         chunk.future = fut
         self._snapshot_processes()
         fut.add_done_callback(partial(_forward, run.done, chunk))
 
     def outcome(self, chunk, fut):
-        from concurrent.futures import CancelledError
-        from concurrent.futures.process import BrokenProcessPool
-
         try:
             exc = fut.exception()
-        except CancelledError:
+        except concurrent.futures.CancelledError:
             return Outcome(cancelled=True)
         if exc is not None:
             if isinstance(exc, (BrokenProcessPool, TaskKilled)):
