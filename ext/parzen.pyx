@@ -19,9 +19,12 @@ the sorted widths.  Outputs are cumulative counts per *sorted* width.
 
 cimport cython
 from cython.parallel cimport parallel, prange
-from libc.math cimport fabs
-from libc.stdint cimport int64_t
+from libc.math cimport ceil, fabs, floor
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+import numpy as np
 
 from _openmp cimport gf_openmp_enabled
 
@@ -278,3 +281,161 @@ def parzen_weighted(plan, const double[:, ::1] q, double[:, ::1] out, int n_thre
         free(r)
     if failed:
         raise MemoryError("parzen_weighted: could not allocate a thread's work buffer")
+
+
+# ---------------------------------------------------------------------------
+# The plan's sample order, built in O(n)
+# ---------------------------------------------------------------------------
+
+cdef enum:
+    RADIX_BITS = 8
+    RADIX_SIZE = 256  # 1 << RADIX_BITS
+    RADIX_PASSES = 8  # 64 / RADIX_BITS
+
+
+cdef struct KeyIndex:
+    uint64_t key
+    int64_t index
+
+
+cdef inline uint64_t _sortable(double v) noexcept nogil:
+    """Bits of ``v`` as an unsigned key whose order is the order of the values
+    (finite input; -0.0 is mapped to +0.0 so that equal values tie)."""
+    cdef uint64_t u
+    if v == 0.0:
+        v = 0.0
+    memcpy(&u, &v, sizeof(double))
+    if u >> 63:
+        return ~u
+    return u | ((<uint64_t> 1) << 63)
+
+
+def strip_plan(const double[:, ::1] x, double hwmax, Py_ssize_t strips_per_window,
+               Py_ssize_t min_strip_samples):
+    """The sample order of an indexed plan (``gilfree.parzen._make_plan``).
+
+    Picks the dimension of largest spread as the strip ``key`` and the next
+    as ``sec``; cuts ``key`` into strips of ``1 / inv_sw`` and orders the
+    samples by strip, then by ``x[:, sec]``, ties by index: the order of
+    ``np.lexsort((x[:, sec], strip))``, found with a stable LSD radix sort on
+    ``sec`` and a stable counting sort on the strip (O(n), no comparisons).
+
+    Returns ``(key, sec, origin, inv_sw, order, strip_start)``.
+    """
+    cdef Py_ssize_t n = x.shape[0], d = x.shape[1]
+    cdef Py_ssize_t i, c, key = 0, sec = 0, n_strips = 1, s, shift, b, pos
+    cdef double mean, dev, best, second, origin, top, span, inv_sw = 0.0, want
+    if n < 1 or d < 1:
+        raise ValueError(f"strip_plan: x must have samples and dimensions; got shape ({n}, {d})")
+    var = np.zeros(d, dtype=np.float64)
+    cdef double[::1] var_v = var
+    order = np.empty(n, dtype=np.int64)
+    strip_start_arr = np.zeros(n + 2, dtype=np.int64)
+    cdef int64_t[::1] order_v = order
+    cdef int64_t[::1] counts = strip_start_arr
+    cdef KeyIndex* items = <KeyIndex*> malloc(sizeof(KeyIndex) * n)
+    cdef KeyIndex* items2 = <KeyIndex*> malloc(sizeof(KeyIndex) * n)
+    cdef int64_t* strip = <int64_t*> malloc(sizeof(int64_t) * n)
+    cdef int64_t* hist = <int64_t*> malloc(sizeof(int64_t) * RADIX_SIZE * RADIX_PASSES)
+    cdef int64_t* h
+    cdef KeyIndex* tmp
+    cdef uint64_t k
+    try:
+        if items == NULL or items2 == NULL or strip == NULL or hist == NULL:
+            raise MemoryError(f"strip_plan: could not allocate the sort buffers for {n} samples")
+        with nogil:
+            # spread per dimension (two passes: mean, then squared deviations)
+            for c in range(d):
+                mean = 0.0
+                for i in range(n):
+                    mean = mean + x[i, c]
+                mean = mean / n
+                dev = 0.0
+                for i in range(n):
+                    dev = dev + (x[i, c] - mean) * (x[i, c] - mean)
+                var_v[c] = dev
+            best = var_v[0]
+            for c in range(1, d):
+                if var_v[c] > best:
+                    best = var_v[c]
+                    key = c
+            sec = key
+            if d > 1:
+                sec = 1 if key == 0 else 0
+                second = var_v[sec]
+                for c in range(sec + 1, d):
+                    if c != key and var_v[c] > second:
+                        second = var_v[c]
+                        sec = c
+            origin = x[0, key]
+            top = x[0, key]
+            for i in range(1, n):
+                if x[i, key] < origin:
+                    origin = x[i, key]
+                if x[i, key] > top:
+                    top = x[i, key]
+            span = top - origin
+            if d > 1 and span > 0:
+                want = ceil(span * <double> strips_per_window / hwmax) + 1.0
+                if want > <double> (n // min_strip_samples):
+                    n_strips = n // min_strip_samples
+                else:
+                    n_strips = <Py_ssize_t> want
+                if n_strips < 1:
+                    n_strips = 1
+            if n_strips > 1:
+                inv_sw = n_strips / span
+            for i in range(n):
+                s = <Py_ssize_t> floor((x[i, key] - origin) * inv_sw)
+                if s < 0:
+                    s = 0
+                elif s > n_strips - 1:
+                    s = n_strips - 1
+                strip[i] = s
+                items[i].key = _sortable(x[i, sec])
+                items[i].index = i
+            # stable LSD radix sort on the sec keys, one byte per pass (all
+            # byte histograms from one read); a pass whose byte is the same
+            # for every sample is skipped
+            memset(hist, 0, sizeof(int64_t) * RADIX_SIZE * RADIX_PASSES)
+            for i in range(n):
+                k = items[i].key
+                for c in range(RADIX_PASSES):
+                    hist[c * RADIX_SIZE + ((k >> (c * RADIX_BITS)) & (RADIX_SIZE - 1))] += 1
+            for c in range(RADIX_PASSES):
+                shift = c * RADIX_BITS
+                h = hist + c * RADIX_SIZE
+                if h[(items[0].key >> shift) & (RADIX_SIZE - 1)] == n:
+                    continue
+                pos = 0
+                for b in range(RADIX_SIZE):
+                    s = h[b]
+                    h[b] = pos
+                    pos = pos + s
+                for i in range(n):
+                    b = (items[i].key >> shift) & (RADIX_SIZE - 1)
+                    items2[h[b]] = items[i]
+                    h[b] += 1
+                tmp = items
+                items = items2
+                items2 = tmp
+            # stable counting sort on the strip
+            for i in range(n):
+                counts[strip[i] + 1] += 1
+            for s in range(n_strips):
+                counts[s + 1] = counts[s + 1] + counts[s]
+            for i in range(n):
+                s = strip[items[i].index]
+                order_v[counts[s]] = items[i].index
+                counts[s] += 1
+            # counts[s] is now the end of strip s: shift to starts
+            for s in range(n_strips, 0, -1):
+                counts[s] = counts[s - 1]
+            counts[0] = 0
+    finally:
+        free(items)
+        free(items2)
+        free(strip)
+        free(hist)
+    strip_start = np.ascontiguousarray(strip_start_arr[: n_strips + 1])
+    return key, sec, origin, inv_sw, order, strip_start

@@ -173,6 +173,71 @@ def test_hypothesis_shapes_and_values(n, m, d, nh, seed, spread):
         _config.PARZEN_INDEX_MIN_POINTS = default
 
 
+def _strip_orders(x, hwmax):
+    import importlib
+
+    from gilfree import _config, _cy
+
+    mod = importlib.import_module("gilfree.parzen")  # the module, not the function
+
+    fast = _cy.load("parzen").strip_plan(x, hwmax, _config.PARZEN_STRIPS_PER_WINDOW,
+                                         _config.PARZEN_MIN_STRIP_SAMPLES)
+    return fast, mod._strip_order_numpy(x, hwmax)
+
+
+def _assert_same_order(fast, ref):
+    assert fast[:4] == ref[:4]  # key, sec, origin, inv_sw
+    np.testing.assert_array_equal(fast[4], ref[4])  # sample order
+    np.testing.assert_array_equal(fast[5], ref[5])  # strip starts
+    assert fast[4].dtype == fast[5].dtype == np.int64
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 2000),
+    d=st.integers(1, 5),
+    seed=st.integers(0, 2**31 - 1),
+    scale=st.sampled_from([1, 8, 2**20]),
+    hwmax=st.sampled_from([1 / 64, 0.5, 3.0, 1e6]),
+)
+def test_compiled_strip_order_is_the_lexsort_order(n, d, seed, scale, hwmax):
+    """The radix-sorted plan order equals NumPy's lexsort (by strip, then the
+    secondary coordinate, ties by sample index), so every engine sums the
+    same samples in the same order whichever built the plan."""
+    rng = np.random.default_rng(seed)
+    x = dyadic(rng, (n, d), scale=scale)  # coarse grids: many exact ties
+    _assert_same_order(*_strip_orders(x, hwmax))
+
+
+def test_compiled_strip_order_edge_values():
+    x = np.array([[0.0, -0.0], [-0.0, 0.0], [1e150, -1e150], [-1e150, 1e150],
+                  [5e-324, -5e-324], [2.0, 2.0], [2.0, 2.0], [-3.5, 7.25]] * 40)
+    _assert_same_order(*_strip_orders(x, 0.25))
+    # constant key dimension: one strip; all-equal data: index order
+    _assert_same_order(*_strip_orders(np.ones((300, 3)), 0.5))
+    c = np.column_stack([np.zeros(500), np.linspace(-1, 1, 500)[::-1]])
+    _assert_same_order(*_strip_orders(c, 0.5))
+
+
+def test_plan_without_the_extension_is_the_same(monkeypatch):
+    """Without the compiled helper, the plan comes from NumPy, unchanged."""
+    import importlib
+
+    mod = importlib.import_module("gilfree.parzen")
+    from gilfree import _cy
+
+    rng = np.random.default_rng(5)
+    x, q = rng.standard_normal((3000, 2)), rng.standard_normal((200, 2))
+    w = rng.random(3000)
+    fast = gilfree.parzen(x, q, WIDTHS, weights=w, engine="numba")
+
+    def missing(name):
+        raise _cy.ExtensionMissingError("not built")
+
+    monkeypatch.setattr(_cy, "load", missing)
+    np.testing.assert_array_equal(gilfree.parzen(x, q, WIDTHS, weights=w, engine="numba"), fast)
+
+
 @pytest.mark.parametrize("engine_name", ["cython", "numba"])
 def test_concurrent_calls_from_eight_threads(engine_name):
     rng = np.random.default_rng(8)

@@ -78,8 +78,20 @@ def _make_plan(x, hw_sorted, w, m):
         # Few points: sorting would cost more than visiting every sample.
         return _Plan(np.ascontiguousarray(x.T), 0, -1, np.array([0, n], dtype=np.int64),
                      0.0, 0.0, hw_sorted, lut, scale, w)
-    # Strips along the dimension of largest spread, sorted along the next:
-    # a point's candidates are then a few short contiguous runs.
+    key, sec, origin, inv_sw, order, strip_start = _strip_order(x, hwmax)
+    xs = np.ascontiguousarray(x[order].T)
+    ws = None if w is None else np.ascontiguousarray(w[order])
+    return _Plan(xs, key, sec, strip_start, origin, inv_sw, hw_sorted, lut, scale, ws)
+
+
+def _strip_order_numpy(x, hwmax):
+    """The indexed plan's sample order in NumPy (the compiled ``strip_plan``
+    of ``ext/parzen.pyx`` gives the same in O(n); this is its reference).
+
+    Strips along the dimension of largest spread, sorted along the next: a
+    point's candidates are then a few short contiguous runs.
+    """
+    n, d = x.shape
     dims = np.argsort(-x.std(axis=0), kind="stable")
     key = int(dims[0])
     sec = int(dims[1]) if d > 1 else key
@@ -94,9 +106,20 @@ def _make_plan(x, hw_sorted, w, m):
     strip = np.clip(np.floor((kx - origin) * inv_sw), 0, n_strips - 1).astype(np.int64)
     order = np.lexsort((x[:, sec], strip))
     strip_start = np.searchsorted(strip[order], np.arange(n_strips + 1)).astype(np.int64)
-    xs = np.ascontiguousarray(x[order].T)
-    ws = None if w is None else np.ascontiguousarray(w[order])
-    return _Plan(xs, key, sec, strip_start, origin, inv_sw, hw_sorted, lut, scale, ws)
+    return key, sec, origin, inv_sw, order, strip_start
+
+
+def _strip_order(x, hwmax):
+    """The indexed plan's sample order: compiled when the extension is built
+    (a radix sort, about 20x faster than the NumPy lexsort), else NumPy."""
+    try:
+        from . import _cy
+
+        strip_plan = _cy.load("parzen").strip_plan
+    except ImportError:
+        return _strip_order_numpy(x, hwmax)
+    return strip_plan(x, hwmax, _config.PARZEN_STRIPS_PER_WINDOW,
+                      _config.PARZEN_MIN_STRIP_SAMPLES)
 
 
 def _prepare(samples, points, widths, weights):
