@@ -694,6 +694,51 @@ def test_buffer_pool_keeps_a_bounded_amount_for_a_while(monkeypatch):
     pool.clear()
 
 
+@pytest.mark.parametrize("on_advice", [True, False])
+def test_pooled_buffers_filled_either_way(no_leaks, monkeypatch, on_advice):
+    """Where the kernel gives shared memory huge pages only on advice, a new
+    buffer is filled through a mapping that asks for them; else by pwrite.
+    The data reaching the workers is the same, for any strides and dtype."""
+    from gilfree.parallel import _shared
+
+    monkeypatch.setattr(_shared, "shmem_huge_pages_on_advice", lambda: on_advice)
+    _shared.POOL.clear()
+    a = np.random.default_rng(11).random((700, 900))  # 5 MB
+    views = [a, a[::-1, ::2], a.T, a.astype(np.float32)]
+    assert pmap(_sum, views, backend="processes", n_workers=2, chunksize=1) == \
+        [float(np.ascontiguousarray(v).sum()) for v in views]  # workers get C order
+    buf = _shared.POOL.acquire(a[:, ::3])
+    try:
+        np.testing.assert_array_equal(
+            np.frombuffer(buf.mm, dtype=a.dtype, count=a[:, ::3].size).reshape(700, 300),
+            a[:, ::3])
+    finally:
+        buf.close()
+    _shared.POOL.clear()
+
+
+@pytest.mark.parametrize("top, sizes, expected", [
+    ("always within_size advise [never] deny force", {}, False),
+    ("always within_size [advise] never deny force", {}, True),
+    ("always within_size [advise] never deny force", {"2048kB": "always [inherit] advise never"}, True),
+    ("always within_size [advise] never deny force", {"2048kB": "always inherit advise [never]"}, False),
+    ("always within_size advise [never] deny force", {"64kB": "always inherit [advise] never"}, True),
+    ("[always] within_size advise never deny force", {"2048kB": "always [inherit] advise never"}, False),
+    (None, {}, False),  # no transparent huge pages at all
+])
+def test_shmem_huge_page_mode_is_read_from_sysfs(tmp_path, monkeypatch, top, sizes, expected):
+    from gilfree.parallel import _shared
+
+    if top is not None:
+        (tmp_path / "shmem_enabled").write_text(top + "\n")
+    for size, mode in sizes.items():
+        (tmp_path / f"hugepages-{size}").mkdir()
+        (tmp_path / f"hugepages-{size}" / "shmem_enabled").write_text(mode + "\n")
+    monkeypatch.setattr(_shared, "_THP", str(tmp_path if top is not None else tmp_path / "none"))
+    monkeypatch.setattr(_shared, "_huge_on_advice", None)
+    assert _shared.shmem_huge_pages_on_advice() is expected
+
+
 def test_arrays_of_any_dtype_are_shared(no_leaks):
     # dtypes without a buffer format (datetime64) and structured records too
     days = np.arange(300_000).astype("datetime64[D]")
