@@ -171,6 +171,41 @@ def test_cost_matrix_tiled(tiny_tiles, engine_, nt):
     assert np.array_equal(D, naive_cost_matrix(t, s))
 
 
+@pytest.mark.parametrize("engine_", ["cython", "numba", "numpy", "python"])
+@pytest.mark.parametrize("nt", [1, 2])
+def test_cost_matrix_into_out(tiny_tiles, engine_, nt):
+    """``out=`` receives exactly the matrix of a call without it and is
+    returned; a reused buffer holds nothing of the previous call."""
+    rng = np.random.default_rng(12)
+    out = np.full((19, 150), np.nan)
+    for seed in (1, 2):
+        t, s = rng.standard_normal((19, 2)) * seed, rng.standard_normal((150, 2))
+        got = dtw.subsequence_cost_matrix(t, s, out=out, engine=engine_, n_threads=nt)
+        assert got is out
+        assert np.array_equal(out, naive_cost_matrix(t, s))
+
+
+def test_cost_matrix_out_errors():
+    t, s = np.ones((3, 2)), np.ones((10, 2))
+    with pytest.raises(ValueError, match=r"out must have shape \(3, 10\) and dtype float64; "
+                                         r"got shape \(10, 3\)"):
+        dtw.subsequence_cost_matrix(t, s, out=np.empty((10, 3)))
+    with pytest.raises(ValueError, match="dtype float64; got .* float32"):
+        dtw.subsequence_cost_matrix(t, s, out=np.empty((3, 10), np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        dtw.subsequence_cost_matrix(t, s, out=np.empty((10, 3)).T)
+    ro = np.empty((3, 10))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        dtw.subsequence_cost_matrix(t, s, out=ro)
+    with pytest.raises(TypeError, match="out must be a NumPy array"):
+        dtw.subsequence_cost_matrix(t, s, out=[[0.0] * 10] * 3)
+    flat = np.zeros(60)  # inputs used in place (C-contiguous float64) and out in one buffer
+    with pytest.raises(ValueError, match="must not overlap"):
+        dtw.subsequence_cost_matrix(flat[:6].reshape(3, 2), flat[6:26].reshape(10, 2),
+                                    out=flat[:30].reshape(3, 10))
+
+
 @pytest.mark.parametrize("dtype", [np.int16, np.int64, np.float32, np.float64])
 def test_cost_matrix_dtypes_and_layouts(dtype):
     rng = np.random.default_rng(3)

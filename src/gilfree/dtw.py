@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from . import _config
-from ._validation import as_float_array, check_number, describe
+from ._validation import as_float_array, check_number, check_out, describe
 
 __all__ = ["BarthDtw", "DtwTemplate", "subsequence_cost_matrix", "sweep"]
 
@@ -72,7 +72,7 @@ def _layout(M, N, n_threads):
     return max(1, W), R
 
 
-def _accumulate(t, sT, *, want_full, want_dirs, engine, n_threads):
+def _accumulate(t, sT, *, want_full, want_dirs, engine, n_threads, full_out=None):
     """Run the kernel on a prepared template (M, d) and transposed signal
     (d, N).  Returns (last row (N,), dirs or None, full (M, N) or None,
     block_cols).  ``dirs`` holds one byte per cell naming the predecessor of
@@ -80,7 +80,12 @@ def _accumulate(t, sT, *, want_full, want_dirs, engine, n_threads):
     c0 = b * block_cols is an (M, w) matrix at offset c0 * M."""
     _, mod, nt = _config.select("dtw", engine, n_threads)
     M, N = t.shape[0], sT.shape[1]
-    full = np.empty((M, N), dtype=np.float64) if want_full else _NO_FULL
+    if not want_full:
+        full = _NO_FULL
+    elif full_out is not None:
+        full = full_out
+    else:
+        full = np.empty((M, N), dtype=np.float64)
     dirs = np.empty(M * N, dtype=np.uint8) if want_dirs else _NO_DIRS
     last = np.empty(N, dtype=np.float64)
     W, R = _layout(M, N, nt)
@@ -113,7 +118,7 @@ def _check_lengths(M, N):
         )
 
 
-def subsequence_cost_matrix(template, signal, *, engine="auto", n_threads=None):
+def subsequence_cost_matrix(template, signal, *, out=None, engine="auto", n_threads=None):
     """Accumulated cost matrix of subsequence DTW (free start and end).
 
     ``D[i, j] = c(i, j) + min(D[i-1, j], D[i, j-1], D[i-1, j-1])`` with the
@@ -131,6 +136,11 @@ def subsequence_cost_matrix(template, signal, *, engine="auto", n_threads=None):
     signal : array_like, shape (N,) or (N, d)
         The long sequence; same d as the template, N >= M.  Both must be
         finite.
+    out : ndarray of float64, shape (M, N), optional
+        Write ``D`` into this C-contiguous, writeable array (not overlapping
+        the inputs) and return it.  Reusing one buffer across calls saves
+        allocating and first touching M x N fresh pages on every call,
+        which is a large part of the call for a long signal.
     engine : {"auto", "cython", "numba", "numpy", "python"}
         ``auto`` is ``cython``, else ``numba``, else ``numpy``.
     n_threads : int, optional
@@ -141,6 +151,7 @@ def subsequence_cost_matrix(template, signal, *, engine="auto", n_threads=None):
     Returns
     -------
     D : ndarray of float64, shape (M, N)
+        ``out`` when given.
     """
     t = _as_series(template, "template")
     s = _as_series(signal, "signal")
@@ -150,9 +161,14 @@ def subsequence_cost_matrix(template, signal, *, engine="auto", n_threads=None):
             f"shape {t.shape} and signal shape {s.shape}"
         )
     _check_lengths(t.shape[0], s.shape[0])
+    if out is not None:
+        check_out(out, (t.shape[0], s.shape[0]), np.float64)
+        if np.may_share_memory(out, t) or np.may_share_memory(out, s):
+            raise ValueError("out must not overlap template or signal: the kernel reads "
+                             "them while it writes out (pass a separate buffer)")
     sT = np.ascontiguousarray(s.T)
     _, _, full, _ = _accumulate(t, sT, want_full=True, want_dirs=False, engine=engine,
-                                n_threads=n_threads)
+                                n_threads=n_threads, full_out=out)
     return full
 
 
