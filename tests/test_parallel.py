@@ -694,6 +694,87 @@ def test_buffer_pool_keeps_a_bounded_amount_for_a_while(monkeypatch):
     pool.clear()
 
 
+def _memfds():
+    """This process's open pooled shared buffers (memfds)."""
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("/memfd:gilfree_"):
+            out.add(fd)
+    return out
+
+
+def _slow_fills(monkeypatch, seconds, fail_size=None):
+    """Make each new shared buffer take ``seconds`` to fill (and the one of
+    ``fail_size`` bytes fail as out of memory)."""
+    from gilfree.parallel import _shared
+
+    real = _shared._PoolBuffer.write_new
+
+    def write_new(buf, a):
+        time.sleep(seconds)
+        if fail_size is not None and a.nbytes == fail_size:
+            raise MemoryError("no memory for this buffer (simulated)")
+        real(buf, a)
+
+    monkeypatch.setattr(_shared._PoolBuffer, "write_new", write_new)
+    _shared.POOL.clear()
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 fill threads")
+def test_new_buffers_fill_in_parallel_while_the_map_goes_on(no_leaks, monkeypatch):
+    """Two arrays' new buffers are filled at the same time (by the fill
+    threads, not one after the other while pickling), and each chunk
+    reaches a worker only once its own buffer is full."""
+    from gilfree.parallel import _shared
+
+    _shared.POOL.clear()
+    real = _shared._PoolBuffer.write_new
+    both = threading.Barrier(2, timeout=10)
+
+    def write_new(buf, a):
+        both.wait()  # raises BrokenBarrierError if the fills ran one at a time
+        time.sleep(0.05)  # a worker reading early would see zeros
+        real(buf, a)
+
+    monkeypatch.setattr(_shared._PoolBuffer, "write_new", write_new)
+    a, b = np.full(300_000, 1.0), np.full(300_000, 2.0)
+    assert pmap(_sum, [a, b], backend="processes", n_workers=2, chunksize=1) == \
+        [300_000.0, 600_000.0]
+    _shared.POOL.clear()
+
+
+def test_a_buffer_that_cannot_be_filled_fails_the_map_cleanly(no_leaks, monkeypatch):
+    fds = _memfds()
+    _slow_fills(monkeypatch, 0.0, fail_size=8 * 300_001)
+    items = [np.ones(300_000), np.ones(300_001), np.ones(300_002)]
+    with pytest.raises(MemoryError, match="simulated") as info:
+        pmap(_sum, items, backend="processes", n_workers=2, chunksize=1)
+    assert any("could not start the chunk of items 1...1" in n
+               for n in getattr(info.value, "__notes__", []))
+    assert _memfds() <= fds  # every buffer of the failed map is closed
+    monkeypatch.undo()
+    assert pmap(_sum, items, backend="processes", n_workers=2, chunksize=1) == \
+        [300_000.0, 300_001.0, 300_002.0]  # the pool works afterwards
+
+
+def test_an_error_while_buffers_fill_stops_the_map_and_frees_them(no_leaks, monkeypatch):
+    """Task 0 (no array) fails while the next chunks still wait for their
+    buffers: the error comes at once, those chunks never run, and their
+    buffers are closed."""
+    fds = _memfds()
+    _slow_fills(monkeypatch, 0.4)
+    items = [None] + [np.ones(300_000 + i) for i in range(3)]
+    t0 = time.monotonic()
+    with pytest.raises(AttributeError, match="'NoneType' object has no attribute 'sum'"):
+        pmap(_sum, items, backend="processes", n_workers=2, chunksize=1)
+    assert time.monotonic() - t0 < 5
+    assert _memfds() <= fds
+
+
 @pytest.mark.parametrize("on_advice", [True, False])
 def test_pooled_buffers_filled_either_way(no_leaks, monkeypatch, on_advice):
     """Where the kernel gives shared memory huge pages only on advice, a new

@@ -332,6 +332,11 @@ class _Run:
             except Exception as exc:
                 self.segments.close()
                 raise _unpicklable_error("func", func, self._dumps, "func", exc) from None
+            try:  # every task reads the function's arrays: they must be ready
+                self.segments.wait_pending()
+            except BaseException:
+                self.segments.close()
+                raise
         self.done_q = queue.SimpleQueue()
         self.inflight = {}
 

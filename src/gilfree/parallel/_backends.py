@@ -415,6 +415,8 @@ class ProcessBackend(Backend):
         self._procs = {}
         self._killed = {}
         self._retired = set()  # chunks whose worker was killed alone
+        self._launch_lock = threading.Lock()
+        self._closing = False
         self._token = secrets.token_hex(8)
         n_slots = max(1, run.max_inflight)
         self._free = list(range(n_slots - 1, -1, -1))
@@ -461,28 +463,71 @@ class ProcessBackend(Backend):
                 pass
 
     def submit(self, chunk):
-        from functools import partial
-
         run = self.run
         items_blob = run.dump_items(chunk)
         slot = self._free.pop()
         chunk.slot = slot
         b = 1 + 4 * slot
         self._board[b : b + 4] = memoryview(bytes(32)).cast("q")
-        try:
-            fut = self._ex.submit(
-                process_chunk, self._token, self._board_seg.name, self._board_seg.size,
-                self._fn_ref, slot, items_blob, run.spec, chunk.base_attempt,
-            )
-        except BrokenProcessPool as exc:
-            # a worker died after the previous chunk was handed out, before
-            # its own chunk reported it: this chunk is lost with the pool and
-            # reports the crash as those chunks do
-            fut = concurrent.futures.Future()
-            fut.set_exception(exc)
-        chunk.future = fut
+        args = (process_chunk, self._token, self._board_seg.name, self._board_seg.size,
+                self._fn_ref, slot, items_blob, run.spec, chunk.base_attempt)
+        fills = run.segments.take_pending()
+        if not fills:
+            self._launch(chunk, args)
+            return
+        # New shared buffers of this chunk's arrays are still being filled
+        # by the fill threads: the chunk goes to loky when the last is done
+        # (from that thread), and the map meanwhile pickles and submits the
+        # next chunks, whose buffers fill in parallel.  Until then
+        # ``chunk.future`` is a placeholder that shutdown() can cancel.
+        chunk.future = concurrent.futures.Future()
+        left = [len(fills)]
+        lock = threading.Lock()
+
+        def filled(_):
+            with lock:
+                left[0] -= 1
+                if left[0]:
+                    return
+            failed = next((f.exception() for f in fills
+                           if not f.cancelled() and f.exception() is not None), None)
+            if failed is None and any(f.cancelled() for f in fills):
+                failed = concurrent.futures.CancelledError()
+            self._launch(chunk, args, failed)
+
+        for f in fills:
+            f.add_done_callback(filled)
+
+    def _launch(self, chunk, args, failed=None):
+        """Hand the chunk to loky (or report why it cannot go)."""
+        from functools import partial
+
+        done = self.run.done
+        with self._launch_lock:
+            placeholder = chunk.future
+            if placeholder is not None and not placeholder.set_running_or_notify_cancel():
+                done(chunk, placeholder)  # cancelled by shutdown(): reports as cancelled
+                return
+            if self._closing:
+                fut = concurrent.futures.Future()
+                fut.cancel()
+            elif failed is not None:
+                # a buffer could not be filled (e.g. out of memory): the
+                # chunk fails the way a set-up error in a worker does
+                fut = concurrent.futures.Future()
+                fut.set_exception(failed)
+            else:
+                try:
+                    fut = self._ex.submit(*args)
+                except BrokenProcessPool as exc:
+                    # a worker died after the previous chunk was handed out,
+                    # before its own chunk reported it: this chunk is lost
+                    # with the pool and reports the crash as those chunks do
+                    fut = concurrent.futures.Future()
+                    fut.set_exception(exc)
+            chunk.future = fut
         self._snapshot_processes()
-        fut.add_done_callback(partial(_forward, run.done, chunk))
+        fut.add_done_callback(partial(_forward, done, chunk))
 
     def outcome(self, chunk, fut):
         try:
@@ -508,6 +553,12 @@ class ProcessBackend(Backend):
         return Outcome(results, failure, elapsed, f"worker process {pid}")
 
     def release(self, chunk):
+        fut = chunk.future
+        if fut is not None and not fut.done():
+            # a chunk given up on (lost with a broken pool) that still waits
+            # for its buffers must not reach loky later, holding this slot
+            with self._launch_lock:
+                fut.cancel()
         if chunk.slot is not None:
             self._free.append(chunk.slot)
             chunk.slot = None
@@ -682,6 +733,10 @@ class ProcessBackend(Backend):
         if board is not None:
             board[0] = 1  # workers stop between items; their caches let go
         for_cancel = getattr(self.run, "inflight_chunks", lambda: [])()
+        lock = getattr(self, "_launch_lock", None)
+        if lock is not None:
+            with lock:  # no chunk waiting for its buffers is handed to loky now
+                self._closing = True
         for ch in for_cancel:
             if ch.future is not None:
                 ch.future.cancel()

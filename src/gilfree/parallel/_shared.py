@@ -401,28 +401,12 @@ class _PoolBuffer:
     __slots__ = ("fd", "size", "ino", "mm", "last_used", "populated", "_finalizer",
                  "__weakref__")
 
-    def __init__(self, nbytes, data):
+    def __init__(self, nbytes):
         fd = os.memfd_create(f"{SEGMENT_PREFIX}{os.getpid()}", os.MFD_CLOEXEC)
-        populated = False
         try:
             os.ftruncate(fd, nbytes)
-            if nbytes >= _HUGE_PAGE and shmem_huge_pages_on_advice():
-                # the kernel gives shared memory huge pages only to mappings
-                # that ask (shmem_enabled=advise): fill through one, about 4x
-                # cheaper than 4 KiB pages
-                self.mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED,
-                                    prot=mmap.PROT_READ | mmap.PROT_WRITE)
-                self.mm.madvise(mmap.MADV_HUGEPAGE)
-                self.fill(data)
-                populated = True
-            else:
-                # pwrite is the cheapest way to fill new 4 KiB pages (and
-                # takes huge pages where the kernel gives them to every
-                # shared file); this process's mapping is populated later
-                # (see populate), off the map's path
-                _pwrite_all(fd, data)
-                self.mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED,
-                                    prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            self.mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED,
+                                prot=mmap.PROT_READ | mmap.PROT_WRITE)
         except BaseException:
             os.close(fd)
             raise
@@ -430,8 +414,24 @@ class _PoolBuffer:
         self.size = nbytes
         self.ino = os.fstat(fd).st_ino
         self.last_used = 0.0
-        self.populated = populated
+        self.populated = False
         self._finalizer = weakref.finalize(self, _close_buffer, fd, self.mm)
+
+    def write_new(self, a):
+        """Fill the new buffer's pages with array ``a`` in C order."""
+        if self.size >= _HUGE_PAGE and shmem_huge_pages_on_advice():
+            # the kernel gives shared memory huge pages only to mappings that
+            # ask (shmem_enabled=advise): fill through one, about 4x cheaper
+            # than 4 KiB pages
+            self.mm.madvise(mmap.MADV_HUGEPAGE)
+            self.fill(a)
+            self.populated = True
+        else:
+            # pwrite is the cheapest way to fill new 4 KiB pages (and takes
+            # huge pages where the kernel gives them to every shared file);
+            # this process's mapping is populated later (see populate), off
+            # the map's path
+            _pwrite_all(self.fd, a if a.flags.c_contiguous else np.ascontiguousarray(a))
 
     def populate(self):
         """Map every page into this process at once (MADV_POPULATE_WRITE),
@@ -508,6 +508,33 @@ def shmem_huge_pages_on_advice():
     return _huge_on_advice
 
 
+_fill_pool = None
+_fill_lock = threading.Lock()
+
+
+def _fill_threads():
+    """The threads that fill new shared buffers (started on first use)."""
+    global _fill_pool
+    with _fill_lock:
+        if _fill_pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            n = max(1, min(_config.PARALLEL_SHARE_FILL_THREADS, os.cpu_count() or 1))
+            _fill_pool = ThreadPoolExecutor(n, thread_name_prefix="gilfree-fill")
+        return _fill_pool
+
+
+def _forget_fill_threads():
+    """In a forked child the parent's fill threads do not exist."""
+    global _fill_pool, _fill_lock
+    _fill_pool = None
+    _fill_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_fill_threads)
+
+
 class BufferPool:
     """Buffers for the arrays a processes map shares automatically.
 
@@ -536,6 +563,17 @@ class BufferPool:
 
     def acquire(self, a):
         """A buffer holding a C-ordered copy of array ``a``."""
+        buf, filling = self.acquire_async(a)
+        if filling is not None:
+            filling.result()
+        return buf
+
+    def acquire_async(self, a):
+        """A buffer for a C-ordered copy of ``a``, and None when the copy is
+        done or a future that completes when it is.  A pooled buffer is
+        refilled at once (a memcpy into mapped pages); a new one is filled by
+        one of the fill threads, so that the caller can go on (pickling,
+        more buffers) while the kernel allocates its pages."""
         nbytes = max(a.nbytes, 1)
         buf = None
         with self._lock:
@@ -543,12 +581,15 @@ class BufferPool:
             if fits:
                 buf = min(fits, key=lambda b: b.size)
                 self._free.remove(buf)
-        if buf is None:
-            src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
-            buf = _PoolBuffer(nbytes, src)
-        else:
+        if buf is not None:
             buf.fill(a)
-        return buf
+            return buf, None
+        buf = _PoolBuffer(nbytes)
+        try:
+            return buf, _fill_threads().submit(buf.write_new, a)
+        except BaseException:
+            buf.close()
+            raise
 
     def give_back(self, bufs):
         """Keep ``bufs`` for later maps (their map ended normally)."""
@@ -643,6 +684,8 @@ class MapSegments:
         self._by_key = {}
         self._segments = []
         self._pooled = []
+        self._fills = []  # futures of buffers being filled by the fill threads
+        self._pending = []  # those a task pickled since take_pending() needs
         self._lock = threading.Lock()
         self._use_pool = None
 
@@ -674,13 +717,19 @@ class MapSegments:
         key = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
         with self._lock:
             hit = self._by_key.get(key)
+            if hit is not None and hit[2] is not None and not hit[2].done():
+                self._pending.append(hit[2])  # this task, too, waits for that fill
         if hit is None:
+            filling = None
             if self._use_pool is None:
                 self._use_pool = BufferPool.available()
             if self._use_pool:
-                buf = POOL.acquire(a)
+                buf, filling = POOL.acquire_async(a)
                 with self._lock:
                     self._pooled.append(buf)
+                    if filling is not None:
+                        self._fills.append(filling)
+                        self._pending.append(filling)
                 # a token per use: workers map it anew in each map
                 red = (_rebuild_pooled, (os.getpid(), buf.fd, buf.ino, secrets.token_hex(4),
                                          buf.size, a.shape, _c_strides(a.shape, a.itemsize),
@@ -690,11 +739,25 @@ class MapSegments:
                                           owner=self)
                 red = (_rebuild_shared, (seg.name, seg.size, 0, a.shape,
                                          _c_strides(a.shape, a.itemsize), a.dtype))
-            # keep ``a`` referenced: its address is the cache key
-            hit = (red, a)
+            # keep ``a`` referenced: its address is the cache key (and a
+            # fill thread may still be copying it)
+            hit = (red, a, filling)
             with self._lock:
                 self._by_key[key] = hit
         return hit[0]
+
+    def take_pending(self):
+        """Fills that what was pickled since the last call needs done before
+        a worker may read it (futures; empty when every buffer is ready)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return [f for f in pending if not f.done() or f.exception() is not None]
+
+    def wait_pending(self):
+        """Block until what was pickled since the last take is readable;
+        re-raises a failed fill (e.g. out of memory)."""
+        for f in self.take_pending():
+            f.result()
 
     def close(self, reuse=False):
         """Unlink the segments; pooled buffers go back to the pool if
@@ -702,7 +765,17 @@ class MapSegments:
         with self._lock:
             segs, self._segments = self._segments, []
             pooled, self._pooled = self._pooled, []
+            fills, self._fills = self._fills, []
+            self._pending = []
             self._by_key.clear()
+        # a buffer is closed only once no fill thread writes into it
+        for f in fills:
+            f.cancel()
+        for f in fills:
+            try:
+                f.result()
+            except Exception:  # cancelled, or failed: the buffer is freed below
+                reuse = False
         for s in segs:
             s.unlink()
         if reuse:
