@@ -250,7 +250,7 @@ def parzen_data():
 def test_kernel_one_call_2_threads(benchmark, ratios, parzen_data):
     samples, points, widths, ref = parzen_data
     run = lambda: gilfree.parzen(samples, points, widths, engine="numba", n_threads=2)  # noqa
-    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=9, iterations=1), ref)
     ratios.record(benchmark, CHUNKS, "one_call_2_threads")
 
 
@@ -264,7 +264,7 @@ def test_kernel_gilfree_threads_8_chunks(benchmark, ratios, parzen_data):
                      backend="threads", n_workers=2)
         return np.concatenate(parts)
 
-    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=9, iterations=1), ref)
     # within 10 % of one call over all the data with 2 threads
     ratios.check(benchmark, CHUNKS, "gilfree_threads_8_chunks",
                  faster_than="one_call_2_threads", at_least=1 / 1.1)
@@ -281,7 +281,7 @@ def test_kernel_8_chunks_oversubscribed(benchmark, parzen_data):
                      chunks, backend="threads", n_workers=2)
         return np.concatenate(parts)
 
-    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=9, iterations=1), ref)
 
 
 @pytest.mark.benchmark(group=CHUNKS)
@@ -318,7 +318,7 @@ def kde_data():
 def test_kde_one_call_2_threads(benchmark, ratios, kde_data):
     samples, points, ref = kde_data
     run = lambda: gilfree.kde(samples, points, 0.3, engine="numba", n_threads=2)  # noqa: E731
-    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=9, iterations=1), ref)
     ratios.record(benchmark, CHUNKS_KDE, "one_call_2_threads")
 
 
@@ -332,6 +332,6 @@ def test_kde_gilfree_threads_8_chunks(benchmark, ratios, kde_data):
                      backend="threads", n_workers=2)
         return np.concatenate(parts)
 
-    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=5, iterations=1), ref)
+    np.testing.assert_array_equal(benchmark.pedantic(run, rounds=9, iterations=1), ref)
     ratios.check(benchmark, CHUNKS_KDE, "gilfree_threads_8_chunks",
                  faster_than="one_call_2_threads", at_least=1 / 1.1)
