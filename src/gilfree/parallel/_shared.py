@@ -676,6 +676,14 @@ def _populate_all(bufs):
 POOL = BufferPool()
 
 
+def _unfinished(fill):
+    """Whether a task using the buffer of ``fill`` (a future, or None for a
+    buffer filled at once) must wait for it, or fail with it."""
+    if fill is None:
+        return False
+    return not fill.done() or fill.cancelled() or fill.exception() is not None
+
+
 class MapSegments:
     """Segments one map created; :meth:`close` unlinks them all."""
 
@@ -717,7 +725,7 @@ class MapSegments:
         key = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
         with self._lock:
             hit = self._by_key.get(key)
-            if hit is not None and hit[2] is not None and not hit[2].done():
+            if hit is not None and _unfinished(hit[2]):
                 self._pending.append(hit[2])  # this task, too, waits for that fill
         if hit is None:
             filling = None
@@ -751,7 +759,7 @@ class MapSegments:
         a worker may read it (futures; empty when every buffer is ready)."""
         with self._lock:
             pending, self._pending = self._pending, []
-        return [f for f in pending if not f.done() or f.exception() is not None]
+        return [f for f in pending if _unfinished(f)]
 
     def wait_pending(self):
         """Block until what was pickled since the last take is readable;
