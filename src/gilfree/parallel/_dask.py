@@ -388,7 +388,7 @@ def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_hos
     import cloudpickle
 
     from ._errors import pack_exception
-    from ._worker import _find_unpicklable_result
+    from ._worker import pack_outcome
 
     try:
         worker = distributed.get_worker()
@@ -414,21 +414,7 @@ def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_hos
     ctl = SimpleCtl()
     failure, elapsed = run_items(func, items, ctl, spec, base_attempt)
     results = ctl.results
-    packed = None
-    if failure is not None:
-        pos, kind, exc, attempt = failure
-        tb = exc_blob = None
-        if exc is not None:
-            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            exc_blob = pack_exception(exc, tb, cloudpickle.dumps)
-        packed = (pos, kind, exc_blob, tb, attempt)
-    try:
-        blob = pickle.dumps(results, protocol=5)
-    except Exception:
-        try:
-            blob = cloudpickle.dumps(results, protocol=5)
-        except Exception as exc:
-            blob, packed = _find_unpicklable_result(results, exc, packed)
+    blob, packed = pack_outcome(results, failure)
     return len(results), blob, packed, elapsed, where
 
 

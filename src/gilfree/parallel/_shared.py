@@ -503,8 +503,10 @@ def shmem_huge_pages_on_advice():
                      if d.startswith("hugepages-")]
         except OSError:
             pass
-        _huge_on_advice = (top == "advise" and not sizes) or "advise" in sizes or (
-            top == "advise" and "inherit" in sizes)
+        # per-size settings, where the kernel has them, override the global
+        # one unless they say "inherit"
+        _huge_on_advice = "advise" in sizes or (
+            top == "advise" and (not sizes or "inherit" in sizes))
     return _huge_on_advice
 
 

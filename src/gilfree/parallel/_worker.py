@@ -627,10 +627,6 @@ def process_chunk(token, board_name, board_size, fn_ref, slot, items_blob, spec,
     is None or ``(pos, kind, exc_blob, tb_text, attempt)``; a cancelled or
     already finished map gives ``n_done = -1``.
     """
-    import cloudpickle
-
-    from ._errors import pack_exception
-
     pid = os.getpid()
     if _init_failure is not None:
         blob, tb = _init_failure
@@ -651,23 +647,35 @@ def process_chunk(token, board_name, board_size, fn_ref, slot, items_blob, spec,
         failure, elapsed = run_items(st.func, items, ctl, spec, base_attempt)
     ctl.end()
     results = ctl.results
-    packed_failure = None
+    results_blob, packed_failure = pack_outcome(results, failure)
+    return len(results), results_blob, packed_failure, elapsed, pid
+
+
+def pack_outcome(results, failure):
+    """A chunk's results and failure as the caller receives them:
+    ``(results_blob, failure)``, ``failure`` None or ``(pos, kind,
+    exc_blob, tb_text, attempt)``.  A result that cannot be pickled ends the
+    chunk there with an error naming it (the results before it are kept)."""
+    import cloudpickle
+
+    from ._errors import pack_exception
+
+    packed = None
     if failure is not None:
         pos, kind, exc, attempt = failure
-        tb = None
-        exc_blob = None
+        tb = exc_blob = None
         if exc is not None:
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             exc_blob = pack_exception(exc, tb, cloudpickle.dumps)
-        packed_failure = (pos, kind, exc_blob, tb, attempt)
+        packed = (pos, kind, exc_blob, tb, attempt)
     try:
-        results_blob = pickle.dumps(results, protocol=5)
+        blob = pickle.dumps(results, protocol=5)
     except Exception:
         try:
-            results_blob = cloudpickle.dumps(results, protocol=5)
+            blob = cloudpickle.dumps(results, protocol=5)
         except Exception as exc:
-            results_blob, packed_failure = _find_unpicklable_result(results, exc, packed_failure)
-    return len(results), results_blob, packed_failure, elapsed, pid
+            blob, packed = _find_unpicklable_result(results, exc, packed)
+    return blob, packed
 
 
 def _find_unpicklable_result(results, exc, failure):
