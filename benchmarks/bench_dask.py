@@ -192,9 +192,9 @@ SLIDE_SIDES = (6144, 4096, 3072, 2048)
 #: patches come back), and overlapping tiles resized with bicubic (the
 #: resize dominates; ~110 MB of patches come back)
 TILE_CASES = {
-    "dask-tiles": dict(size=256, threshold=220, min_fraction=0.5, out_size=64, method="area"),
+    "dask-tiles": dict(size=256, threshold=220, min_fraction=0.5, out_shape=64, method="area"),
     "dask-tiles-heavy": dict(size=256, stride=128, threshold=220, min_fraction=0.5,
-                             out_size=128, method="bicubic"),
+                             out_shape=128, method="bicubic"),
 }
 
 

@@ -1,7 +1,7 @@
 """Signal resampling benchmarks (issue 4 targets, ratios in one run).
 
 - ``resample-strides``: 10,000 strides of 150-300 samples x 3 channels, each
-  linearly resampled to 200 points.  Target: ``resample_many`` >= 20x a
+  linearly resampled to 200 points.  Target: ``resample_linear_many`` >= 20x a
   Python loop of ``np.interp``.
 - ``resample-poly``: 126,000 x 6 samples from 204.8 Hz to 100 Hz (up 1000,
   down 2048).  Target: ``resample_poly`` >= 2x ``scipy.signal.resample_poly``.
@@ -50,8 +50,8 @@ def test_strides_python_loop(benchmark, ratios, strides, strides_ref):
 @pytest.mark.parametrize("threads", [None, 1])
 def test_strides_resample_many(benchmark, ratios, strides, strides_ref, threads):
     benchmark.group = GSTRIDES
-    gilfree.resample_many(strides[:10], 200, n_threads=threads)
-    got = benchmark.pedantic(gilfree.resample_many, args=(strides, 200),
+    gilfree.resample_linear_many(strides[:10], 200, n_threads=threads)
+    got = benchmark.pedantic(gilfree.resample_linear_many, args=(strides, 200),
                              kwargs=dict(n_threads=threads), rounds=10, iterations=1)
     assert np.abs(got - strides_ref).max() <= 1e-12 * np.abs(strides_ref).max()
     name = f"gilfree-{threads or 'all'}"
@@ -67,8 +67,8 @@ def test_strides_resample_many_reused_out(benchmark, ratios, strides, strides_re
     development VM cost 3 ms to 60 ms per call, more than the kernel."""
     benchmark.group = GSTRIDES
     out = np.empty((len(strides), 200, 3))
-    gilfree.resample_many(strides, 200, out=out)
-    got = benchmark.pedantic(gilfree.resample_many, args=(strides, 200),
+    gilfree.resample_linear_many(strides, 200, out=out)
+    got = benchmark.pedantic(gilfree.resample_linear_many, args=(strides, 200),
                              kwargs=dict(out=out), rounds=10, iterations=1)
     assert got is out and np.abs(got - strides_ref).max() <= 1e-12 * np.abs(strides_ref).max()
     ratios.check(benchmark, GSTRIDES, "gilfree-all-out", faster_than="python-np.interp",

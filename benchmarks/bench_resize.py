@@ -72,8 +72,8 @@ def test_64_pillow(benchmark, ratios, batch, batch_ref):
                                             ("numba", 2)])
 def test_64_gilfree(benchmark, ratios, batch, batch_ref, engine, threads):
     benchmark.group = G64
-    gilfree.resize_batch(batch[:4], (64, 64), engine=engine, n_threads=threads)
-    got = benchmark.pedantic(gilfree.resize_batch, args=(batch, (64, 64)),
+    gilfree.resize_batch(batch[:4], (64, 64), "bilinear", engine=engine, n_threads=threads)
+    got = benchmark.pedantic(gilfree.resize_batch, args=(batch, (64, 64), "bilinear"),
                              kwargs=dict(engine=engine, n_threads=threads), rounds=ROUNDS,
                              iterations=1)
     np.testing.assert_array_equal(got, batch_ref)
@@ -179,7 +179,7 @@ def test_pipeline_pillow_2_processes(benchmark, ratios, batch, batch_ref):
 
 def test_pipeline_gilfree_2_threads(benchmark, ratios, batch, batch_ref):
     benchmark.group = GPIPE
-    got = benchmark.pedantic(gilfree.resize_batch, args=(batch, (64, 64)),
+    got = benchmark.pedantic(gilfree.resize_batch, args=(batch, (64, 64), "bilinear"),
                              kwargs=dict(n_threads=2), rounds=ROUNDS, iterations=1)
     np.testing.assert_array_equal(got, batch_ref)
     ratios.check(benchmark, GPIPE, "gilfree-2-threads", faster_than="pillow-2-processes",

@@ -39,7 +39,7 @@ SLIDE = "tiles-slide"
 THREADS = "tiles-threads"
 MEMORY = "tiles-memory"
 SHAPE = (20_000, 20_000)
-KW = dict(threshold=220, min_fraction=0.5, out_size=64)
+KW = dict(threshold=220, min_fraction=0.5, out_shape=64)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ _MEMORY_SCRIPT = CHILD_HELPERS + textwrap.dedent("""
     import gilfree
 
     path, mode = sys.argv[1], sys.argv[2]
-    kw = dict(threshold=220, min_fraction=0.5, out_size=64)
+    kw = dict(threshold=220, min_fraction=0.5, out_shape=64)
     slide = np.load(path, mmap_mode="r")
     gilfree.tiles(np.zeros((512, 512, 3), np.uint8), 256, **kw)  # load the kernels first
     reset_peak()

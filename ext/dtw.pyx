@@ -43,7 +43,8 @@ from libc.stdint cimport int64_t, uint8_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from _openmp cimport gf_omp_num_threads, gf_omp_thread_num, gf_openmp_enabled
+from _openmp cimport gf_note_team, gf_omp_num_threads, gf_omp_thread_num, gf_openmp_enabled
+include "_omp_probe.pxi"
 
 cdef extern from *:
     const char* GILFREE_SIMD_VARIANT
@@ -317,6 +318,7 @@ def accumulate(const double[:, ::1] t, const double[:, ::1] sT, double[:, ::1] f
                 free(scratch)
         else:
             with parallel(num_threads=nt):
+                gf_note_team()  # thread-count probe (_openmp.pxd)
                 tid = gf_omp_thread_num()
                 team = gf_omp_num_threads()
                 scratch = <double*> malloc(sizeof(double) * nscratch)
@@ -397,6 +399,7 @@ def trace_paths(const uint8_t[::1] dirs, Py_ssize_t M, Py_ssize_t block_cols,
         return
     with nogil:
         for p in prange(K, num_threads=n_threads, schedule="dynamic"):
+            gf_note_team()  # thread-count probe (_openmp.pxd)
             lengths[p] = _walk(&dirs[0], M, N, block_cols, ends[p], NULL, 0)
 
 
@@ -410,6 +413,7 @@ def fill_paths(const uint8_t[::1] dirs, Py_ssize_t M, Py_ssize_t block_cols,
         return
     with nogil:
         for p in prange(K, num_threads=n_threads, schedule="dynamic"):
+            gf_note_team()  # thread-count probe (_openmp.pxd)
             _walk(&dirs[0], M, N, block_cols, ends[p], &out[offsets[p], 0],
                   offsets[p + 1] - offsets[p])
 

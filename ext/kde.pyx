@@ -38,7 +38,8 @@ from libc.math cimport floor, log, sqrt, sqrtf
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free, malloc
 
-from _openmp cimport gf_openmp_enabled
+from _openmp cimport gf_note_team, gf_openmp_enabled
+include "_omp_probe.pxi"
 from _vmath cimport gf_exp, gf_expf, gf_sinhalfpi, gf_sinhalfpif
 from _kde_loops cimport GF_KDE_LANES, gf_kde_exp_chunk_d, gf_kde_exp_chunk_f
 
@@ -218,6 +219,7 @@ def exp_sum(const real[:, ::1] xs, const real[::1] w, const real[:, ::1] q,
         if parts == NULL:
             raise MemoryError("exp_sum: could not allocate the per-chunk partial sums")
     with nogil, parallel(num_threads=n_threads):
+        gf_note_team()  # thread-count probe (_openmp.pxd)
         acc = <real*> malloc(sizeof(real) * H * LANES)
         if acc == NULL:
             failed_flag[0] = 1
@@ -285,6 +287,7 @@ def exp_logsum(const real[:, ::1] xs, const real[::1] lw, const real[:, ::1] q,
         _exp_logsum_few(xs, lw, q, c, sq, out, n_threads)
         return
     with nogil, parallel(num_threads=n_threads):
+        gf_note_team()  # thread-count probe (_openmp.pxd)
         acc = <real*> malloc(sizeof(real) * H * LANES)
         # per block: the lane maxima, then the shifts, then the sums
         mx = <real*> malloc(sizeof(real) * PBLOCK * H * (LANES + 1))
@@ -357,6 +360,7 @@ cdef void _exp_logsum_few(const real[:, ::1] xs, const real[::1] lw, const real[
     try:
         # pass 1: each task's maximum over its chunk, lanes folded
         with nogil, parallel(num_threads=n_threads):
+            gf_note_team()  # thread-count probe (_openmp.pxd)
             acc = <real*> malloc(sizeof(real) * H * LANES)
             if acc == NULL:
                 failed_flag[0] = 1
@@ -388,6 +392,7 @@ cdef void _exp_logsum_few(const real[:, ::1] xs, const real[::1] lw, const real[
                     shift[p * H + k] = v
         # pass 2: each task's shifted sum over its chunk
         with nogil, parallel(num_threads=n_threads):
+            gf_note_team()  # thread-count probe (_openmp.pxd)
             acc = <real*> malloc(sizeof(real) * H * LANES)
             if acc == NULL:
                 failed_flag[0] = 1
@@ -506,6 +511,7 @@ def compact_sum(const real[:, ::1] xs, const real[::1] w, const int64_t[::1] cel
     if cell_start.shape[0] != nx * ny + 1:
         raise ValueError("compact_sum: cell_start must have nx * ny + 1 entries")
     with nogil, parallel(num_threads=n_threads):
+        gf_note_team()  # thread-count probe (_openmp.pxd)
         acc = <real*> malloc(sizeof(real) * H * LANES)
         if acc == NULL:
             failed_flag[0] = 1

@@ -26,7 +26,8 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from _openmp cimport gf_openmp_enabled
+from _openmp cimport gf_note_team, gf_openmp_enabled
+include "_omp_probe.pxi"
 
 cdef extern from *:
     const char* GILFREE_SIMD_VARIANT
@@ -201,6 +202,7 @@ def parzen_counts(plan, const double[:, ::1] q, int64_t[:, ::1] out,
         if parts == NULL:
             raise MemoryError("parzen_counts: could not allocate the per-part counts")
     with nogil, parallel(num_threads=n_threads):
+        gf_note_team()  # thread-count probe (_openmp.pxd)
         hist = <int64_t*> malloc(sizeof(int64_t) * 4 * (H + 1))
         r = <double*> malloc(sizeof(double) * BLOCK)
         if hist == NULL or r == NULL:
@@ -263,6 +265,7 @@ def parzen_weighted(plan, const double[:, ::1] q, double[:, ::1] out, int n_thre
     if m == 0 or H == 0:
         return
     with nogil, parallel(num_threads=n_threads):
+        gf_note_team()  # thread-count probe (_openmp.pxd)
         whist = <double*> malloc(sizeof(double) * (H + 1))
         r = <double*> malloc(sizeof(double) * BLOCK)
         if whist == NULL or r == NULL:

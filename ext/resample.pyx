@@ -26,7 +26,8 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-from _openmp cimport gf_openmp_enabled
+from _openmp cimport gf_note_team, gf_openmp_enabled
+include "_omp_probe.pxi"
 
 cdef extern from *:
     const char* GILFREE_SIMD_VARIANT
@@ -72,6 +73,7 @@ def linear(const double[:, ::1] x, double[:, ::1] out, int n_threads):
         nchunk = num
     with nogil:
         for c in prange(nchunk, num_threads=n_threads, schedule="static"):
+            gf_note_team()  # thread-count probe (_openmp.pxd)
             _linear_one(&x[0, 0], L, M, &out[0, 0], num, num * c // nchunk,
                         num * (c + 1) // nchunk)
 
@@ -82,6 +84,7 @@ def linear_many(const double[:, ::1] data, const int64_t[::1] offsets,
     cdef Py_ssize_t K = out.shape[0], num = out.shape[1], M = out.shape[2], k
     with nogil:
         for k in prange(K, num_threads=n_threads, schedule="static"):
+            gf_note_team()  # thread-count probe (_openmp.pxd)
             _linear_one(&data[0, 0] + offsets[k] * M, offsets[k + 1] - offsets[k], M,
                         &out[k, 0, 0], num, 0, num)
 
@@ -183,6 +186,7 @@ def poly(const double[:, ::1] x, double[:, ::1] out, const double[:, ::1] hr,
     nchunk = (n_out + chunk - 1) // chunk
     with nogil:
         for c in prange(nchunk, num_threads=n_threads, schedule="dynamic"):
+            gf_note_team()  # thread-count probe (_openmp.pxd)
             i1 = (c + 1) * chunk
             if i1 > n_out:
                 i1 = n_out
@@ -227,6 +231,7 @@ def linear_list(list arrays, double[:, :, ::1] out, const int64_t[::1] rest, int
         # the list holds references to every array while the kernel runs
         with nogil:
             for k in prange(K, num_threads=n_threads, schedule="static"):
+                gf_note_team()  # thread-count probe (_openmp.pxd)
                 _linear_one(ptrs[k], lens[k], M, &out[k, 0, 0], num, 0, num)
         return -1
     finally:

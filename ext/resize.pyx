@@ -18,7 +18,8 @@ from cython.parallel cimport parallel, prange
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 from libc.stdlib cimport free, malloc
 
-from _openmp cimport gf_openmp_enabled
+from _openmp cimport gf_note_team, gf_openmp_enabled
+include "_omp_probe.pxi"
 
 include "_resize_core.pxi"
 
@@ -52,6 +53,7 @@ def conv_u8(const uint8_t[:, :, :, ::1] src, uint8_t[:, :, :, ::1] out,
     plan.yk_i = &yk[0, 0]
     if N >= n_threads:
         with nogil, parallel(num_threads=n_threads):
+            gf_note_team()  # thread-count probe (_openmp.pxd)
             tmp = <uint8_t*> malloc(sizeof(uint8_t) * (plan.tmp_len + 1))
             acc = <int32_t*> malloc(sizeof(int32_t) * plan.acc_len)
             if tmp == NULL or acc == NULL:
@@ -69,6 +71,7 @@ def conv_u8(const uint8_t[:, :, :, ::1] src, uint8_t[:, :, :, ::1] out,
             raise MemoryError("resize: could not allocate the intermediate image")
         for n in range(N):
             with nogil, parallel(num_threads=n_threads):
+                gf_note_team()  # thread-count probe (_openmp.pxd)
                 acc = <int32_t*> malloc(sizeof(int32_t) * plan.acc_len)
                 if acc == NULL:
                     failed_flag[0] = 1
@@ -107,6 +110,7 @@ def conv_float(const gf_fpix_t[:, :, :, ::1] src, gf_fpix_t[:, :, :, ::1] out,
     plan.yk_f = &yk[0, 0]
     if N >= n_threads:
         with nogil, parallel(num_threads=n_threads):
+            gf_note_team()  # thread-count probe (_openmp.pxd)
             tmp = <gf_fpix_t*> malloc(sizeof(gf_fpix_t) * (plan.tmp_len + 1))
             acc = <double*> malloc(sizeof(double) * plan.acc_len)
             if tmp == NULL or acc == NULL:
@@ -124,6 +128,7 @@ def conv_float(const gf_fpix_t[:, :, :, ::1] src, gf_fpix_t[:, :, :, ::1] out,
             raise MemoryError("resize: could not allocate the intermediate image")
         for n in range(N):
             with nogil, parallel(num_threads=n_threads):
+                gf_note_team()  # thread-count probe (_openmp.pxd)
                 acc = <double*> malloc(sizeof(double) * plan.acc_len)
                 if acc == NULL:
                     failed_flag[0] = 1
@@ -149,6 +154,7 @@ def nearest(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
     cdef gf_pix_t* op = &out[0, 0, 0, 0]
     with nogil:
         for t in prange(N * oh, num_threads=n_threads, schedule="static"):
+            gf_note_team()  # thread-count probe (_openmp.pxd)
             n = t // oh
             i = t % oh
             gf_nearest_row(sp + ((n * H + yi[i]) * W) * C, op + t * ow * C, C, ow, &xi[0])
@@ -167,6 +173,7 @@ def area_fast(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
     cdef const gf_pix_t* sp = &src[0, 0, 0, 0]
     cdef gf_pix_t* op = &out[0, 0, 0, 0]
     with nogil, parallel(num_threads=n_threads):
+        gf_note_team()  # thread-count probe (_openmp.pxd)
         iacc = <int64_t*> malloc(sizeof(int64_t) * W * C)
         facc = <double*> malloc(sizeof(double) * W * C)
         if iacc == NULL or facc == NULL:
@@ -198,6 +205,7 @@ def area_table(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
     cdef const gf_pix_t* sp = &src[0, 0, 0, 0]
     cdef gf_pix_t* op = &out[0, 0, 0, 0]
     with nogil, parallel(num_threads=n_threads):
+        gf_note_team()  # thread-count probe (_openmp.pxd)
         fbuf = <float*> malloc(sizeof(float) * 2 * ow * C)
         dbuf = <double*> malloc(sizeof(double) * 2 * ow * C)
         if fbuf == NULL or dbuf == NULL:

@@ -24,7 +24,8 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from _openmp cimport gf_openmp_enabled
+from _openmp cimport gf_note_team, gf_openmp_enabled
+include "_omp_probe.pxi"
 
 include "_resize_core.pxi"
 
@@ -302,6 +303,7 @@ def measure(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,
     rel = &release[0]
     _fill_geom(&g, band.shape[0], band.shape[1], band.shape[2], &geom[0], thr_f)
     with nogil, parallel(num_threads=n_threads):
+        gf_note_team()  # thread-count probe (_openmp.pxd)
         if threadid() == 0:
             _drop_pages(rel)
         for j in prange(n, schedule="dynamic"):
@@ -537,6 +539,7 @@ def patches(const gf_pix_t[:, :, ::1] band, const uint8_t[:, ::1] mask,
     padrow = _prepare(band, geom, thr_f, padval, out, n, xb, xki, xkf, yb, yki, ykf, xi, yi,
                       xofs, xsrc, xal, yofs, ysrc, yal, &g, &w, &plan)
     with nogil, parallel(num_threads=n_threads):
+        gf_note_team()  # thread-count probe (_openmp.pxd)
         if threadid() == 0:
             _drop_pages(rel)
         sc = _scratch_new(&w, &plan, &g, sizeof(gf_pix_t), is_u8, is_double)  # thread-private
@@ -592,6 +595,7 @@ def run_image(const gf_pix_t[:, :, ::1] image, const uint8_t[:, ::1] mask,
     padrow = _prepare(image, geom, thr_f, padval, out, n, xb, xki, xkf, yb, yki, ykf, xi, yi,
                       xofs, xsrc, xal, yofs, ysrc, yal, &g, &w, &plan)
     with nogil, parallel(num_threads=n_threads):
+        gf_note_team()  # thread-count probe (_openmp.pxd)
         sc = _scratch_new(&w, &plan, &g, sizeof(gf_pix_t), is_u8, is_double)  # thread-private
         if sc == NULL:
             failed_flag[0] = 1

@@ -656,8 +656,8 @@ def _local_view(slide, files):
 
 TILE_CASES = [
     dict(size=64),
-    dict(size=(48, 40), stride=32, threshold=200, min_fraction=0.25, out_size=16),
-    dict(size=50, threshold=180, min_fraction=0.1, pad=255, out_size=(20, 25),
+    dict(size=(48, 40), stride=32, threshold=200, min_fraction=0.25, out_shape=16),
+    dict(size=50, threshold=180, min_fraction=0.1, pad=255, out_shape=(20, 25),
          method="bilinear"),
 ]
 
@@ -684,7 +684,7 @@ def test_distributed_tiles_float_gray_and_masks(full, slide_files):
     g = slide_files["g"]
     path = str(slide_files["dir"] / "g.npy")
     mask = g < 0.5
-    kw = dict(size=32, stride=24, min_fraction=0.3, out_size=8, method="area")
+    kw = dict(size=32, stride=24, min_fraction=0.3, out_shape=8, method="area")
     got = gd.tiles([g, path, g.tolist()], mask=mask, client=full, **kw)
     want = gilfree.tiles(g, mask=mask, **kw)
     _same_tiles(got[0], want)
@@ -746,7 +746,7 @@ def test_distributed_tiles_errors_equal_local(full, slide_files):
         (dict(size=64, threshold=300), {}),
         (dict(size=64, min_fraction=1.5), {}),
         (dict(size=500), {}),
-        (dict(size=64, out_size=128), {}),
+        (dict(size=64, out_shape=128), {}),
         (dict(size=64, mask=np.zeros((3, 3), bool)), {}),
         (dict(size=64, engine="fortran"), {}),
     ]

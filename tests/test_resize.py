@@ -141,7 +141,8 @@ def test_pass_order_rule_matches_pillow():
     for (H, W), (oh, ow) in [((60, 60), (20, 45)), ((60, 60), (20, 40)), ((40, 90), (10, 76)),
                              ((40, 90), (10, 75)), ((90, 40), (45, 18)), ((90, 40), (45, 17))]:
         a = rand_u8(rng, (H, W))
-        np.testing.assert_array_equal(gilfree.resize(a, (oh, ow)), pillow(a, (oh, ow), "bilinear"))
+        np.testing.assert_array_equal(gilfree.resize(a, (oh, ow), "bilinear"),
+                                      pillow(a, (oh, ow), "bilinear"))
     assert _resize_plan.pillow_vertical_first(60, 60, 20, 45)
     assert not _resize_plan.pillow_vertical_first(60, 60, 20, 40)
 
@@ -314,16 +315,28 @@ def test_compiled_engine_is_built_with_openmp():
 # ------------------------------------------------------------ bad input ----
 
 
-@pytest.mark.parametrize("size", [(0, 5), (5, -1), (-3, -3)])
-def test_size_must_be_positive(size):
-    with pytest.raises(ValueError, match="size"):
-        gilfree.resize(np.zeros((4, 4), np.uint8), size)
+@pytest.mark.parametrize("shape", [(0, 5), (5, -1), (-3, -3), (2.0, 5), (5, "4"), (1, 2, 3),
+                                   (True, 3), (5, 2.5), np.array([[2, 3]])])
+def test_shape_entries_must_be_positive_ints(shape):
+    """A non-integer, zero or negative entry is a ValueError naming `shape`."""
+    for call in (lambda: gilfree.resize(np.zeros((4, 4), np.uint8), shape),
+                 lambda: gilfree.resize(np.zeros((4, 4), np.uint8), shape=shape),
+                 lambda: gilfree.resize_batch(np.zeros((2, 4, 4), np.uint8), shape)):
+        with pytest.raises(ValueError, match=r"shape must be a pair \(rows, cols\) of positive"):
+            call()
 
 
-@pytest.mark.parametrize("size", [(2.0, 5), (5, "4"), 5, (1, 2, 3), "ab", (True, 3)])
-def test_size_must_be_a_pair_of_ints(size):
-    with pytest.raises(TypeError, match="size"):
-        gilfree.resize(np.zeros((4, 4), np.uint8), size)
+@pytest.mark.parametrize("shape", [5, "ab", None, 2.5])
+def test_shape_must_be_a_pair(shape):
+    with pytest.raises(TypeError, match="shape"):
+        gilfree.resize(np.zeros((4, 4), np.uint8), shape)
+
+
+def test_shape_error_names_the_entry():
+    with pytest.raises(ValueError, match=r"its cols \(width\) is 0 \(in shape=\(5, 0\)\)"):
+        gilfree.resize(np.zeros((4, 4), np.uint8), (5, 0))
+    with pytest.raises(ValueError, match=r"its rows \(height\) is 2.5 of type float"):
+        gilfree.resize(np.zeros((4, 4), np.uint8), (2.5, 3))
 
 
 def test_wrong_ndim():
@@ -356,11 +369,30 @@ def test_area_refuses_to_enlarge_and_says_what_to_use():
         gilfree.resize(np.zeros((4, 4), np.uint8), (8, 2), "area")
 
 
-def test_empty_images():
-    with pytest.raises(ValueError, match="empty"):
-        gilfree.resize(np.zeros((0, 4), np.uint8), (2, 2))
-    with pytest.raises(ValueError, match="empty"):
-        gilfree.resize_batch(np.zeros((0, 4, 4), np.uint8), (2, 2))
+@pytest.mark.parametrize("hw", [(0, 0), (0, 5), (5, 0)])
+@pytest.mark.parametrize("dtype,channels", [(np.uint8, 0), (np.uint8, 3), (np.float32, 0),
+                                            (np.uint16, 0)])
+def test_empty_image_gives_black_image_like_pillow(engine, hw, dtype, channels):
+    """Pillow resizes a 0x0 (or 0xN) image to a black image of the asked size."""
+    shape = hw + ((channels,) if channels else ())
+    a = np.zeros(shape, dtype)
+    for method in ("bicubic", "nearest", "area"):
+        got = gilfree.resize(a, (3, 4), method, engine=engine)
+        assert got.shape == (3, 4) + shape[2:] and got.dtype == dtype
+        assert not got.any()
+    mode = {np.uint8: "RGB" if channels else "L", np.float32: "F", np.uint16: "I;16"}[dtype]
+    ref = np.asarray(PIL.new(mode, hw[::-1]).resize((4, 3)))
+    np.testing.assert_array_equal(gilfree.resize(a, (3, 4)), ref)
+
+
+def test_empty_batches():
+    got = gilfree.resize_batch(np.zeros((0, 4, 4), np.uint8), (2, 3))
+    assert got.shape == (0, 2, 3) and got.dtype == np.uint8
+    got = gilfree.resize_batch(np.zeros((2, 0, 4, 3), np.float32), (2, 3))
+    assert got.shape == (2, 2, 3, 3) and not got.any()
+    out = np.full((2, 2, 3), 7, np.uint8)
+    assert gilfree.resize_batch(np.zeros((2, 4, 0), np.uint8), (2, 3), out=out) is out
+    assert not out.any()
 
 
 def test_unknown_engine_and_bad_threads():
@@ -402,3 +434,192 @@ def test_large_random_sweep_is_bit_exact():
         oh, ow = int(rng.integers(1, H + 1)), int(rng.integers(1, W + 1))
         a = rand_u8(rng, (H, W, int(rng.integers(1, 5))))
         np.testing.assert_array_equal(gilfree.resize(a, (oh, ow), "area"), cv2_area(a, (oh, ow)))
+
+
+# --------------------------------------------- Pillow and OpenCV dialects ----
+
+
+def test_pillow_ported_call_gives_pillows_shape_and_pixels():
+    """``im.resize((w, h))`` ported as ``resize(a, (h, w))``: same shape, same
+    pixels, with Pillow's default filter (bicubic) as gilfree's default."""
+    rng = np.random.default_rng(12)
+    a = rand_u8(rng, (480, 640, 3))
+    ref = np.asarray(PIL.fromarray(a).resize((320, 240)))  # Pillow: (width, height)
+    assert ref.shape == (240, 320, 3)
+    for got in (gilfree.resize(a, (240, 320)), gilfree.resize(a, shape=(240, 320)),
+                gilfree.resize(a, (240, 320), PIL.Resampling.BICUBIC),
+                gilfree.resize_batch(a[None], (240, 320))[0]):
+        np.testing.assert_array_equal(got, ref)
+    gray = a[..., 0]
+    np.testing.assert_array_equal(gilfree.resize(gray, (100, 75)),
+                                  np.asarray(PIL.fromarray(gray).resize((75, 100))))
+
+
+def test_size_is_a_deprecated_alias_naming_the_order():
+    a = rand_u8(np.random.default_rng(13), (48, 64))
+    want = gilfree.resize(a, (24, 32), "box")
+    with pytest.warns(FutureWarning, match=r"gilfree.resize\(size=...\) is deprecated.*"
+                      r"use gilfree.resize\(shape=\(24, 32\)\).*\(height, width\).*"
+                      r"Pillow's and OpenCV's \(width, height\) size \(32, 24\)") as rec:
+        got = gilfree.resize(a, size=(24, 32), method="box")
+    assert len(rec) == 1 and rec[0].filename == __file__  # the user's line
+    np.testing.assert_array_equal(got, want)
+    with pytest.warns(FutureWarning, match=r"gilfree.resize_batch\(size=...\)") as rec:
+        got = gilfree.resize_batch(a[None], size=(24, 32), method="box")
+    assert rec[0].filename == __file__
+    np.testing.assert_array_equal(got[0], want)
+    with pytest.raises(TypeError, match="both shape= and its deprecated name size="):
+        gilfree.resize(a, (24, 32), size=(24, 32))
+    with pytest.raises(TypeError, match="missing the output shape"):
+        gilfree.resize(a)
+
+
+def test_size_alias_warns_once_per_call_site():
+    import warnings
+
+    a = np.zeros((4, 4), np.uint8)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("default")
+        for _ in range(3):
+            gilfree.resize(a, size=(2, 2))
+        gilfree.resize(a, size=(2, 2))
+    assert len(rec) == 2 and all(r.filename == __file__ for r in rec)
+
+
+def test_distributed_adapter_renames_size_too():
+    """gilfree.distributed.resize_batch: shape=, and size= warns at the
+    user's line (checked without a cluster: a 2-D input fails locally)."""
+    from gilfree import distributed as gd
+
+    with pytest.warns(FutureWarning, match=r"gilfree.distributed.resize_batch\(size=...\)") as rec:
+        with pytest.raises(ValueError, match="images must be 3-D"):
+            gd.resize_batch(np.zeros((4, 4), np.uint8), size=(2, 2))
+    assert rec[0].filename == __file__
+    with pytest.raises(ValueError, match="shape must be a pair"):
+        gd.resize_batch(np.zeros((1, 4, 4), np.uint8), (0, 2))
+    with pytest.raises(ValueError, match="bare int"):
+        gd.resize_batch(np.zeros((1, 4, 4), np.uint8), (2, 2), 3)
+
+
+@pytest.mark.parametrize("member", list(PIL.Resampling))
+def test_pillow_resampling_members(member):
+    a = rand_u8(np.random.default_rng(14), (37, 29, 3))
+    known = {"NEAREST": "nearest", "BOX": "box", "BILINEAR": "bilinear", "HAMMING": "hamming",
+             "BICUBIC": "bicubic", "LANCZOS": "lanczos"}
+    if member.name in known:
+        assert gilfree.pillow_method(member) == known[member.name]
+        assert gilfree.pillow_method(int(member)) == known[member.name]
+        got = gilfree.resize(a, (11, 17), member)
+        np.testing.assert_array_equal(got, gilfree.resize(a, (11, 17), known[member.name]))
+        np.testing.assert_array_equal(got, np.asarray(PIL.fromarray(a).resize((17, 11), member)))
+    else:  # MKS2013, MKS2021 (Pillow >= 11.?): refused, naming the nearest
+        for bad in (member, int(member)):
+            with pytest.raises(ValueError, match=rf"{member.name} \({int(member)}\) has no "
+                               r"gilfree equivalent.*nearest supported method is 'lanczos'"):
+                gilfree.pillow_method(bad)
+        with pytest.raises(ValueError, match=member.name):
+            gilfree.resize(a, (11, 17), member)
+
+
+def test_pillow_and_opencv_constant_values_are_the_tables():
+    """The by-value tables agree with the installed libraries' constants."""
+    from gilfree.resize import CV2_FLAGS, PILLOW_FILTERS
+
+    for value, (name, *_) in PILLOW_FILTERS.items():
+        if hasattr(PIL.Resampling, name):
+            assert int(getattr(PIL.Resampling, name)) == value
+    for legacy in ("NEAREST", "BILINEAR", "BICUBIC", "LANCZOS", "BOX", "HAMMING"):
+        assert gilfree.pillow_method(getattr(PIL, legacy)) == legacy.lower()
+    for value, (name, *_) in CV2_FLAGS.items():
+        assert getattr(cv2, name) == value
+
+
+@pytest.mark.parametrize("value", list(range(8)) + [np.int64(2), np.uint8(3)])
+def test_bare_ints_are_refused_as_ambiguous(value):
+    """``Image.BICUBIC`` (3 in Pillow >= 10.1) and ``cv2.INTER_AREA`` (3) are
+    the same int: gilfree never guesses."""
+    a = np.zeros((8, 8), np.uint8)
+    with pytest.raises(ValueError, match=rf"method={int(value)} is a bare int.*"
+                       rf"gilfree.pillow_method\({int(value)}\).*gilfree.cv2_method"):
+        gilfree.resize(a, (4, 4), value)
+    with pytest.raises(ValueError, match="bare int"):
+        gilfree.resize_batch(a[None], (4, 4), value)
+
+
+def test_method_type_errors_and_hints():
+    a = np.zeros((8, 8), np.uint8)
+    for bad in (None, 2.0, True, ["bicubic"]):
+        with pytest.raises(TypeError, match="method must be a method name"):
+            gilfree.resize(a, (4, 4), bad)
+    for bad, hint in (("BICUBIC", "lower case: 'bicubic'"), ("INTER_AREA", "gilfree.cv2_method"),
+                      ("linear", "did you mean 'bilinear'"), ("cubic", "did you mean 'bicubic'"),
+                      ("antialias", "ANTIALIAS is 'lanczos'")):
+        with pytest.raises(ValueError, match=hint):
+            gilfree.resize(a, (4, 4), bad)
+
+
+def test_cv2_method():
+    assert gilfree.cv2_method(cv2.INTER_AREA) == "area"
+    assert gilfree.cv2_method("INTER_AREA") == "area"
+    assert gilfree.cv2_method("cv2.INTER_NEAREST_EXACT") == "nearest"
+    assert gilfree.cv2_method(cv2.INTER_NEAREST_EXACT) == "nearest"
+    for name, nearest in (("INTER_NEAREST", "nearest"), ("INTER_LINEAR", "bilinear"),
+                          ("INTER_CUBIC", "bicubic"), ("INTER_LANCZOS4", "lanczos"),
+                          ("INTER_LINEAR_EXACT", "bilinear")):
+        for code in (getattr(cv2, name), name):
+            with pytest.raises(ValueError, match=rf"cv2.{name} \({getattr(cv2, name)}\) has no "
+                               rf"gilfree equivalent.*nearest supported method is '{nearest}'"):
+                gilfree.cv2_method(code)
+    for bad in (7, 99, -1, "INTER_FOO"):
+        with pytest.raises(ValueError, match="not an OpenCV interpolation flag"):
+            gilfree.cv2_method(bad)
+    for bad in (3.0, None, True):
+        with pytest.raises(TypeError, match="code must be an int"):
+            gilfree.cv2_method(bad)
+
+
+def test_cv2_converted_methods_give_opencvs_pixels():
+    rng = np.random.default_rng(15)
+    for (H, W), (oh, ow) in [((97, 131), (13, 29)), ((64, 48), (32, 24)), ((40, 41), (39, 7))]:
+        for dtype in (np.uint8, np.float32):
+            a = (rng.random((H, W, 3)) * 255).astype(dtype)
+            for flag in (cv2.INTER_AREA, cv2.INTER_NEAREST_EXACT):
+                ref = cv2.resize(a, (ow, oh), interpolation=flag)
+                got = gilfree.resize(a, (oh, ow), gilfree.cv2_method(flag))
+                if flag == cv2.INTER_AREA and dtype == np.float32 and H % oh == 0:
+                    # integer factors: float64 block sums vs OpenCV's float32
+                    np.testing.assert_allclose(got, ref, rtol=3e-7, atol=0)
+                else:
+                    np.testing.assert_array_equal(got, ref)
+    # enlarging with nearest, both dtypes: OpenCV's pixel-centre nearest == Pillow's
+    a = rand_u8(rng, (13, 7))
+    np.testing.assert_array_equal(
+        gilfree.resize(a, (40, 33), gilfree.cv2_method(cv2.INTER_NEAREST_EXACT)),
+        cv2.resize(a, (33, 40), interpolation=cv2.INTER_NEAREST_EXACT))
+
+
+def test_area_float32_large_reductions_vs_opencv():
+    """Integer-factor INTER_AREA: gilfree sums each block in float64 and rounds
+    once, OpenCV sums in float32, so they drift apart as the block grows
+    (docs/guide/coming-from.md); non-integer factors follow OpenCV's float32
+    table sums and agree bit for bit."""
+    rng = np.random.default_rng(16)
+    a = rng.random((2048, 2048), dtype=np.float32)
+    exact = a.astype(np.float64).reshape(2, 1024, 2, 1024).mean(axis=(1, 3))
+    got = gilfree.resize(a, (2, 2), "area")
+    ref = cv2.resize(a, (2, 2), interpolation=cv2.INTER_AREA)
+    assert np.max(np.abs(got - exact) / exact) < 1e-7
+    rel = np.max(np.abs(got.astype(np.float64) - ref) / ref)
+    assert 0 < rel < 1e-4
+    b = a[:2000, :1999]
+    np.testing.assert_array_equal(gilfree.resize(b, (37, 53), "area"),
+                                  cv2.resize(b, (53, 37), interpolation=cv2.INTER_AREA))
+
+
+def test_default_method_is_pillows():
+    import inspect
+
+    from gilfree import distributed as gd
+
+    for f in (gilfree.resize, gilfree.resize_batch, gd.resize_batch):
+        assert inspect.signature(f).parameters["method"].default == "bicubic"

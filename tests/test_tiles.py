@@ -43,7 +43,7 @@ def oracle_luma(img):
 
 
 def oracle(image, size, stride=None, *, threshold=None, mask=None, min_fraction=0.0,
-           out_size=None, method="area", pad=None, resize_engine="cython"):
+           out_shape=None, method="area", pad=None, resize_engine="cython"):
     """The tiles by definition; patches resized with gilfree.resize
     (``resize_engine``: the compiled engines of gilfree.resize and their
     numpy/python twins differ in the last bit for float64 integer-factor
@@ -76,12 +76,12 @@ def oracle(image, size, stride=None, *, threshold=None, mask=None, min_fraction=
             if f >= min_fraction:
                 tile = big[r:r + th, c:c + tw]
                 tile = tile[..., 0] if squeeze else tile
-                if out_size is not None:
-                    tile = gilfree.resize(tile, _pair(out_size), method, engine=resize_engine)
+                if out_shape is not None:
+                    tile = gilfree.resize(tile, _pair(out_shape), method, engine=resize_engine)
                 coords.append((r, c))
                 fractions.append(f)
                 patches.append(np.array(tile))
-    oh, ow = (th, tw) if out_size is None else _pair(out_size)
+    oh, ow = (th, tw) if out_shape is None else _pair(out_shape)
     shape = (len(patches), oh, ow) + (() if squeeze else (C,))
     return gilfree.Tiles(
         np.array(coords, dtype=np.int64).reshape(-1, 2),
@@ -149,7 +149,7 @@ GEOMETRIES = [
     (9, 11, 1, (2, 3), 0),
 ]
 
-#: (out_size, method) recipes that fit every tile of GEOMETRIES except 1-pixel ones.
+#: (out_shape, method) recipes that fit every tile of GEOMETRIES except 1-pixel ones.
 RECIPES = [
     (None, "area"),
     ((4, 3), "area"),
@@ -198,9 +198,9 @@ def _geometry_case(ki, gi, ri, family):
         dtype, channels = KINDS[ki]
         H, W, size, stride, pad = GEOMETRIES[gi]
         img = blocky_image(np.random.default_rng([ki, gi]), _shape(H, W, channels), dtype, 3)
-        out_size, method = _recipes_for(size)[ri]
+        out_shape, method = _recipes_for(size)[ri]
         kw = dict(stride=stride, threshold=THRESH[dtype], min_fraction=0.5,
-                  pad=_pad_value(pad, dtype), out_size=out_size, method=method)
+                  pad=_pad_value(pad, dtype), out_shape=out_shape, method=method)
         _ORACLES[key] = (img, size, kw, oracle(img, size, resize_engine=family, **kw))
     return _ORACLES[key]
 
@@ -242,7 +242,7 @@ def test_random_rgb_every_method_and_keep_threshold(engine, n_threads, method):
     img = random_image(rng, (70, 90, 3), np.uint8) if engine != "python" else \
         random_image(rng, (26, 30, 3), np.uint8)
     for mf in (0.0, 0.45, 0.5, 1.0):
-        kw = dict(threshold=128, min_fraction=mf, out_size=(5, 7), method=method)
+        kw = dict(threshold=128, min_fraction=mf, out_shape=(5, 7), method=method)
         want = oracle(img, (12, 10), (7, 9), **kw)
         got = gilfree.tiles(img, (12, 10), (7, 9), engine=engine, n_threads=n_threads, **kw)
         assert_same(got, want)
@@ -268,8 +268,8 @@ def test_mask_instead_of_threshold(engine, n_threads, strategy, monkeypatch):
     for one_region in ((True, False) if engine == "cython" else (True,)):
         monkeypatch.setattr(_config, "TILES_ONE_REGION", one_region)
         for pad in (None, 0.25):
-            for out_size, method in RECIPES[:4]:
-                kw = dict(mask=mask, min_fraction=0.4, out_size=out_size, method=method, pad=pad)
+            for out_shape, method in RECIPES[:4]:
+                kw = dict(mask=mask, min_fraction=0.4, out_shape=out_shape, method=method, pad=pad)
                 want = oracle(img, (9, 8), (7, 8), **kw)
                 got = gilfree.tiles(img, (9, 8), (7, 8), engine=engine, n_threads=n_threads,
                                     **kw)
@@ -292,8 +292,8 @@ def test_pad_choices(engine):
     img = blocky_image(rng, (13, 17, 3), np.uint8)
     for pad in (0, 255, 100, (0, 255, 0), [10, 20, 30], np.array([255, 255, 0], np.uint8)):
         for mf in (0.0, 0.3):
-            for out_size in (None, (3, 3)):
-                kw = dict(threshold=128, min_fraction=mf, pad=pad, out_size=out_size,
+            for out_shape in (None, (3, 3)):
+                kw = dict(threshold=128, min_fraction=mf, pad=pad, out_shape=out_shape,
                           method="bilinear")
                 assert_same(gilfree.tiles(img, 6, 5, engine=engine, **kw),
                             oracle(img, 6, 5, **kw))
@@ -314,7 +314,7 @@ def test_image_smaller_than_a_tile():
 
 def test_result_types_and_empty_results(engine):
     img = np.full((20, 20, 3), 255, np.uint8)
-    got = gilfree.tiles(img, 5, threshold=100, min_fraction=0.5, out_size=(2, 3), engine=engine)
+    got = gilfree.tiles(img, 5, threshold=100, min_fraction=0.5, out_shape=(2, 3), engine=engine)
     assert got.coords.shape == (0, 2) and got.fraction.shape == (0,)
     assert got.patches.shape == (0, 2, 3, 3) and got.patches.dtype == np.uint8
     gray = np.zeros((20, 20), np.float32)
@@ -342,7 +342,7 @@ def test_hypothesis_shapes_against_the_oracle(H, W, th, tw, sh, sw, padded, mf, 
             gilfree.tiles(img, (th, tw), (sh, sw))
         return
     out = None if resize is None else (max(1, th // 2), max(1, (tw + 1) // 2))
-    kw = dict(threshold=128, min_fraction=mf, pad=pad, out_size=out, method=resize or "area")
+    kw = dict(threshold=128, min_fraction=mf, pad=pad, out_shape=out, method=resize or "area")
     want = oracle(img, (th, tw), (sh, sw), **kw)
     for engine in ("cython", "numba", "numpy"):
         got = gilfree.tiles(img, (th, tw), (sh, sw), engine=engine, n_threads=2, **kw)
@@ -359,8 +359,8 @@ def test_iter_tiles_concatenates_to_tiles(engine, batch_size, monkeypatch):
     monkeypatch.setattr(_config, "TILES_BAND_BYTES", 1)
     rng = np.random.default_rng(8)
     img = blocky_image(rng, (40, 44, 3), np.uint8)
-    for out_size in (None, (4, 5)):
-        kw = dict(threshold=128, min_fraction=0.4, out_size=out_size, method="bilinear", pad=0)
+    for out_shape in (None, (4, 5)):
+        kw = dict(threshold=128, min_fraction=0.4, out_shape=out_shape, method="bilinear", pad=0)
         want = gilfree.tiles(img, 8, 6, engine="numpy", **kw)
         batches = list(gilfree.iter_tiles(img, 8, 6, batch_size=batch_size, engine=engine,
                                           n_threads=2, **kw))
@@ -398,7 +398,7 @@ def test_memmap_input_and_mask(tmp_path, compiled, monkeypatch):
     mm = np.load(path, mmap_mode="r")
     rgb = mm[..., :3]  # a non-contiguous memmap view (RGBA -> RGB)
     assert isinstance(rgb, np.memmap)
-    kw = dict(threshold=128, min_fraction=0.5, out_size=(5, 5), method="area")
+    kw = dict(threshold=128, min_fraction=0.5, out_shape=(5, 5), method="area")
     assert_same(gilfree.tiles(rgb, 10, 7, engine=compiled, **kw),
                 oracle(img[..., :3], 10, 7, **kw))
     assert_same(gilfree.tiles(mm, 10, 7, engine=compiled, **kw), oracle(img, 10, 7, **kw))
@@ -421,7 +421,7 @@ def test_tifffile_memmap(tmp_path):
     tifffile.imwrite(path, img)
     mm = tifffile.memmap(path, mode="r")
     assert TILES_MOD._find_mapping(mm) is not None
-    kw = dict(threshold=128, min_fraction=0.5, out_size=(4, 4))
+    kw = dict(threshold=128, min_fraction=0.5, out_shape=(4, 4))
     assert_same(gilfree.tiles(mm, 8, **kw), oracle(img, 8, **kw))
     del mm
 
@@ -462,7 +462,7 @@ _MEMORY_SCRIPT = CHILD_HELPERS + textwrap.dedent("""
     path, mode, engine, band = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     gilfree._config.TILES_BAND_BYTES = band
     slide = np.load(path, mmap_mode="r")
-    kw = dict(threshold=220, min_fraction=0.5, out_size=32, engine=engine)
+    kw = dict(threshold=220, min_fraction=0.5, out_shape=32, engine=engine)
     gilfree.tiles(np.zeros((600, 600, 3), np.uint8), 128, **kw)  # load and compile first
     reset_peak()
     base = status("VmRSS:")
@@ -521,8 +521,8 @@ def test_memory_stays_within_a_few_bands(tmp_path, mode):
 def test_thread_count_never_changes_the_result(compiled):
     rng = np.random.default_rng(11)
     img = blocky_image(rng, (90, 130, 3), np.uint8, block=5)
-    for out_size, method in RECIPES:
-        kw = dict(threshold=128, min_fraction=0.5, out_size=out_size, method=method, pad=0)
+    for out_shape, method in RECIPES:
+        kw = dict(threshold=128, min_fraction=0.5, out_shape=out_shape, method=method, pad=0)
         runs = [gilfree.tiles(img, (12, 11), (9, 10), engine=compiled, n_threads=t, **kw)
                 for t in (1, 2, 3, 5)]
         for r in runs[1:]:
@@ -536,7 +536,7 @@ def test_concurrent_calls_from_eight_threads(compiled):
     for i in range(8):
         img = blocky_image(rng, (60 + 7 * i, 80, 3), [np.uint8, np.float32][i % 2], block=4)
         jobs.append((img, dict(threshold=THRESH[img.dtype.type], min_fraction=0.3 + 0.05 * i,
-                               out_size=(4, 4 + i % 3), method=RECIPES[1 + i % 6][1])))
+                               out_shape=(4, 4 + i % 3), method=RECIPES[1 + i % 6][1])))
     serial = [gilfree.tiles(img, 10, 8, engine=compiled, n_threads=1, **kw) for img, kw in jobs]
     results = [None] * len(jobs)
     errors = []
@@ -566,7 +566,7 @@ def test_kernels_release_the_gil(compiled):
 
     rng = np.random.default_rng(13)
     img = random_image(rng, (1500, 1500, 3), np.uint8)
-    kw = dict(threshold=128, min_fraction=0.0, out_size=(37, 41), method="lanczos")
+    kw = dict(threshold=128, min_fraction=0.0, out_shape=(37, 41), method="lanczos")
     gilfree.tiles(img[:100, :100], 50, engine=compiled, n_threads=1, **kw)
 
     def make_call(scale):
@@ -602,9 +602,15 @@ def test_stride_must_be_positive(stride):
         gilfree.tiles(IMG, 8, stride)
 
 
-@pytest.mark.parametrize("size", [2.5, "8", (8,), (8, 8, 8), (8, 2.0), True])
+@pytest.mark.parametrize("size", [2.5, "8", (8,), (8, 8, 8), True])
 def test_size_must_be_ints(size):
     with pytest.raises(TypeError, match="size"):
+        gilfree.tiles(IMG, size)
+
+
+@pytest.mark.parametrize("size", [(8, 2.0), (8, True), (8.5, 8)])
+def test_size_entries_must_be_ints(size):
+    with pytest.raises(ValueError, match="size must be a positive int or a pair"):
         gilfree.tiles(IMG, size)
 
 
@@ -645,17 +651,45 @@ def test_min_fraction_outside_unit_interval(bad):
         gilfree.tiles(IMG, 8, min_fraction=bad)
 
 
-def test_out_size_needs_a_resize_method():
-    with pytest.raises(ValueError, match="out_size needs a resampling method"):
-        gilfree.tiles(IMG, 8, out_size=4, method=None)
-    with pytest.raises(ValueError, match="out_size needs a resampling method"):
-        gilfree.tiles(IMG, 8, out_size=4, method="cubic")
+def test_out_shape_needs_a_resize_method():
+    with pytest.raises(ValueError, match="out_shape needs a resampling method"):
+        gilfree.tiles(IMG, 8, out_shape=4, method=None)
+    with pytest.raises(ValueError, match="method must be one of.*did you mean 'bicubic'"):
+        gilfree.tiles(IMG, 8, out_shape=4, method="cubic")
     with pytest.raises(ValueError, match="method"):
         gilfree.tiles(IMG, 8, method="cubic")
     with pytest.raises(ValueError, match="only shrinks.*bilinear"):
-        gilfree.tiles(IMG, 8, out_size=(16, 4), method="area")
-    with pytest.raises(ValueError, match="out_size must be positive"):
-        gilfree.tiles(IMG, 8, out_size=(0, 4))
+        gilfree.tiles(IMG, 8, out_shape=(16, 4), method="area")
+
+
+@pytest.mark.parametrize("bad", [(0, 4), (4, -1), 0, (2.0, 4), (4, "3"), (4, 4, 3)])
+def test_out_shape_entries_must_be_positive_ints(bad):
+    with pytest.raises(ValueError, match=r"out_shape must be a pair \(rows, cols\)"):
+        gilfree.tiles(IMG, 8, out_shape=bad)
+
+
+def test_out_size_is_a_deprecated_alias_of_out_shape():
+    want = gilfree.tiles(IMG, 8, out_shape=(4, 2), method="box")
+    with pytest.warns(FutureWarning, match=r"gilfree.tiles\(out_size=...\) is deprecated.*"
+                      r"use gilfree.tiles\(out_shape=\(4, 2\)\)") as rec:
+        got = gilfree.tiles(IMG, 8, out_size=(4, 2), method="box")
+    assert rec[0].filename == __file__  # the warning points at the caller's line
+    np.testing.assert_array_equal(got.patches, want.patches)
+    with pytest.warns(FutureWarning, match="iter_tiles"):
+        batches = list(gilfree.iter_tiles(IMG, 8, out_size=(4, 2), method="box"))
+    np.testing.assert_array_equal(np.concatenate([b.patches for b in batches]), want.patches)
+    with pytest.raises(TypeError, match="both out_shape= and its deprecated name out_size="):
+        gilfree.tiles(IMG, 8, out_shape=4, out_size=4)
+
+
+def test_method_accepts_pillow_members_and_refuses_ints():
+    Image = pytest.importorskip("PIL.Image")
+    img = np.random.default_rng(3).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    want = gilfree.tiles(img, 8, out_shape=(4, 3), method="hamming")
+    got = gilfree.tiles(img, 8, out_shape=(4, 3), method=Image.Resampling.HAMMING)
+    np.testing.assert_array_equal(got.patches, want.patches)
+    with pytest.raises(ValueError, match="bare int"):
+        gilfree.tiles(IMG, 8, out_shape=4, method=3)
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int8, np.float16, bool, np.complex64, np.int64])
@@ -702,5 +736,5 @@ def test_input_is_not_modified():
     img = random_image(rng, (30, 30, 3), np.uint8)
     keep = img.copy()
     img.flags.writeable = False
-    gilfree.tiles(img, 7, 5, threshold=100, out_size=3, pad=0)
+    gilfree.tiles(img, 7, 5, threshold=100, out_shape=3, pad=0)
     np.testing.assert_array_equal(img, keep)

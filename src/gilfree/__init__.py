@@ -4,14 +4,30 @@ Hot kernels are compiled twice, with Numba (``prange``) and with Cython
 (``nogil`` + OpenMP ``prange``), so that Python threads really use every
 core; NumPy and plain-Python versions of each kernel serve as fallback and
 as the test oracle.  ``gilfree info`` shows what this installation built.
+
+Thread counts: a kernel called without ``n_threads`` uses
+:func:`get_num_threads` threads, set for a block with :func:`threads` or
+for the calling thread with :func:`set_num_threads`, and capped inside
+``threadpoolctl.threadpool_limits``.
 """
 
-from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
+from ._config import (
+    EngineUnavailableError,
+    get_num_threads,
+    load_openmp as _load_openmp,
+    resolve_n_threads,
+    set_num_threads,
+    threads,
+    usable_cores,
+)
 from ._info import show_config
 from .parzen import parzen, parzen_counts
-from .kde import gaussian_kde, kde
+from .kde import SingularCovarianceError, gaussian_kde, kde
 from .parallel import (
+    BackendUnavailableError,
+    ParallelError,
     Parallelize,
+    TaskTimeoutError,
     WorkerCrashedError,
     imap,
     pmap,
@@ -19,33 +35,52 @@ from .parallel import (
     sweep,
     with_params,
 )
-from .resample import resample, resample_many, resample_poly
-from .resize import resize, resize_batch
+from .resample import (
+    resample,  # deprecated: resample_linear
+    resample_linear,
+    resample_linear_many,
+    resample_many,  # deprecated: resample_linear_many
+    resample_poly,
+)
+from .resize import cv2_method, pillow_method, resize, resize_batch
 from .tiles import Tiles, iter_tiles, tiles
 from . import dtw
 
 __version__ = "0.1.0"
 
+# Load the extensions' OpenMP runtime now, so that threadpoolctl (entered
+# before the first kernel call) finds it and its limits reach gilfree.
+_load_openmp()
+
 __all__ = [
     "EngineUnavailableError",
+    "SingularCovarianceError",
+    "cv2_method",
     "gaussian_kde",
+    "get_num_threads",
     "kde",
     "dtw",
     "parzen",
     "parzen_counts",
-    "resample",
-    "resample_many",
+    "pillow_method",
+    "resample_linear",
+    "resample_linear_many",
     "resample_poly",
     "resize",
     "resize_batch",
     "resolve_n_threads",
+    "set_num_threads",
     "show_config",
+    "threads",
     "usable_cores",
     "Tiles",
     "iter_tiles",
     "tiles",
     # parallel map
+    "BackendUnavailableError",
+    "ParallelError",
     "Parallelize",
+    "TaskTimeoutError",
     "WorkerCrashedError",
     "imap",
     "pmap",

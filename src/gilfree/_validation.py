@@ -126,25 +126,71 @@ def check_positive_int(value, name, *, minimum=1):
     return value
 
 
-def check_size(size, name="size"):
-    """An output image size ``(height, width)`` of two ints >= 1."""
-    if isinstance(size, (str, bytes)) or not hasattr(size, "__len__") or len(size) != 2:
-        raise TypeError(
-            f"{name} must be a pair (height, width) of positive ints; got {describe(size)}"
+def _shape_entry_error(name, shape, label, v, pair_hint):
+    return ValueError(
+        f"{name} must be {pair_hint}; its {label} is {v!r}"
+        + (f" of type {type(v).__name__}" if not isinstance(v, numbers.Integral) else "")
+        + (f" (in {name}={tuple(shape)!r})" if hasattr(shape, "__iter__") else "")
+    )
+
+
+def check_shape(shape, name="shape", *, allow_int=False):
+    """An image shape ``(rows, cols)`` (NumPy order: height, width) of two
+    ints >= 1, as a tuple of Python ints.
+
+    ``allow_int``: a single int ``n`` means ``(n, n)``.  A value that is not
+    a pair is a TypeError (a str, None, a scalar) or ValueError (another
+    length); an entry that is not an integer, or is zero or negative, is a
+    ValueError naming the parameter and the entry.
+    """
+    pair_hint = "a pair (rows, cols) of positive ints" + (" or one positive int" if allow_int
+                                                           else "")
+    if allow_int and isinstance(shape, numbers.Integral) and not isinstance(
+            shape, (bool, np.bool_)):
+        if shape < 1:
+            raise ValueError(f"{name} must be {pair_hint}; got {int(shape)}")
+        return (int(shape), int(shape))
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
+        raise TypeError(f"{name} must be {pair_hint}; got {describe(shape)}")
+    if isinstance(shape, np.ndarray) and shape.ndim != 1:
+        raise ValueError(f"{name} must be {pair_hint}; got an array of shape {shape.shape}")
+    if len(shape) != 2:
+        extra = (" (the channel count is the input's: give only rows and cols)"
+                 if len(shape) == 3 else "")
+        raise ValueError(
+            f"{name} must be {pair_hint}; got {len(shape)} values {tuple(shape)!r}{extra}"
         )
     out = []
-    for label, v in zip(("height", "width"), size):
+    for label, v in zip(("rows (height)", "cols (width)"), shape):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
-            raise TypeError(
-                f"{name} must be a pair (height, width) of positive ints; "
-                f"its {label} is {v!r} of type {type(v).__name__}"
-            )
+            raise _shape_entry_error(name, shape, label, v, pair_hint)
         if v < 1:
-            raise ValueError(
-                f"{name} must be a pair (height, width) of positive ints; its {label} is {int(v)}"
-            )
+            raise _shape_entry_error(name, shape, label, int(v), pair_hint)
         out.append(int(v))
     return tuple(out)
+
+
+def renamed_argument(func, old, new, old_value, new_value, *, note="", stacklevel=3):
+    """Resolve a keyword renamed from ``old`` to ``new``: returns the value
+    to use; a value given under the old name raises a FutureWarning (shown
+    once per call site by the default warning filters) that names the exact
+    replacement, and both at once is a TypeError.  ``stacklevel`` points the
+    warning at the user's line (3: called from the public function)."""
+    import warnings
+
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise TypeError(
+            f"{func}() got both {new}= and its deprecated name {old}=; pass only {new}="
+        )
+    warnings.warn(
+        f"{func}({old}=...) is deprecated and will be removed in the next release; "
+        f"use {func}({new}={old_value!r}){note}",
+        FutureWarning,
+        stacklevel=stacklevel,
+    )
+    return old_value
 
 
 def as_typed_array(x, name, dtypes, *, hint=""):

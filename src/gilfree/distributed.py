@@ -54,7 +54,7 @@ The adapters, each returning exactly what the local call returns:
 
 >>> slides = ["/data/s1.npy", "/data/s2.tif", np.zeros((4096, 4096, 3), np.uint8)]
 >>> t = gd.tiles(slides, 256, threshold=220, min_fraction=0.5,      # doctest: +SKIP
-...              out_size=64, client=client)
+...              out_shape=64, client=client)
 >>> fits = gd.dtw_sweep(data, 102.4, {"max_cost": [2, 3, 4]},       # doctest: +SKIP
 ...                     template=template, client=client)
 
@@ -74,7 +74,12 @@ import time
 import numpy as np
 
 from . import _config
-from ._validation import as_points_matrix, check_positive_finite, check_weights
+from ._validation import (
+    as_points_matrix,
+    check_positive_finite,
+    check_weights,
+    renamed_argument,
+)
 
 __all__ = [
     "DaskUnavailableError",
@@ -569,23 +574,31 @@ def gaussian_kde_evaluate(kde, points, *, log=False, client=None, n_workers=None
                       n_workers=n_workers, retries=retries)
 
 
-def resize_batch(images, size, method="bilinear", *, engine="auto", client=None,
-                 n_workers=None, retries=None):
+def resize_batch(images, shape=None, method="bicubic", *, size=None, engine="auto",
+                 client=None, n_workers=None, retries=None):
     """:func:`gilfree.resize_batch` on a Dask cluster: the images are split
     across workers (each receives only its own), each worker resizes its
     share with all of its threads; bit for bit the local result.
 
+    ``shape`` is the output ``(rows, cols)`` (NumPy order), ``method`` as for
+    :func:`gilfree.resize` (default ``"bicubic"``); ``size`` is the
+    deprecated alias of ``shape`` (a FutureWarning).
+
     Returns
     -------
-    ndarray, shape (N, height, width) or (N, height, width, C), the input dtype
+    ndarray, shape (N, rows, cols) or (N, rows, cols, C), the input dtype
     """
+    from .resize import _shape_of
+    from .resize import normalize_method
     from .resize import resize_batch as local
 
+    shape = _shape_of("gilfree.distributed.resize_batch", shape, size)
+    method = normalize_method(method)
     arr = images if isinstance(images, np.ndarray) else np.asarray(images)
     if arr.ndim not in (3, 4):
         # let the local function word the error
-        return local(arr, size, method, engine=engine, n_threads=1)
-    return scale_rows(local, "images", dict(images=arr, size=size, method=method,
+        return local(arr, shape, method, engine=engine, n_threads=1)
+    return scale_rows(local, "images", dict(images=arr, shape=shape, method=method,
                                             engine=engine),
                       client=client, n_workers=n_workers, retries=retries)
 
@@ -711,7 +724,7 @@ def _source(obj):
     return obj, obj
 
 
-def _tiles_part(part, size, stride, threshold, min_fraction, out_size, method, pad, engine,
+def _tiles_part(part, size, stride, threshold, min_fraction, out_shape, method, pad, engine,
                 n_threads):
     """Worker side: the tiles of one slide, or of one band of its tile rows.
 
@@ -734,7 +747,7 @@ def _tiles_part(part, size, stride, threshold, min_fraction, out_size, method, p
         if mrows is not None:
             mask = mask[mrows[0]:mrows[1]]
     out = local(image, size, stride, threshold=threshold, mask=mask,
-                min_fraction=min_fraction, out_size=out_size, method=method, pad=pad,
+                min_fraction=min_fraction, out_shape=out_shape, method=method, pad=pad,
                 engine=engine, n_threads=n_threads)
     if last is None and not shift:
         return out
@@ -785,8 +798,8 @@ def _band_plan(job, weight, cap):
 
 
 def tiles(slides, size, stride=None, *, threshold=None, mask=None, min_fraction=0.0,
-          out_size=None, method="area", pad=None, engine="auto", client=None, n_workers=None,
-          retries=None):
+          out_shape=None, method="area", pad=None, out_size=None, engine="auto", client=None,
+          n_workers=None, retries=None):
     """:func:`gilfree.tiles` of every slide of a list, on a Dask cluster.
 
     Returns exactly ``[gilfree.tiles(s, size, stride, ...) for s in
@@ -808,8 +821,10 @@ def tiles(slides, size, stride=None, *, threshold=None, mask=None, min_fraction=
         tiled).  Files must be readable at the same path on the workers
         (a shared filesystem); a copy-on-write (``mode="c"``) memmap is read
         from its file, without changes made through it.
-    size, stride, threshold, min_fraction, out_size, method, pad, engine
+    size, stride, threshold, min_fraction, out_shape, method, pad, engine
         As for :func:`gilfree.tiles`, the same for every slide.
+    out_size : int or (int, int), optional
+        Deprecated alias of ``out_shape`` (a FutureWarning).
     mask : array, list or None
         One boolean mask for every slide, or a list with one mask (array,
         memmap, ``.npy`` path, or None) per slide.
@@ -839,6 +854,9 @@ def tiles(slides, size, stride=None, *, threshold=None, mask=None, min_fraction=
     """
     from .tiles import _Job
 
+    out_shape = renamed_argument("gilfree.distributed.tiles", "out_size", "out_shape", out_size,
+                                 out_shape,
+                                 note=" (the same (height, width) order)", stacklevel=3)
     if isinstance(slides, (str, bytes, os.PathLike, np.ndarray)) or not hasattr(
             slides, "__iter__"):
         raise TypeError(
@@ -850,7 +868,7 @@ def tiles(slides, size, stride=None, *, threshold=None, mask=None, min_fraction=
         return []
     masks = _slide_masks(mask, len(slides))
     kwargs = dict(size=size, stride=stride, threshold=threshold, min_fraction=min_fraction,
-                  out_size=out_size, method=method, pad=pad, engine=engine)
+                  out_shape=out_shape, method=method, pad=pad, engine=engine)
 
     # the checks of gilfree.tiles, on the client, nothing read
     checked = []  # (slide source, mask source, job or None, weight)
@@ -860,7 +878,7 @@ def tiles(slides, size, stride=None, *, threshold=None, mask=None, min_fraction=
         job = None
         if local is not None and (m is None or mlocal is not None):
             try:
-                job = _Job(local, size, stride, threshold, mlocal, min_fraction, out_size,
+                job = _Job(local, size, stride, threshold, mlocal, min_fraction, out_shape,
                            method, pad)
                 if engine != "auto":
                     _config.resolve_engine("tiles", engine)

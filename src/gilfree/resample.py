@@ -1,18 +1,25 @@
 """Signal resampling, GIL-free (KERNELS.md section 4).
 
-``resample``
+``resample_linear``
     Linear, endpoint aligned: ``np.interp(np.linspace(0, L-1, num),
     np.arange(L), x)`` along ``axis`` for every other index (what gait
     template resampling does), with np.interp's own formula, so the numbers
-    are np.interp's.
+    are np.interp's.  (Not ``scipy.signal.resample``, which is Fourier
+    resampling: hence the name.)
 ``resample_poly``
-    ``scipy.signal.resample_poly(x, up, down, axis)`` with its defaults: a
-    Kaiser (beta 5) low-pass FIR of ``20 * max(up, down) + 1`` taps (designed
-    here as ``scipy.signal.firwin`` does, no SciPy at run time) applied as a
-    polyphase filter with zero padding.
-``resample_many``
+    ``scipy.signal.resample_poly(x, up, down, axis)``: a Kaiser (beta 5 by
+    default) low-pass FIR of ``20 * max(up, down) + 1`` taps (designed here
+    as ``scipy.signal.firwin`` does, no SciPy at run time) applied as a
+    polyphase filter with zero padding.  The same arguments are accepted
+    and refused with the same exception types as scipy's.
+``resample_linear_many``
     Many signals of different lengths (thousands of strides) to one common
-    length, ``resample`` on each, in one call with one (k, num, ...) output.
+    length, ``resample_linear`` on each, in one call with one (k, num, ...)
+    output.
+
+``resample`` and ``resample_many`` are the former names of the linear
+resamplers, deprecated (a FutureWarning): ``scipy.signal.resample`` of the
+same arguments computes something else.
 
 The compiled engines split the output samples (or the signals) among
 threads; each output value is computed by one thread in a fixed order, so
@@ -21,13 +28,17 @@ results do not depend on the thread count.
 
 import functools
 import math
+import numbers
+import warnings
 
 import numpy as np
 
 from . import _config
 from ._validation import check_out, check_positive_int, describe
 
-__all__ = ["resample", "resample_many", "resample_poly"]
+__all__ = ["resample_linear", "resample_linear_many", "resample_poly"]
+
+_AxisError = getattr(getattr(np, "exceptions", np), "AxisError", ValueError)
 
 _config.register_kernel(
     "resample",
@@ -65,7 +76,8 @@ def _check_axis(axis, ndim, name="axis"):
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{name} must be an int; got {describe(axis)}")
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{name}={axis} is out of range for an array with {ndim} dimensions")
+        # numpy's AxisError is both a ValueError and an IndexError (scipy's)
+        raise _AxisError(f"{name}={axis} is out of range for an array with {ndim} dimensions")
     return int(axis) % ndim
 
 
@@ -82,7 +94,7 @@ def _from_matrix(mat, rest, axis):
     return np.moveaxis(mat.reshape((mat.shape[0],) + rest), 0, axis)
 
 
-def resample(x, num, axis=0, *, method="linear", engine="auto", n_threads=None):
+def resample_linear(x, num, axis=0, *, engine="auto", n_threads=None):
     """Resample ``x`` to ``num`` samples along ``axis`` by linear interpolation.
 
     Sample ``i`` of the result is ``x`` interpolated at position
@@ -97,8 +109,6 @@ def resample(x, num, axis=0, *, method="linear", engine="auto", n_threads=None):
         Output length along ``axis`` (>= 1).
     axis : int
         Time axis.
-    method : {"linear"}
-        For polyphase (anti-aliased) resampling use :func:`resample_poly`.
     engine : {"auto", "cython", "numba", "numpy", "python"}
     n_threads : int, optional
         Threads for the compiled engines; never changes the result.
@@ -106,12 +116,22 @@ def resample(x, num, axis=0, *, method="linear", engine="auto", n_threads=None):
     Returns
     -------
     ndarray of float64, ``x``'s shape with ``num`` along ``axis``
+
+    See Also
+    --------
+    resample_poly : anti-aliased (polyphase FIR) resampling, as scipy's.
+
+    Notes
+    -----
+    For anti-aliased resampling use :func:`resample_poly`;
+    ``scipy.signal.resample`` (Fourier) is a third, different method.
+
+    Examples
+    --------
+    >>> import numpy as np, gilfree
+    >>> gilfree.resample_linear(np.array([0.0, 1.0, 4.0]), 5)
+    array([0. , 0.5, 1. , 2.5, 4. ])
     """
-    if method != "linear":
-        raise ValueError(
-            f"method must be 'linear'; got {describe(method)} "
-            "(use gilfree.resample_poly(x, up, down) for polyphase filtering)"
-        )
     arr = _as_signal(x, "x")
     num = check_positive_int(num, "num")
     axis = _check_axis(axis, arr.ndim)
@@ -125,7 +145,7 @@ def resample(x, num, axis=0, *, method="linear", engine="auto", n_threads=None):
     return _from_matrix(out, rest, axis)
 
 
-def resample_many(arrays, num, *, out=None, engine="auto", n_threads=None):
+def resample_linear_many(arrays, num, *, out=None, engine="auto", n_threads=None):
     """Resample many signals of different lengths to ``num`` samples each.
 
     Parameters
@@ -141,18 +161,18 @@ def resample_many(arrays, num, *, out=None, engine="auto", n_threads=None):
         same size saves the page faults of a fresh allocation, which on
         virtual machines can cost more than the resampling itself.
     engine, n_threads
-        As for :func:`resample`.
+        As for :func:`resample_linear`.
 
     Returns
     -------
     ndarray of float64, shape (k, num, ...)
-        ``out[k] == resample(arrays[k], num)``.
+        ``out[k] == resample_linear(arrays[k], num)``.
     """
     num = check_positive_int(num, "num")
     if isinstance(arrays, np.ndarray) or not hasattr(arrays, "__len__"):
         raise TypeError(
             "arrays must be a list (or tuple) of arrays of possibly different lengths; "
-            f"got {describe(arrays)} (for one array use resample())"
+            f"got {describe(arrays)} (for one array use resample_linear())"
         )
     k = len(arrays)
     if k == 0:
@@ -204,6 +224,35 @@ def _output(out, k, num, rest):
     return check_out(out, (k, num) + tuple(rest), np.float64).reshape(k, num, m)
 
 
+def _deprecated(old, new):
+    warnings.warn(
+        f"gilfree.{old} is deprecated and will be removed in the next release: it is "
+        f"linear interpolation, not scipy.signal.{old.replace('_many', '')} (Fourier); "
+        f"use gilfree.{new}, with the same arguments",
+        FutureWarning,
+        stacklevel=3,
+    )
+
+
+def resample(x, num, axis=0, *, method="linear", engine="auto", n_threads=None):
+    """Deprecated name of :func:`resample_linear` (a FutureWarning): it is
+    linear interpolation, while ``scipy.signal.resample`` with the same
+    arguments is Fourier resampling.  ``method`` must be ``"linear"``."""
+    _deprecated("resample", "resample_linear")
+    if method != "linear":
+        raise ValueError(
+            f"method must be 'linear'; got {describe(method)} "
+            "(use gilfree.resample_poly(x, up, down) for polyphase filtering)"
+        )
+    return resample_linear(x, num, axis, engine=engine, n_threads=n_threads)
+
+
+def resample_many(arrays, num, *, out=None, engine="auto", n_threads=None):
+    """Deprecated name of :func:`resample_linear_many` (a FutureWarning)."""
+    _deprecated("resample_many", "resample_linear_many")
+    return resample_linear_many(arrays, num, out=out, engine=engine, n_threads=n_threads)
+
+
 def _kaiser(n, beta):
     """scipy.signal.windows.kaiser(n, beta, sym=True)."""
     if n == 1:
@@ -230,12 +279,12 @@ def _upfirdn_len(len_h, n_in, up, down):
 
 
 @functools.lru_cache(maxsize=_config.RESAMPLE_FILTER_CACHE)
-def _poly_filter(up, down):
+def _poly_filter(up, down, beta=KAISER_BETA):
     """(reversed polyphase taps (up, nq), n_pre_remove) of
     scipy.signal.resample_poly for the reduced ratio up/down."""
     max_rate = max(up, down)
     half_len = 10 * max_rate
-    h = _firwin_lowpass(2 * half_len + 1, 1.0 / max_rate, KAISER_BETA) * up
+    h = _firwin_lowpass(2 * half_len + 1, 1.0 / max_rate, beta) * up
     n_pre_pad = down - half_len % down
     n_pre_remove = (half_len + n_pre_pad) // down
     h = np.concatenate([np.zeros(n_pre_pad), h])
@@ -249,15 +298,48 @@ def _poly_filter(up, down):
     return hr, n_pre_remove
 
 
-def _poly_plan(up, down, n_in):
+def _poly_plan(up, down, n_in, beta=KAISER_BETA):
     """(taps, n_pre_remove, n_out) as in scipy.signal.resample_poly."""
     n_out = n_in * up
     n_out = n_out // down + bool(n_out % down)
-    hr, pre = _poly_filter(up, down)
+    hr, pre = _poly_filter(up, down, beta)
     return hr, pre, n_out
 
 
-def resample_poly(x, up, down, axis=0, *, engine="auto", n_threads=None):
+def _rate(value, name):
+    """``up`` / ``down`` checked as scipy.signal.resample_poly checks them:
+    ``int(value)`` must succeed (its TypeError, ValueError or OverflowError
+    otherwise) and equal ``value`` (integral floats such as 2.0 pass), and
+    be >= 1 (ValueError)."""
+    try:
+        iv = int(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise type(exc)(
+            f"{name} must be an integer >= 1; got {describe(value)} ({exc})"
+        ) from None
+    if value != iv:
+        raise ValueError(f"{name} must be an integer; got {describe(value)}")
+    if iv < 1:
+        raise ValueError(f"up and down must be >= 1; got {name}={iv}")
+    return iv
+
+
+def _kaiser_beta(window):
+    """The beta of a ``("kaiser", beta)`` window, the only kind gilfree
+    designs; anything else scipy accepts is NotImplementedError."""
+    if (isinstance(window, tuple) and len(window) == 2 and window[0] == "kaiser"
+            and isinstance(window[1], numbers.Real) and not isinstance(window[1], bool)
+            and math.isfinite(window[1])):
+        return float(window[1])
+    raise NotImplementedError(
+        f"window={window!r} is not supported: gilfree designs scipy's default low-pass "
+        "filter with a Kaiser window, window=('kaiser', beta) (scipy's default "
+        "('kaiser', 5.0)); use scipy.signal.resample_poly for other windows or your own taps"
+    )
+
+
+def resample_poly(x, up, down, axis=0, window=("kaiser", KAISER_BETA), padtype="constant",
+                  cval=None, *, engine="auto", n_threads=None):
     """Resample by the rational factor ``up / down`` with a polyphase FIR.
 
     Same result as ``scipy.signal.resample_poly(x, up, down, axis)`` with
@@ -267,34 +349,63 @@ def resample_poly(x, up, down, axis=0, *, engine="auto", n_threads=None):
     Parameters
     ----------
     x : array_like, at least 1-D
-        Real numbers; ``L = x.shape[axis] >= 1``.
+        Real numbers (complex is not supported).
     up, down : int
         Upsampling and downsampling factors (>= 1; reduced by their gcd).
+        As in scipy, integral floats (``2.0``) are accepted; other values
+        raise scipy's exception types (``ValueError`` for ``1.3`` or
+        ``"yo"``, ``TypeError`` for ``None``).
     axis : int
         Time axis.
+    window : ("kaiser", float)
+        The window of the low-pass design, scipy's default ``("kaiser",
+        5.0)``; other Kaiser betas are supported, other windows and
+        explicit taps raise NotImplementedError.
+    padtype : "constant"
+        scipy's default (zeros beyond the ends); the other padding modes
+        raise NotImplementedError.
+    cval : None or 0
+        scipy's constant padding value: only the default (zero).
     engine, n_threads
-        As for :func:`resample`.
+        As for :func:`resample_linear`.
 
     Returns
     -------
     ndarray, ``x``'s shape with ``ceil(L * up / down)`` samples along
-    ``axis``; float32 for float32 input (computed in float64), else float64.
+    ``axis``; float32 for float32 input (computed in float64, where scipy
+    computes in float32), else float64.  When ``up == down`` (after the
+    gcd), a copy of ``x`` in its own dtype, as scipy returns.
     """
     arr = _as_signal(x, "x")
-    up = check_positive_int(up, "up")
-    down = check_positive_int(down, "down")
+    up = _rate(up, "up")
+    down = _rate(down, "down")
+    if cval is not None and padtype != "constant":
+        raise ValueError(f"cval has no effect when padtype is {padtype!r}")
+    beta = _kaiser_beta(window)
+    if padtype != "constant":
+        raise NotImplementedError(
+            f"padtype={padtype!r} is not supported: gilfree pads with zeros, scipy's default "
+            "padtype='constant'; use scipy.signal.resample_poly for the other modes"
+        )
+    if cval is not None and cval != 0:
+        raise NotImplementedError(
+            f"cval={cval!r} is not supported: gilfree pads with zeros (scipy's default "
+            "cval=None)"
+        )
     axis = _check_axis(axis, arr.ndim)
     n_in = arr.shape[axis]
-    if n_in == 0:
-        raise ValueError(f"x must have at least one sample along axis {axis}; got shape {arr.shape}")
     out_dtype = np.float32 if arr.dtype == np.float32 else np.float64
     g = math.gcd(up, down)
     up //= g
     down //= g
     if up == down == 1:
-        return arr.astype(out_dtype, copy=True)
+        return np.array(arr, copy=True)
     _, mod, nt = _config.select("resample", engine, n_threads)
-    hr, pre, n_out = _poly_plan(up, down, n_in)
+    hr, pre, n_out = _poly_plan(up, down, n_in, beta)
+    if n_in == 0:
+        shape = list(arr.shape)
+        shape[axis] = 0
+        return np.zeros(shape, dtype=out_dtype)
     mat, rest = _to_matrix(arr, axis)
     out = np.empty((n_out, mat.shape[1]), dtype=np.float64)
     if mat.shape[1]:

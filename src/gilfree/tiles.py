@@ -21,7 +21,7 @@ Foreground
 
 Patches
     ``image[r:r+th, c:c+tw]`` (padded as above), or its
-    :func:`gilfree.resize` to ``out_size`` with ``method``: the same tables
+    :func:`gilfree.resize` to ``out_shape`` with ``method``: the same tables
     and arithmetic, so the same numbers as ``gilfree.resize`` of the tile.
 
 Memory
@@ -78,8 +78,14 @@ from . import _config
 from . import _resize_plan as rplan
 from . import _tiles_plan as tp
 from .resize import METHODS as _METHODS
-from .resize import _area_axis, _check_method, _nearest_axis, _pillow_axis
-from ._validation import as_typed_array, check_positive_int, describe
+from .resize import _area_axis, _nearest_axis, _pillow_axis, normalize_method
+from ._validation import (
+    as_typed_array,
+    check_positive_int,
+    check_shape,
+    describe,
+    renamed_argument,
+)
 
 __all__ = ["Tiles", "iter_tiles", "tiles"]
 
@@ -112,7 +118,7 @@ class Tiles(collections.namedtuple("Tiles", ["coords", "fraction", "patches"])):
     fraction : ndarray, float64, shape (k,)
         Foreground pixels / tile pixels of each kept tile.
     patches : ndarray, shape (k, oh, ow) or (k, oh, ow, C), the image's dtype
-        The tiles, or their resized versions (``oh, ow`` = ``out_size``).
+        The tiles, or their resized versions (``oh, ow`` = ``out_shape``).
     """
 
     __slots__ = ()
@@ -137,14 +143,14 @@ def _pair(value, name):
     out = []
     for label, v in zip(("height", "width"), items):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
-            raise TypeError(
+            raise ValueError(
                 f"{name} must be a positive int or a pair (height, width) of them; "
                 f"its {label} is {v!r} of type {type(v).__name__}"
             )
         if v < 1:
             raise ValueError(
                 f"{name} must be positive; its {label} is {int(v)}"
-                + (" (a tile or stride of 0 or less pixels)" if name != "out_size" else "")
+                " (a tile or stride of 0 or less pixels)"
             )
         out.append(int(v))
     return tuple(out)
@@ -333,17 +339,17 @@ for _a in (_NO_TAPS_B, _NO_TAPS_I, _NO_TAPS_F, _NO_IDX, _NO_OFS, _NO_SRC, _NO_AL
     _a.flags.writeable = False
 
 
-def _resize_spec(th, tw, C, dtype, out_size):
+def _resize_spec(th, tw, C, dtype, out_shape):
     """(rmode, oh, ow, geom entries, tables) turning a (th, tw) tile into a
     patch; the tables are ``gilfree.resize``'s (cached per size pair)."""
     spec = {"hp": 0, "vp": 0, "vf": 0, "kx": 0, "ky": 0, "addhalf": 0}
     xb, xki, xkf, yb, yki, ykf = (_NO_TAPS_B, _NO_TAPS_I, _NO_TAPS_F) * 2
     xi = yi = _NO_IDX
     xofs, xsrc, xal, yofs, ysrc, yal = (_NO_OFS, _NO_SRC, _NO_AL) * 2
-    if out_size is None or out_size[0] == (th, tw):
+    if out_shape is None or out_shape[0] == (th, tw):
         mode, (oh, ow) = tp.R_COPY, (th, tw)
     else:
-        (oh, ow), method = out_size
+        (oh, ow), method = out_shape
         if method == "nearest":
             mode = tp.R_NEAREST
             acc = dtype != np.uint16
@@ -382,7 +388,7 @@ def _resize_spec(th, tw, C, dtype, out_size):
 class _Job:
     """One validated tiling call: geometry, foreground rule, patch recipe."""
 
-    def __init__(self, image, size, stride, threshold, mask, min_fraction, out_size, method,
+    def __init__(self, image, size, stride, threshold, mask, min_fraction, out_shape, method,
                  pad):
         arr = as_typed_array(image, "image", DTYPES, hint=_DTYPE_HINT)
         if arr.ndim not in (2, 3):
@@ -459,20 +465,21 @@ class _Job:
         self.min_count = 0 if self.fg == tp.FG_ALL else c
 
         # patch recipe
-        if out_size is None:
+        if out_shape is None:
             if method is not None:
-                _check_method(method)
+                normalize_method(method)
             recipe = None
         else:
-            osz = _pair(out_size, "out_size")
-            if method is None or not isinstance(method, str) or method not in _METHODS:
+            osz = check_shape(out_shape, "out_shape", allow_int=True)
+            if method is None:
                 raise ValueError(
-                    f"out_size needs a resampling method, one of "
-                    f"{', '.join(map(repr, _METHODS))}; got method={method!r}"
+                    f"out_shape needs a resampling method, one of "
+                    f"{', '.join(map(repr, _METHODS))}; got method=None"
                 )
+            method = normalize_method(method)
             if method == "area" and (osz[0] > th or osz[1] > tw):
                 raise ValueError(
-                    f"method='area' only shrinks (OpenCV's INTER_AREA); out_size {osz} "
+                    f"method='area' only shrinks (OpenCV's INTER_AREA); out_shape={osz} "
                     f"enlarges the tile {(th, tw)}. Use 'bilinear', 'bicubic', 'lanczos' or "
                     "'nearest' to enlarge"
                 )
@@ -778,8 +785,16 @@ class _Job:
             yield self.finish(bflat[:fill], bcount[:fill], buf[:fill].copy())
 
 
+def _out_shape_of(func, out_shape, out_size):
+    """``out_shape``, or its deprecated alias ``out_size`` (warned at the
+    user's line: the caller of ``func``)."""
+    return renamed_argument(func, "out_size", "out_shape", out_size, out_shape,
+                            note=" (the same (height, width) order)", stacklevel=4)
+
+
 def tiles(image, size, stride=None, *, threshold=None, mask=None, min_fraction=0.0,
-          out_size=None, method="area", pad=None, engine="auto", n_threads=None):
+          out_shape=None, method="area", pad=None, out_size=None, engine="auto",
+          n_threads=None):
     """Cut an image into tiles, keep the foreground ones, copy or resize them.
 
     Parameters
@@ -800,14 +815,18 @@ def tiles(image, size, stride=None, *, threshold=None, mask=None, min_fraction=0
         Foreground pixels (instead of ``threshold``).
     min_fraction : float in [0, 1]
         A tile is kept iff its foreground fraction >= this.
-    out_size : int or (int, int), optional
-        Resize every kept tile to this ``(height, width)``.
-    method : str
-        A :func:`gilfree.resize` method for ``out_size`` (default
+    out_shape : int or (int, int), optional
+        Resize every kept tile to this ``(rows, cols)``, i.e. ``(height,
+        width)`` (NumPy order; an int: square).
+    method : str or PIL.Image.Resampling
+        A :func:`gilfree.resize` method for ``out_shape`` (default
         ``"area"``, OpenCV's INTER_AREA: shrinking only).
     pad : number or sequence of C numbers, optional
         Keep border tiles that leave the image, filled with this value.
         By default they are dropped.
+    out_size : int or (int, int), optional
+        Deprecated alias of ``out_shape`` (same order); raises a
+        FutureWarning.
     engine : {"auto", "cython", "numba", "numpy", "python"}
         ``auto`` is ``cython``, else ``numba``, else ``numpy``.
     n_threads : int, optional
@@ -825,18 +844,19 @@ def tiles(image, size, stride=None, *, threshold=None, mask=None, min_fraction=0
     --------
     >>> import numpy as np, gilfree
     >>> img = np.full((512, 768, 3), 255, np.uint8); img[:256, :256] = 100
-    >>> t = gilfree.tiles(img, 256, threshold=220, min_fraction=0.5, out_size=64)
+    >>> t = gilfree.tiles(img, 256, threshold=220, min_fraction=0.5, out_shape=64)
     >>> t.coords.tolist(), t.fraction.tolist(), t.patches.shape
     ([[0, 0]], [1.0], (1, 64, 64, 3))
     """
-    job = _Job(image, size, stride, threshold, mask, min_fraction, out_size, method, pad)
+    out_shape = _out_shape_of("gilfree.tiles", out_shape, out_size)
+    job = _Job(image, size, stride, threshold, mask, min_fraction, out_shape, method, pad)
     _, mod, nt = _config.select("tiles", engine, n_threads)
     return job.run(mod, nt)
 
 
 def iter_tiles(image, size, stride=None, *, threshold=None, mask=None, min_fraction=0.0,
-               out_size=None, method="area", pad=None, batch_size=256, engine="auto",
-               n_threads=None):
+               out_shape=None, method="area", pad=None, batch_size=256, out_size=None,
+               engine="auto", n_threads=None):
     """:func:`tiles` as a lazy stream of batches, for slides bigger than memory.
 
     Same parameters as :func:`tiles`, plus ``batch_size`` (int >= 1).  The
@@ -851,7 +871,8 @@ def iter_tiles(image, size, stride=None, *, threshold=None, mask=None, min_fract
         shorter), in the order of :func:`tiles`: concatenating the batches
         gives exactly the result of :func:`tiles`.
     """
-    job = _Job(image, size, stride, threshold, mask, min_fraction, out_size, method, pad)
+    out_shape = _out_shape_of("gilfree.iter_tiles", out_shape, out_size)
+    job = _Job(image, size, stride, threshold, mask, min_fraction, out_shape, method, pad)
     batch_size = check_positive_int(batch_size, "batch_size")
     _, mod, nt = _config.select("tiles", engine, n_threads)
     return job.batches(mod, nt, batch_size)

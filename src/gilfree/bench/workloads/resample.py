@@ -3,7 +3,7 @@
 ``resample``: thousands of strides (150-300 samples x 3 gyroscope channels)
 each resampled linearly to 200 points, as stride templates are built — a
 Python loop of ``np.interp`` (serial, threads, processes) vs
-``gilfree.resample_many``.
+``gilfree.resample_linear_many``.
 
 ``resample-poly``: a long 6-channel IMU recording taken from 204.8 Hz to
 100 Hz — ``scipy.signal.resample_poly`` vs ``gilfree.resample_poly``.
@@ -38,7 +38,7 @@ class ResampleStrides(Workload):
     name = "resample"
     title = "Strides resampled to 200 points"
     description = ("k strides of 150-300 samples x 3 channels, each linearly resampled to 200 "
-                   "points: np.interp loop serial / threads / processes vs resample_many")
+                   "points: np.interp loop serial / threads / processes vs resample_linear_many")
 
     def params(self, quick):
         return {"strides": 1_000 if quick else 10_000, "min_len": 150, "max_len": 300,
@@ -51,7 +51,7 @@ class ResampleStrides(Workload):
 
     def reference(self, data):
         strides, num = data
-        return gilfree.resample_many(strides, num, engine="numpy")
+        return gilfree.resample_linear_many(strides, num, engine="numpy")
 
     def approaches(self, data, workers):
         strides, num = data
@@ -63,11 +63,12 @@ class ResampleStrides(Workload):
             out.append(Approach("python processes", "python-processes", p,
                                 lambda p=p: _pooled(process_map, strides, num, p)))
         out.append(Approach("numpy", "numpy", 1,
-                            lambda: gilfree.resample_many(strides, num, engine="numpy")))
+                            lambda: gilfree.resample_linear_many(strides, num, engine="numpy")))
         for engine in ("numba", "cython"):
             for p in workers:
                 out.append(Approach(engine, engine, p, lambda e=engine, p=p:
-                                    gilfree.resample_many(strides, num, engine=e, n_threads=p)))
+                                    gilfree.resample_linear_many(strides, num, engine=e,
+                                                                 n_threads=p)))
         return out
 
 

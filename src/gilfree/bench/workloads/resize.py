@@ -74,7 +74,8 @@ class Resize(Workload):
             out.append(Approach("pillow processes", "competitor", p,
                                 lambda p=p: _pooled(process_map, imgs, size, p)))
         out.append(Approach("numpy", "numpy", 1,
-                            lambda: gilfree.resize_batch(imgs[:k], size, engine="numpy"),
+                            lambda: gilfree.resize_batch(imgs[:k], size, "bilinear",
+                                                         engine="numpy"),
                             scale=n / k, note=f"estimated from {k} of {n} images",
                             check=lambda r: np.array_equal(r, ref_sub)))
         for p in workers:

@@ -205,7 +205,7 @@ class TilesWorkload(Workload):
 
     def _ours(self, slide, engine, p):
         return gilfree.tiles(slide, TILE, threshold=THRESHOLD, min_fraction=MIN_FRACTION,
-                             out_size=OUT, method="box", engine=engine, n_threads=p)
+                             out_shape=OUT, method="box", engine=engine, n_threads=p)
 
     def reference(self, data):
         path, slide, shape = data
