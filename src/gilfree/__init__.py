@@ -10,6 +10,7 @@ from ._config import EngineUnavailableError, resolve_n_threads, usable_cores
 from ._info import show_config
 from .parzen import parzen, parzen_counts
 from .kde import gaussian_kde, kde
+from ._kernel_density import KernelDensity
 from .parallel import (
     Parallelize,
     WorkerCrashedError,
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EngineUnavailableError",
+    "KernelDensity",
     "gaussian_kde",
     "kde",
     "dtw",
