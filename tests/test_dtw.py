@@ -63,7 +63,7 @@ def naive_path(D, end):
 
 def naive_segment(template, data, fs, *, template_fs, scale=1.0, max_cost=4.0, min_s=0.6,
                   max_s=3.0, snap_ms=300, snap_axis="gyr_ml", conflict=True, resample=True):
-    """The KERNELS.md 6 pipeline, step by step (template/data DataFrames)."""
+    """The BarthDtw pipeline, step by step (template/data DataFrames)."""
     cols = list(template.columns)
     t = template.to_numpy(float) / scale
     if resample and fs != template_fs:

@@ -1,4 +1,4 @@
-"""Tests of gilfree.kde and gilfree.gaussian_kde (KERNELS.md section 2).
+"""Tests of gilfree.kde and gilfree.gaussian_kde.
 
 References: ``scipy.stats.gaussian_kde`` and
 ``sklearn.neighbors.KernelDensity`` when installed (test extra), and a slow,

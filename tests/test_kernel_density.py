@@ -57,11 +57,11 @@ def test_score_samples_equal_sklearn_exact_sum(kernel, d):
     if kernel == "cosine" and d == 2:
         pytest.skip("cosine in even d: see test_cosine_even_d_is_a_density")
     rng = _rng(d)
-    X = rng.standard_normal((300, d))
-    Q = np.concatenate([rng.standard_normal((90, d)) * 1.5, X[:10]])
-    w = rng.random(300)
+    X = rng.standard_normal((200, d))
+    Q = np.concatenate([rng.standard_normal((60, d)) * 1.5, X[:10]])
+    w = rng.random(200)
     w[::7] = 0.0
-    for bandwidth in (0.35, "scott", "silverman"):
+    for bandwidth in (0.35, "silverman"):
         for sw in (None, w):
             ref, expected = _sklearn_scores(X, Q, sw, kernel=kernel, bandwidth=bandwidth)
             est = KernelDensity(kernel=kernel, bandwidth=bandwidth).fit(X, sample_weight=sw)

@@ -22,6 +22,7 @@ from ._validation import describe
 
 __all__ = [
     "FIND_MATCHES_METHODS",
+    "GaitmapResults",
     "check_gaitmap_keywords",
     "default_template_kwargs",
     "is_gaitmap_template",
@@ -102,6 +103,7 @@ def template_kwargs(template):
 
 @functools.lru_cache(maxsize=1)
 def _barth_original():
+    """``template_kwargs(BarthOriginalTemplate())``, read once."""
     try:
         from gaitmap.stride_segmentation import BarthOriginalTemplate
     except ImportError as exc:
@@ -111,13 +113,13 @@ def _barth_original():
             "install gaitmap and gaitmap_mad (`pip install gaitmap gaitmap_mad`), or pass a "
             "DtwTemplate of your own"
         ) from exc
-    return BarthOriginalTemplate()
+    return template_kwargs(BarthOriginalTemplate())
 
 
 def default_template_kwargs():
     """``DtwTemplate`` arguments of gaitmap's ``BarthOriginalTemplate()``
-    (gaitmap must be installed)."""
-    kwargs = template_kwargs(_barth_original())
+    (gaitmap must be installed); the data is a fresh copy."""
+    kwargs = dict(_barth_original())
     kwargs["data"] = kwargs["data"].copy()
     return kwargs
 
@@ -210,3 +212,38 @@ def stride_list(matches):
                          columns=["start", "end"])
     frame.index.name = "s_id"
     return frame
+
+
+class GaitmapResults:
+    """gaitmap's derived result attributes of ``BarthDtw`` (from
+    ``matches_start_end_`` and ``paths_``)."""
+
+    @property
+    def stride_list_(self):
+        """``matches_start_end_`` as gaitmap's stride list (a DataFrame with
+        columns start, end and index s_id; a dict per sensor for
+        multi-sensor data)."""
+        matches = self.__dict__.get("matches_start_end_")
+        if matches is None:
+            raise AttributeError("stride_list_ is available after segment()")
+        if isinstance(matches, dict):
+            return {s: stride_list(m) for s, m in matches.items()}
+        return stride_list(matches)
+
+    @property
+    def matches_start_end_original_(self):
+        """Start and exclusive end of each match's warping path, before
+        snapping (int64 (n, 2); a dict per sensor for multi-sensor data)."""
+        paths = self.__dict__.get("paths_")
+        if paths is None:
+            raise AttributeError("matches_start_end_original_ is available after segment()")
+
+        def ends(ps):
+            out = np.empty((len(ps), 2), dtype=np.int64)
+            for i, p in enumerate(ps):
+                out[i] = p[0, 1], p[-1, 1] + 1
+            return out
+
+        if isinstance(paths, dict):
+            return {s: ends(ps) for s, ps in paths.items()}
+        return ends(paths)

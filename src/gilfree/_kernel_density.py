@@ -202,6 +202,106 @@ def _check_random_state(seed):
     raise ValueError(f"{seed!r} cannot be used to seed a numpy.random.RandomState instance")
 
 
+def _check_params(est):
+    """scikit-learn's parameter validation, done in ``fit``."""
+    name = type(est).__name__
+    if not isinstance(est.kernel, str) or est.kernel not in KERNELS:
+        raise ValueError(
+            f"The 'kernel' parameter of {name} must be a str among {list(KERNELS)}; "
+            f"got {est.kernel!r}"
+        )
+    if not isinstance(est.algorithm, str) or est.algorithm not in _ALGORITHMS:
+        raise ValueError(
+            f"The 'algorithm' parameter of {name} must be a str among {list(_ALGORITHMS)}; "
+            f"got {est.algorithm!r}"
+        )
+    if not isinstance(est.metric, str):
+        raise ValueError(f"The 'metric' parameter of {name} must be a str; got {est.metric!r}")
+    mp = est.metric_params
+    if mp is not None and not isinstance(mp, dict):
+        raise ValueError(
+            f"The 'metric_params' parameter of {name} must be None or a dict; got {mp!r}"
+        )
+    mp = dict(mp or {})
+    euclid = est.metric in _EUCLIDEAN and (
+        not mp if est.metric != "minkowski" else set(mp) <= {"p"} and mp.get("p", 2) == 2
+    )
+    if not euclid:
+        raise NotImplementedError(
+            f"{name} computes the Euclidean metric only (metric='euclidean', "
+            "scikit-learn's default and the only metric for which its output is a "
+            f"normalised density); got metric={est.metric!r}, metric_params="
+            f"{est.metric_params!r}"
+        )
+    for key in ("atol", "rtol"):
+        v = getattr(est, key)
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0:
+            raise ValueError(f"The '{key}' parameter of {name} must be a float >= 0; got {v!r}")
+    if not isinstance(est.breadth_first, (bool, np.bool_)):
+        raise ValueError(
+            f"The 'breadth_first' parameter of {name} must be a bool; got {est.breadth_first!r}"
+        )
+    ls = est.leaf_size
+    if isinstance(ls, bool) or not isinstance(ls, numbers.Integral) or ls < 1:
+        raise ValueError(f"The 'leaf_size' parameter of {name} must be an int >= 1; got {ls!r}")
+    bw = est.bandwidth
+    if isinstance(bw, str):
+        if bw not in ("scott", "silverman"):
+            raise ValueError(
+                f"The 'bandwidth' parameter of {name} must be a float > 0 or a str among "
+                f"{{'scott', 'silverman'}}; got {bw!r}"
+            )
+    elif (isinstance(bw, (bool, np.bool_)) or not isinstance(bw, (numbers.Real, np.floating))
+          or not (math.isfinite(bw) and bw > 0)):
+        raise ValueError(
+            f"The 'bandwidth' parameter of {name} must be a float > 0 or a str among "
+            f"{{'scott', 'silverman'}}; got {bw!r}"
+        )
+    _check_dtype(est.dtype)
+    _check_engine_threads(est.engine, est.n_threads)
+
+
+def _validate(est, X, reset):
+    """X as float64 (n, d); sets (``reset``) or checks the fitted feature
+    count and names with scikit-learn's messages."""
+    name = type(est).__name__
+    names = _feature_names(X)
+    arr = _as_matrix(X, name)
+    if reset:
+        est.n_features_in_ = arr.shape[1]
+        if names is not None:
+            est.feature_names_in_ = names
+        elif hasattr(est, "feature_names_in_"):
+            del est.feature_names_in_
+        return arr
+    fitted = getattr(est, "feature_names_in_", None)
+    if names is not None and fitted is None:
+        warnings.warn(f"X has feature names, but {name} was fitted without feature names",
+                      UserWarning, stacklevel=3)
+    elif names is None and fitted is not None:
+        warnings.warn(
+            f"X does not have valid feature names, but {name} was fitted with feature names",
+            UserWarning, stacklevel=3)
+    elif names is not None and (len(names) != len(fitted) or (names != fitted).any()):
+        unexpected = [str(c) for c in names if c not in set(fitted)]
+        missing = [str(c) for c in fitted if c not in set(names)]
+        detail = ""
+        if unexpected:
+            detail += f"Feature names unseen at fit time:\n- {unexpected}\n"
+        if missing:
+            detail += f"Feature names seen at fit time, yet now missing:\n- {missing}\n"
+        if not detail:
+            detail = "Feature names must be in the same order as they were in fit.\n"
+        raise ValueError("The feature names should match those that were passed during "
+                         "fit.\n" + detail)
+    if arr.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has {arr.shape[1]} features, but {name} is expecting "
+            f"{est.n_features_in_} features as input."
+        )
+    return arr
+
+
 # --------------------------------------------------------------------------
 # the estimator
 # --------------------------------------------------------------------------
@@ -295,103 +395,6 @@ class KernelDensity(_ParamsMixin):
         self.n_threads = n_threads
         self.dtype = dtype
 
-    # -- checks ------------------------------------------------------------
-
-    def _check_params(self):
-        name = type(self).__name__
-        if not isinstance(self.kernel, str) or self.kernel not in KERNELS:
-            raise ValueError(
-                f"The 'kernel' parameter of {name} must be a str among {list(KERNELS)}; "
-                f"got {self.kernel!r}"
-            )
-        if not isinstance(self.algorithm, str) or self.algorithm not in _ALGORITHMS:
-            raise ValueError(
-                f"The 'algorithm' parameter of {name} must be a str among {list(_ALGORITHMS)}; "
-                f"got {self.algorithm!r}"
-            )
-        if not isinstance(self.metric, str):
-            raise ValueError(f"The 'metric' parameter of {name} must be a str; got {self.metric!r}")
-        mp = self.metric_params
-        if mp is not None and not isinstance(mp, dict):
-            raise ValueError(
-                f"The 'metric_params' parameter of {name} must be None or a dict; got {mp!r}"
-            )
-        mp = dict(mp or {})
-        euclid = self.metric in _EUCLIDEAN and (
-            not mp if self.metric != "minkowski" else set(mp) <= {"p"} and mp.get("p", 2) == 2
-        )
-        if not euclid:
-            raise NotImplementedError(
-                f"{name} computes the Euclidean metric only (metric='euclidean', "
-                "scikit-learn's default and the only metric for which its output is a "
-                f"normalised density); got metric={self.metric!r}, metric_params="
-                f"{self.metric_params!r}"
-            )
-        for key in ("atol", "rtol"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0:
-                raise ValueError(f"The '{key}' parameter of {name} must be a float >= 0; got {v!r}")
-        if not isinstance(self.breadth_first, (bool, np.bool_)):
-            raise ValueError(
-                f"The 'breadth_first' parameter of {name} must be a bool; got {self.breadth_first!r}"
-            )
-        ls = self.leaf_size
-        if isinstance(ls, bool) or not isinstance(ls, numbers.Integral) or ls < 1:
-            raise ValueError(f"The 'leaf_size' parameter of {name} must be an int >= 1; got {ls!r}")
-        bw = self.bandwidth
-        if isinstance(bw, str):
-            if bw not in ("scott", "silverman"):
-                raise ValueError(
-                    f"The 'bandwidth' parameter of {name} must be a float > 0 or a str among "
-                    f"{{'scott', 'silverman'}}; got {bw!r}"
-                )
-        elif (isinstance(bw, (bool, np.bool_)) or not isinstance(bw, (numbers.Real, np.floating))
-              or not (math.isfinite(bw) and bw > 0)):
-            raise ValueError(
-                f"The 'bandwidth' parameter of {name} must be a float > 0 or a str among "
-                f"{{'scott', 'silverman'}}; got {bw!r}"
-            )
-        _check_dtype(self.dtype)
-        _check_engine_threads(self.engine, self.n_threads)
-
-    def _validate(self, X, reset):
-        name = type(self).__name__
-        names = _feature_names(X)
-        arr = _as_matrix(X, name)
-        if reset:
-            self.n_features_in_ = arr.shape[1]
-            if names is not None:
-                self.feature_names_in_ = names
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            return arr
-        fitted = getattr(self, "feature_names_in_", None)
-        if names is not None and fitted is None:
-            warnings.warn(f"X has feature names, but {name} was fitted without feature names",
-                          UserWarning, stacklevel=3)
-        elif names is None and fitted is not None:
-            warnings.warn(
-                f"X does not have valid feature names, but {name} was fitted with feature names",
-                UserWarning, stacklevel=3)
-        elif names is not None and (len(names) != len(fitted) or (names != fitted).any()):
-            unexpected = [str(c) for c in names if c not in set(fitted)]
-            missing = [str(c) for c in fitted if c not in set(names)]
-            detail = ""
-            if unexpected:
-                detail += f"Feature names unseen at fit time:\n- {unexpected}\n"
-            if missing:
-                detail += f"Feature names seen at fit time, yet now missing:\n- {missing}\n"
-            if not detail:
-                detail = "Feature names must be in the same order as they were in fit.\n"
-            raise ValueError("The feature names should match those that were passed during "
-                             "fit.\n" + detail)
-        if arr.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {arr.shape[1]} features, but {name} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        return arr
-
     def _check_fitted(self):
         if not hasattr(self, "_fit_X"):
             raise NotFittedError(
@@ -417,8 +420,8 @@ class KernelDensity(_ParamsMixin):
         -------
         self
         """
-        self._check_params()
-        arr = self._validate(X, reset=True)
+        _check_params(self)
+        arr = _validate(self, X, reset=True)
         n, d = arr.shape
         if isinstance(self.bandwidth, str):
             if self.bandwidth == "scott":
@@ -445,7 +448,7 @@ class KernelDensity(_ParamsMixin):
             of a compact kernel.
         """
         self._check_fitted()
-        q = self._validate(X, reset=False)
+        q = _validate(self, X, reset=False)
         return kde(self._fit_X, q, float(self.bandwidth_), kernel=self.kernel,
                    weights=self._sample_weight, log=True, dtype=self.dtype, engine=self.engine,
                    n_threads=self.n_threads)

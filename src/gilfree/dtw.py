@@ -1,4 +1,4 @@
-"""Subsequence DTW and stride segmentation (KERNELS.md section 6).
+"""Subsequence DTW and stride segmentation.
 
 - :func:`subsequence_cost_matrix`: the accumulated cost matrix of a
   subsequence DTW (free start, free end), GIL-free, parallel over signal
@@ -614,7 +614,7 @@ class _CostData:
             return self._full
 
 
-class BarthDtw(_Params):
+class BarthDtw(_gaitmap.GaitmapResults, _Params):
     """Stride segmentation with subsequence DTW (gaitmap's ``BarthDtw``).
 
     Same parameters (names, order and defaults), attributes and results as
@@ -710,30 +710,11 @@ class BarthDtw(_Params):
 
     # -- validation -------------------------------------------------------
 
-    @staticmethod
-    def _resolve_template(template):
-        """The DtwTemplate to match with (converting gaitmap's)."""
-        if isinstance(template, DtwTemplate):
-            return template
-        if template is None:
-            return DtwTemplate(**_gaitmap.default_template_kwargs())
-        if _gaitmap.is_gaitmap_template(template):
-            return DtwTemplate.from_gaitmap(template)
-        if isinstance(template, dict):
-            raise TypeError(
-                "a dict of templates ({sensor: template}) needs multi-sensor data: a dict of "
-                "DataFrames or a DataFrame with the sensor names as first column level"
-            )
-        raise TypeError(
-            "BarthDtw template must be a DtwTemplate, a gaitmap template object or None "
-            f"(gaitmap's BarthOriginalTemplate); got {describe(template)}"
-        )
-
     def _checked(self, fs, template=None):
         """Validated settings for data at ``fs`` Hz, including the resolved
         template (``self.template`` unless one is given)."""
         method = _gaitmap.check_gaitmap_keywords(self)
-        tpl = self._resolve_template(self.template if template is None else template)
+        tpl = _resolve_template(self.template if template is None else template)
         max_cost = check_number(self.max_cost, "max_cost", allow_none=True, allow_inf=True)
         if method == "min_under_thres" and max_cost is None:
             raise ValueError(
@@ -860,35 +841,24 @@ class BarthDtw(_Params):
             return {s: c.full() for s, c in cd.items()}
         return cd.full()
 
-    @property
-    def stride_list_(self):
-        """``matches_start_end_`` as gaitmap's stride list (a DataFrame with
-        columns start, end and index s_id; a dict per sensor for
-        multi-sensor data)."""
-        matches = self.__dict__.get("matches_start_end_")
-        if matches is None:
-            raise AttributeError("stride_list_ is available after segment()")
-        if isinstance(matches, dict):
-            return {s: _gaitmap.stride_list(m) for s, m in matches.items()}
-        return _gaitmap.stride_list(matches)
 
-    @property
-    def matches_start_end_original_(self):
-        """Start and exclusive end of each match's warping path, before
-        snapping (int64 (n, 2); a dict per sensor for multi-sensor data)."""
-        paths = self.__dict__.get("paths_")
-        if paths is None:
-            raise AttributeError("matches_start_end_original_ is available after segment()")
-
-        def ends(ps):
-            out = np.empty((len(ps), 2), dtype=np.int64)
-            for i, p in enumerate(ps):
-                out[i] = p[0, 1], p[-1, 1] + 1
-            return out
-
-        if isinstance(paths, dict):
-            return {s: ends(ps) for s, ps in paths.items()}
-        return ends(paths)
+def _resolve_template(template):
+    """The DtwTemplate to match with (converting gaitmap's)."""
+    if isinstance(template, DtwTemplate):
+        return template
+    if template is None:
+        return DtwTemplate(**_gaitmap.default_template_kwargs())
+    if _gaitmap.is_gaitmap_template(template):
+        return DtwTemplate.from_gaitmap(template)
+    if isinstance(template, dict):
+        raise TypeError(
+            "a dict of templates ({sensor: template}) needs multi-sensor data: a dict of "
+            "DataFrames or a DataFrame with the sensor names as first column level"
+        )
+    raise TypeError(
+        "BarthDtw template must be a DtwTemplate, a gaitmap template object or None "
+        f"(gaitmap's BarthOriginalTemplate); got {describe(template)}"
+    )
 
 
 def _signal_matrix(table, names, transform):

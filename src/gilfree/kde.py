@@ -1,4 +1,4 @@
-"""Kernel density estimation on every core (KERNELS.md section 2).
+"""Kernel density estimation on every core.
 
 Two entry points:
 
