@@ -63,7 +63,7 @@ def naive_path(D, end):
 
 def naive_segment(template, data, fs, *, template_fs, scale=1.0, max_cost=4.0, min_s=0.6,
                   max_s=3.0, snap_ms=300, snap_axis="gyr_ml", conflict=True, resample=True):
-    """The KERNELS.md 6 pipeline, step by step (template/data DataFrames)."""
+    """The BarthDtw pipeline, step by step (template/data DataFrames)."""
     cols = list(template.columns)
     t = template.to_numpy(float) / scale
     if resample and fs != template_fs:
@@ -569,9 +569,11 @@ def test_get_set_params_nested():
     assert params["resample_template"] is True and params["template__scale"] == 500.0
     est.set_params(max_cost=2.0, template__use_cols=("gyr_ml",))
     assert est.max_cost == 2.0 and est.template.use_cols == ("gyr_ml",)
-    assert set(est.get_params(deep=False)) == {
-        "template", "max_cost", "min_match_length_s", "max_match_length_s",
-        "snap_to_min_win_ms", "snap_to_min_axis", "conflict_resolution", "resample_template"}
+    # gaitmap's BarthDtw parameters, in gaitmap's order
+    assert list(est.get_params(deep=False)) == [
+        "template", "resample_template", "find_matches_method", "max_cost", "min_match_length_s",
+        "max_match_length_s", "max_template_stretch_ms", "max_signal_stretch_ms",
+        "snap_to_min_win_ms", "snap_to_min_axis", "conflict_resolution", "memory"]
 
 
 def test_unknown_parameters_list_the_valid_ones():
@@ -635,7 +637,9 @@ def test_bad_input():
         dtw.BarthDtw(tpl).segment(data, FS_SMALL)
     multi = pd.concat({"left": data, "right": data}, axis=1)
     with pytest.raises(TypeError, match="multi-level columns"):
-        est.segment(multi, FS_SMALL)
+        dtw.sweep(multi, FS_SMALL, {"max_cost": [3.0]}, template=template)
+    with pytest.raises(TypeError, match="columns= is only for an array"):
+        est.segment(multi, FS_SMALL, columns=["a"])
     with pytest.raises(ValueError, match="resample_template=True needs the template's sampling_rate_hz"):
         dtw.BarthDtw(dtw.DtwTemplate(tpl, None)).segment(data, FS_SMALL)
     with pytest.raises(ValueError, match="engine must be one of"):

@@ -1,4 +1,4 @@
-"""Tests of gilfree.kde and gilfree.gaussian_kde (KERNELS.md section 2).
+"""Tests of gilfree.kde and gilfree.gaussian_kde.
 
 References: ``scipy.stats.gaussian_kde`` and
 ``sklearn.neighbors.KernelDensity`` when installed (test extra), and a slow,
@@ -586,3 +586,87 @@ def test_kde_shapes_and_one_point():
     zero_w[::2] = 0  # zero-weight samples drop out exactly
     np.testing.assert_allclose(gilfree.kde(x, x[:5], 0.5, weights=zero_w),
                                gilfree.kde(x[1::2], x[:5], 0.5), rtol=1e-13)
+
+
+# --------------------------------------------------------------------------
+# gaussian_kde: scipy's integrals and subclasses that skip __init__
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gaussian_kde_integrals_equal_scipy(d, weighted):
+    rng = _rng(40 + d)
+    x = rng.standard_normal((d, 400)) * np.arange(1, d + 1)[:, None]
+    y = rng.standard_normal((d, 150)) + 0.4
+    w = rng.random(400) if weighted else None
+    ours, ref = gilfree.gaussian_kde(x, weights=w), scipy_stats.gaussian_kde(x, weights=w)
+    ours2, ref2 = gilfree.gaussian_kde(y, bw_method="silverman"), scipy_stats.gaussian_kde(
+        y, bw_method="silverman")
+    mean, cov = np.full(d, 0.3), np.eye(d) * 0.7 + 0.1
+    got = ours.integrate_gaussian(mean, cov)
+    assert isinstance(got, np.float64)
+    np.testing.assert_allclose(got, ref.integrate_gaussian(mean, cov), rtol=1e-12)
+    for other_ours, other_ref in ((ours2, ref2), (ref2, ref2)):  # gilfree's or scipy's other
+        np.testing.assert_allclose(ours.integrate_kde(other_ours), ref.integrate_kde(ref2),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(ours2.integrate_kde(ours), ref2.integrate_kde(ref), rtol=1e-12)
+    lo, hi = np.full(d, -0.5), np.full(d, 1.0)
+    assert ours.integrate_box(lo, hi, rng=np.random.default_rng(3)) == ref.integrate_box(
+        lo, hi, rng=np.random.default_rng(3))
+    if d == 1:
+        for low, high in [(-np.inf, 0.1), (0.3, np.inf), (-2.0, 2.0), (6.0, 9.0), (-np.inf, np.inf)]:
+            np.testing.assert_allclose(ours.integrate_box_1d(low, high),
+                                       ref.integrate_box_1d(low, high), rtol=1e-13, atol=1e-300)
+        assert ours.integrate_box_1d(-np.inf, np.inf) == pytest.approx(1.0, abs=1e-15)
+    else:
+        with pytest.raises(ValueError, match="only handles 1D"):
+            ours.integrate_box_1d(0.0, 1.0)
+
+
+def test_gaussian_kde_integral_errors():
+    kde = gilfree.gaussian_kde(_rng(1).standard_normal((2, 50)))
+    with pytest.raises(ValueError, match="mean does not have dimension 2"):
+        kde.integrate_gaussian([0.0, 0.0, 0.0], np.eye(2))
+    with pytest.raises(ValueError, match="covariance does not have dimension 2"):
+        kde.integrate_gaussian([0.0, 0.0], np.eye(3))
+    with pytest.raises(np.linalg.LinAlgError):
+        kde.integrate_gaussian([0.0, 0.0], -10 * np.eye(2))
+    with pytest.raises(ValueError, match="same dimensionality"):
+        kde.integrate_kde(gilfree.gaussian_kde(_rng(2).standard_normal(30)))
+    with pytest.raises(TypeError, match="other must be a gaussian_kde"):
+        kde.integrate_kde(np.zeros((2, 3)))
+
+
+def test_gaussian_kde_integrals_threads_and_engines():
+    rng = _rng(9)
+    x = rng.standard_normal((2, 3000))
+    y = rng.standard_normal((2, 2500))
+    base = gilfree.gaussian_kde(x, engine="numpy", n_threads=1).integrate_kde(
+        gilfree.gaussian_kde(y))
+    for engine in COMPILED:
+        for nt in (1, 2):
+            kde = gilfree.gaussian_kde(x, engine=engine, n_threads=nt)
+            np.testing.assert_allclose(kde.integrate_kde(gilfree.gaussian_kde(y)), base,
+                                       rtol=1e-13)
+
+
+class _SubclassSkippingInit(gilfree.gaussian_kde):
+    """scipy's own test subclass: sets the attributes, never calls __init__."""
+
+    def __init__(self, dataset):
+        self.dataset = np.atleast_2d(dataset)
+        self.d, self.n = self.dataset.shape
+        self.covariance_factor = self.scotts_factor
+        self._compute_covariance()
+
+
+def test_subclass_without_init_uses_class_defaults():
+    x1 = np.array([-7, -5, 1, 4, 5], dtype=float)
+    xs = np.linspace(-10, 10, num=50)
+    sub = _SubclassSkippingInit(x1)
+    assert np.array_equal(sub(xs), gilfree.gaussian_kde(x1)(xs))
+    assert sub(xs).dtype == np.float64
+    np.testing.assert_allclose(sub.integrate_box_1d(-1.0, 2.0),
+                               scipy_stats.gaussian_kde(x1).integrate_box_1d(-1.0, 2.0),
+                               rtol=1e-13)

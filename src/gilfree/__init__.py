@@ -23,6 +23,7 @@ from ._config import (
 from ._info import show_config
 from .parzen import parzen, parzen_counts
 from .kde import SingularCovarianceError, gaussian_kde, kde
+from ._kernel_density import KernelDensity
 from .parallel import (
     BackendUnavailableError,
     ParallelError,
@@ -54,6 +55,7 @@ _load_openmp()
 
 __all__ = [
     "EngineUnavailableError",
+    "KernelDensity",
     "SingularCovarianceError",
     "cv2_method",
     "gaussian_kde",

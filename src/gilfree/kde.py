@@ -1,4 +1,4 @@
-"""Kernel density estimation on every core (KERNELS.md section 2).
+"""Kernel density estimation on every core.
 
 Two entry points:
 
@@ -26,6 +26,7 @@ import numbers
 import numpy as np
 
 from . import _config
+from ._kde_integrate import GaussianKdeIntegrals
 from ._validation import (
     as_float_array,
     as_points_matrix,
@@ -429,7 +430,7 @@ def _whiten(chol, x):
     return y
 
 
-class gaussian_kde:  # noqa: N801 - the name of the scipy class it replaces
+class gaussian_kde(GaussianKdeIntegrals):  # noqa: N801 - the name of the scipy class it replaces
     """Gaussian kernel density estimate: a drop-in for ``scipy.stats.gaussian_kde``.
 
     Same constructor, attributes and methods, same numbers (float64: rtol
@@ -474,10 +475,20 @@ class gaussian_kde:  # noqa: N801 - the name of the scipy class it replaces
 
     Notes
     -----
-    Not provided: ``integrate_gaussian``, ``integrate_box``,
-    ``integrate_box_1d``, ``integrate_kde`` (use scipy for those).
-    ``resample`` and ``marginal`` are provided and match scipy.
+    ``resample``, ``marginal`` and the integrals (``integrate_gaussian``,
+    ``integrate_box_1d``, ``integrate_box``, ``integrate_kde``) are
+    provided and match scipy; ``integrate_box`` calls scipy's multivariate
+    normal CDF (scipy needed).  A subclass may set ``dataset``, ``d``, ``n``
+    and ``covariance_factor`` itself and call ``_compute_covariance()``
+    without ``__init__`` (as scipy allows): the engine settings then take
+    their defaults below.
     """
+
+    # defaults for subclasses that set the attributes themselves instead of
+    # calling __init__ (scipy's own tests do this)
+    _dtype = np.dtype(np.float64)
+    _engine = "auto"
+    _n_threads = None
 
     def __init__(self, dataset, bw_method=None, weights=None, *, dtype=np.float64,
                  engine="auto", n_threads=None):
