@@ -229,13 +229,14 @@ def _integer_worker_axis(ax, counts):
 def _times_axis(ax):
     """Log y axis labelled 0.5x, 2x, 100x: ticks at 1, 2 and 5 times the
     powers of ten over a short range, at the powers of ten otherwise."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
     lo, hi = ax.get_ylim()
     if hi / lo < 100:
         ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
     ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_locator(NullLocator())
 
 
 def _scaling_note(wl, cores):
@@ -264,10 +265,11 @@ def _scaling_note(wl, cores):
 def _time_figure(wl, machine):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
+    from matplotlib.ticker import NullLocator
 
     baseline = wl["baseline"]
     rows = sorted(_best_per_approach(wl), key=lambda r: r["median"], reverse=True)
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 2.6))
+    fig, ax = plt.subplots(figsize=(11.5, 0.4 * len(rows) + 2.2), layout="constrained")
     ax.set_gid("times")
     labels = [f"{r['approach']} ({_workers_label(r['workers'])})" for r in rows]
     times = [r["median"] for r in rows]
@@ -276,6 +278,7 @@ def _time_figure(wl, machine):
                    hatch=["//" if r["estimated"] else "" for r in rows], edgecolor="white")
     ax.set_yticks(range(len(rows)), labels=labels, fontsize=8)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("median time per run (seconds, log scale)")
     unit = wl.get("unit")
     for bar, r in zip(bars, rows):
@@ -297,7 +300,6 @@ def _time_figure(wl, machine):
     ax.set_title(f"{wl['name']}: {wl['title']}\n{wl.get('size', '')}\n"
                  f"each approach at its fastest worker count; (x vs {baseline}) = speed-up "
                  f"over {baseline} on 1 worker\n{machine}", fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -326,7 +328,7 @@ def _scaling_figure(wl, machine, cores):
     by_name, t1s = _one_worker_times(wl)
     base = [r for r in wl["results"] if r["approach"] == baseline and r["workers"] == 1]
     t_base = base[0]["median"] if base else None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 6.4), layout="constrained")
     left.set_gid("speedup")
     right.set_gid("scaling")
     colours = plt.get_cmap("tab10").colors
@@ -362,9 +364,9 @@ def _scaling_figure(wl, machine, cores):
         colour = colours[i % len(colours)]
         xs = [p for p, _ in pts]
         counts.update(xs)
-        right.plot(xs, [t1 / t for _, t in pts], "o-", color=colour,
-                   label=("~" if any(r["estimated"] for r in rows) else "") + name,
-                   gid=f"approach:{name}")
+        est = any(r["estimated"] for r in rows)
+        right.plot(xs, [t1 / t for _, t in pts], "o-", color=colour, mfc="none" if est else None,
+                   label=("~" if est else "") + name, gid=f"approach:{name}")
         v = (wl.get("amdahl") or {}).get(name) or {}
         if v.get("status") in ("fit", "poor-fit") and v.get("serial_fraction") is not None:
             ps = np.linspace(1, max(v["workers"]), 60)
@@ -386,7 +388,6 @@ def _scaling_figure(wl, machine, cores):
                gid="amdahl-note")
     right.grid(alpha=0.3)
     fig.suptitle(f"{wl['name']}: {wl['title']} — {wl.get('size', '')}\n{machine}", fontsize=9)
-    fig.tight_layout()
     return fig
 
 
@@ -416,7 +417,7 @@ def plot(record, out_dir):
     paths = []
     for name, fig in figures(record):
         p = out / name
-        fig.savefig(p, dpi=110, bbox_inches="tight")
+        fig.savefig(p, dpi=100)
         plt.close(fig)
         paths.append(p)
     return paths

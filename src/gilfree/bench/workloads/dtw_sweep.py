@@ -115,7 +115,7 @@ class DtwSweep(Workload):
     def params(self, quick):
         if quick:
             return {"samples": 15_000, "template": 200, "grid_points": 8,
-                    "numpy_slice": 400, "python_slice": 100}
+                    "numpy_slice": 400, "python_slice": 200}
         return {"samples": 126_000, "template": 200, "grid_points": 8,
                 "numpy_slice": 20_000, "python_slice": 1_500}
 
