@@ -96,12 +96,34 @@ def cpu_details():
     }
 
 
+def threading_layer():
+    """The Numba threading layer this process uses (after a parallel Numba
+    function ran, it is known without compiling a probe)."""
+    from .._info import numba_threading_layer
+
+    try:
+        import numba
+
+        return numba.threading_layer()
+    except ValueError:  # no parallel function has run yet
+        pass
+    except ImportError as exc:
+        return f"unavailable ({exc})"
+    try:
+        return numba_threading_layer()
+    except Exception as exc:  # noqa: BLE001 - a diagnostic, reported rather than raised
+        return f"unavailable ({type(exc).__name__}: {exc})"
+
+
 def machine_info():
     """System facts, the build, the SIMD variant in use and the versions of
     every library the run compares with."""
     from .._info import show_config
 
-    cfg = show_config()
+    # the Numba threading layer is read after the run (see threading_layer),
+    # when the kernels have picked it: probing it here would compile a
+    # parallel function just for that
+    cfg = show_config(probe_numba=False)
     build = cfg.get("build", {})
     return {
         "python": cfg["python"],
@@ -113,7 +135,7 @@ def machine_info():
         "cores": cfg["usable_cores"],
         "simd": cfg["simd"],
         "simd_cap": os.environ.get("GILFREE_SIMD") or None,
-        "numba_threading_layer": cfg.get("numba_threading_layer"),
+        "numba_threading_layer": None,
         "openmp": bool(build.get("openmp")),
         "cython": build.get("cython"),
         "numpy": cfg["numpy"],
@@ -145,6 +167,11 @@ def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=Non
         n = len(dask_client.nthreads())
         approaches = approaches + list(
             wl.dask_approaches(data, dask_client, [p for p in workers if p <= n]))
+    # one full collection per workload, then freeze what exists: the
+    # collection before each approach then scans only what came since
+    # (a full one over the imported libraries costs tens of ms each time)
+    gc.collect()
+    gc.freeze()
     record = {
         "name": wl.name,
         "title": wl.title,
@@ -195,6 +222,7 @@ def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=Non
         probe = wl.ceiling(data)
     finally:
         _close_all(approaches)
+        gc.unfreeze()
     _derive(record, cores=usable_cores(), applies=wl.amdahl_applies, note=wl.amdahl_note)
     if probe is not None:
         record["probe"] = _probe(record, probe)
@@ -309,8 +337,12 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=None, max_
                              dask_client=client)
             )
     finally:
+        from ._pools import shutdown_processes
+
+        shutdown_processes()
         if client is not None:
             client.close()
+    out["machine"]["numba_threading_layer"] = threading_layer()
     out["run"] = {
         "wall_seconds": time.perf_counter() - start,
         "jit_seconds": sum(r["jit"] for wl in out["workloads"] for r in wl["results"]),

@@ -35,7 +35,7 @@ class IO(Workload):
 
     def params(self, quick):
         if quick:
-            return {"tasks": 10, "latency_s": 0.03, "io_workers": 10}
+            return {"tasks": 8, "latency_s": 0.02, "io_workers": 8}
         return {"tasks": 40, "latency_s": 0.05, "io_workers": 20}
 
     def summary(self, params):

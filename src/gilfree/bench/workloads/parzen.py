@@ -51,7 +51,7 @@ class ParzenSeed(Workload):
     unit = "pairs"
 
     def params(self, quick):
-        return {"n": 1_000 if quick else 10_000, "d": 2, "points": 1, "widths": 100,
+        return {"n": 600 if quick else 10_000, "d": 2, "points": 1, "widths": 100,
                 "width_range": [1.0, 1.2]}
 
     def summary(self, params):
