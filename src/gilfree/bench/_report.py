@@ -94,7 +94,7 @@ def render(record, console):
                 notes.append(r["note"])
             eff = r.get("efficiency")
             row = [r["approach"], str(r["workers"]), _tilde(r) + _fmt_time(r["median"]),
-                   f"{_fmt_time(r['min'])}–{_fmt_time(r['max'])}"]
+                   f"{_tilde(r)}{_fmt_time(r['min'])}–{_fmt_time(r['max'])}"]
             if unit:
                 tp = r.get("throughput")
                 row.append("-" if tp is None else _tilde(r) + _fmt_rate(tp, unit))
