@@ -118,13 +118,9 @@ def test_no_amdahl_fit_from_two_worker_counts(quick_run):
 
 @pytest.fixture(scope="module")
 def quick_figures(quick_run):
-    import matplotlib.pyplot as plt
-
+    """The Figures the run's PNGs were drawn from (made from its record)."""
     _, out, record = quick_run
-    figs = dict(_report.figures(record))
-    yield record, figs
-    for fig in figs.values():
-        plt.close(fig)
+    return record, dict(_report.figures(record))
 
 
 def _axes(fig, gid):
@@ -362,6 +358,8 @@ def test_render_and_plot_a_fitted_run(tmp_path):
     import matplotlib.pyplot as plt
     from rich.console import Console
 
+    before = plt.get_fignums()
+
     wl = _workload([
         _row("python", "python", 1, 2.0, estimated=True),
         *[_row("cython", "cython", p, t) for p, t in _times(0.05, [1, 2, 4], 0.02)],
@@ -384,9 +382,8 @@ def test_render_and_plot_a_fitted_run(tmp_path):
     fit_line = next(ln for ln in right.get_lines() if ln.get_gid() == "amdahl:cython")
     assert max(fit_line.get_xdata()) == 4  # drawn over the measured counts only
     assert [int(t) for t in right.xaxis.get_majorticklocs()] == [1, 2, 4]
-    for fig in figs.values():
-        plt.close(fig)
     assert len(_report.plot(record, tmp_path)) == 2
+    assert plt.get_fignums() == before  # no pyplot figures left open
 
 
 # --------------------------------------------------------------------------

@@ -252,24 +252,28 @@ def _scaling_note(wl, cores):
     elif statuses & {"fit", "poor-fit"}:
         text = ("dotted: Amdahl's law fitted to the measured worker counts "
                 "(shown over the measured range only)")
-    elif "too-few-counts" in statuses:
+    elif max(len(v["workers"]) for v in verdicts) < 3:
         counts = sorted({p for v in verdicts for p in v["workers"]})
         text = (f"Amdahl's law not fitted: {len(counts)} worker counts "
                 f"({', '.join(map(str, counts))}) measured"
-                + (f" on {cores} usable cores" if cores else "") + "; it needs 3 or more")
+                + (f" within {cores} usable cores" if cores else "") + "; it needs 3 or more")
     else:
-        text = "Amdahl's law not fitted (see the table's scaling notes)"
+        reasons = {"no-speedup": "no speed-up measured", "too-short": "runs under 1 ms",
+                   "superlinear": "faster than linear", "too-few-counts": "too few counts"}
+        text = "Amdahl's law not fitted: " + "; ".join(
+            reasons[st] for st in reasons if st in statuses)
     return "\n".join(textwrap.wrap(text, 70))
 
 
 def _time_figure(wl, machine):
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
     from matplotlib.ticker import NullLocator
 
     baseline = wl["baseline"]
     rows = sorted(_best_per_approach(wl), key=lambda r: r["median"], reverse=True)
-    fig, ax = plt.subplots(figsize=(11.5, 0.4 * len(rows) + 2.2), layout="constrained")
+    fig = Figure(figsize=(11.5, 0.4 * len(rows) + 2.2), layout="constrained")
+    ax = fig.subplots()
     ax.set_gid("times")
     labels = [f"{r['approach']} ({_workers_label(r['workers'])})" for r in rows]
     times = [r["median"] for r in rows]
@@ -319,8 +323,9 @@ def _one_worker_times(wl):
 
 
 def _scaling_figure(wl, machine, cores):
-    import matplotlib.pyplot as plt
+    import matplotlib
     import numpy as np
+    from matplotlib.figure import Figure
 
     from ._core import amdahl_speedup
 
@@ -328,10 +333,11 @@ def _scaling_figure(wl, machine, cores):
     by_name, t1s = _one_worker_times(wl)
     base = [r for r in wl["results"] if r["approach"] == baseline and r["workers"] == 1]
     t_base = base[0]["median"] if base else None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 6.4), layout="constrained")
+    fig = Figure(figsize=(12, 6.4), layout="constrained")
+    left, right = fig.subplots(1, 2)
     left.set_gid("speedup")
     right.set_gid("scaling")
-    colours = plt.get_cmap("tab10").colors
+    colours = matplotlib.colormaps["tab10"].colors
     all_counts = sorted({r["workers"] for r in wl["results"]})
 
     # left: every approach, speed-up over the baseline on 1 worker
@@ -394,11 +400,8 @@ def _scaling_figure(wl, machine, cores):
 def figures(record):
     """The plots of a results record as matplotlib Figures:
     ``[(file name, Figure), ...]``, two per workload (``<name>-times.png``
-    and ``<name>-scaling.png``).  The caller closes them."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-
+    and ``<name>-scaling.png``).  They are made without pyplot (no GUI
+    backend, no global figure list): dropping them frees them."""
     m = record["machine"]
     machine = machine_line(m)
     out = []
@@ -410,15 +413,12 @@ def figures(record):
 
 def plot(record, out_dir):
     """Write the PNGs of :func:`figures` to ``out_dir``; returns their paths."""
-    import matplotlib.pyplot as plt
-
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, fig in figures(record):
         p = out / name
         fig.savefig(p, dpi=100)
-        plt.close(fig)
         paths.append(p)
     return paths
 
