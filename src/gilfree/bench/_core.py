@@ -115,7 +115,8 @@ class Workload:
         raise NotImplementedError
 
     def describe_size(self, quick=False):
-        return ", ".join(f"{k}={v}" for k, v in self.params(quick).items())
+        """The size of the default (or ``--quick``) run, in words."""
+        return self.summary(self.params(quick))
 
     def summary(self, params):
         """The problem size in words, for titles (e.g. "200 images of
