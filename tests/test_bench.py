@@ -62,6 +62,15 @@ def test_every_available_workload_runs_in_quick_mode(quick_run):
         if not w.available()[0]:
             assert f"{w.name}: unavailable" in res.stdout
     assert "Run took" in res.stdout
+    assert len(record["run"]["load_average"]) == 2
+
+
+def test_a_busy_machine_is_named():
+    record = _record([], cores=2)
+    record["run"]["load_average"] = [0.2, 0.4]
+    assert _report.busy_note(record) == ""
+    record["run"]["load_average"] = [3.0, 5.5]
+    assert "load average 3.0-5.5 on 2 cores" in _report.busy_note(record)
 
 
 def test_record_names_versions_simd_and_cpu(quick_run):

@@ -74,6 +74,9 @@ def render(record, console):
     )
     if m.get("versions"):
         console.print(_versions_line(m), highlight=False)
+    busy = busy_note(record)
+    if busy:
+        console.print(f"[yellow]{busy}[/yellow]", highlight=False)
     for wl in record["workloads"]:
         size = wl.get("size") or ", ".join(f"{k}={v}" for k, v in wl["params"].items())
         unit = wl.get("unit")
@@ -119,6 +122,18 @@ def render(record, console):
                       + (f", of which about {jit:.1f} s compiling Numba kernels (the first run "
                          "after an install; cached afterwards)" if jit >= 0.5 else ""),
                       highlight=False)
+
+
+def busy_note(record):
+    """A warning when other processes kept the cores busy during the run
+    (1-minute load average above half the cores), else ''."""
+    loads = [x for x in (record.get("run") or {}).get("load_average") or () if x is not None]
+    cores = record["machine"].get("cores") or 1
+    if not loads or max(loads) <= 0.5 * cores:
+        return ""
+    return (f"Busy machine: load average {min(loads):.1f}-{max(loads):.1f} on {cores} cores "
+            "during the run; other processes took CPU time, so the timings are slower and "
+            "noisier than on an idle machine (multi-worker rows most)")
 
 
 def scaling_lines(wl, cores=None):
@@ -404,6 +419,9 @@ def figures(record):
     backend, no global figure list): dropping them frees them."""
     m = record["machine"]
     machine = machine_line(m)
+    if busy_note(record):
+        loads = [x for x in record["run"]["load_average"] if x is not None]
+        machine += f" — busy: load average up to {max(loads):.1f}"
     out = []
     for wl in record["workloads"]:
         out.append((f"{wl['name']}-times.png", _time_figure(wl, machine)))

@@ -55,6 +55,14 @@ def default_workers(cores=None):
     return out
 
 
+def _load_average():
+    """The 1-minute load average (None where the OS has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def library_versions():
     """Installed version of each library in :data:`VERSIONS` (None if absent)."""
     out = {}
@@ -311,6 +319,7 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=None, max_
     if max_time is None:
         max_time = TIMING[bool(quick)][1]
     start = time.perf_counter()
+    load_before = _load_average()
     chosen = all_workloads() if not names else [get_workload(n) for n in names]
     out = {
         "schema": SCHEMA,
@@ -345,6 +354,8 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=None, max_
     out["machine"]["numba_threading_layer"] = threading_layer()
     out["run"] = {
         "wall_seconds": time.perf_counter() - start,
+        # other processes competing for the cores slow and spread the timings
+        "load_average": [load_before, _load_average()],
         "jit_seconds": sum(r["jit"] for wl in out["workloads"] for r in wl["results"]),
     }
     return out
