@@ -345,6 +345,15 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=None, max_
                              min_time=min_time, max_time=max_time, on_step=on_step,
                              dask_client=client)
             )
+            if not quick:
+                # fresh workers for the next workload: at the default sizes a
+                # worker that held a large input (hundreds of MB) would
+                # otherwise be restarted by loky's memory check in the middle
+                # of a timed run; --quick keeps them (small inputs, and the
+                # start-up it saves is a fair part of its minute)
+                from ._pools import shutdown_processes
+
+                shutdown_processes()
     finally:
         from ._pools import shutdown_processes
 
