@@ -4,9 +4,22 @@ Run with ``python -m pytest benchmarks --benchmark-only``.  Each group
 compares gilfree with the named competitor in the same run; a test records
 its median, and later tests of the group assert their speed ratio against
 it (ratios, never absolute times: the machines are shared and noisy).
+
+The suites are the ``bench_*.py`` files of this folder: this conftest has
+pytest collect them (its default ``python_files`` is ``test_*.py``), so they
+are collected from here only and ``python -m pytest tests`` never runs them.
 """
 
 import pytest
+
+
+def pytest_collect_file(file_path, parent):
+    """Collect ``bench_*.py`` as test modules (only in this folder)."""
+    if (file_path.suffix == ".py" and file_path.name.startswith("bench_")
+            and not parent.session.isinitpath(file_path)):
+        # (a file named on the command line is collected by pytest itself)
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
 
 _MEDIANS = {}
 

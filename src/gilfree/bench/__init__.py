@@ -1,27 +1,31 @@
 """``gilfree bench``: GIL-free threads against multiprocessing, measured.
 
 Built-in workloads live in :mod:`gilfree.bench.workloads`; each compares
-serial Python, Python on thread and process pools, NumPy, and gilfree's
-Numba and Cython kernels at several worker counts, checks every result
-against a reference, and reports speed-up, efficiency and Amdahl's serial
-fraction.  See ``schema.json`` for the results file.
+serial Python, Python on thread and process pools, the library people use
+today, NumPy, and gilfree's Numba and Cython kernels at several worker
+counts, checks every result against a reference, and reports time,
+throughput, speed-up, efficiency and what the worker counts say about
+scaling (Amdahl's law, fitted only where three or more counts allow it).
+See ``schema.json`` for the results file.
 """
 
-from ._core import (Approach, BenchError, Unavailable, Workload, amdahl_fit, amdahl_speedup,
-                    get_workload, register, all_workloads)
+from ._core import (AmdahlFit, Approach, BenchError, Unavailable, Workload, all_workloads,
+                    amdahl_fit, amdahl_speedup, get_workload, register, scaling_verdict)
 from ._runner import SCHEMA, default_workers, run
 
 __all__ = [
+    "AmdahlFit",
     "Approach",
     "BenchError",
     "SCHEMA",
     "Unavailable",
     "Workload",
+    "all_workloads",
     "amdahl_fit",
     "amdahl_speedup",
     "default_workers",
     "get_workload",
     "register",
     "run",
-    "all_workloads",
+    "scaling_verdict",
 ]

@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 __all__ = [
+    "AmdahlFit",
     "Approach",
     "BenchError",
     "KINDS",
@@ -24,6 +25,7 @@ __all__ = [
     "Workload",
     "amdahl_fit",
     "amdahl_speedup",
+    "scaling_verdict",
     "get_workload",
     "measure",
     "register",
@@ -64,6 +66,10 @@ class Approach:
     run: Callable[[], Any]
     scale: float = 1.0
     note: str = ""
+    #: the approach whose 1-worker run is this approach's 1-worker form,
+    #: for approaches measured only from 2 workers (a pool of one thread
+    #: runs the serial loop): its time is their 1-worker time
+    serial: str = ""
     close: Optional[Callable[[], None]] = None
     check: Optional[Callable[[Any], bool]] = None
     #: run once untimed first (JIT, pools, caches); False for plain Python,
@@ -89,6 +95,12 @@ class Workload:
     requires = ()
     #: the approach whose 1-worker time is the speed-up baseline
     baseline = "python"
+    #: what :meth:`work` counts (throughput is reported in ``unit``/s)
+    unit = "items"
+    #: False where more workers do not divide a fixed amount of computation
+    #: (tasks that wait): then no Amdahl fit, and ``amdahl_note`` says why
+    amdahl_applies = True
+    amdahl_note = ""
 
     def available(self):
         """``(True, "")`` or ``(False, reason)``."""
@@ -103,7 +115,27 @@ class Workload:
         raise NotImplementedError
 
     def describe_size(self, quick=False):
-        return ", ".join(f"{k}={v}" for k, v in self.params(quick).items())
+        """The size of the default (or ``--quick``) run, in words."""
+        return self.summary(self.params(quick))
+
+    def summary(self, params):
+        """The problem size in words, for titles (e.g. "200 images of
+        1024 x 1024 px")."""
+        return ", ".join(f"{k}={v}" for k, v in params.items())
+
+    def work(self, params, data):
+        """How many ``unit`` one run processes: the work as posed, the same
+        for every approach (one that shares work between grid points, or
+        skips some, still gets the whole amount), so that throughput ratios
+        equal speed-up ratios."""
+        return None
+
+    def ceiling(self, data):
+        """A ceiling probe: the throughput (``unit``/s) of the workload's
+        inner operation at the machine's limit (e.g. memory bandwidth or
+        peak arithmetic), as ``{"throughput": float, "description": str}``;
+        None where the workload has none (the default)."""
+        return None
 
     def setup(self, params):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -227,16 +259,46 @@ def summarise(times, scale=1.0):
 # --------------------------------------------------------------------------
 
 
-def amdahl_fit(workers, seconds):
-    """Serial fraction ``f`` of T(p) = T1 (f + (1 - f) / p), least squares.
+#: Amdahl's law is fitted only from this many worker counts (1 included);
+#: with two, any serial fraction goes exactly through both points
+MIN_FIT_COUNTS = 3
+#: predictions go no further than this many times the largest count fitted
+MAX_EXTRAPOLATION = 4
+#: a fit whose modelled times miss the measured ones by more than this
+#: (root mean square of the relative errors) gives no predictions
+MAX_RESIDUAL = 0.10
+#: below this 1-worker time, thread start-up dominates: no Amdahl fit
+MIN_FIT_SECONDS = 1e-3
 
-    ``T1`` is the 1-worker time (``workers`` must contain 1).  With
-    ``y = T(p)/T1 - 1/p`` and ``a = 1 - 1/p`` the model is ``y = f a``, so
-    ``f = sum(a y) / sum(a a)``, clipped to [0, 1].  Returns None when fewer
-    than two worker counts are given.
+
+@dataclasses.dataclass(frozen=True)
+class AmdahlFit:
+    """Least-squares fit of T(p) = T1 (f + (1 - f) / p).
+
+    ``serial_fraction`` is not clipped: below 0 the runs scaled better than
+    linearly, above 1 they got slower with more workers — both outside the
+    model.  ``residual`` is the root mean square of the relative errors of
+    the modelled times at the worker counts other than 1.
     """
-    pairs = sorted(zip(workers, seconds))
-    if len(pairs) < 2 or pairs[0][0] != 1:
+
+    serial_fraction: float
+    residual: float
+    workers: tuple
+
+    def speedup(self, p):
+        return amdahl_speedup(self.serial_fraction, p)
+
+
+def amdahl_fit(workers, seconds):
+    """Fit Amdahl's law to the median times at ``MIN_FIT_COUNTS`` or more
+    distinct worker counts, one of them 1; None with fewer.
+
+    ``T1`` is the 1-worker time.  With ``y = T(p)/T1 - 1/p`` and
+    ``a = 1 - 1/p`` the model is ``y = f a``, so ``f = sum(a y) / sum(a a)``.
+    Returns an :class:`AmdahlFit`.
+    """
+    pairs = sorted(dict(zip(workers, seconds)).items())
+    if len(pairs) < MIN_FIT_COUNTS or pairs[0][0] != 1:
         return None
     t1 = pairs[0][1]
     num = den = 0.0
@@ -245,11 +307,99 @@ def amdahl_fit(workers, seconds):
         y = t / t1 - 1.0 / p
         num += a * y
         den += a * a
-    if den == 0.0:
+    if den == 0.0 or t1 <= 0:
         return None
-    return min(1.0, max(0.0, num / den))
+    f = num / den
+    errs = [(t1 * (f + (1.0 - f) / p) - t) / t for p, t in pairs[1:]]
+    residual = math.sqrt(sum(e * e for e in errs) / len(errs))
+    return AmdahlFit(f, residual, tuple(p for p, _ in pairs))
 
 
 def amdahl_speedup(f, p):
     """Predicted speed-up on ``p`` workers for serial fraction ``f``."""
     return 1.0 / (f + (1.0 - f) / p) if p > 0 else math.nan
+
+
+def prediction_points(pmax):
+    """Where a fit may predict: 2x and ``MAX_EXTRAPOLATION`` x the largest
+    fitted worker count, never further."""
+    out, p = [], 2 * pmax
+    while p <= MAX_EXTRAPOLATION * pmax:
+        out.append(p)
+        p *= 2
+    return out
+
+
+def _counts(ps):
+    return ", ".join(str(p) for p in ps)
+
+
+def scaling_verdict(points, *, cores=None, applies=True, note=""):
+    """What the worker-count timings of one approach say, in words.
+
+    ``points`` are ``(workers, median seconds)`` pairs, one with 1 worker.
+    Returns a dict: ``status`` (one of ``"not-applicable"``,
+    ``"too-short"``, ``"no-speedup"``, ``"too-few-counts"``,
+    ``"superlinear"``, ``"poor-fit"``, ``"fit"``), ``message``,
+    ``workers`` (the counts used), ``best_workers`` and ``best_speedup``
+    (the fastest count and its speed-up over the 1-worker time, measured),
+    ``serial_fraction`` and ``residual``
+    (numbers only for a fit) and ``predicted_speedup`` (worker count ->
+    speed-up over the 1-worker time; only for a good fit, and never past
+    ``MAX_EXTRAPOLATION`` times the largest count).
+    """
+    pts = sorted(dict(points).items())
+    above = [p for p, _ in pts if cores and p > cores]
+    pts = [(p, t) for p, t in pts if not (cores and p > cores)]
+    out = {"status": "", "message": "", "workers": [p for p, _ in pts],
+           "best_workers": None, "best_speedup": None,
+           "serial_fraction": None, "residual": None, "predicted_speedup": {}}
+    extra = (f" (counts above the {cores} usable cores, {_counts(above)}, are not fitted)"
+             if above else "")
+
+    def done(status, message):
+        out["status"], out["message"] = status, message + extra
+        return out
+
+    if not applies:
+        extra = ""
+        return done("not-applicable", note or "Amdahl's law does not apply to this workload")
+    t1 = dict(pts).get(1)
+    multi = [(p, t) for p, t in pts if p > 1]
+    if t1 is None or not multi:
+        return done("too-few-counts", "no 1-worker time and another worker count within "
+                                      "the usable cores to compare")
+    if t1 < MIN_FIT_SECONDS:
+        return done("too-short", f"the 1-worker time ({t1 * 1e6:.0f} µs) is below "
+                                 f"{MIN_FIT_SECONDS * 1e3:g} ms: start-up costs dominate; "
+                                 "not fitted")
+    best_p, best_t = min(multi, key=lambda pt: pt[1])
+    out["best_workers"], out["best_speedup"] = best_p, t1 / best_t
+    if best_t >= t1:
+        worst = ", ".join(f"{p} workers took {t / t1:.2f}x" for p, t in multi)
+        return done("no-speedup", f"no speed-up measured: {worst} the 1-worker time")
+    s = t1 / best_t
+    measured = f"{s:.2f}x on {best_p} workers ({s / best_p:.0%} efficiency)"
+    if len(pts) < MIN_FIT_COUNTS:
+        return done("too-few-counts",
+                    f"{measured}; {len(pts)} worker counts measured ({_counts(out['workers'])}): "
+                    f"Amdahl's law is fitted from {MIN_FIT_COUNTS} or more")
+    fit = amdahl_fit([p for p, _ in pts], [t for _, t in pts])
+    out["residual"] = fit.residual
+    if fit.serial_fraction < 0:
+        return done("superlinear", f"{measured}: faster than linear (caches?); Amdahl's law "
+                                   "does not describe it")
+    if fit.serial_fraction >= 1:
+        return done("no-speedup", f"{measured}, but no consistent speed-up over the counts "
+                                  f"{_counts(out['workers'])}; not fitted")
+    out["serial_fraction"] = fit.serial_fraction
+    if fit.residual > MAX_RESIDUAL:
+        return done("poor-fit", f"serial fraction f = {fit.serial_fraction:.3f}, but the model "
+                                f"misses the measured times by {fit.residual:.0%} (RMS): "
+                                "no prediction")
+    pmax = max(out["workers"])
+    out["predicted_speedup"] = {str(p): fit.speedup(p) for p in prediction_points(pmax)}
+    pred = ", ".join(f"{v:.1f}x at {p}" for p, v in out["predicted_speedup"].items())
+    return done("fit", f"serial fraction f = {fit.serial_fraction:.3f} (fit residual "
+                       f"{fit.residual:.1%} RMS over {_counts(out['workers'])} workers); "
+                       f"the model predicts {pred} workers")

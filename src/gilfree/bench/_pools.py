@@ -1,10 +1,17 @@
 """Thread and process pools for the benchmark's pure-Python approaches.
 
 Process pools come from loky (spawned workers: safe after OpenMP and Numba
-threads have run in this process, unlike a plain fork).
+threads have run in this process, unlike a plain fork).  One pool per
+worker count is kept for the whole run, so that the workloads after the
+first reuse started workers instead of starting them again (start-up
+falls in an approach's untimed warm-up either way; this saves wall time).
 """
 
 import concurrent.futures
+import threading
+
+_POOLS = {}
+_LOCK = threading.Lock()
 
 
 def split(seq, parts):
@@ -16,15 +23,33 @@ def split(seq, parts):
 
 
 def process_pool(workers):
-    from loky import get_reusable_executor
+    """The run's loky pool of ``workers`` processes (started on first use)."""
+    from loky import ProcessPoolExecutor
 
-    return get_reusable_executor(max_workers=workers, timeout=60)
+    with _LOCK:
+        ex = _POOLS.get(workers)
+        if ex is None:
+            ex = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers)
+        return ex
+
+
+def _discard(workers, ex):
+    with _LOCK:
+        if _POOLS.get(workers) is ex:
+            del _POOLS[workers]
+    ex.shutdown(wait=False, kill_workers=True)
 
 
 def process_map(fn, tasks, workers):
     """``[fn(*t) for t in tasks]`` on a loky process pool (arguments pickled)."""
+    from loky import BrokenProcessPool
+
     ex = process_pool(workers)
-    return list(ex.map(fn, *zip(*tasks))) if tasks else []
+    try:
+        return list(ex.map(fn, *zip(*tasks))) if tasks else []
+    except BrokenProcessPool:
+        _discard(workers, ex)  # the next map starts a new pool
+        raise
 
 
 def thread_map(fn, tasks, workers):
@@ -34,6 +59,9 @@ def thread_map(fn, tasks, workers):
 
 
 def shutdown_processes():
-    from loky import get_reusable_executor
-
-    get_reusable_executor(max_workers=1).shutdown(wait=True, kill_workers=True)
+    """Stop every pool :func:`process_pool` started."""
+    with _LOCK:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+    for ex in pools:
+        ex.shutdown(wait=True, kill_workers=True)

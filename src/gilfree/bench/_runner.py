@@ -2,16 +2,46 @@
 
 import datetime
 import gc
+import os
 import platform
 import time
+from importlib import metadata
 
 from .._config import usable_cores
-from ._core import KINDS, BenchError, amdahl_fit, amdahl_speedup, get_workload, measure, summarise, all_workloads
+from ._core import KINDS, BenchError, get_workload, measure, scaling_verdict, summarise, all_workloads
 
-SCHEMA = "gilfree-bench/1"
-PREDICT_AT = (8, 16, 64)
-#: below this 1-worker time, thread start-up dominates: no Amdahl fit
-MIN_FIT_SECONDS = 1e-3
+SCHEMA = "gilfree-bench/2"
+#: earlier results files that ``--compare`` still reads
+READABLE_SCHEMAS = ("gilfree-bench/1", SCHEMA)
+
+#: kinds whose throughput is gilfree's (for the ceiling-probe fraction)
+GILFREE_KINDS = ("numba", "cython", "gilfree")
+
+#: seconds of timed runs per approach: (min_time, max_time).  An approach
+#: runs ``repeats`` times, more while its total stays below min_time (up to
+#: 5x repeats), fewer once it passes max_time (slow baselines).
+TIMING = {False: (0.5, 6.0), True: (0.1, 1.0)}
+
+#: the libraries a run records the versions of (None: not installed):
+#: the competitors, the pools, and the engines' foundations
+VERSIONS = {
+    "numpy": ("numpy",),
+    "numba": ("numba",),
+    "llvmlite": ("llvmlite",),
+    "scipy": ("scipy",),
+    "Pillow": ("pillow", "Pillow"),
+    "OpenCV": ("opencv-python-headless", "opencv-python", "opencv-contrib-python-headless",
+               "opencv-contrib-python"),
+    "scikit-learn": ("scikit-learn",),
+    "gaitmap": ("gaitmap",),
+    "pandas": ("pandas",),
+    "joblib": ("joblib",),
+    "loky": ("loky",),
+    "dask": ("dask",),
+    "distributed": ("distributed",),
+    "threadpoolctl": ("threadpoolctl",),
+    "matplotlib": ("matplotlib",),
+}
 
 
 def default_workers(cores=None):
@@ -25,24 +55,101 @@ def default_workers(cores=None):
     return out
 
 
+def _load_average():
+    """The 1-minute load average (None where the OS has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def library_versions():
+    """Installed version of each library in :data:`VERSIONS` (None if absent)."""
+    out = {}
+    for name, dists in VERSIONS.items():
+        out[name] = None
+        for dist in dists:
+            try:
+                out[name] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return out
+
+
+#: CPU flags worth recording next to a timing (what the SIMD variants use)
+_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+          "neon", "asimd", "sve")
+
+
+def cpu_details():
+    """Vendor, family, model number and SIMD flags from /proc/cpuinfo
+    (empty where there is none)."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(":")
+                info[key.strip().lower()] = value.strip()
+    except OSError:
+        pass
+    flags = set((info.get("flags") or info.get("features") or "").split())
+    return {
+        "vendor": info.get("vendor_id") or info.get("cpu implementer"),
+        "family": info.get("cpu family"),
+        "model": info.get("model"),
+        "flags": [f for f in _FLAGS if f in flags],
+    }
+
+
+def threading_layer():
+    """The Numba threading layer this process uses (after a parallel Numba
+    function ran, it is known without compiling a probe)."""
+    from .._info import numba_threading_layer
+
+    try:
+        import numba
+
+        return numba.threading_layer()
+    except ValueError:  # no parallel function has run yet
+        pass
+    except ImportError as exc:
+        return f"unavailable ({exc})"
+    try:
+        return numba_threading_layer()
+    except Exception as exc:  # noqa: BLE001 - a diagnostic, reported rather than raised
+        return f"unavailable ({type(exc).__name__}: {exc})"
+
+
 def machine_info():
-    """System facts as the tutorial printed them, plus the build."""
+    """System facts, the build, the SIMD variant in use and the versions of
+    every library the run compares with."""
     from .._info import show_config
 
-    cfg = show_config()
+    # the Numba threading layer is read after the run (see threading_layer),
+    # when the kernels have picked it: probing it here would compile a
+    # parallel function just for that
+    cfg = show_config(probe_numba=False)
+    build = cfg.get("build", {})
     return {
         "python": cfg["python"],
-        "compiler": cfg.get("build", {}).get("compiler", "n/a"),
+        "compiler": build.get("compiler", "n/a"),
         "os": platform.platform(),
         "cpu": cfg["cpu"],
+        "cpu_details": cpu_details(),
         "machine": platform.machine(),
         "cores": cfg["usable_cores"],
         "simd": cfg["simd"],
-        "numba_threading_layer": cfg.get("numba_threading_layer"),
-        "openmp": bool(cfg.get("build", {}).get("openmp")),
+        "simd_cap": os.environ.get("GILFREE_SIMD") or None,
+        "numba_threading_layer": None,
+        "openmp": bool(build.get("openmp")),
+        "cython": build.get("cython"),
         "numpy": cfg["numpy"],
         "numba": cfg["numba"],
         "gilfree": cfg["gilfree"],
+        "versions": library_versions(),
     }
 
 
@@ -62,19 +169,29 @@ def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=Non
     params = wl.params(quick)
     data = wl.setup(params)
     reference = wl.reference(data)
+    work = wl.work(params, data)
     approaches = wl.approaches(data, workers)
     if dask_client is not None:
         n = len(dask_client.nthreads())
         approaches = approaches + list(
             wl.dask_approaches(data, dask_client, [p for p in workers if p <= n]))
+    # one full collection per workload, then freeze what exists: the
+    # collection before each approach then scans only what came since
+    # (a full one over the imported libraries costs tens of ms each time)
+    gc.collect()
+    gc.freeze()
     record = {
         "name": wl.name,
         "title": wl.title,
         "description": wl.description,
         "params": params,
+        "size": wl.summary(params),
         "baseline": wl.baseline,
+        "unit": wl.unit,
+        "work": work,
         "results": [],
         "amdahl": {},
+        "probe": None,
     }
     try:
         for ap in approaches:
@@ -105,21 +222,42 @@ def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=Non
                 "warmup": warm * ap.scale if ap.warmup else 0.0,
                 "estimated": ap.estimated,
                 "note": ap.note,
+                "serial": ap.serial,
                 "checked": True,
             }
             entry.update(summarise(times, ap.scale))
             record["results"].append(entry)
+        probe = wl.ceiling(data)
     finally:
         _close_all(approaches)
-    _derive(record)
+        gc.unfreeze()
+    _derive(record, cores=usable_cores(), applies=wl.amdahl_applies, note=wl.amdahl_note)
+    if probe is not None:
+        record["probe"] = _probe(record, probe)
     return record
 
 
-def _derive(record):
-    """Speed-up vs the baseline, efficiency and the Amdahl fit per approach."""
+def _probe(record, probe):
+    """The best gilfree throughput as a fraction of the ceiling probe's."""
+    ours = [r for r in record["results"] if r["kind"] in GILFREE_KINDS and r.get("throughput")]
+    best = max(ours, key=lambda r: r["throughput"], default=None)
+    tp = probe.get("throughput")
+    return {
+        "throughput": tp,
+        "fraction": (best["throughput"] / tp) if best and tp else None,
+        "approach": best["approach"] if best else None,
+        "workers": best["workers"] if best else None,
+        "description": probe.get("description", ""),
+    }
+
+
+def _derive(record, *, cores=None, applies=True, note=""):
+    """Throughput, speed-up vs the baseline, efficiency, and what the
+    worker counts of each approach say about its scaling (Amdahl)."""
     res = record["results"]
     base = [r for r in res if r["approach"] == record["baseline"] and r["workers"] == 1]
     t_base = base[0]["median"] if base else None
+    work = record.get("work")
     by_name = {}
     for r in res:
         by_name.setdefault(r["approach"], []).append(r)
@@ -127,23 +265,22 @@ def _derive(record):
         one = [r for r in rows if r["workers"] == 1]
         t1 = one[0]["median"] if one else None
         points = [(r["workers"], r["median"]) for r in rows]
-        if t1 is None and rows[0]["kind"] == "python-threads" and t_base:
-            # a thread pool of one is the serial loop
-            t1 = t_base
-            points.append((1, t_base))
+        serial = rows[0].get("serial")
+        if t1 is None and serial:
+            # a pool of one worker runs the serial loop: its time is the 1-worker time
+            same = [r for r in by_name.get(serial, ()) if r["workers"] == 1]
+            if same:
+                t1 = same[0]["median"]
+                points.append((1, t1))
         for r in rows:
+            r["throughput"] = (work / r["median"]) if work and r["median"] > 0 else None
             r["speedup"] = (t_base / r["median"]) if t_base else None
             r["efficiency"] = (t1 / r["median"] / r["workers"]) if t1 else None
             # compile time: what the first run cost beyond a measured run
             r["jit"] = max(0.0, r["warmup"] - r["median"]) if r["kind"] in ("numba",) else 0.0
-        workers = [p for p, _ in points]
-        if len(set(workers)) >= 2 and 1 in workers and t1 >= MIN_FIT_SECONDS:
-            f = amdahl_fit(workers, [t for _, t in points])
-            if f is not None:
-                record["amdahl"][name] = {
-                    "serial_fraction": f,
-                    "predicted_speedup": {str(p): amdahl_speedup(f, p) for p in PREDICT_AT},
-                }
+        if len({p for p, _ in points}) >= 2:
+            record["amdahl"][name] = scaling_verdict(points, cores=cores, applies=applies,
+                                                     note=note)
     kinds = {k: i for i, k in enumerate(KINDS)}
     res.sort(key=lambda r: (kinds.get(r["kind"], len(kinds)), r["approach"], r["workers"]))
 
@@ -160,7 +297,7 @@ def start_dask_cluster(workers):
     return client
 
 
-def run(names=None, *, workers=None, quick=False, repeats=3, min_time=0.5, max_time=None,
+def run(names=None, *, workers=None, quick=False, repeats=3, min_time=None, max_time=None,
         on_step=None, on_workload=None, backend="local"):
     """Run the named workloads (all available ones by default).
 
@@ -177,16 +314,19 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=0.5, max_t
     workers = sorted(set(int(w) for w in workers))
     if not workers or workers[0] < 1:
         raise BenchError(f"workers must be positive integers; got {workers}")
+    if min_time is None:
+        min_time = TIMING[bool(quick)][0]
     if max_time is None:
-        # seconds of timed runs per approach: the slow baselines (seconds
-        # per run) get one or two runs, the fast kernels their repeats
-        max_time = 5.0 if quick else 6.0
+        max_time = TIMING[bool(quick)][1]
+    start = time.perf_counter()
+    load_before = _load_average()
     chosen = all_workloads() if not names else [get_workload(n) for n in names]
     out = {
         "schema": SCHEMA,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "settings": {"quick": quick, "workers": workers, "repeats": repeats},
+        "settings": {"quick": quick, "workers": workers, "repeats": repeats,
+                     "min_time": min_time, "max_time": max_time},
         "workloads": [],
         "unavailable": [],
     }
@@ -205,7 +345,26 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=0.5, max_t
                              min_time=min_time, max_time=max_time, on_step=on_step,
                              dask_client=client)
             )
+            if not quick:
+                # fresh workers for the next workload: at the default sizes a
+                # worker that held a large input (hundreds of MB) would
+                # otherwise be restarted by loky's memory check in the middle
+                # of a timed run; --quick keeps them (small inputs, and the
+                # start-up it saves is a fair part of its minute)
+                from ._pools import shutdown_processes
+
+                shutdown_processes()
     finally:
+        from ._pools import shutdown_processes
+
+        shutdown_processes()
         if client is not None:
             client.close()
+    out["machine"]["numba_threading_layer"] = threading_layer()
+    out["run"] = {
+        "wall_seconds": time.perf_counter() - start,
+        # other processes competing for the cores slow and spread the timings
+        "load_average": [load_before, _load_average()],
+        "jit_seconds": sum(r["jit"] for wl in out["workloads"] for r in wl["results"]),
+    }
     return out

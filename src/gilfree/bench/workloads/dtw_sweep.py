@@ -101,11 +101,21 @@ class DtwSweep(Workload):
                    "on a synthetic 204.8 Hz recording: one segmentation per point in pure "
                    "Python / NumPy (serial and on processes) vs gilfree.dtw.sweep, which "
                    "computes each distinct cost matrix once")
+    unit = "cells"
+
+    def summary(self, params):
+        return (f"{params['samples']:,}-sample recording, {params['template']}-sample template, "
+                f"{params['grid_points']} grid points")
+
+    def work(self, params, data):
+        # the cost-matrix cells of one segmentation per grid point (the work
+        # as posed; the sweep computes each distinct matrix only once)
+        return params["grid_points"] * params["samples"] * params["template"]
 
     def params(self, quick):
         if quick:
-            return {"samples": 30_000, "template": 200, "grid_points": 8,
-                    "numpy_slice": 1_000, "python_slice": 250}
+            return {"samples": 15_000, "template": 200, "grid_points": 8,
+                    "numpy_slice": 400, "python_slice": 200}
         return {"samples": 126_000, "template": 200, "grid_points": 8,
                 "numpy_slice": 20_000, "python_slice": 1_500}
 

@@ -25,11 +25,24 @@ def fetch_all(items, latency):
 class IO(Workload):
     name = "io"
     title = "I/O-bound tasks"
-    description = ("tasks that each wait 50 ms (simulated latency) then parse a little: "
+    description = ("tasks that each wait (simulated latency, 50 ms) then parse a little: "
                    "serial vs threads vs processes")
+    unit = "tasks"
+    amdahl_applies = False
+    amdahl_note = ("Amdahl's law does not apply: the tasks wait (simulated latency) rather "
+                   "than compute, so more workers overlap more waits instead of dividing a "
+                   "fixed amount of work")
 
     def params(self, quick):
-        return {"tasks": 12 if quick else 40, "latency_s": 0.05, "io_workers": 20}
+        if quick:
+            return {"tasks": 8, "latency_s": 0.02, "io_workers": 8}
+        return {"tasks": 40, "latency_s": 0.05, "io_workers": 20}
+
+    def summary(self, params):
+        return f"{params['tasks']} tasks of {params['latency_s'] * 1e3:g} ms latency"
+
+    def work(self, params, data):
+        return params["tasks"]
 
     def setup(self, params):
         return list(range(params["tasks"])), params["latency_s"], params["io_workers"]
@@ -46,7 +59,7 @@ class IO(Workload):
             if p > 1:
                 out.append(Approach("python threads", "python-threads", p,
                                     lambda p=p: thread_map(fetch, [(i, latency) for i in items], p),
-                                    warmup=False))
+                                    warmup=False, serial="python"))
         for p in workers:
             out.append(Approach("python processes", "python-processes", p,
                                 lambda p=p: process_map(fetch, [(i, latency) for i in items], p)))

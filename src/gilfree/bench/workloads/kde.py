@@ -36,10 +36,17 @@ class Kde(Workload):
                    "vs NumPy, Numba and Cython kernels")
     requires = ("scipy",)
     baseline = "python"
+    unit = "pairs"
+
+    def summary(self, params):
+        return f"{params['n']:,} samples x {params['m']:,} points, d = {params['d']}"
+
+    def work(self, params, data):
+        return params["n"] * params["m"]
 
     def params(self, quick):
         if quick:
-            return {"n": 4_000, "m": 2_000, "d": 2, "python_points": 8}
+            return {"n": 2_000, "m": 1_000, "d": 2, "python_points": 4}
         return {"n": 20_000, "m": 20_000, "d": 2, "python_points": 16}
 
     def setup(self, params):

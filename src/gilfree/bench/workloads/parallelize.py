@@ -35,10 +35,18 @@ class ParallelizeWorkload(Workload):
     title = "Per-subject function over a cohort"
     description = ("a pure-Python per-subject analysis (Parzen profile) mapped over a cohort: "
                    "loop vs Parallelize on threads and processes vs gilfree's compiled kernel")
+    unit = "subjects"
+
+    def summary(self, params):
+        return (f"{params['subjects']} subjects x {params['samples']:,} samples, "
+                f"{params['grid_points']} grid points x {params['widths']} widths")
+
+    def work(self, params, data):
+        return params["subjects"]
 
     def params(self, quick):
         if quick:
-            return {"subjects": 8, "samples": 800, "grid_points": 9, "widths": 6}
+            return {"subjects": 8, "samples": 400, "grid_points": 9, "widths": 6}
         return {"subjects": 24, "samples": 2_000, "grid_points": 16, "widths": 8}
 
     def setup(self, params):
@@ -70,7 +78,7 @@ class ParallelizeWorkload(Workload):
                 out.append(Approach("Parallelize threads", "python-threads", p,
                                     lambda p=p: Parallelize(cohort, f, num_cores=p,
                                                             backend="threads"),
-                                    warmup=False))
+                                    warmup=False, serial="python"))
             out.append(Approach("Parallelize processes", "python-processes", p,
                                 lambda p=p: Parallelize(cohort, f, num_cores=p,
                                                         backend="processes")))

@@ -48,10 +48,18 @@ class ParzenSeed(Workload):
     title = "Parzen window, the classic tutorial"
     description = ("hypercube Parzen estimate at one point swept over 100 window widths; "
                    "pure Python serial / threads / processes vs NumPy, Numba and Cython kernels")
+    unit = "pairs"
 
     def params(self, quick):
-        return {"n": 2_000 if quick else 10_000, "d": 2, "points": 1, "widths": 100,
+        return {"n": 600 if quick else 10_000, "d": 2, "points": 1, "widths": 100,
                 "width_range": [1.0, 1.2]}
+
+    def summary(self, params):
+        return (f"{params['n']:,} samples x {params['points']} point, {params['widths']} widths "
+                f"in [{params['width_range'][0]}, {params['width_range'][1]}]")
+
+    def work(self, params, data):
+        return params["n"] * params["points"]
 
     def setup(self, params):
         rng = np.random.default_rng(2026)
@@ -72,7 +80,7 @@ class ParzenSeed(Workload):
             if p > 1:
                 out.append(Approach("python threads", "python-threads", p,
                                     lambda p=p: _pooled(thread_map, x, point, h, p),
-                                    warmup=False))
+                                    warmup=False, serial="python"))
             out.append(Approach("python processes", "python-processes", p,
                                 lambda p=p: _pooled(process_map, x, point, h, p)))
         out.append(Approach("numpy", "numpy", 1,
@@ -110,10 +118,18 @@ class ParzenMulti(Workload):
     description = ("hypercube counts of n 2-D samples around m points for 32 widths; "
                    "scipy cKDTree (max-norm ball counts per width) vs gilfree engines")
     requires = ("scipy",)
+    unit = "pairs"
+
+    def summary(self, params):
+        return (f"{params['n']:,} samples x {params['m']:,} points, {params['widths']} widths "
+                f"in [{params['width_range'][0]}, {params['width_range'][1]}]")
+
+    def work(self, params, data):
+        return params["n"] * params["m"]
 
     def params(self, quick):
         if quick:
-            return {"n": 10_000, "m": 1_000, "d": 2, "widths": 32, "width_range": [0.1, 1.0],
+            return {"n": 5_000, "m": 500, "d": 2, "widths": 32, "width_range": [0.1, 1.0],
                     "python_points": 2}
         return {"n": 50_000, "m": 5_000, "d": 2, "widths": 32, "width_range": [0.1, 1.0],
                 "python_points": 10}

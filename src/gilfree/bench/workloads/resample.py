@@ -39,10 +39,19 @@ class ResampleStrides(Workload):
     title = "Strides resampled to 200 points"
     description = ("k strides of 150-300 samples x 3 channels, each linearly resampled to 200 "
                    "points: np.interp loop serial / threads / processes vs resample_linear_many")
+    unit = "samples"
 
     def params(self, quick):
-        return {"strides": 1_000 if quick else 10_000, "min_len": 150, "max_len": 300,
+        return {"strides": 400 if quick else 10_000, "min_len": 150, "max_len": 300,
                 "channels": 3, "num": 200}
+
+    def summary(self, params):
+        return (f"{params['strides']:,} strides of {params['min_len']}-{params['max_len']} "
+                f"samples x {params['channels']} channels to {params['num']} points")
+
+    def work(self, params, data):
+        strides, _ = data
+        return sum(s.size for s in strides)
 
     def setup(self, params):
         rng = np.random.default_rng(2029)
@@ -59,7 +68,8 @@ class ResampleStrides(Workload):
         for p in workers:
             if p > 1:
                 out.append(Approach("python threads", "python-threads", p,
-                                    lambda p=p: _pooled(thread_map, strides, num, p)))
+                                    lambda p=p: _pooled(thread_map, strides, num, p),
+                                    serial="python"))
             out.append(Approach("python processes", "python-processes", p,
                                 lambda p=p: _pooled(process_map, strides, num, p)))
         out.append(Approach("numpy", "numpy", 1,
@@ -79,6 +89,14 @@ class ResamplePoly(Workload):
                    "scipy.signal.resample_poly vs gilfree.resample_poly")
     requires = ("scipy",)
     baseline = "scipy"
+    unit = "samples"
+
+    def summary(self, params):
+        return (f"{params['samples']:,} samples x {params['channels']} channels, "
+                f"up {params['up']} / down {params['down']}")
+
+    def work(self, params, data):
+        return params["samples"] * params["channels"]
 
     def params(self, quick):
         return {"samples": 12_600 if quick else 126_000, "channels": 6, "up": 1000, "down": 2048}

@@ -46,6 +46,15 @@ class Resize(Workload):
                    "threads / processes vs gilfree (bit-identical output)")
     requires = ("PIL",)
     baseline = "pillow"
+    unit = "pixels"
+
+    def summary(self, params):
+        h, w = params["size"]
+        return (f"{params['images']} images of {params['height']} x {params['width']} px "
+                f"to {h} x {w}")
+
+    def work(self, params, data):
+        return params["images"] * params["height"] * params["width"]
 
     def params(self, quick):
         if quick:
@@ -70,7 +79,8 @@ class Resize(Workload):
         for p in workers:
             if p > 1:
                 out.append(Approach("pillow threads", "competitor", p,
-                                    lambda p=p: _pooled(thread_map, imgs, size, p)))
+                                    lambda p=p: _pooled(thread_map, imgs, size, p),
+                                    serial="pillow"))
             out.append(Approach("pillow processes", "competitor", p,
                                 lambda p=p: _pooled(process_map, imgs, size, p)))
         out.append(Approach("numpy", "numpy", 1,

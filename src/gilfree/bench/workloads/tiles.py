@@ -185,9 +185,17 @@ class TilesWorkload(Workload):
                    "64 x 64 (Pillow BOX); the per-tile Python/NumPy/Pillow seed serially and "
                    "on a process pool vs gilfree.tiles engines")
     requires = ("PIL",)
+    unit = "pixels"
+
+    def summary(self, params):
+        return (f"{params['height']:,} x {params['width']:,} px RGB slide, "
+                f"{params['tile']} px tiles to {params['out']} px")
+
+    def work(self, params, data):
+        return params["height"] * params["width"]
 
     def params(self, quick):
-        side = 2048 if quick else 6144
+        side = 1536 if quick else 6144
         return {"height": side, "width": side, "tile": TILE, "out": OUT,
                 "threshold": THRESHOLD, "min_fraction": MIN_FRACTION}
 
