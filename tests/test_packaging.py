@@ -503,3 +503,23 @@ def test_build_without_openmp_warns_once_and_info_says_single_threaded(tmp_path)
     where = run([sys.executable, "-c", "import gilfree; print(gilfree.__file__)"], timeout=60,
                 env=env, cwd=tmp_path).stdout.strip()
     assert Path(where).resolve().is_relative_to(site.resolve())
+
+
+def test_cibuildwheel_configuration():
+    """The wheel matrix the README promises, tested by the smoke module."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    cibw = cfg["tool"]["cibuildwheel"]
+    assert cibw["build"] == [f"cp3{v}-*" for v in range(10, 15)]
+    assert "gilfree._smoke --require-openmp" in cibw["test-command"]
+    assert cibw["environment"]["GILFREE_REQUIRE_OPENMP"] == "1"
+    assert cibw["linux"]["archs"] == ["x86_64", "aarch64"]
+    assert "libomp" in cibw["macos"]["before-all"]
+    assert cibw["macos"]["environment"]["GILFREE_REQUIRE_OPENMP"] == "1"
+    assert "MACOSX_DEPLOYMENT_TARGET" in cibw["macos"]["environment"]
+    assert cibw["windows"]["archs"] == ["AMD64"]
+    assert "delvewheel repair" in cibw["windows"]["repair-wheel-command"]
+    classifiers = cfg["project"]["classifiers"]
+    for v in range(10, 15):
+        assert f"Programming Language :: Python :: 3.{v}" in classifiers
+    assert importlib.util.find_spec("gilfree._smoke") is not None
