@@ -341,7 +341,8 @@ def probe_openmp(compiler, family):
         shutil.rmtree(tmp, ignore_errors=True)
     hint = ("brew install libomp, or set GILFREE_LIBOMP_PREFIX" if sys.platform == "darwin"
             else "e.g. gcc, or clang with libomp-dev")
-    return None, None, f"{compiler.compiler[0]} has no working OpenMP ({hint})"
+    return None, None, (f"{compiler.compiler[0]} has no working OpenMP; tried "
+                        f"{'; '.join(tried)} ({hint})")
 
 
 def build_flags(family, ext, omp_c, omp_l, debug):
