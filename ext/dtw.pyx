@@ -55,20 +55,11 @@ OPENMP = bool(gf_openmp_enabled())
 # Progress counters of the pipeline: one writer per counter, readers wait
 # until it passes their column block.  Release/acquire ordering makes the
 # tile's boundary values visible before its progress is.
-cdef extern from *:
-    """
-    #include <sched.h>
-    static inline Py_ssize_t gf_dtw_load_acquire(const Py_ssize_t* p) {
-        return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-    }
-    static inline void gf_dtw_store_release(Py_ssize_t* p, Py_ssize_t v) {
-        __atomic_store_n(p, v, __ATOMIC_RELEASE);
-    }
-    static inline void gf_dtw_yield(void) { sched_yield(); }
-    """
-    Py_ssize_t gf_dtw_load_acquire(const Py_ssize_t* p) noexcept nogil
-    void gf_dtw_store_release(Py_ssize_t* p, Py_ssize_t v) noexcept nogil
-    void gf_dtw_yield() noexcept nogil
+# (GCC/Clang builtins or MSVC intrinsics: ext/gf_portable.h)
+cdef extern from "gf_portable.h":
+    Py_ssize_t gf_dtw_load_acquire "gf_load_acquire_ssize" (const Py_ssize_t* p) noexcept nogil
+    void gf_dtw_store_release "gf_store_release_ssize" (Py_ssize_t* p, Py_ssize_t v) noexcept nogil
+    void gf_dtw_yield "gf_yield_thread" () noexcept nogil
 
 # Template rows interleaved per pass through a tile (skewed by one column
 # each), so that four independent min-add chains are in flight at once.

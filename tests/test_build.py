@@ -1,6 +1,7 @@
-"""The installation is what it claims to be (STYLE.md 9): a silently
-degraded install (no compiled extension, no OpenMP, Numba's unsafe
-workqueue layer) fails here instead of passing slowly."""
+"""The installation is what it claims to be: a silently degraded install
+(no compiled extension, no OpenMP, Numba's unsafe workqueue layer) fails
+here instead of passing slowly.  (tests/test_packaging.py checks the sdist
+and wheel a release is built from.)"""
 
 import os
 import subprocess
@@ -37,6 +38,28 @@ def test_simd_variant_matches_cpu():
     assert mod.SIMD_VARIANT == level
     if level == "avx512":
         assert info.cpu_supports("avx512") and info.cpu_supports("avx2")
+
+
+@pytest.mark.parametrize("machine", ["aarch64", "arm64", "ppc64le"])
+def test_simd_dispatch_asks_no_x86_question_elsewhere(monkeypatch, machine):
+    """On a non-x86 machine only the baseline exists: the CPU is not asked
+    about AVX and GILFREE_SIMD cannot select an x86 variant."""
+    import platform
+
+    class NoX86Questions:
+        def cpu_supports(self, feature):
+            raise AssertionError(f"asked an {machine} CPU about {feature}")
+
+    monkeypatch.setattr(platform, "machine", lambda: machine)
+    monkeypatch.setattr(_cy, "build_module", lambda: NoX86Questions())
+    monkeypatch.setattr(_cy, "_simd_level", None)
+    for cap in ("", "avx512", "avx2", "baseline"):
+        monkeypatch.setenv("GILFREE_SIMD", cap)
+        monkeypatch.setattr(_cy, "_simd_level", None)
+        assert _cy.machine_simd_levels() == ("baseline",)
+        assert _cy.simd_level() == "baseline"
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    assert _cy.machine_simd_levels() == ("baseline", "avx2", "avx512")
 
 
 def test_numba_threading_layer_is_thread_safe():

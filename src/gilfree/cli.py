@@ -1,9 +1,38 @@
-"""The ``gilfree`` command: ``gilfree info`` and ``gilfree bench``."""
+"""The ``gilfree`` command (also ``python -m gilfree``): ``gilfree info``,
+``gilfree bench`` and ``gilfree --version``.
+
+``info`` needs only gilfree's required dependencies.  ``bench`` needs the
+``bench`` extra (rich for its table, matplotlib for ``--out`` plots): without
+it the command says what to install and exits with status 2.
+"""
 
 import argparse
 import sys
 
 __all__ = ["main"]
+
+#: Exit status of a command that cannot run in this installation.
+EXIT_MISSING_EXTRA = 2
+_BENCH_EXTRA_HINT = 'pip install "gilfree[bench]"'
+
+
+class MissingExtraError(Exception):
+    """A command needs an optional dependency that is not installed."""
+
+
+def _require(module, feature):
+    """Import ``module`` or raise MissingExtraError naming the extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        raise MissingExtraError(
+            f"{feature} needs {top}, which is part of the optional 'bench' extra and is not "
+            f"installed here ({type(exc).__name__}: {exc}); install it with: "
+            f"{_BENCH_EXTRA_HINT}"
+        ) from None
 
 
 def _parse_workers(text):
@@ -51,8 +80,9 @@ def _cmd_info(args):
             f"built with {b.get('compiler')}, Cython {b.get('cython')}, NumPy {b.get('numpy_build')}"
             if "compiler" in b else f"NOT AVAILABLE ({b.get('error')})"),
         "OpenMP: " + (f"on (_OPENMP {b.get('openmp_version')})" if b.get("openmp") else
-                      "OFF: the Cython kernels run on one thread; reinstall with a compiler "
-                      "that supports -fopenmp"),
+                      "OFF: the Cython kernels are single-threaded (built without OpenMP); "
+                      "reinstall with a compiler that has OpenMP (gcc; clang with libomp; "
+                      "on macOS: brew install libomp)"),
     ]
     if cfg["env"]:
         lines.append("Environment: " + ", ".join(f"{k}={v}" for k, v in cfg["env"].items()))
@@ -65,7 +95,13 @@ def _cmd_info(args):
 
 
 def _cmd_bench(args, parser):
-    from rich.console import Console
+    # what needs the bench extra is checked here, before anything runs: a
+    # missing package is an install problem to name, not a traceback
+    Console = _require("rich.console", "gilfree bench").Console
+    _require("rich.progress", "gilfree bench")
+    _require("rich.table", "gilfree bench")
+    if args.out and not args.no_plots and not args.compare and not args.list:
+        _require("matplotlib", "gilfree bench --out (its plots; or pass --no-plots)")
 
     from . import bench
     from .bench import _report
@@ -140,6 +176,7 @@ def build_parser():
         prog="gilfree",
         description="GIL-free NumPy kernels: show the build, or benchmark threads vs processes.",
     )
+    parser.add_argument("--version", action="version", version=f"gilfree {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_info = sub.add_parser("info", help="show what this installation built and can run")
     p_info.add_argument("--json", action="store_true", help="print the configuration as JSON")
@@ -168,12 +205,22 @@ def build_parser():
     return parser
 
 
+def _version():
+    from . import __version__
+
+    return __version__
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "info":
-        return _cmd_info(args)
-    return _cmd_bench(args, parser)
+    try:
+        if args.command == "info":
+            return _cmd_info(args)
+        return _cmd_bench(args, parser)
+    except MissingExtraError as exc:
+        sys.stderr.write(f"gilfree {args.command}: error: {exc}\n")
+        return EXIT_MISSING_EXTRA
 
 
 if __name__ == "__main__":

@@ -1,17 +1,24 @@
 """Compiled Cython kernels, with runtime SIMD dispatch.
 
 Each kernel family ``ext/<name>.pyx`` is built as ``gilfree._cy.<name>``
-(portable baseline) and, on x86-64, as ``<name>_avx2`` and ``<name>_avx512``.
-:func:`load` returns the best variant the running CPU supports, chosen once.
+(portable baseline) and, for x86-64 with GCC or Clang, as ``<name>_avx2`` and
+``<name>_avx512``.  :func:`load` returns the best variant the running CPU
+supports, chosen once.  On other architectures (aarch64, arm64) only the
+baseline exists and no x86 feature is asked for.
 ``GILFREE_SIMD=baseline|avx2|avx512`` caps the level (for comparisons or a
-CPU whose detection misbehaves).
+CPU whose detection misbehaves); on a non-x86 machine every value means the
+baseline.
 """
 
 import importlib
 import os
+import platform
 import threading
 
+#: Every level a build may have, lowest first (the values GILFREE_SIMD takes).
 SIMD_LEVELS = ("baseline", "avx2", "avx512")
+#: Machine names (``platform.machine()``, lower case) of x86-64 processes.
+_X86_64 = ("x86_64", "amd64", "x64")
 
 _lock = threading.Lock()
 _cache = {}
@@ -34,6 +41,13 @@ def build_module():
         ) from exc
 
 
+def machine_simd_levels():
+    """The SIMD levels that exist for this process's architecture, lowest first."""
+    if platform.machine().lower() in _X86_64:
+        return SIMD_LEVELS
+    return SIMD_LEVELS[:1]
+
+
 def simd_level():
     """The SIMD level in use: the best the CPU supports, capped by GILFREE_SIMD."""
     global _simd_level
@@ -41,7 +55,7 @@ def simd_level():
         return _simd_level
     info = build_module()
     best = "baseline"
-    for level in ("avx2", "avx512"):
+    for level in machine_simd_levels()[1:]:
         if info.cpu_supports(level):
             best = level
     cap = os.environ.get("GILFREE_SIMD", "").strip().lower()
