@@ -7,7 +7,10 @@ places tasks on workers and reruns those whose worker died.
 
 - The function is scattered to every worker once (``broadcast=True``);
   NumPy arrays of ``DASK_SCATTER_MIN_BYTES`` or more found anywhere in the
-  items are scattered once too and travel in each task as a reference.
+  items are scattered once too and travel in each task as a reference.  A
+  scattered array is released from the cluster when the last chunk that
+  uses it has finished (the function's when the map ends), so a long map
+  holds only what its chunks in flight need.
 - A task's exception comes back with the worker's traceback; ``retries``
   reruns a failing item inside its worker (with back-off), and also
   resubmits a chunk the scheduler gave up on after its workers died

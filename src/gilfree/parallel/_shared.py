@@ -354,8 +354,13 @@ class Buffer:
             self.populated = True
 
     def fill(self, a):
-        """Copy ``a`` (C order) through this process's mapping."""
+        """Copy ``a`` (C order) into the buffer: through this process's
+        mapping once its pages are mapped here (a memcpy), else with pwrite
+        (cheaper than faulting each page in)."""
         if a.nbytes == 0:
+            return
+        if not self.populated and self.fd is not None:
+            _pwrite_all(self.fd, a if a.flags.c_contiguous else np.ascontiguousarray(a))
             return
         dst = np.frombuffer(self.mm, dtype=np.uint8, count=a.nbytes)
         try:
@@ -687,7 +692,8 @@ class BufferPool:
         self._free = []
         self._lock = threading.Lock()
         self._timer = None
-        self._populating = []  # threads mapping pages of returned buffers
+        self._to_populate = []  # returned buffers whose pages are not mapped here yet
+        self._populator = None  # the thread mapping them (while there are some)
         self._pid = os.getpid()
 
     def take(self, nbytes, kind):
@@ -700,10 +706,14 @@ class BufferPool:
                 return None
             buf = min(fits, key=lambda b: b.size)
             self._free.remove(buf)
+            if buf in self._to_populate:  # the map fills it now
+                self._to_populate.remove(buf)
         return buf
 
-    def give_back(self, buf):
-        """Keep ``buf`` for later arrays (no worker reads it any more)."""
+    def give_back(self, buf, populate=True):
+        """Keep ``buf`` for later arrays (no worker reads it any more); its
+        pages are mapped here in the background unless ``populate`` is False
+        (a map still runs: :meth:`populate_idle` when it ends)."""
         if not _config.PARALLEL_SHARE_POOL or buf.retained or not buf.alive \
                 or buf.pid != os.getpid():
             buf.close()
@@ -720,12 +730,37 @@ class BufferPool:
                 self._timer.start()
         for b in drop:
             b.close()
-        if not buf.populated and buf not in drop:
-            t = threading.Thread(target=_populate, args=(buf,), daemon=True,
-                                 name="gilfree-populate")
+        if populate and not buf.populated and buf not in drop:
+            self._start_populating([buf])
+
+    def populate_idle(self):
+        """Map here the pages of every idle buffer not mapped yet (after a
+        map, off its path), so that a reuse is a memcpy."""
+        with self._lock:
+            todo = [b for b in self._free if not b.populated]
+        if todo:
+            self._start_populating(todo)
+
+    def _start_populating(self, bufs):
+        # one thread for all, while there are some
+        with self._lock:
+            self._to_populate.extend(b for b in bufs if b not in self._to_populate)
+            if self._populator is None:
+                self._populator = threading.Thread(target=self._populate_loop, daemon=True,
+                                                   name="gilfree-populate")
+                self._populator.start()
+
+    def _populate_loop(self):
+        while True:
             with self._lock:
-                self._populating = [p for p in self._populating if p.is_alive()] + [t]
-            t.start()
+                if not self._to_populate:
+                    self._populator = None
+                    return
+                buf = self._to_populate.pop(0)
+            try:
+                buf.populate()
+            except ValueError:  # closed meanwhile (pool trimmed or cleared)
+                pass
 
     def _over_budget_locked(self, now):
         idle = _config.PARALLEL_SHARE_POOL_IDLE_SECONDS
@@ -769,9 +804,10 @@ class BufferPool:
         """Free every idle buffer now (after their pages are mapped, if that
         is under way)."""
         with self._lock:
-            busy, self._populating = self._populating, []
-        for t in busy:
-            t.join()
+            self._to_populate = []
+            busy = self._populator
+        if busy is not None:
+            busy.join()
         with self._lock:
             drop, self._free = self._free, []
         for b in drop:
@@ -783,7 +819,8 @@ class BufferPool:
         self._free = []
         self._lock = threading.Lock()
         self._timer = None
-        self._populating = []
+        self._to_populate = []
+        self._populator = None
         self._pid = os.getpid()
 
 
@@ -804,13 +841,6 @@ def pool_max_buffers():
     cap = _config.PARALLEL_SHARE_POOL_MAX_BUFFERS
     soft = fd_limit()
     return cap if soft is None else max(1, min(cap, soft // 8))
-
-
-def _populate(buf):
-    try:
-        buf.populate()
-    except ValueError:  # closed meanwhile (pool trimmed or cleared)
-        pass
 
 
 #: the pool of this process (see :class:`BufferPool`)
@@ -951,7 +981,7 @@ class MapSegments:
                     done.append(e.buf)
         for buf in done:
             if reuse and not self.closed:
-                POOL.give_back(buf)
+                POOL.give_back(buf, populate=False)  # (when the map ends)
             else:
                 buf.close()
 
@@ -968,6 +998,7 @@ class MapSegments:
             e.buf.close()
         for b in own:
             b.close()
+        POOL.populate_idle()
 
 
 def _c_strides(shape, itemsize):
@@ -979,20 +1010,35 @@ def _c_strides(shape, itemsize):
     return tuple(reversed(strides))
 
 
+_pickler = None
+
+
+def _sharing_pickler():
+    """cloudpickle's Pickler, sending large arrays by reference (made once)."""
+    global _pickler
+    if _pickler is None:
+        import cloudpickle
+
+        class _SharingPickler(cloudpickle.Pickler):
+            segments = None
+
+            def reducer_override(self, o):
+                t = type(o)
+                if t is np.ndarray or t is SharedArray:
+                    red = self.segments.reduce_array(o)
+                    if red is not None:
+                        return red
+                return super().reducer_override(o)
+
+        _pickler = _SharingPickler
+    return _pickler
+
+
 def _dumps(obj, segments):
-    import cloudpickle
-
-    class _SharingPickler(cloudpickle.Pickler):
-        def reducer_override(self, o):
-            t = type(o)
-            if t is np.ndarray or t is SharedArray:
-                red = segments.reduce_array(o)
-                if red is not None:
-                    return red
-            return super().reducer_override(o)
-
     buf = io.BytesIO()
-    _SharingPickler(buf, protocol=5).dump(obj)
+    p = _sharing_pickler()(buf, protocol=5)
+    p.segments = segments
+    p.dump(obj)
     return buf.getvalue()
 
 
