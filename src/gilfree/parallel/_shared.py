@@ -103,14 +103,19 @@ class SharedMemoryIdentityError(PermissionError):
 _transport = None  # cached choice of this process ("memfd", "named" or "")
 
 
+_prctl = None
+
+
 def _dumpable():
     """Whether other processes of this user may open /proc/<our pid>/fd/*
     (``PR_GET_DUMPABLE`` is 1); True where it cannot be asked."""
+    global _prctl
     try:
-        import ctypes
+        if _prctl is None:
+            import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        return _prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE
     except (OSError, AttributeError):  # pragma: no cover - no prctl
         return True
 
@@ -124,8 +129,11 @@ def memfd_usable():
 
 def transport():
     """The kind of buffer this process creates: ``"memfd"``, ``"named"``, or
-    ``""`` where there is no POSIX shared memory."""
+    ``""`` where there is no POSIX shared memory.  Chosen at the first map,
+    and again if the process stops being dumpable."""
     global _transport
+    if _transport == "memfd" and not _dumpable():
+        _transport = None  # it changed (a setuid, prctl): choose again
     if _transport is None:
         if _posixshmem is None:
             _transport = ""
