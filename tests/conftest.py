@@ -42,6 +42,72 @@ def dyadic(rng, shape, scale=64):
     return np.round(rng.standard_normal(shape) * scale) / scale
 
 
+# --------------------------------------------------------------------------
+# gilfree.parallel: nothing a map made may outlive it
+# --------------------------------------------------------------------------
+
+
+def gilfree_shm(pid=None):
+    """Shared memory of process ``pid`` (default: this one) that gilfree
+    made: its /dev/shm segments, and (for this process) its open memfds and
+    every mapping of either."""
+    import glob
+
+    pid = pid or os.getpid()
+    out = {("segment", p) for p in glob.glob(f"/dev/shm/gilfree_{pid}_*")}
+    if pid == os.getpid():
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("/memfd:gilfree_"):
+                out.add(("fd", fd, target))
+        try:
+            with open("/proc/self/maps") as fh:
+                for line in fh:
+                    if "gilfree_" in line:
+                        out.add(("mapping", line.split()[0], line.split(None, 5)[-1].strip()))
+        except OSError:  # pragma: no cover
+            pass
+    return out
+
+
+def gilfree_threads():
+    import threading
+
+    return {t for t in threading.enumerate() if t.name.startswith("gilfree-") and t.is_alive()}
+
+
+@pytest.fixture
+def no_leaks():
+    """No shared-memory segment, memfd, mapping of either, gilfree thread or
+    open map made during the test survives it.  (The buffer pool is meant to
+    outlive maps: it is emptied first; shared() arrays still referenced by
+    the test module are not the test's.)"""
+    import time
+
+    from gilfree.parallel import _api
+    from gilfree.parallel._shared import POOL
+
+    POOL.clear()
+    before = gilfree_shm()
+    threads = gilfree_threads()
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        POOL.clear()
+        left = gilfree_shm() - before
+        alive = gilfree_threads() - threads
+        active = list(_api._ACTIVE)
+        if not (left or alive or active) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not left, f"leaked shared memory: {sorted(left)}"
+    assert not alive, f"threads left running: {sorted(t.name for t in alive)}"
+    assert not active, f"maps left open: {active}"
+
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="run slow tests")
 

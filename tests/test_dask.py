@@ -367,6 +367,55 @@ def _assert_cluster_memory_released(client):
     raise AssertionError(f"keys left on the workers: {keys}")
 
 
+def _first_of(a):
+    return float(a[0])
+
+
+def test_scattered_arrays_are_released_when_their_chunks_finish(full):
+    """Each large array is scattered for the chunks that use it and released
+    from the cluster when the last of them has finished, not kept until the
+    map ends."""
+    arrays = [np.full(2**18, float(i)) for i in range(24)]  # 2 MiB each, all distinct
+    peak = 0
+    for i, r in enumerate(gilfree.imap(_first_of, arrays, backend="dask", client=full,
+                                       chunksize=1)):
+        assert r == float(i)
+        keys = {k for ks in full.has_what().values() for k in ks}
+        peak = max(peak, len(keys))
+    # a few chunks in flight (2 per task slot) and their arrays, never all 24
+    assert peak <= 12, f"{peak} keys held on the cluster at once"
+    _assert_cluster_memory_released(full)
+
+
+def _raises_base_at_2(arg):
+    x, kind = arg
+    if x == 2:
+        raise {"SystemExit": SystemExit(2), "KeyboardInterrupt": KeyboardInterrupt()}[kind]
+    return x
+
+
+def _init_exits():
+    raise SystemExit("bad command line")
+
+
+@pytest.mark.parametrize("kind", ["SystemExit", "KeyboardInterrupt"])
+def test_base_exception_in_a_dask_task_ends_the_map_clearly(full, kind):
+    with pytest.raises(gilfree.parallel.TaskExitError) as info:
+        gilfree.pmap(_raises_base_at_2, [(x, kind) for x in range(5)], backend="dask",
+                     client=full, chunksize=1)
+    assert info.value.index == 2 and f"raised {kind}(" in str(info.value)
+    assert type(info.value.__cause__).__name__ == kind
+    assert gilfree.pmap(_square, range(3), backend="dask", client=full) == [0, 1, 4]
+
+
+def test_system_exit_in_a_dask_initializer_ends_the_map_clearly(full):
+    with pytest.raises(gilfree.parallel.TaskExitError,
+                       match=r"initializer= raised SystemExit\('bad command line'\)"):
+        gilfree.pmap(_square, range(4), backend="dask", client=full, initializer=_init_exits)
+    assert len(full.run(os.getpid)) == N_WORKERS  # no worker ended
+    assert gilfree.pmap(_square, range(3), backend="dask", client=full) == [0, 1, 4]
+
+
 def _inner():
     return gilfree.resolve_n_threads(None)
 

@@ -27,18 +27,6 @@ def _segments(pid=None):
     return set(glob.glob(f"/dev/shm/gilfree_{pid or os.getpid()}_*"))
 
 
-@pytest.fixture
-def no_leaks():
-    before = _segments()
-    yield
-    for _ in range(50):
-        left = _segments() - before
-        if not left:
-            break
-        time.sleep(0.02)
-    assert not left, f"leaked shared-memory segments: {sorted(left)}"
-
-
 def exits_at_5(x):
     if x == 5:
         os._exit(7)
@@ -154,9 +142,13 @@ def test_task_stuck_in_c_is_killed_with_its_worker(no_leaks):
     assert info.value.index == 2
     assert time.perf_counter() - t0 < 8
     assert pmap(abs, [-1, -2], backend="processes", n_workers=2) == [1, 2]
-    # only the stuck task's worker was replaced: the other one lives on
-    after = set(pmap(_pid_of_worker, range(4), backend="processes", n_workers=2,
-                     chunksize=1))
+    # only the stuck task's worker was replaced: the other one lives on (the
+    # new one may take a moment to start on a busy machine)
+    after = set()
+    deadline = time.monotonic() + 20
+    while len(after) < 2 and time.monotonic() < deadline:
+        after = set(pmap(_pid_of_worker, range(4), backend="processes", n_workers=2,
+                         chunksize=1))
     assert len(before) == len(after) == 2 and len(before & after) == 1
 
 
@@ -239,7 +231,8 @@ def test_pool_found_broken_when_submitting_reports_a_crash(monkeypatch, no_leaks
         self._ex = _Breaking(self._ex)
 
     monkeypatch.setattr(_backends.ProcessBackend, "_get_executor", get_executor)
-    with pytest.raises(WorkerCrashedError, match="a worker process died") as info:
+    # (a task running at that moment may be named as the culprit, or none)
+    with pytest.raises(WorkerCrashedError, match="died") as info:
         pmap(abs, range(-8, 0), backend="processes", n_workers=2, chunksize=1)
     assert isinstance(info.value.__cause__, BrokenProcessPool)
     monkeypatch.undo()

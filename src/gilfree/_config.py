@@ -690,18 +690,22 @@ def select(kernel, engine="auto", n_threads=None):
 #: NumPy arrays at least this large (bytes) in the arguments of process tasks
 #: travel through shared memory instead of being pickled.
 PARALLEL_SHARE_MIN_BYTES = 2**20
-#: Arrays shared automatically go into pooled anonymous buffers (memfd) whose
-#: pages are reused by later maps (Linux); False: a new /dev/shm segment per
-#: map.  At most PARALLEL_SHARE_POOL_MAX_BYTES of idle buffers are kept, each
-#: for PARALLEL_SHARE_POOL_IDLE_SECONDS after its last use.
+#: Shared buffers of arrays whose chunks have all finished are kept and their
+#: pages reused for later arrays of about the same size (False: freed at
+#: once).  At most PARALLEL_SHARE_POOL_MAX_BYTES and
+#: PARALLEL_SHARE_POOL_MAX_BUFFERS idle buffers are kept (and at most an
+#: eighth of RLIMIT_NOFILE: each holds two descriptors), each for
+#: PARALLEL_SHARE_POOL_IDLE_SECONDS after its last use.
 PARALLEL_SHARE_POOL = True
 PARALLEL_SHARE_POOL_MAX_BYTES = 2**30
+PARALLEL_SHARE_POOL_MAX_BUFFERS = 1024
 PARALLEL_SHARE_POOL_IDLE_SECONDS = 20.0
-#: Threads filling new shared buffers while the map goes on pickling and
-#: submitting (at most the number of cores).  New shared pages cost about a
-#: microsecond each to allocate; writers of different buffers overlap (two
-#: writers on 2 cores: 1.7x one), writers of one buffer do not.
-PARALLEL_SHARE_FILL_THREADS = 4
+#: Shared arrays one processes map may have in flight (each costs the caller
+#: one or two file descriptors); also at most a quarter of RLIMIT_NOFILE.
+PARALLEL_SHARE_MAX_BUFFERS = 256
+#: prefetch_bytes="auto" of pmap/imap: bytes of arrays the chunks in flight
+#: may hold (at most an eighth of the physical memory).
+PARALLEL_PREFETCH_BYTES = 512 * 2**20
 #: Target duration (seconds) of one chunk of tasks, per kind of backend:
 #: long enough to amortise the per-chunk cost, short enough to balance load.
 PARALLEL_TARGET_CHUNK_SECONDS = {"serial": 0.01, "threads": 0.01, "processes": 0.05}

@@ -18,8 +18,8 @@ from ._backends import (
     available_backends,
     register_backend,
 )
-from ._errors import ParallelError, TaskTimeoutError, WorkerCrashedError
-from ._shared import SharedArray, shared
+from ._errors import ParallelError, TaskExitError, TaskTimeoutError, WorkerCrashedError
+from ._shared import SharedArray, SharedMemoryIdentityError, shared
 from ._sweep import Parallelize, sweep, with_params
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "Parallelize",
     "ParallelError",
     "SharedArray",
+    "SharedMemoryIdentityError",
+    "TaskExitError",
     "TaskTimeoutError",
     "WorkerCrashedError",
     "available_backends",

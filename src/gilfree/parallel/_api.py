@@ -13,16 +13,22 @@ import heapq
 import itertools
 import math
 import numbers
+import os
 import queue
+import signal
+import threading
 import time
 import types
+import weakref
+
+import numpy as np
 
 from .. import _config
 from .._config import _check_integral, _inner_limit, usable_cores
 from ._backends import get_backend
-from ._errors import TaskTimeoutError, add_note, annotate, item_repr
+from ._errors import TaskExitError, TaskTimeoutError, add_note, annotate, item_repr
 from ._progress import make_progress
-from ._shared import MapSegments, make_dumps
+from ._shared import MapSegments, check_picklable
 from ._worker import Spec, backoff_delay
 
 __all__ = ["imap", "pmap"]
@@ -63,10 +69,7 @@ def _check_chunksize(chunksize):
             raise ValueError(f"chunksize must be 'auto' or a positive int; got {chunksize!r}")
         return "auto"
     if isinstance(chunksize, bool) or not isinstance(chunksize, numbers.Integral):
-        raise TypeError(
-            f"chunksize must be 'auto' or a positive int; got {chunksize!r} of type "
-            f"{type(chunksize).__name__}"
-        )
+        raise _type_error("chunksize", "'auto' or a positive int (tasks per chunk)", chunksize)
     if chunksize < 1:
         raise ValueError(
             f"chunksize must be >= 1 (tasks per chunk) or 'auto'; got {chunksize}"
@@ -78,10 +81,7 @@ def _check_timeout(timeout):
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
-        raise TypeError(
-            f"timeout must be a number of seconds per task, or None; got {timeout!r} of type "
-            f"{type(timeout).__name__}"
-        )
+        raise _type_error("timeout", "a positive number of seconds per task, or None", timeout)
     timeout = float(timeout)
     if not (timeout > 0) or math.isinf(timeout):
         raise ValueError(
@@ -91,36 +91,108 @@ def _check_timeout(timeout):
     return timeout
 
 
+def _type_error(name, expected, value):
+    return TypeError(f"{name} must be {expected}; got {item_repr(value)} of type "
+                     f"{type(value).__name__}")
+
+
+def _check_count(value, name, expected):
+    """An int (not a bool); else a TypeError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise _type_error(name, expected, value)
+    return int(value)
+
+
 def _check_retries(retries):
-    n = _check_integral(retries, "retries") if retries is not None else None
-    if n is None:
-        raise TypeError("retries must be an int >= 0; got None")
+    expected = "an int >= 0 (extra attempts per failing task)"
+    n = _check_count(retries, "retries", expected)
     if n < 0:
-        raise ValueError(f"retries must be >= 0 (extra attempts per failing task); got {n}")
+        raise ValueError(f"retries must be {expected}; got {n}")
     return n
 
 
 def _check_inner(inner_threads, n_workers):
+    expected = "'auto', None or an int >= 1 (threads inside each worker)"
     if isinstance(inner_threads, str):
         if inner_threads != "auto":
-            raise ValueError(
-                f"inner_threads must be 'auto', None or a positive int; got {inner_threads!r}"
-            )
+            raise ValueError(f"inner_threads must be {expected}; got {inner_threads!r}")
         return max(1, usable_cores() // n_workers) if n_workers > 1 else None
     if inner_threads is None:
         return None
-    n = _check_integral(inner_threads, "inner_threads")
+    n = _check_count(inner_threads, "inner_threads", expected)
     if n < 1:
-        raise ValueError(f"inner_threads must be >= 1; got {n}")
+        raise ValueError(f"inner_threads must be {expected}; got {n}")
     return n
 
 
 def _check_progress(progress):
     if progress is None or isinstance(progress, bool) or callable(progress):
         return progress
-    raise TypeError(
-        f"progress must be True, False or a callable receiving (done, total); got {progress!r}"
-    )
+    raise _type_error("progress", "True, False or a callable receiving (done, total)", progress)
+
+
+def _check_ordered(ordered):
+    if isinstance(ordered, (bool, np.bool_)):
+        return bool(ordered)
+    raise _type_error("ordered", "True (results in input order) or False (as completed)",
+                      ordered)
+
+
+def _check_iterable(iterable):
+    t = type(iterable)
+    if not (hasattr(t, "__iter__") or hasattr(t, "__getitem__")):
+        raise _type_error(
+            "iterable", "an iterable of items (a list, tuple, range, array, generator...)",
+            iterable)
+    return iterable
+
+
+def _check_initializer(initializer, initargs):
+    if initializer is not None and not callable(initializer):
+        raise _type_error("initializer", "a callable run once in each worker, or None",
+                          initializer)
+    if not isinstance(initargs, (tuple, list)):
+        raise _type_error("initargs", "a tuple of arguments for initializer", initargs)
+    if initargs and initializer is None:
+        raise ValueError(f"initargs={item_repr(initargs)} given without an initializer")
+    return tuple(initargs)
+
+
+def _auto_prefetch_bytes():
+    """``PARALLEL_PREFETCH_BYTES``, at most an eighth of the physical memory."""
+    cap = _config.PARALLEL_PREFETCH_BYTES
+    try:
+        phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        if phys > 0:
+            cap = min(cap, phys // 8)
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        pass
+    return max(cap, 1)
+
+
+def _check_prefetch(prefetch_bytes):
+    expected = "'auto' or a positive int (bytes of array data read ahead)"
+    if isinstance(prefetch_bytes, str):
+        if prefetch_bytes != "auto":
+            raise ValueError(f"prefetch_bytes must be {expected}; got {prefetch_bytes!r}")
+        return _auto_prefetch_bytes()
+    n = _check_count(prefetch_bytes, "prefetch_bytes", expected)
+    if n < 1:
+        raise ValueError(f"prefetch_bytes must be {expected}; got {n}")
+    return n
+
+
+def _max_buffers():
+    """Shared arrays a processes map may have in flight: each costs up to two
+    descriptors here, so at most a quarter of this process's open-file limit
+    (less what the pool may keep)."""
+    from ._shared import fd_limit, pool_max_buffers
+
+    cap = _config.PARALLEL_SHARE_MAX_BUFFERS
+    soft = fd_limit()
+    if soft is not None:
+        cap = min(cap, max(4, (soft - 64) // 4 - pool_max_buffers() // 2))
+    return cap
 
 
 def _length(iterable):
@@ -275,32 +347,36 @@ class _Batcher:
 
 class _Run:
     def __init__(self, func, iterable, backend, n_workers, chunksize, ordered, progress,
-                 timeout, retries, initializer, initargs, inner_threads, client=None):
+                 timeout, retries, initializer, initargs, inner_threads, client=None,
+                 prefetch_bytes="auto"):
         if not callable(func):
-            raise TypeError(
-                f"func must be callable (a function applied to each item); got {item_repr(func)} "
-                f"of type {type(func).__name__}"
-            )
+            raise _type_error("func", "callable (a function applied to each item)", func)
+        _check_iterable(iterable)
         cls = get_backend(backend)
         if client is not None and not getattr(cls, "uses_client", False):
             raise ValueError(
                 f"client= is only used by backend='dask' (a dask.distributed Client or a "
                 f"scheduler address); got client={item_repr(client)} with backend={backend!r}"
             )
+        if client is not None and hasattr(cls, "check_client"):
+            cls.check_client(client)
         n = resolve_n_workers(n_workers)
         self.chunksize = _check_chunksize(chunksize)
+        self.ordered = _check_ordered(ordered)
         self.timeout = _check_timeout(timeout)
         self.retries = _check_retries(retries)
         self.progress_arg = _check_progress(progress)
-        if initializer is not None and not callable(initializer):
-            raise TypeError(f"initializer must be callable or None; got {item_repr(initializer)}")
-        if not isinstance(initargs, (tuple, list)):
-            raise TypeError(f"initargs must be a tuple; got {type(initargs).__name__}")
+        self.initargs = _check_initializer(initializer, initargs)
+        self.prefetch_bytes = _check_prefetch(prefetch_bytes)
         if n == 1 and cls.serial_when_single:
             cls = get_backend("serial")
         if cls.name == "serial":
             n = 1
         self.inner = _check_inner(inner_threads, n)
+        if getattr(cls, "needs_pickling", False):
+            from ._shared import require_transport
+
+            require_transport(f"backend={cls.name!r}")
         self.backend_name = backend
         # what the user asked for, for backends that size themselves on start
         # (dask: the cluster's threads) -- see _resize
@@ -310,9 +386,7 @@ class _Run:
         self.func = func
         self.iterable = iterable
         self.total = _length(iterable)
-        self.ordered = bool(ordered)
         self.initializer = initializer
-        self.initargs = tuple(initargs)
         self.n_workers = n
         self.max_inflight = max(1, n * _config.PARALLEL_INFLIGHT_PER_WORKER)
         self.max_pending = max(self.max_inflight, n * _config.PARALLEL_PENDING_PER_WORKER)
@@ -322,42 +396,60 @@ class _Run:
         mode = self.backend.timeout_mode if self.timeout is not None else None
         self.spec = Spec(self.retries, _config.PARALLEL_RETRY_BACKOFF_BASE,
                          _config.PARALLEL_RETRY_BACKOFF_MAX, self.timeout, mode, self.inner)
-        self.segments = MapSegments()
+        # made when the map starts (the first next() of an imap): nothing is
+        # copied or started before
+        self.segments = None
         self.fn_blob = None
-        self._dumps = None
-        if self.backend.needs_pickling:
-            self._dumps = make_dumps(self.segments)
-            try:
-                self.fn_blob = self._dumps(func)
-            except Exception as exc:
-                self.segments.close()
-                raise _unpicklable_error("func", func, self._dumps, "func", exc) from None
-            try:  # every task reads the function's arrays: they must be ready
-                self.segments.wait_pending()
-            except BaseException:
-                self.segments.close()
-                raise
         self.done_q = queue.SimpleQueue()
         self.inflight = {}
+        self.ahead = _Ahead()
+
+    def check_picklable(self):
+        """For imap: fail now, not at the first next(), if the function
+        cannot be sent to process workers (copies no array)."""
+        if self.backend.needs_pickling:
+            try:
+                check_picklable(self.func)
+            except Exception as exc:
+                raise _unpicklable_error("func", self.func, check_picklable, "func",
+                                         exc) from None
+
+    def _prepare(self):
+        """Pickle the function (sharing its large arrays) for the workers."""
+        if not self.backend.needs_pickling:
+            return
+        self.segments = MapSegments()
+        try:
+            self.fn_blob, _ = self.segments.pickle(self.func)
+        except (OSError, MemoryError):  # shared memory could not be had
+            raise
+        except Exception as exc:
+            raise _unpicklable_error("func", self.func, check_picklable, "func",
+                                     exc) from None
 
     # -- called by backends -------------------------------------------------
 
     def done(self, chunk, raw):
-        self.done_q.put((chunk, raw))
+        if not self._closed:  # (a chunk that reports after the end is dropped)
+            self.done_q.put((chunk, raw))
 
     def inflight_chunks(self):
         return list(self.inflight.values())
 
     def dump_items(self, chunk):
+        """``(blob, entries)``: the chunk's items pickled for process
+        workers, and the shared arrays they use (held until released)."""
         try:
-            return self._dumps(chunk.items)
+            return self.segments.pickle(chunk.items, scope="chunk")
+        except (OSError, MemoryError):
+            raise
         except Exception:
             for pos, item in enumerate(chunk.items):
                 try:
-                    self._dumps(item)
+                    check_picklable(item)
                 except Exception as item_exc:
                     raise _unpicklable_error(
-                        f"item {chunk.start + pos}", item, self._dumps,
+                        f"item {chunk.start + pos}", item, check_picklable,
                         f"item {chunk.start + pos}", item_exc,
                     ) from None
             raise  # pragma: no cover
@@ -396,6 +488,10 @@ class _Run:
         backend = self.backend.name
         if kind == "timeout":
             return self.timeout_error(chunk, pos, attempt)
+        if exc is not None and not isinstance(exc, Exception):
+            if self._own_interrupt(exc):
+                return exc  # the user's Ctrl-C, landing in a task run in this thread
+            return self._exit_error(chunk, pos, kind, exc, tb, outcome.where)
         if kind == "init":
             add_note(exc, f"gilfree.parallel: raised by initializer= in {outcome.where} "
                           f"(the {backend!r} backend); no task ran there")
@@ -407,14 +503,69 @@ class _Run:
         if kind == "setup":
             add_note(exc, f"gilfree.parallel: a worker of the {backend!r} backend could not "
                           f"start the chunk of items {chunk.start}..."
-                          f"{chunk.start + len(chunk.items) - 1} (loading the function or "
-                          "its arguments failed there)")
+                          f"{chunk.start + len(chunk.items) - 1} (loading its shared memory, "
+                          "the function or its arguments failed there)")
+            if tb is not None and exc.__cause__ is None:
+                from ._errors import RemoteTraceback
+
+                exc.__cause__ = RemoteTraceback(tb)
             return exc
         annotate(exc, index, chunk.items[pos], backend, outcome.where, tb)
         if attempt:
             add_note(exc, f"gilfree.parallel: failed on all {attempt + 1} attempts "
                           f"(retries={self.retries})")
         return exc
+
+    def _own_interrupt(self, exc):
+        """Whether a KeyboardInterrupt from a task is the user's Ctrl-C: only
+        a task run in the caller's main thread (``serial``) can receive it,
+        and only if a SIGINT arrived since the map started (or, when gilfree
+        could not watch SIGINT, always)."""
+        if not isinstance(exc, KeyboardInterrupt) or self.backend.name != "serial":
+            return False
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        if not self._watching_sigint:
+            return True
+        return _SIGINT.count != self._sigints_at_start
+
+    def init_exit_error(self, exc, where):
+        """The error for a BaseException (not an Exception) that the
+        initializer raised in this process (``exc`` itself for Ctrl-C)."""
+        if self._own_interrupt(exc):
+            return exc
+        return self._exit_error(None, 0, "init", exc, None, where)
+
+    def _exit_error(self, chunk, pos, kind, exc, tb, where):
+        """A BaseException that is not an Exception (SystemExit,
+        KeyboardInterrupt, GeneratorExit...) from user code in a worker: the
+        map ends with an error that says so (re-raising it as such would
+        pass for this program's own exit or Ctrl-C)."""
+        from ._errors import RemoteTraceback
+
+        backend = self.backend.name
+        what = f"{type(exc).__name__}({', '.join(map(item_repr, exc.args))})"
+        if kind == "init":
+            msg = (f"initializer= raised {what} in {where} (the {backend!r} backend); no task "
+                   "ran there")
+            index = None
+        elif kind == "setup":
+            msg = (f"loading the chunk of items {chunk.start}..."
+                   f"{chunk.start + len(chunk.items) - 1} raised {what} in {where} (the "
+                   f"{backend!r} backend)")
+            index = None
+        else:
+            index = chunk.start + pos
+            msg = (f"the task of item {index} ({item_repr(chunk.items[pos])}) raised {what} "
+                   f"on the {backend!r} backend in {where}")
+        err = TaskExitError(
+            msg + ". A BaseException that is not an Exception ends the map; it is reported as "
+            "this error, not re-raised, so that it is not taken for this program's own exit "
+            "or Ctrl-C (the original is the __cause__)", index=index, exc_type=type(exc))
+        if tb is not None and exc.__cause__ is None:
+            exc.__cause__ = RemoteTraceback(tb)
+        err.__cause__ = exc
+        return err
 
     def _emit(self, start, results):
         if not results:
@@ -424,6 +575,12 @@ class _Run:
             self.ready[start] = results
         else:
             self.out.append(results)
+
+    def _drop(self, chunk):
+        """The scheduler is done with ``chunk``: its backend resources and its
+        share of the read-ahead go."""
+        self.ahead.remove(chunk)
+        self.backend.release(chunk)
 
     def _handle(self, chunk, raw):
         if self.inflight.get(chunk.id) is not chunk:
@@ -441,7 +598,7 @@ class _Run:
                               f"(retries={self.retries})")
             raise err
         del self.inflight[chunk.id]
-        self.backend.release(chunk)
+        self._drop(chunk)
         if outcome.cancelled:
             from ._errors import ParallelError
 
@@ -470,7 +627,7 @@ class _Run:
             lost = sorted(self.inflight.values(), key=lambda c: c.start)
             self.inflight.clear()
         for c in lost:
-            self.backend.release(c)
+            self._drop(c)
         if not pool_intact:
             self.backend.restart()
         now = time.monotonic()
@@ -495,8 +652,11 @@ class _Run:
 
         return Chunk(chunk_id, start, items, base_attempt)
 
-    def _submit(self, chunk):
+    def _submit(self, chunk, found=None):
+        """Hand ``chunk`` to the backend; ``found``: the arrays its items
+        hold, if known (else they are looked for)."""
         self.inflight[chunk.id] = chunk
+        self.ahead.add(chunk, found)
         self.backend.submit(chunk)
 
     def _check_timeouts(self):
@@ -515,7 +675,7 @@ class _Run:
             if action != "abandoned":
                 raise self.timeout_error(chunk, pos, attempt)
             del self.inflight[chunk.id]
-            self.backend.release(chunk)
+            self._drop(chunk)
             self._emit(chunk.start, chunk.ctl.results[:pos])
             index = chunk.start + pos
             if attempt >= self.retries:
@@ -528,12 +688,57 @@ class _Run:
                 self._submit(self._new_chunk(index + 1, rest))
 
     def _take(self, src, n, start):
+        """``(items, capped)``: the next chunk's items, up to ``n``, and no
+        more than the chunk's share of ``prefetch_bytes`` of arrays not
+        already in flight (``capped``: it stopped there).  Items are read one
+        by one while they hold arrays, at C speed while they do not."""
+        ahead = self.ahead
         try:
-            return list(itertools.islice(src, n))
+            if ahead.plain_items:
+                items = list(itertools.islice(src, n))
+                found = None
+                if not ahead.sample_is_plain(items):
+                    ahead.plain_items = False
+                    found = {}
+                    for item in items:
+                        _arrays_of(item, found)
+                return items, False, found
+            cap = max(1, self.prefetch_bytes // max(1, self.max_inflight))
+            items = []
+            found = {}
+            total = 0
+            counts = ahead.counts
+            for item in itertools.islice(src, n):
+                items.append(item)
+                if type(item) in _PLAIN:
+                    continue
+                mine = {}
+                _arrays_of(item, mine)
+                for key, nbytes in mine.items():
+                    if key not in found:
+                        found[key] = nbytes
+                        if key not in counts:
+                            total += nbytes
+                if total >= cap:
+                    return items, len(items) < n, found
+            ahead.plain_items = bool(items) and not found
+            return items, False, found
         except Exception as exc:
             add_note(exc, f"gilfree.parallel: raised by the input iterable while reading "
                           f"item {start} or after")
             raise
+
+    def _ahead_full(self):
+        """Whether the chunks in flight already hold ``prefetch_bytes`` of
+        arrays (or, on processes, as many shared arrays as descriptors
+        allow): then no more input is read until one finishes."""
+        if self.ahead.nbytes >= self.prefetch_bytes:
+            return True
+        seg = self.segments
+        if seg is not None and (seg.live_bytes >= self.prefetch_bytes
+                                or seg.live_count >= self.max_buffers):
+            return True
+        return False
 
     def results(self):
         """The generator behind ``imap``."""
@@ -549,16 +754,29 @@ class _Run:
             kill = True
             raise
         finally:
-            self._close(kill)
+            # a Ctrl-C in the consumer's loop body closes this generator with
+            # GeneratorExit: it stops the work as fast as one raised in here
+            self._close(kill or self._interrupted())
+
+    def _interrupted(self):
+        return self._watching_sigint and _SIGINT.count != self._sigints_at_start
+
+    _watching_sigint = False
+    _sigints_at_start = 0
 
     def _loop(self):
+        self._watching_sigint = _SIGINT.watch()
+        self._sigints_at_start = _SIGINT.count
+        _ACTIVE.add(self)
         self.progress = make_progress(self.progress_arg, self.total)
         self.batcher = _Batcher(self.chunksize, self.n_workers, self.total,
                                 self.backend.target_chunk_seconds)
+        self.max_buffers = _max_buffers()
         self.ready = {}
         self.out = []
         self.retry_heap = []
         self._ids = itertools.count()
+        self._prepare()
         self.backend.start()
         self._started = True
         if self.backend.n_workers != self.n_workers:
@@ -585,15 +803,18 @@ class _Run:
                     cap = batcher.tail_cap(next_index)
                     if cap is None or cap > 1:
                         break
-                n = batcher.next_size(next_index)
-                items = self._take(src, n, next_index)
-                if len(items) < n:
-                    exhausted = True
-                if not items:
+                if inflight and self._ahead_full():
                     break
+                n = batcher.next_size(next_index)
+                items, capped, found = self._take(src, n, next_index)
+                if not items:
+                    exhausted = True
+                    break
+                if len(items) < n and not capped:
+                    exhausted = True
                 chunk = self._new_chunk(next_index, items)
                 next_index += len(items)
-                self._submit(chunk)
+                self._submit(chunk, found)
             if self.ordered:
                 while out_next in ready:
                     piece = ready.pop(out_next)
@@ -635,16 +856,222 @@ class _Run:
         self.max_pending = max(self.max_inflight, n * _config.PARALLEL_PENDING_PER_WORKER)
         self.batcher.n_workers = n
 
+    _closed = False
+
     def _close(self, kill):
+        """Stop the map and free what it holds: once, whatever the way
+        (exhausted, error, close(), garbage collection, Ctrl-C, exit)."""
+        if self._closed:
+            return
+        self._closed = True
+        _ACTIVE.discard(self)
         try:
             if getattr(self, "_started", False):
                 self.backend.shutdown(abort=kill)
         finally:
-            # pooled buffers are reused only if no worker can still read them
-            self.segments.close(reuse=getattr(self, "_completed", False))
-            progress = getattr(self, "progress", None)
-            if progress is not None:
-                progress.close()
+            try:
+                if self.segments is not None:
+                    self.segments.close()
+                self.inflight.clear()
+                self.ready = {}
+                self.out = []
+                self.ahead.clear()
+                self.retry_heap = []
+                while True:  # reports that came after the last one handled
+                    try:
+                        self.done_q.get_nowait()
+                    except queue.Empty:
+                        break
+                # the run and its backend refer to each other: what the user
+                # gave goes now, not at the next garbage collection
+                self.iterable = self.func = self.initializer = None
+                self.initargs = ()
+                progress = getattr(self, "progress", None)
+                if progress is not None:
+                    progress.close()
+            finally:
+                if self._watching_sigint:
+                    self._watching_sigint = False
+                    _SIGINT.unwatch()
+
+
+# --------------------------------------------------------------------------
+# Read-ahead in bytes
+# --------------------------------------------------------------------------
+
+#: types whose items hold no array (the fast path of the read-ahead count)
+_PLAIN = frozenset({int, float, complex, bool, type(None), str, bytes})
+_SAMPLE = 32
+
+
+def _array_bytes(obj, depth=0, seen=None):
+    """Bytes of the NumPy arrays an item holds directly or in tuples, lists
+    and dicts (two levels deep; the same array counted once)."""
+    t = type(obj)
+    if t in _PLAIN:
+        return 0
+    if isinstance(obj, np.ndarray):
+        if seen is not None:
+            key = id(obj)
+            if key in seen:
+                return 0
+            seen.add(key)
+        return obj.nbytes
+    if depth >= 2:
+        return 0
+    if isinstance(obj, (tuple, list)):
+        seen = set() if seen is None else seen
+        return sum(_array_bytes(o, depth + 1, seen) for o in itertools.islice(obj, 64))
+    if isinstance(obj, dict):
+        seen = set() if seen is None else seen
+        return sum(_array_bytes(o, depth + 1, seen)
+                   for o in itertools.islice(obj.values(), 64))
+    return 0
+
+
+def _arrays_of(obj, out, depth=0):
+    """``{key: nbytes}`` of the arrays an item holds (as _array_bytes)."""
+    if type(obj) in _PLAIN:
+        return
+    if isinstance(obj, np.ndarray):
+        # the same array (memory, shape, strides, dtype) once; views of one
+        # array count their own bytes (what a process map copies)
+        out[(obj.__array_interface__["data"][0], obj.shape, obj.strides, obj.dtype.str)] = \
+            obj.nbytes
+        return
+    if depth >= 2:
+        return
+    if isinstance(obj, (tuple, list)):
+        for o in itertools.islice(obj, 64):
+            _arrays_of(o, out, depth + 1)
+    elif isinstance(obj, dict):
+        for o in itertools.islice(obj.values(), 64):
+            _arrays_of(o, out, depth + 1)
+
+
+class _Ahead:
+    """Bytes of the arrays held by the chunks in flight, each array counted
+    once however many items and chunks hold it."""
+
+    def __init__(self):
+        self.nbytes = 0
+        self.counts = {}  # key -> [nbytes, chunks holding it]
+        self._by_chunk = {}
+        # None: unknown yet; True: items hold no arrays (read at C speed)
+        self.plain_items = None
+
+    def sample_is_plain(self, items):
+        step = max(1, len(items) // _SAMPLE)
+        return all(_array_bytes(it) == 0 for it in items[::step])
+
+    def add(self, chunk, found=None):
+        if found is None:
+            if self.plain_items:
+                return
+            found = {}
+            for item in chunk.items:
+                _arrays_of(item, found)
+        if not found:
+            return
+        self._by_chunk[chunk.id] = list(found)
+        for key, nbytes in found.items():
+            c = self.counts.get(key)
+            if c is None:
+                self.counts[key] = [nbytes, 1]
+                self.nbytes += nbytes
+            else:
+                c[1] += 1
+
+    def remove(self, chunk):
+        for key in self._by_chunk.pop(chunk.id, ()):
+            c = self.counts[key]
+            c[1] -= 1
+            if c[1] == 0:
+                del self.counts[key]
+                self.nbytes -= c[0]
+
+    def clear(self):
+        self.counts.clear()
+        self._by_chunk.clear()
+        self.nbytes = 0
+
+
+# --------------------------------------------------------------------------
+# Ctrl-C and exit
+# --------------------------------------------------------------------------
+
+
+class _SigintWatch:
+    """Counts SIGINTs that arrive while maps run in the main thread, so that
+    a KeyboardInterrupt raised in the consumer's loop body (which closes an
+    ``imap`` with GeneratorExit) still kills the map's workers.  Installed
+    only over Python's default handler, and put back when the last map
+    ends; the handler then raises KeyboardInterrupt as the default does."""
+
+    def __init__(self):
+        self.count = 0
+        self._users = 0
+        self._lock = threading.Lock()
+
+    def _handler(self, signum, frame):
+        self.count += 1
+        signal.default_int_handler(signum, frame)
+
+    def watch(self):
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        with self._lock:
+            try:
+                current = signal.getsignal(signal.SIGINT)
+                if current is signal.default_int_handler:
+                    signal.signal(signal.SIGINT, self._handler)
+                elif current != self._handler:
+                    return False  # the program's own handler: leave it alone
+            except (ValueError, OSError):  # pragma: no cover - no signals here
+                return False
+            self._users += 1
+            return True
+
+    def unwatch(self):
+        with self._lock:
+            self._users -= 1
+            if self._users <= 0:
+                self._users = 0
+                try:
+                    if signal.getsignal(signal.SIGINT) == self._handler:
+                        signal.signal(signal.SIGINT, signal.default_int_handler)
+                except (ValueError, OSError):  # pragma: no cover - exiting
+                    pass
+
+    def after_fork(self):
+        self._lock = threading.Lock()
+
+
+_SIGINT = _SigintWatch()
+#: maps started and not yet closed (closed, killing their workers, at exit)
+_ACTIVE = weakref.WeakSet()
+
+
+def close_active_maps():
+    """At interpreter exit: stop every map still open (an ``imap`` never
+    exhausted nor closed), killing its workers, before the pools wait for
+    their tasks to finish."""
+    for run in list(_ACTIVE):
+        try:
+            run._close(True)
+        except Exception:  # pragma: no cover - exiting anyway
+            pass
+
+
+def _after_fork_in_child():
+    # the parent's maps are not this process's: never close them here
+    global _ACTIVE
+    _ACTIVE = weakref.WeakSet()
+    _SIGINT.after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # --------------------------------------------------------------------------
@@ -659,13 +1086,15 @@ _PARAMS_DOC = """
         backend it travels with cloudpickle (lambdas and closures work);
         NumPy arrays of 1 MiB or more that it or the items reference go
         through shared memory, read-only, instead of being pickled: copied
-        once per map into buffers whose pages are kept (up to 1 GiB, 20 s
-        idle) for the next map's arrays, or with no copy at all if made
-        with :func:`shared`.
+        when the map starts (the function's) or when the chunk that needs
+        them is sent (the items'), into buffers whose pages are reused for
+        later arrays, or with no copy at all if made with :func:`shared`.
+        See the guide page "Parallel map guarantees".
     iterable : iterable
         The items.  Read lazily, a chunk at a time: at most a few chunks
-        per worker are read ahead of the results, so a generator of
-        millions of items is never held in memory.
+        per worker, and at most ``prefetch_bytes`` of arrays, are read
+        ahead of the results, so a generator of millions of items (or of
+        large arrays) is never held in memory.
     backend : {"threads", "processes", "serial"} or a registered name
         ``threads`` for GIL-free kernels (gilfree's, NumPy, Numba) and
         I/O; ``processes`` for GIL-bound Python code; ``serial`` runs in
@@ -678,7 +1107,8 @@ _PARAMS_DOC = """
         until one takes about 10 ms (threads) or 50 ms (processes), so
         per-task overhead is amortised even for trivial tasks.
     ordered : bool
-        Results in input order (default) or in completion order.
+        True: results in input order (default); False: in completion
+        order.
     progress : bool or callable
         True shows a tqdm bar; a callable receives ``(done, total)``
         (``total`` None for inputs without a length).  Counts finished
@@ -712,6 +1142,12 @@ _PARAMS_DOC = """
         processes, no dashboard) for this map and closes it afterwards.
         ``n_workers`` then defaults to the cluster's threads; functions and
         large arrays are sent to each worker once (see ``gilfree.distributed``).
+    prefetch_bytes : "auto" or int
+        Bytes of NumPy arrays (held by items directly or in tuples, lists
+        and dicts, each array counted once; on ``processes`` also the
+        shared copies) that the chunks in flight may hold before the map
+        stops reading input; one chunk always runs.  ``auto`` is 512 MiB,
+        at most an eighth of the physical memory.
 """
 
 _RAISES_DOC = """
@@ -727,22 +1163,29 @@ _RAISES_DOC = """
         A process worker died (segfault, ``os._exit``, out-of-memory
         killer) while running a task (after its retries); the pool is
         restarted for the next map.
+    TaskExitError
+        A task or the initializer raised a ``BaseException`` that is not an
+        ``Exception`` (``SystemExit``, ``KeyboardInterrupt``...); the
+        original is its ``__cause__``.
+    NotImplementedError
+        ``backend="processes"`` on a platform without POSIX shared memory.
 """
 
 
 def imap(func, iterable, *, backend="threads", n_workers=None, chunksize="auto", ordered=True,
          progress=False, timeout=None, retries=0, initializer=None, initargs=(),
-         inner_threads="auto", client=None):
+         inner_threads="auto", client=None, prefetch_bytes="auto"):
     run = _Run(func, iterable, backend, n_workers, chunksize, ordered, progress, timeout,
-               retries, initializer, initargs, inner_threads, client)
+               retries, initializer, initargs, inner_threads, client, prefetch_bytes)
+    run.check_picklable()
     return run.results()
 
 
 def pmap(func, iterable, *, backend="threads", n_workers=None, chunksize="auto", ordered=True,
          progress=False, timeout=None, retries=0, initializer=None, initargs=(),
-         inner_threads="auto", client=None):
+         inner_threads="auto", client=None, prefetch_bytes="auto"):
     run = _Run(func, iterable, backend, n_workers, chunksize, ordered, progress, timeout,
-               retries, initializer, initargs, inner_threads, client)
+               retries, initializer, initargs, inner_threads, client, prefetch_bytes)
     out = []
     for piece in run.pieces():
         out.extend(piece)
@@ -755,8 +1198,12 @@ imap.__doc__ = (
     Returns an iterator that yields ``func(item)`` for each item, in input
     order (or as completed with ``ordered=False``), reading the input only
     a few chunks ahead.  Arguments are checked when ``imap`` is called;
-    work starts at the first ``next()``.  Closing the iterator early (e.g.
-    ``break``) cancels the rest.
+    work starts (and arrays are copied) at the first ``next()``.  Closing
+    the iterator (``close()``, ``break`` in a ``for`` loop, garbage
+    collection, interpreter exit) cancels the rest and frees what the map
+    holds; tasks already running finish in their workers, unless a Ctrl-C
+    caused the close (then they are killed, as when it lands inside the
+    map).
 """
     + _PARAMS_DOC
     + """

@@ -37,6 +37,7 @@ import warnings
 from concurrent.futures.process import BrokenProcessPool
 
 from .. import _config
+from . import _compat
 from ._errors import ParallelError, TaskKilled, WorkerCrashedError, describe_exitcode
 from ._worker import (
     THREAD_ENV_VARS,
@@ -209,7 +210,15 @@ class SerialBackend(Backend):
         if self.run.spec[3] is not None and self.timeout_mode == "alarm":
             self._alarm = alarm_handler().__enter__()
         if self.run.initializer is not None:
-            self.run.initializer(*self.run.initargs)
+            try:
+                self.run.initializer(*self.run.initargs)
+            except Exception:
+                raise
+            except BaseException as exc:  # SystemExit & co.: say where it came from
+                err = self.run.init_exit_error(exc, "the caller's thread")
+                if err is exc:
+                    raise
+                raise err from exc
 
     def submit(self, chunk):
         ctl = SimpleCtl()
@@ -303,7 +312,7 @@ class ThreadBackend(Backend):
         if run.initializer is not None:
             try:
                 run.initializer(*run.initargs)
-            except Exception as exc:
+            except BaseException as exc:  # SystemExit too: reported, never a silent exit
                 init_failure = exc
         where = f"worker thread {threading.current_thread().name}"
         while True:
@@ -364,9 +373,6 @@ class ThreadBackend(Backend):
 # processes (loky)
 # --------------------------------------------------------------------------
 
-_executor_lock = threading.Lock()
-
-
 def _worker_env(inner):
     env = {}
     if inner is not None:
@@ -377,8 +383,94 @@ def _worker_env(inner):
     return env
 
 
+class _Pool:
+    """A loky executor and the number of maps using it."""
+
+    __slots__ = ("ex", "key", "users", "shared")
+
+    def __init__(self, ex, key, shared):
+        self.ex = ex
+        self.key = key
+        self.users = 1
+        self.shared = shared
+
+
+_pool_lock = threading.Lock()
+#: the process pool maps of this process share (whatever thread they run
+#: in: loky's own reusable executor is one per thread)
+_shared_pool = None
+
+
+def _acquire_pool(key, make):
+    """The shared pool if it fits ``key`` (worker count, initializer, inner
+    threads), else a new one: it becomes the shared pool if the old one is
+    idle (which is shut down), else it is this map's alone."""
+    global _shared_pool
+    old = None
+    with _pool_lock:
+        p = _shared_pool
+        if p is not None and p.key == key and _compat.executor_usable(p.ex):
+            p.users += 1
+            return p
+        if p is not None and (p.users == 0 or not _compat.executor_usable(p.ex)):
+            old, _shared_pool = p, None
+        new = _Pool(make(), key, shared=_shared_pool is None)
+        if new.shared:
+            _shared_pool = new
+    if old is not None:
+        _shutdown_executor(old.ex, kill=not _compat.executor_usable(old.ex))
+    return new
+
+
+def _release_pool(p, kill=False):
+    """A map is done with pool ``p``: a pool of its own is shut down."""
+    global _shared_pool
+    with _pool_lock:
+        p.users -= 1
+        drop = not p.shared and p.users <= 0
+        if kill and p.shared and _shared_pool is p:
+            _shared_pool = None  # its workers are killed: the next map starts a new one
+            p.shared = False
+            drop = p.users <= 0
+    if drop or kill:
+        _shutdown_executor(p.ex, kill=kill)
+
+
+def _shutdown_executor(ex, kill):
+    try:
+        ex.shutdown(wait=not kill, kill_workers=kill)
+    except Exception:  # pragma: no cover - already broken or gone
+        pass
+
+
+def _pools_at_exit():
+    """When this process exits: close the maps still open (an imap never
+    exhausted nor closed) and shut the pool down, killing its workers if
+    they still run tasks (of a map closed by `break` whose task goes on),
+    so that exiting never waits for them."""
+    global _shared_pool
+    from ._api import close_active_maps
+
+    close_active_maps()
+    with _pool_lock:
+        p, _shared_pool = _shared_pool, None
+    if p is not None:
+        _shutdown_executor(p.ex, kill=_compat.executor_busy(p.ex))
+
+
+def _forget_pools_after_fork():
+    # a forked child must not use (or shut down) its parent's pool
+    global _shared_pool, _pool_lock
+    _shared_pool = None
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
 class ProcessBackend(Backend):
-    """Worker processes of loky's reusable executor.
+    """Worker processes of a loky executor shared by the maps of this process.
 
     Functions and arguments travel with cloudpickle (lambdas and closures
     work); NumPy arrays of 1 MiB or more and :func:`shared` arrays travel
@@ -411,7 +503,6 @@ class ProcessBackend(Backend):
 
             init_blob = cloudpickle.dumps((run.initializer, tuple(run.initargs)))
         self._init_blob = init_blob
-        self._get_executor()
         self._procs = {}
         self._killed = {}
         self._retired = set()  # chunks whose worker was killed alone
@@ -420,38 +511,49 @@ class ProcessBackend(Backend):
         self._token = secrets.token_hex(8)
         n_slots = max(1, run.max_inflight)
         self._free = list(range(n_slots - 1, -1, -1))
-        seg = run.segments.new_segment(8 * (1 + 4 * n_slots), "the map's control board")
-        self._board_seg = seg
-        self._board = seg.writable_buffer().cast("q")
+        seg = run.segments.new_buffer(8 * (1 + 4 * n_slots), "the map's control board")
+        self._board_ref = seg.ref
+        self._board = memoryview(seg.mm).cast("q")
         blob = run.fn_blob
         if len(blob) >= _config.PARALLEL_SHARE_MIN_BYTES:
-            fseg = run.segments.new_segment(len(blob), "sending the function to workers")
-            fseg.writable_buffer()[: len(blob)] = blob
-            fseg.close_writer()
-            self._fn_ref = ("shm", (fseg.name, fseg.size, len(blob)))
+            fseg = run.segments.new_buffer(len(blob), "the pickled function")
+            fseg.write_bytes(blob)
+            self._fn_ref = ("buf", (fseg.ref, len(blob)))
         else:
             self._fn_ref = ("bytes", blob)
         self._pickle = pickle
+        self._pool = None
+        self._get_executor()
 
     def _get_executor(self):
-        from loky import get_reusable_executor
+        from loky import ProcessPoolExecutor
 
         run = self.run
-        with _executor_lock, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._ex = get_reusable_executor(
-                max_workers=self.n_workers,
-                timeout=_config.PARALLEL_WORKER_IDLE_TIMEOUT,
-                initializer=process_init,
-                initargs=(self._init_blob, run.inner, os.getpid()),
-                env=_worker_env(run.inner),
-            )
+        env = _worker_env(run.inner)
+        key = (self.n_workers, self._init_blob, run.inner, tuple(sorted(env.items())))
+
+        def make():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return ProcessPoolExecutor(
+                    max_workers=self.n_workers,
+                    timeout=_config.PARALLEL_WORKER_IDLE_TIMEOUT,
+                    initializer=process_init,
+                    initargs=(self._init_blob, run.inner, os.getpid()),
+                    env=env,
+                )
+
+        self._pool = _acquire_pool(key, make)
+        self._ex = self._pool.ex
 
     def restart(self):
         """After a worker died and broke loky's pool (loky cannot replace a
         single dead worker): a new pool for the chunks resubmitted."""
         self._killed = {}
         self._retired = set()
+        old, self._pool = self._pool, None
+        if old is not None:
+            _release_pool(old, kill=True)
         self._get_executor()
 
     def _snapshot_processes(self):
@@ -464,58 +566,25 @@ class ProcessBackend(Backend):
 
     def submit(self, chunk):
         run = self.run
-        items_blob = run.dump_items(chunk)
+        items_blob, entries = run.dump_items(chunk)
+        chunk.state = [entries, ()]  # shared arrays it uses; buffers a worker kept
         slot = self._free.pop()
         chunk.slot = slot
         b = 1 + 4 * slot
         self._board[b : b + 4] = memoryview(bytes(32)).cast("q")
-        args = (process_chunk, self._token, self._board_seg.name, self._board_seg.size,
-                self._fn_ref, slot, items_blob, run.spec, chunk.base_attempt)
-        fills = run.segments.take_pending()
-        if not fills:
-            self._launch(chunk, args)
-            return
-        # New shared buffers of this chunk's arrays are still being filled
-        # by the fill threads: the chunk goes to loky when the last is done
-        # (from that thread), and the map meanwhile pickles and submits the
-        # next chunks, whose buffers fill in parallel.  Until then
-        # ``chunk.future`` is a placeholder that shutdown() can cancel.
-        chunk.future = concurrent.futures.Future()
-        left = [len(fills)]
-        lock = threading.Lock()
+        args = (process_chunk, self._token, self._board_ref, self._fn_ref, slot, items_blob,
+                run.spec, chunk.base_attempt)
+        self._launch(chunk, args)
 
-        def filled(_):
-            with lock:
-                left[0] -= 1
-                if left[0]:
-                    return
-            failed = next((f.exception() for f in fills
-                           if not f.cancelled() and f.exception() is not None), None)
-            if failed is None and any(f.cancelled() for f in fills):
-                failed = concurrent.futures.CancelledError()
-            self._launch(chunk, args, failed)
-
-        for f in fills:
-            f.add_done_callback(filled)
-
-    def _launch(self, chunk, args, failed=None):
-        """Hand the chunk to loky (or report why it cannot go)."""
+    def _launch(self, chunk, args):
+        """Hand the chunk to loky."""
         from functools import partial
 
         done = self.run.done
         with self._launch_lock:
-            placeholder = chunk.future
-            if placeholder is not None and not placeholder.set_running_or_notify_cancel():
-                done(chunk, placeholder)  # cancelled by shutdown(): reports as cancelled
-                return
             if self._closing:
                 fut = concurrent.futures.Future()
                 fut.cancel()
-            elif failed is not None:
-                # a buffer could not be filled (e.g. out of memory): the
-                # chunk fails the way a set-up error in a worker does
-                fut = concurrent.futures.Future()
-                fut.set_exception(failed)
             else:
                 try:
                     fut = self._ex.submit(*args)
@@ -526,6 +595,7 @@ class ProcessBackend(Backend):
                     fut = concurrent.futures.Future()
                     fut.set_exception(exc)
             chunk.future = fut
+        _compat.register_exit_hook(_pools_at_exit)
         self._snapshot_processes()
         fut.add_done_callback(partial(_forward, done, chunk))
 
@@ -541,7 +611,9 @@ class ProcessBackend(Backend):
             if cls == "ShutdownExecutorError":
                 return Outcome(cancelled=True)
             return Outcome([], (0, "setup", exc, None, 0), 0.0, "a worker process")
-        n, blob, failure, elapsed, pid = fut.result()
+        n, blob, failure, elapsed, pid, retained = fut.result()
+        if chunk.state is not None:
+            chunk.state[1] = retained
         if n < 0:
             return Outcome(cancelled=True)
         loads = self._pickle.loads
@@ -553,12 +625,15 @@ class ProcessBackend(Backend):
         return Outcome(results, failure, elapsed, f"worker process {pid}")
 
     def release(self, chunk):
-        fut = chunk.future
+        """The scheduler is done with ``chunk`` (it reported, or was lost
+        with its worker): the buffers only it used are reused or freed."""
+        fut, chunk.future = chunk.future, None  # (the future's callback refers to the chunk)
         if fut is not None and not fut.done():
-            # a chunk given up on (lost with a broken pool) that still waits
-            # for its buffers must not reach loky later, holding this slot
-            with self._launch_lock:
-                fut.cancel()
+            fut.cancel()
+        state, chunk.state = chunk.state, None
+        if state is not None:
+            entries, retained = state
+            self.run.segments.release(entries, retained)
         if chunk.slot is not None:
             self._free.append(chunk.slot)
             chunk.slot = None
@@ -600,56 +675,25 @@ class ProcessBackend(Backend):
 
     def _retire_worker(self, chunk, pid, started):
         """Kill the worker running ``chunk``'s task without breaking loky's
-        pool, which has no public way to replace one worker: the worker is
-        stopped (SIGSTOP); if it is still inside that task, loky's manager is
-        told through its own result queue that the chunk failed and that the
-        worker left (as loky's memory-leak recycling does), then the worker
-        is killed and loky starts another.  Returns "killed", "finished"
-        (the task ended meanwhile) or None (loky's internals are not as
-        expected: the caller kills the worker and the pool breaks)."""
-        try:
-            from loky.process_executor import _RecycledWorkerPid, _ResultItem
+        pool (see :func:`_compat.retire_worker`).  Returns "killed",
+        "finished" (the task ended meanwhile) or None (the caller kills the
+        worker and the pool breaks)."""
 
-            ex = self._ex
-            rq = ex._result_queue
-            mgr = ex._executor_manager_thread
-            pending = ex._pending_work_items
-            if pid not in ex._processes or not hasattr(mgr, "recycling_warned"):
-                return None
-        except (ImportError, AttributeError):  # pragma: no cover - another loky
-            return None
-        try:
-            os.kill(pid, signal.SIGSTOP)
-        except ProcessLookupError:
-            return None
-        try:
+        def still_in_task():
             s = self._slot(chunk)
-            if s is None or s[0] != pid or s[3] != started:
-                os.kill(pid, signal.SIGCONT)
-                return "finished"
-            work_id = next((k for k, w in list(pending.items()) if w.future is chunk.future),
-                           None)
-            if work_id is None:  # its result is on its way
-                os.kill(pid, signal.SIGCONT)
-                return "finished"
+            return s is not None and s[0] == pid and s[3] == started
+
+        def mark():
+            s = self._slot(chunk)
             self._killed[chunk.id] = (chunk, s[1], s[2])
             self._retired.add(chunk.id)
-            mgr.recycling_warned = True  # loky would warn about a memory leak
-            rq.put(_ResultItem(work_id, exception=TaskKilled(pid)))
-            rq.put(_RecycledWorkerPid(pid))
-        except Exception:  # pragma: no cover - fall back to breaking the pool
+
+        def unmark():
             self._retired.discard(chunk.id)
             self._killed.pop(chunk.id, None)
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-            return None
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:  # pragma: no cover
-            pass
-        return "killed"
+
+        return _compat.retire_worker(self._ex, pid, chunk.future, still_in_task, mark, unmark,
+                                     TaskKilled(pid))
 
     def crash_error(self, exc, chunk, inflight):
         """The error for a broken pool; ``err.culprit`` is ``(chunk, pos,
@@ -715,19 +759,6 @@ class ProcessBackend(Backend):
         err.__cause__ = exc
         return err
 
-    def _kill_workers(self):
-        self._snapshot_processes()
-        for p in list(self._procs.values()):
-            try:
-                if p.exitcode is None:
-                    p.kill()
-            except Exception:  # pragma: no cover - already gone
-                pass
-        try:
-            self._ex.shutdown(wait=False, kill_workers=True)
-        except Exception:  # pragma: no cover
-            pass
-
     def shutdown(self, abort=False):
         board = getattr(self, "_board", None)
         if board is not None:
@@ -735,17 +766,26 @@ class ProcessBackend(Backend):
         for_cancel = getattr(self.run, "inflight_chunks", lambda: [])()
         lock = getattr(self, "_launch_lock", None)
         if lock is not None:
-            with lock:  # no chunk waiting for its buffers is handed to loky now
+            with lock:  # no chunk is handed to loky from now on
                 self._closing = True
         for ch in for_cancel:
-            if ch.future is not None:
-                ch.future.cancel()
+            fut, ch.future = ch.future, None
+            if fut is not None:
+                fut.cancel()
         if abort:
-            self._kill_workers()
+            self._snapshot_processes()
+            for p in list(self._procs.values()):
+                try:
+                    if p.exitcode is None:
+                        p.kill()
+                except Exception:  # pragma: no cover - already gone
+                    pass
+        pool, self._pool = getattr(self, "_pool", None), None
+        if pool is not None:
+            _release_pool(pool, kill=abort)
         if board is not None:
             board.release()
             self._board = None
-            self._board_seg.close_writer()
 
 
 def _forward(done, chunk, fut):

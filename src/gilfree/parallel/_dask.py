@@ -7,7 +7,10 @@ places tasks on workers and reruns those whose worker died.
 
 - The function is scattered to every worker once (``broadcast=True``);
   NumPy arrays of ``DASK_SCATTER_MIN_BYTES`` or more found anywhere in the
-  items are scattered once too and travel in each task as a reference.
+  items are scattered once too and travel in each task as a reference.  A
+  scattered array is released from the cluster when the last chunk that
+  uses it has finished (the function's when the map ends), so a long map
+  holds only what its chunks in flight need.
 - A task's exception comes back with the worker's traceback; ``retries``
   reruns a failing item inside its worker (with back-off), and also
   resubmits a chunk the scheduler gave up on after its workers died
@@ -127,17 +130,16 @@ def _worker_pids(cluster):
 
 
 def _alive(pid):
+    """Whether process ``pid`` runs (a zombie does not), on any platform
+    (psutil, a dependency of distributed: no /proc on macOS)."""
+    import psutil
+
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
         return False
-    except OSError:  # pragma: no cover - no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-            return True
-        except ProcessLookupError:
-            return False
+    except psutil.Error:  # pragma: no cover - exists, but may not be looked at
+        return True
 
 
 def _reap(pids, grace):
@@ -277,12 +279,14 @@ def _scattered_ref(i):
 
 class _Scatterer:
     """Scatters each large array of a map once; pickles items with
-    references to them."""
+    references to them.  A scattered array is released from the cluster when
+    the last chunk (or the function) using it lets go (:meth:`drop`)."""
 
     def __init__(self, client, min_bytes):
         self.client = client
         self.min_bytes = min_bytes
-        self._cache = {}  # (address, shape, strides, dtype) -> (array, future)
+        self._cache = {}  # (address, shape, strides, dtype) -> [array, future, uses]
+        self._by_future = {}  # future key -> cache key
         self._lock = threading.Lock()
 
     def future_of(self, a):
@@ -291,18 +295,21 @@ class _Scatterer:
             hit = self._cache.get(key)
             if hit is not None and hit[1].status != "finished":
                 # every worker holding it died: scatter it again
-                del self._cache[key]
+                self._forget_locked(key)
                 hit = None
         if hit is None:
             fut = scatter_everywhere(self.client, a)
-            hit = (a, fut)  # keep ``a`` alive: its address is the key
             with self._lock:
-                hit = self._cache.setdefault(key, hit)
+                hit = self._cache.get(key)
+                if hit is None:
+                    hit = self._cache[key] = [a, fut, 0]  # keep ``a``: its address is the key
+                    self._by_future[fut.key] = key
         return hit[1]
 
     def dumps(self, obj):
         """``(blob, [futures])``: ``obj`` pickled, large arrays replaced by
-        references to their scattered copies."""
+        references to their scattered copies, each held once more until
+        :meth:`drop` (or :meth:`release`)."""
         import cloudpickle
 
         refs = []
@@ -323,21 +330,57 @@ class _Scatterer:
 
         buf = io.BytesIO()
         _RefPickler(buf, protocol=5).dump(obj)
+        with self._lock:
+            for fut in refs:
+                key = self._by_future.get(fut.key)
+                if key is not None:
+                    self._cache[key][2] += 1
         return buf.getvalue(), refs
+
+    def drop(self, refs):
+        """What held ``refs`` (a finished chunk) lets go: arrays nothing
+        holds any more are released from the cluster."""
+        gone = []
+        with self._lock:
+            for fut in refs:
+                key = self._by_future.get(fut.key)
+                if key is None:
+                    continue
+                hit = self._cache[key]
+                hit[2] -= 1
+                if hit[2] <= 0:
+                    gone.append(hit[1])
+                    self._forget_locked(key)
+        self._cancel(gone)
+
+    def _forget_locked(self, key):
+        hit = self._cache.pop(key)
+        self._by_future.pop(hit[1].key, None)
+        hit[0] = None
+
+    def _cancel(self, futs):
+        if futs and self.client.status == "running":
+            with contextlib.suppress(Exception):
+                self.client.cancel(futs)
 
     def forget(self, keys):
         """Drop cached scatters whose keys were lost (scattered anew on use)."""
         with self._lock:
-            for k in [k for k, (_, f) in self._cache.items() if f.key in keys]:
-                del self._cache[k]
+            for k in [k for k, hit in self._cache.items() if hit[1].key in keys]:
+                self._forget_locked(k)
+
+    @property
+    def n_scattered(self):
+        """Arrays scattered and held now."""
+        with self._lock:
+            return len(self._cache)
 
     def release(self):
         with self._lock:
-            futs = [f for _, f in self._cache.values()]
+            futs = [hit[1] for hit in self._cache.values()]
             self._cache.clear()
-        if futs:
-            with contextlib.suppress(Exception):
-                self.client.cancel(futs)
+            self._by_future.clear()
+        self._cancel(futs)
 
 
 # --------------------------------------------------------------------------
@@ -405,7 +448,7 @@ def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_hos
     try:
         func = _function_of(token, fn_blob, fn_refs)
         items = _load(items_blob, refs)
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit from a __setstate__ too: never kill the worker
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return 0, None, (0, "setup", pack_exception(exc, tb, cloudpickle.dumps), tb, 0), 0.0, where
 
@@ -431,7 +474,22 @@ class _InitializerPlugin(distributed.WorkerPlugin):
         self.initargs = tuple(initargs)
 
     def setup(self, worker):
-        self.initializer(*self.initargs)
+        try:
+            self.initializer(*self.initargs)
+        except Exception:
+            raise
+        except BaseException as exc:
+            # SystemExit / KeyboardInterrupt would end the worker (or the
+            # plugin's registration) silently: an error that says so instead
+            from ._errors import TaskExitError
+
+            raise TaskExitError(
+                f"initializer= raised {type(exc).__name__}"
+                f"({', '.join(map(item_repr, exc.args))}) on Dask worker "
+                f"{getattr(worker, 'address', '?')}; no task ran there. A BaseException that "
+                "is not an Exception ends the map; it is reported as this error, not "
+                "re-raised, so that it is not taken for this program's own exit or Ctrl-C",
+                exc_type=type(exc)) from exc
 
 
 # --------------------------------------------------------------------------
@@ -462,6 +520,17 @@ class DaskBackend(Backend):
     uses_client = True
     timeout_mode = "async"
     target_chunk_seconds = _config.PARALLEL_TARGET_CHUNK_SECONDS["dask"]
+
+    @staticmethod
+    def check_client(client):
+        """The type of ``client=`` (checked when the map is called; whether
+        it answers, when it starts)."""
+        if not isinstance(client, (str, distributed.Client)):
+            raise TypeError(
+                "client must be a dask.distributed Client, a scheduler address such as "
+                f"'tcp://127.0.0.1:8786', or None for a local cluster; got {item_repr(client)} "
+                f"of type {type(client).__name__}"
+            )
 
     def start(self):
         run = self.run
@@ -593,7 +662,9 @@ class DaskBackend(Backend):
                     if any(f.key in lost for f in fn_futs):
                         self._fn = None
                 if any(r.key in lost for r in refs):
+                    old = refs
                     blob, refs = chunk.state = self._dump_items(chunk)
+                    self._scatter.drop(old)
         fn_blob, fn_refs = self._function()
         n = self._resubmits.get(chunk.id, 0) + self._lost.get(chunk.id, 0)
         key = f"gilfree-map-{self._token}-{chunk.id}" + (f"-r{n}" if n else "")
@@ -683,9 +754,13 @@ class DaskBackend(Backend):
         return Outcome(results, failure, elapsed, where)
 
     def release(self, chunk):
+        """The chunk is done: its task's future and the arrays scattered for
+        it alone are released from the cluster."""
         with self._lock:
             self._futures.pop(chunk.id, None)
-        chunk.state = None
+        state, chunk.state = chunk.state, None
+        if state is not None and self._scatter is not None:
+            self._scatter.drop(state[1])
         chunk.future = None
 
     def crash_error(self, exc, chunk, inflight):

@@ -15,6 +15,7 @@ import signal
 __all__ = [
     "ParallelError",
     "RemoteTraceback",
+    "TaskExitError",
     "TaskTimeoutError",
     "WorkerCrashedError",
     "describe_exitcode",
@@ -102,6 +103,36 @@ class TaskTimeoutError(TimeoutError):
 
 def _rebuild_timeout(message, index, timeout):
     return TaskTimeoutError(message, index=index, timeout=timeout)
+
+
+class TaskExitError(ParallelError):
+    """A task or ``initializer`` raised a ``BaseException`` that is not an
+    ``Exception`` (``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit``,
+    or a subclass of ``BaseException`` of its own) in a worker.
+
+    The map ends with this error rather than re-raising the original, which
+    would pass for the caller's own exit or Ctrl-C.  The original exception
+    (with the worker's traceback as its ``__cause__``) is ``__cause__``.
+
+    Attributes
+    ----------
+    index : int or None
+        Position of the task's item in the input; None for the initializer.
+    exc_type : type
+        The class of the original exception.
+    """
+
+    def __init__(self, message, *, index=None, exc_type=None):
+        super().__init__(message)
+        self.index = index
+        self.exc_type = exc_type
+
+    def __reduce__(self):
+        return (_rebuild_exit, (self.args[0], self.index, self.exc_type))
+
+
+def _rebuild_exit(message, index, exc_type):
+    return TaskExitError(message, index=index, exc_type=exc_type)
 
 
 class TaskKilled(Exception):

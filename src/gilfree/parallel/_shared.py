@@ -11,20 +11,50 @@ Two ways in:
   garbage collected, when :meth:`SharedArray.release` is called (or its
   ``with`` block ends), and at interpreter exit.
 - Plain NumPy arrays of at least ``PARALLEL_SHARE_MIN_BYTES`` (1 MiB) found
-  anywhere in a process task's function or arguments are copied once per
-  map (the same array given to many tasks is copied once) into a buffer of
-  the :class:`BufferPool` (an anonymous ``memfd``, Linux), or where that is
-  unavailable into a segment owned by the map.  Buffers go back to the pool
-  when the map ends normally (their pages, never their data, serve a later
-  map) and are freed after errors, timeouts, crashes and Ctrl-C; segments
-  are unlinked when the map ends, whatever the way.
+  anywhere in a process task's function or arguments are copied into a
+  shared :class:`Buffer` when the chunk that needs them is sent (the same
+  array in many tasks is copied once while a chunk that uses it runs).  A
+  buffer of an argument is released when the last chunk that uses it has
+  finished: to the :class:`BufferPool` (its pages, never its data, serve a
+  later array) if no worker kept a view of it, else it is freed.  Buffers of
+  the function are freed when the map ends.
 
-Workers map segments read-only with ``shm_open`` + ``mmap`` directly rather
-than through :class:`multiprocessing.shared_memory.SharedMemory`, whose
-resource-tracker registration in every attaching process is what makes
-other libraries warn about, or unlink, segments they do not own.  Segments
-this process creates *are* registered with multiprocessing's resource
-tracker, which unlinks them if this process is killed outright.
+The transport
+-------------
+Every piece of shared memory is a :class:`Buffer`: created by this process
+only, exclusively, readable and writable by its owner only, and ending with
+a random 16-byte *token*.  Workers receive a reference (kind, owner pid,
+file descriptor or name, device and inode, size, token) and check, before
+they read or unpickle anything, that what they opened is owned by their
+user, is the same file (device, inode) and carries the token; anything
+else fails the chunk with :class:`SharedMemoryIdentityError`.  Two kinds:
+
+``memfd`` (Linux, the default)
+    An anonymous file (``memfd_create``): nothing in /dev/shm, nothing to
+    unlink, and the kernel frees it when the last process holding it is
+    gone, even after ``kill -9``.  Workers open it through
+    ``/proc/<pid>/fd/<n>``, which the kernel allows to processes of the
+    same user only, and only while this process is dumpable.
+``named``
+    A POSIX shared-memory segment (``shm_open(O_CREAT | O_EXCL, 0o600)``,
+    what :mod:`multiprocessing.shared_memory` creates), registered with
+    multiprocessing's resource tracker (which unlinks it if this process is
+    killed outright) and unlinked when released.  Used where ``memfd`` is
+    not available: no ``memfd_create`` or no ``/proc`` (macOS, BSDs, old
+    kernels), a caller that is not dumpable (after a setuid change, or
+    ``prctl(PR_SET_DUMPABLE, 0)``), or ``GILFREE_SHM_TRANSPORT=named``.
+
+Without POSIX shared memory (Windows) the processes backend is not
+available; :func:`require_transport` says so.
+
+Workers map buffers read-only (the run's control board read-write) with
+``mmap`` and hand user code NumPy views that hold a buffer export of the
+mapping, so a mapping is unmapped only when the last view of it is gone;
+worker clean-up only drops references.
+
+Nothing here survives ``fork``: in a child the pool and the transport
+choice are reset, and a child never unlinks or frees what its parent
+created (every clean-up compares the creator's pid with its own).
 """
 
 import errno
@@ -32,7 +62,10 @@ import io
 import mmap
 import os
 import secrets
+import stat
+import sys
 import threading
+import time
 import weakref
 
 import numpy as np
@@ -47,8 +80,101 @@ except ImportError:  # pragma: no cover - non-POSIX
     _posixshmem = None
 
 _SHM_DIR = "/dev/shm"
-#: Prefix of every segment gilfree creates (visible in /dev/shm).
+#: Prefix of every segment and memfd gilfree creates (visible in /dev/shm
+#: and in /proc/<pid>/fd).
 SEGMENT_PREFIX = "gilfree_"
+#: Bytes of the identity token at the end of every buffer.
+TOKEN_BYTES = 16
+#: Environment variable that picks the transport: ``auto`` (default),
+#: ``memfd`` or ``named``.
+TRANSPORT_ENV = "GILFREE_SHM_TRANSPORT"
+
+
+class SharedMemoryIdentityError(PermissionError):
+    """A worker opened shared memory that is not the one its map created
+    (another owner, another file, or a wrong token): it was refused without
+    reading or unpickling anything from it."""
+
+
+# --------------------------------------------------------------------------
+# Which transport
+# --------------------------------------------------------------------------
+
+_transport = None  # cached choice of this process ("memfd", "named" or "")
+
+
+_prctl = None
+
+
+def _dumpable():
+    """Whether other processes of this user may open /proc/<our pid>/fd/*
+    (``PR_GET_DUMPABLE`` is 1); True where it cannot be asked."""
+    global _prctl
+    try:
+        if _prctl is None:
+            import ctypes
+
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        return _prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE
+    except (OSError, AttributeError):  # pragma: no cover - no prctl
+        return True
+
+
+def memfd_usable():
+    """Whether this process can share anonymous memory files with its
+    workers: ``memfd_create``, ``/proc/<pid>/fd`` and a dumpable process."""
+    return (hasattr(os, "memfd_create") and os.path.isdir(f"/proc/{os.getpid()}/fd")
+            and _dumpable())
+
+
+def transport():
+    """The kind of buffer this process creates: ``"memfd"``, ``"named"``, or
+    ``""`` where there is no POSIX shared memory.  Chosen at the first map,
+    and again if the process stops being dumpable."""
+    global _transport
+    if _transport == "memfd" and not _dumpable():
+        _transport = None  # it changed (a setuid, prctl): choose again
+    if _transport is None:
+        if _posixshmem is None:
+            _transport = ""
+        else:
+            want = os.environ.get(TRANSPORT_ENV, "auto").strip().lower() or "auto"
+            if want not in ("auto", "memfd", "named"):
+                raise ValueError(
+                    f"{TRANSPORT_ENV} must be 'auto', 'memfd' or 'named'; got {want!r}")
+            if want == "named":
+                _transport = "named"
+            elif memfd_usable():
+                _transport = "memfd"
+            elif want == "memfd":
+                raise OSError(
+                    f"{TRANSPORT_ENV}=memfd, but this process cannot share memfds with its "
+                    "workers (no memfd_create, no /proc, or the process is not dumpable); "
+                    f"unset {TRANSPORT_ENV} to use named shared memory")
+            else:
+                _transport = "named"
+    return _transport
+
+
+def require_transport(what="backend='processes'"):
+    """The transport, or a clear error where the platform has none."""
+    kind = transport()
+    if not kind:
+        raise NotImplementedError(
+            f"{what} is not supported on this platform ({sys.platform}): its workers read "
+            "arrays and report progress through POSIX shared memory (shm_open), which this "
+            "Python does not provide. Use backend='threads' (GIL-free code) or 'dask'")
+    return kind
+
+
+def _reset_transport():
+    global _transport
+    _transport = None
+
+
+# --------------------------------------------------------------------------
+# Buffers (creator side)
+# --------------------------------------------------------------------------
 
 
 def _new_name():
@@ -71,36 +197,31 @@ def _check_space(nbytes, what):
         )
 
 
-def map_readonly(name, size):
-    """Map an existing segment read-only (no resource-tracker registration)."""
-    if name.startswith("fd:"):
-        return _map_pooled(name, size)
-    fd = _posixshmem.shm_open("/" + name, os.O_RDONLY, mode=0o600)
-    try:
-        return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
-    finally:
-        os.close(fd)
+def _os_error(exc, what, nbytes):
+    """``exc`` (an OSError from creating or filling shared memory) as what
+    it is: too many open files, out of memory, or the original error."""
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        try:
+            import resource
 
-
-def _map_pooled(name, size):
-    """Map a pooled buffer of another process read-only; ``name`` is
-    ``fd:<pid>:<fd>:<inode>:<token>``."""
-    _, pid, fd, ino, _ = name.split(":")
-    f = os.open(f"/proc/{pid}/fd/{fd}", os.O_RDONLY)
-    try:
-        if os.fstat(f).st_ino != int(ino):
-            raise FileNotFoundError(f"shared buffer {name} is gone (its map has ended)")
-        return mmap.mmap(f, size, access=mmap.ACCESS_READ)
-    finally:
-        os.close(f)
-
-
-def map_readwrite(name, size):
-    fd = _posixshmem.shm_open("/" + name, os.O_RDWR, mode=0o600)
-    try:
-        return mmap.mmap(fd, size, access=mmap.ACCESS_WRITE)
-    finally:
-        os.close(fd)
+            limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            limit = f" (this process may open {limit} files: `ulimit -n`)"
+        except (ImportError, OSError, ValueError):  # pragma: no cover
+            limit = ""
+        return OSError(
+            exc.errno,
+            f"too many open files{limit} while creating shared memory for {what}: gilfree "
+            "keeps one or two descriptors per shared array in flight; raise the limit, lower "
+            "prefetch_bytes=, or pass fewer large arrays at once")
+    if exc.errno == errno.ENOMEM:
+        return MemoryError(f"out of memory while creating shared memory for {what} "
+                           f"({nbytes / 2**20:.1f} MiB)")
+    if exc.errno == errno.ENOSPC:
+        return MemoryError(
+            f"out of shared memory while creating it for {what} ({nbytes / 2**20:.1f} MiB): "
+            "/dev/shm or the memory cgroup is full; enlarge it, pass smaller arrays, or use "
+            "backend='threads'")
+    return exc
 
 
 def _tracker(action, name):
@@ -114,19 +235,6 @@ def _tracker(action, name):
         pass
 
 
-def _unlink_name(name, mm):
-    if mm is not None:
-        try:
-            mm.close()
-        except BufferError:  # pragma: no cover - a view still exports the buffer
-            pass
-    try:
-        _posixshmem.shm_unlink("/" + name)
-    except FileNotFoundError:
-        pass
-    _tracker("unregister", name)
-
-
 def _pwrite_all(fd, data, offset=0):
     if isinstance(data, np.ndarray):  # C-contiguous; as bytes, whatever the dtype
         data = data.reshape(-1).view(np.uint8)  # (datetime64 has no buffer format)
@@ -136,71 +244,270 @@ def _pwrite_all(fd, data, offset=0):
         done += os.pwrite(fd, mv[done : done + 2**30], offset + done)
 
 
-def _write_into(fd, data):
-    """Write a C-contiguous buffer into the segment with ``pwrite``: the
-    kernel copies straight into new shared pages (no page fault per 4 KiB
-    page, as a copy through a fresh mapping has).  One thread: writers of
-    one tmpfs file take turns on its lock, and two threads writing one
-    segment were measured slower than one (the cost is allocating pages)."""
-    _pwrite_all(fd, data)
+def _free(pid, kind, name, fd, mm):
+    """Release what a :class:`Buffer` holds -- in its creator only: a forked
+    child must never close, unlink or unregister its parent's memory."""
+    if os.getpid() != pid:
+        return
+    if mm is not None:
+        try:
+            mm.close()
+        except BufferError:  # a temporary view is alive: unmapped when it goes
+            pass
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:  # pragma: no cover
+            pass
+    if kind == "named" and name is not None:
+        try:
+            _posixshmem.shm_unlink("/" + name)
+        except FileNotFoundError:
+            pass
+        _tracker("unregister", name)
 
 
-class Segment:
-    """A shared-memory segment created (and to be unlinked) by this process.
+class Buffer:
+    """Shared memory created by this process for its process workers.
 
-    ``data`` (a C-contiguous buffer) is written in with ``pwrite``;
-    without it the creator keeps a read-write mapping (see
-    :meth:`writable_buffer`).
+    Parameters
+    ----------
+    nbytes : int
+        Usable size (the token follows it).
+    kind : {"memfd", "named"}
+        See the module docstring.
+    what : str
+        What it is for, for error messages.
+    data : ndarray, optional
+        Written in (C order) at creation.
+
+    The creator keeps a read-write mapping ``mm`` (one descriptor), plus,
+    for a memfd, the descriptor workers open through ``/proc``.  A worker
+    gets :attr:`ref`, a picklable reference it checks on open
+    (:func:`open_ref`).
     """
 
-    def __init__(self, nbytes, *, what="a shared array", data=None):
-        if _posixshmem is None:  # pragma: no cover
-            raise OSError("shared memory needs a POSIX system (shm_open)")
-        nbytes = max(int(nbytes), 1)
-        _check_space(nbytes, what)
-        name = _new_name()
-        fd = _posixshmem.shm_open("/" + name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
-        self._mm = None
+    def __init__(self, nbytes, kind, what, data=None):
+        self.pid = os.getpid()
+        self.size = max(int(nbytes), 1)
+        self.kind = kind
+        self.token = secrets.token_bytes(TOKEN_BYTES)
+        self.populated = False  # every page mapped here (a reuse is a memcpy)
+        self.last_used = 0.0
+        self.retained = False  # a worker kept a view: never reused
+        total = self.size + TOKEN_BYTES
+        fd = name = mm = None
         try:
-            os.ftruncate(fd, nbytes)
-            if data is not None:
-                _write_into(fd, data)
+            if kind == "memfd":
+                fd = os.memfd_create(SEGMENT_PREFIX + str(self.pid), os.MFD_CLOEXEC)
+                name = str(fd)
             else:
-                self._mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED,
-                                     prot=mmap.PROT_READ | mmap.PROT_WRITE)
+                _check_space(total, what)
+                while True:
+                    name = _new_name()
+                    try:
+                        fd = _posixshmem.shm_open("/" + name,
+                                                  os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
+                        break
+                    except FileExistsError:  # pragma: no cover - a 48-bit clash
+                        continue
+                _tracker("register", name)
+            os.ftruncate(fd, total)
+            st = os.fstat(fd)
+            self.dev, self.ino = st.st_dev, st.st_ino
+            mm = mmap.mmap(fd, total, flags=mmap.MAP_SHARED,
+                           prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            mm[self.size:total] = self.token
+            self.fd, self.mm = fd, mm
+            if data is not None:
+                self._write_new(data)
         except BaseException as exc:
-            os.close(fd)
-            try:
-                _posixshmem.shm_unlink("/" + name)
-            except FileNotFoundError:  # pragma: no cover
-                pass
-            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-                _check_space(2**62, what)  # raises the clear MemoryError
+            # (a name is unlinked only if this process created it)
+            _free(self.pid, kind, name if fd is not None else None, fd, mm)
+            if isinstance(exc, OSError):
+                raise _os_error(exc, what, total) from exc
             raise
-        os.close(fd)
-        _tracker("register", name)
+        if kind == "named":  # workers open it by name: this descriptor is not needed
+            os.close(fd)
+            fd = None
+        self.fd = fd
         self.name = name
-        self.size = nbytes
-        self._finalizer = weakref.finalize(self, _unlink_name, name, self._mm)
+        self.mm = mm
+        self._finalizer = weakref.finalize(self, _free, self.pid, kind, name, fd, mm)
 
-    def writable_buffer(self):
-        """The creator's read-write mapping (until :meth:`close_writer`)."""
-        return memoryview(self._mm)
-
-    def close_writer(self):
-        """Drop this process's read-write mapping; the segment stays."""
-        if self._mm is not None:
-            try:
-                self._mm.close()
-            except BufferError:  # pragma: no cover
-                pass
+    @property
+    def ref(self):
+        """What a worker needs to open and check this buffer."""
+        return (self.kind, self.pid, self.name, self.dev, self.ino, self.size, self.token)
 
     @property
     def alive(self):
         return self._finalizer.alive
 
-    def unlink(self):
+    def _write_new(self, a):
+        """Fill new pages with array ``a`` in C order (the cheapest way the
+        kernel offers), without mapping them here yet (see populate)."""
+        if self.size >= _HUGE_PAGE and shmem_huge_pages_on_advice():
+            # the kernel gives shared memory huge pages only to mappings that
+            # ask (shmem_enabled=advise): fill through one, about 4x cheaper
+            # than 4 KiB pages
+            self.mm.madvise(mmap.MADV_HUGEPAGE)
+            self.fill(a)
+            self.populated = True
+        elif sys.platform.startswith("linux"):
+            # pwrite is the cheapest way to fill new 4 KiB pages
+            _pwrite_all(self.fd, a if a.flags.c_contiguous else np.ascontiguousarray(a))
+        else:
+            self.fill(a)
+            self.populated = True
+
+    def fill(self, a):
+        """Copy ``a`` (C order) into the buffer: through this process's
+        mapping once its pages are mapped here (a memcpy), else with pwrite
+        (cheaper than faulting each page in)."""
+        if a.nbytes == 0:
+            return
+        if not self.populated and self.fd is not None:
+            _pwrite_all(self.fd, a if a.flags.c_contiguous else np.ascontiguousarray(a))
+            return
+        dst = np.frombuffer(self.mm, dtype=np.uint8, count=a.nbytes)
+        try:
+            # C order, whatever the strides of ``a`` (and any dtype)
+            np.copyto(dst.view(a.dtype).reshape(a.shape), a, casting="no")
+        finally:
+            del dst
+
+    def write_bytes(self, blob):
+        self.mm[: len(blob)] = blob
+
+    def populate(self):
+        """Map every page here at once (MADV_POPULATE_WRITE), so that a
+        reuse copies at memcpy speed instead of faulting per page."""
+        if self.populated or not self.alive:
+            return
+        self.populated = True
+        try:
+            import ctypes
+
+            # a view keeps the mapping from being closed meanwhile; ctypes
+            # releases the GIL for the call (the mmap module's madvise keeps it)
+            view = np.frombuffer(self.mm, dtype=np.uint8)
+            ctypes.CDLL(None).madvise(ctypes.c_void_p(view.ctypes.data),
+                                      ctypes.c_size_t(self.size),
+                                      ctypes.c_int(_MADV_POPULATE_WRITE))
+            del view
+        except (OSError, ValueError, AttributeError):  # no madvise: faults on reuse
+            pass
+
+    def close(self):
+        """Free it now (in the creator; never in a forked child)."""
         self._finalizer()
+
+
+_MADV_POPULATE_WRITE = 23  # Linux 5.14
+_HUGE_PAGE = 2 * 2**20
+_THP = "/sys/kernel/mm/transparent_hugepage"
+_huge_on_advice = None
+
+
+def shmem_huge_pages_on_advice():
+    """Whether this kernel gives shared-memory files huge pages when a
+    mapping asks with ``MADV_HUGEPAGE`` but not otherwise: ``advise`` in
+    ``shmem_enabled``, globally or (Linux 6.x mTHP) for one page size.
+    ``always``/``within_size`` give them to ``pwrite`` too; ``never`` (a
+    common default) gives none, and each 4 KiB page then costs about a
+    microsecond to allocate."""
+    global _huge_on_advice
+    if _huge_on_advice is None:
+        def mode(path):
+            try:
+                with open(path) as f:
+                    text = f.read()
+            except OSError:
+                return None
+            return text[text.find("[") + 1:text.find("]")] if "[" in text else None
+
+        top = mode(f"{_THP}/shmem_enabled")
+        sizes = []
+        try:
+            sizes = [mode(f"{_THP}/{d}/shmem_enabled") for d in os.listdir(_THP)
+                     if d.startswith("hugepages-")]
+        except OSError:
+            pass
+        # per-size settings, where the kernel has them, override the global
+        # one unless they say "inherit"
+        _huge_on_advice = "advise" in sizes or (
+            top == "advise" and (not sizes or "inherit" in sizes))
+    return _huge_on_advice
+
+
+# --------------------------------------------------------------------------
+# Opening a buffer (worker side)
+# --------------------------------------------------------------------------
+
+
+def open_ref(ref, writable=False):
+    """Map the buffer ``ref`` refers to (read-only unless ``writable``),
+    after checking that it is the one its creator made: owned by this user,
+    the same device and inode, the token at its end.  Raises
+    FileNotFoundError if it is gone, :class:`SharedMemoryIdentityError` if
+    it is not the one, PermissionError if the kernel refuses access."""
+    kind, pid, name, dev, ino, size, token = ref
+    total = size + TOKEN_BYTES
+    flags = (os.O_RDWR if writable else os.O_RDONLY) | getattr(os, "O_CLOEXEC", 0)
+    if kind == "memfd":
+        path = f"/proc/{pid}/fd/{name}"
+        try:
+            fd = os.open(path, flags)
+        except PermissionError as exc:
+            raise PermissionError(
+                exc.errno,
+                f"a worker may not open the caller's shared memory {path} (the caller is not "
+                f"dumpable, or /proc is restricted): set {TRANSPORT_ENV}=named before the first "
+                "map to use named shared memory instead") from None
+    elif kind == "named":
+        fd = _posixshmem.shm_open("/" + name, flags, mode=0o600)
+        path = f"{_SHM_DIR}/{name}"
+    else:  # pragma: no cover - a reference from another gilfree version
+        raise ValueError(f"unknown shared-memory kind {kind!r}")
+    try:
+        st = os.fstat(fd)
+        why = None
+        if st.st_uid != os.geteuid():
+            why = f"it is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()})"
+        elif not stat.S_ISREG(st.st_mode):
+            why = "it is not a regular file"
+        elif (st.st_dev, st.st_ino) != (dev, ino):
+            why = (f"it is another file (device {st.st_dev}, inode {st.st_ino}; expected "
+                   f"{dev}, {ino})")
+        elif st.st_size < total:
+            why = f"it has {st.st_size} bytes, not {total}"
+        if why is None:
+            access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
+            mm = mmap.mmap(fd, total, access=access)
+    finally:
+        os.close(fd)
+    if why is None and mm[size:total] != token:
+        mm.close()
+        why = "its identity token does not match"
+    if why is not None:
+        if kind == "memfd":  # the caller closed it and reused the descriptor number
+            raise FileNotFoundError(errno.ENOENT, f"shared memory {path} is gone (its map "
+                                                  f"has ended): {why}")
+        raise SharedMemoryIdentityError(
+            errno.EPERM,
+            f"refusing to map shared memory {path}: {why}. It was replaced after its map "
+            "created it (by another user, or after the map ended); nothing was read from it")
+    return mm
+
+
+def read_blob(ref, length):
+    """The first ``length`` bytes of a buffer (a pickle), checked as above."""
+    mm = open_ref(ref)
+    try:
+        return mm[:length]
+    finally:
+        mm.close()
 
 
 # --------------------------------------------------------------------------
@@ -218,7 +525,7 @@ class SharedArray(np.ndarray):
     to new process workers.
     """
 
-    # the segment and the address of its first byte in this process
+    # the buffer and the address of its first byte in this process
     _gf_seg = None
     _gf_base = 0
 
@@ -261,8 +568,10 @@ class SharedArray(np.ndarray):
 
     @property
     def is_shared(self):
-        """True while the segment exists and this array lies inside it."""
-        return self._gf_seg is not None and self._gf_seg.alive
+        """True while the segment exists and this array lies inside it (in
+        the process that made it)."""
+        seg = self._gf_seg
+        return seg is not None and seg.alive and seg.pid == os.getpid()
 
     @property
     def segment_name(self):
@@ -272,7 +581,7 @@ class SharedArray(np.ndarray):
     def release(self):
         """Unlink the segment now (views in this process stay readable)."""
         if self._gf_seg is not None:
-            self._gf_seg.unlink()
+            self._gf_seg.close()
 
     def __enter__(self):
         return self
@@ -309,15 +618,6 @@ def _detach_results(result):
     return result
 
 
-def _array_into_segment(a, what, owner=None):
-    """A new segment holding a C-ordered copy of ``a`` (registered with
-    ``owner``'s segments if given)."""
-    src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
-    if owner is not None:
-        return owner.new_segment(src.nbytes, what, data=src)
-    return Segment(src.nbytes, what=what, data=src)
-
-
 def shared(array):
     """Put an array in shared memory, once, for zero-copy use by workers.
 
@@ -335,7 +635,15 @@ def shared(array):
         in a ``processes`` map a worker maps the same pages (no copy, no
         pickling), also for slices and views of it.  The segment is
         unlinked when the last view of it here is garbage collected, on
-        ``release()`` or at the end of a ``with`` block, and at exit.
+        ``release()`` or at the end of a ``with`` block, and at exit; never
+        by a child process forked from this one.
+
+    Raises
+    ------
+    TypeError
+        ``array`` holds Python objects (object dtype).
+    NotImplementedError
+        This platform has no POSIX shared memory.
 
     Examples
     --------
@@ -349,261 +657,79 @@ def shared(array):
     a = np.asarray(array)
     if a.dtype.hasobject:
         raise TypeError(
-            "shared() needs an array of plain values (numbers, bools, strings, structured "
-            f"records without objects); got dtype {a.dtype}, which holds Python objects"
+            "array must be a NumPy array (or array-like) of plain values (numbers, bools, "
+            "strings, structured records without objects); got "
+            f"{type(array).__name__} with dtype {a.dtype}, which holds Python objects"
         )
-    seg = _array_into_segment(a, "shared()")
-    mm = map_readonly(seg.name, seg.size)
-    view = np.ndarray(a.shape, dtype=a.dtype, buffer=mm)
+    require_transport("shared()")
+    src = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    # always named: a SharedArray has a name users can see, and lives as long
+    # as its views, whatever the transport of the maps it is sent to
+    seg = Buffer(src.nbytes, "named", "shared()", data=src)
+    # read-only for good: the view holds an export of a read-only memoryview
+    # of the mapping (which then stays mapped as long as a view lives)
+    raw = np.frombuffer(memoryview(seg.mm).toreadonly(), dtype=np.uint8, count=seg.size)
+    view = np.ndarray(src.shape, dtype=src.dtype, buffer=raw)
     out = view.view(SharedArray)
     out._gf_seg = seg
-    out._gf_base = view.__array_interface__["data"][0]
+    out._gf_base = out.__array_interface__["data"][0]
     out.flags.writeable = False
     return out
 
 
 # --------------------------------------------------------------------------
-# The process transport: pickling with shared-memory references
+# The pool of buffers for arguments
 # --------------------------------------------------------------------------
-
-
-def _rebuild_shared(name, size, offset, shape, strides, dtype):
-    """Worker side: a read-only view of a segment (mapped once per map)."""
-    from ._worker import attach_segment, populate
-
-    mm = attach_segment(name, size)
-    if shape and 0 not in shape:
-        lo = hi = offset
-        for n, st in zip(shape, strides):
-            if st >= 0:
-                hi += (n - 1) * st
-            else:
-                lo += (n - 1) * st
-        populate(name, mm, lo, hi + np.dtype(dtype).itemsize)
-    return np.ndarray(shape, dtype=dtype, buffer=mm, offset=offset, strides=strides)
-
-
-def _rebuild_pooled(pid, fd, ino, token, size, shape, strides, dtype):
-    """Worker side: a read-only view of a pooled buffer of the caller
-    (opened through ``/proc/<pid>/fd/<fd>``, mapped once per map)."""
-    return _rebuild_shared(f"fd:{pid}:{fd}:{ino}:{token}", size, 0, shape, strides, dtype)
-
-
-# --------------------------------------------------------------------------
-# A pool of anonymous shared buffers for automatically shared arrays
-# --------------------------------------------------------------------------
-
-
-class _PoolBuffer:
-    """An anonymous shared-memory file (``memfd``) and this process's
-    populated read-write mapping of it."""
-
-    __slots__ = ("fd", "size", "ino", "mm", "last_used", "populated", "_finalizer",
-                 "__weakref__")
-
-    def __init__(self, nbytes):
-        fd = os.memfd_create(f"{SEGMENT_PREFIX}{os.getpid()}", os.MFD_CLOEXEC)
-        try:
-            os.ftruncate(fd, nbytes)
-            self.mm = mmap.mmap(fd, nbytes, flags=mmap.MAP_SHARED,
-                                prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        except BaseException:
-            os.close(fd)
-            raise
-        self.fd = fd
-        self.size = nbytes
-        self.ino = os.fstat(fd).st_ino
-        self.last_used = 0.0
-        self.populated = False
-        self._finalizer = weakref.finalize(self, _close_buffer, fd, self.mm)
-
-    def write_new(self, a):
-        """Fill the new buffer's pages with array ``a`` in C order."""
-        if self.size >= _HUGE_PAGE and shmem_huge_pages_on_advice():
-            # the kernel gives shared memory huge pages only to mappings that
-            # ask (shmem_enabled=advise): fill through one, about 4x cheaper
-            # than 4 KiB pages
-            self.mm.madvise(mmap.MADV_HUGEPAGE)
-            self.fill(a)
-            self.populated = True
-        else:
-            # pwrite is the cheapest way to fill new 4 KiB pages (and takes
-            # huge pages where the kernel gives them to every shared file);
-            # this process's mapping is populated later (see populate), off
-            # the map's path
-            _pwrite_all(self.fd, a if a.flags.c_contiguous else np.ascontiguousarray(a))
-
-    def populate(self):
-        """Map every page into this process at once (MADV_POPULATE_WRITE),
-        so that a reuse copies at memcpy speed instead of faulting per page."""
-        if self.populated:
-            return
-        self.populated = True
-        try:
-            import ctypes
-
-            # a view keeps the mapping from being closed meanwhile; ctypes
-            # releases the GIL for the call (the mmap module's madvise keeps it)
-            view = np.frombuffer(self.mm, dtype=np.uint8)
-            ctypes.CDLL(None).madvise(ctypes.c_void_p(view.ctypes.data),
-                                      ctypes.c_size_t(self.size),
-                                      ctypes.c_int(_MADV_POPULATE_WRITE))
-            del view
-        except (OSError, ValueError, AttributeError):  # no madvise: faults on reuse
-            pass
-
-    def fill(self, a):
-        dst = np.ndarray(a.shape, dtype=a.dtype, buffer=self.mm)
-        np.copyto(dst, a, casting="no")  # C order, whatever the strides of ``a``
-
-    def close(self):
-        self._finalizer()
-
-
-def _close_buffer(fd, mm):
-    """Unmap and close a pooled buffer (also when it is garbage collected
-    without close(), e.g. an imap that was never iterated)."""
-    try:
-        mm.close()
-    except BufferError:  # a view is alive (a populate call): unmapped when it goes
-        pass
-    try:
-        os.close(fd)
-    except OSError:  # pragma: no cover
-        pass
-
-
-_MADV_POPULATE_WRITE = 23  # Linux 5.14
-_HUGE_PAGE = 2 * 2**20
-_THP = "/sys/kernel/mm/transparent_hugepage"
-_huge_on_advice = None
-
-
-def shmem_huge_pages_on_advice():
-    """Whether this kernel gives shared-memory files huge pages when a
-    mapping asks with ``MADV_HUGEPAGE`` but not otherwise: ``advise`` in
-    ``shmem_enabled``, globally or (Linux 6.x mTHP) for one page size.
-    ``always``/``within_size`` give them to ``pwrite`` too; ``never`` (a
-    common default) gives none, and each 4 KiB page then costs about a
-    microsecond to allocate."""
-    global _huge_on_advice
-    if _huge_on_advice is None:
-        def mode(path):
-            try:
-                with open(path) as f:
-                    text = f.read()
-            except OSError:
-                return None
-            return text[text.find("[") + 1:text.find("]")] if "[" in text else None
-
-        top = mode(f"{_THP}/shmem_enabled")
-        sizes = []
-        try:
-            sizes = [mode(f"{_THP}/{d}/shmem_enabled") for d in os.listdir(_THP)
-                     if d.startswith("hugepages-")]
-        except OSError:
-            pass
-        # per-size settings, where the kernel has them, override the global
-        # one unless they say "inherit"
-        _huge_on_advice = "advise" in sizes or (
-            top == "advise" and (not sizes or "inherit" in sizes))
-    return _huge_on_advice
-
-
-_fill_pool = None
-_fill_lock = threading.Lock()
-
-
-def _fill_threads():
-    """The threads that fill new shared buffers (started on first use)."""
-    global _fill_pool
-    with _fill_lock:
-        if _fill_pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            n = max(1, min(_config.PARALLEL_SHARE_FILL_THREADS, os.cpu_count() or 1))
-            _fill_pool = ThreadPoolExecutor(n, thread_name_prefix="gilfree-fill")
-        return _fill_pool
-
-
-def _forget_fill_threads():
-    """In a forked child the parent's fill threads do not exist."""
-    global _fill_pool, _fill_lock
-    _fill_pool = None
-    _fill_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_fill_threads)
 
 
 class BufferPool:
     """Buffers for the arrays a processes map shares automatically.
 
     Allocating fresh shared pages costs several times more than copying
-    into pages that already exist, so a buffer is kept after a map that
-    ended normally and reused by the next map for an array of about its
-    size.  The *data* is copied again by every map (nothing can be stale);
-    only the pages are reused.  Idle buffers are freed after
-    ``PARALLEL_SHARE_POOL_IDLE_SECONDS``, and at most
-    ``PARALLEL_SHARE_POOL_MAX_BYTES`` are kept.  They are anonymous
-    (``memfd``): nothing appears in /dev/shm, and the kernel frees them
-    when this process and its workers are gone.  Workers open them through
-    ``/proc/<pid>/fd``.
+    into pages that already exist, so a buffer whose chunks have all
+    finished (and of which no worker kept a view) is kept and reused for
+    another array of about its size, in the same map or a later one.  The
+    *data* is always copied again (nothing can be stale); only the pages
+    are reused.  Idle buffers are freed after
+    ``PARALLEL_SHARE_POOL_IDLE_SECONDS``; at most
+    ``PARALLEL_SHARE_POOL_MAX_BYTES`` and ``PARALLEL_SHARE_POOL_MAX_BUFFERS``
+    are kept.
     """
 
     def __init__(self):
         self._free = []
         self._lock = threading.Lock()
         self._timer = None
-        self._populating = []  # threads mapping pages of returned buffers
+        self._to_populate = []  # returned buffers whose pages are not mapped here yet
+        self._populator = None  # the thread mapping them (while there are some)
+        self._pid = os.getpid()
 
-    @staticmethod
-    def available():
-        return (_config.PARALLEL_SHARE_POOL and hasattr(os, "memfd_create")
-                and os.path.isdir(f"/proc/{os.getpid()}/fd"))
-
-    def acquire(self, a):
-        """A buffer holding a C-ordered copy of array ``a``."""
-        buf, filling = self.acquire_async(a)
-        if filling is not None:
-            filling.result()
+    def take(self, nbytes, kind):
+        """An idle buffer of ``kind`` for ``nbytes`` (a little larger at
+        most), or None."""
+        with self._lock:
+            fits = [b for b in self._free if b.kind == kind
+                    and nbytes <= b.size <= nbytes + nbytes // 4 + 2**20]
+            if not fits:
+                return None
+            buf = min(fits, key=lambda b: b.size)
+            self._free.remove(buf)
+            if buf in self._to_populate:  # the map fills it now
+                self._to_populate.remove(buf)
         return buf
 
-    def acquire_async(self, a):
-        """A buffer for a C-ordered copy of ``a``, and None when the copy is
-        done or a future that completes when it is.  A pooled buffer is
-        refilled at once (a memcpy into mapped pages); a new one is filled by
-        one of the fill threads, so that the caller can go on (pickling,
-        more buffers) while the kernel allocates its pages."""
-        nbytes = max(a.nbytes, 1)
-        buf = None
-        with self._lock:
-            fits = [b for b in self._free if nbytes <= b.size <= nbytes + nbytes // 4 + 2**20]
-            if fits:
-                buf = min(fits, key=lambda b: b.size)
-                self._free.remove(buf)
-        if buf is not None:
-            buf.fill(a)
-            return buf, None
-        buf = _PoolBuffer(nbytes)
-        try:
-            return buf, _fill_threads().submit(buf.write_new, a)
-        except BaseException:
+    def give_back(self, buf, populate=True):
+        """Keep ``buf`` for later arrays (no worker reads it any more); its
+        pages are mapped here in the background unless ``populate`` is False
+        (a map still runs: :meth:`populate_idle` when it ends)."""
+        if not _config.PARALLEL_SHARE_POOL or buf.retained or not buf.alive \
+                or buf.pid != os.getpid():
             buf.close()
-            raise
-
-    def give_back(self, bufs):
-        """Keep ``bufs`` for later maps (their map ended normally)."""
-        import time
-
-        if not bufs:
             return
         now = time.monotonic()
         with self._lock:
-            for b in bufs:
-                b.last_used = now
-                self._free.append(b)
+            buf.last_used = now
+            self._free.append(buf)
             drop = self._over_budget_locked(now)
             if self._timer is None and self._free:
                 self._timer = threading.Timer(_config.PARALLEL_SHARE_POOL_IDLE_SECONDS + 0.5,
@@ -612,20 +738,47 @@ class BufferPool:
                 self._timer.start()
         for b in drop:
             b.close()
-        fresh = [b for b in bufs if not b.populated and b not in drop]
-        if fresh:
-            t = threading.Thread(target=_populate_all, args=(fresh,), daemon=True,
-                                 name="gilfree-populate")
+        if populate and not buf.populated and buf not in drop:
+            self._start_populating([buf])
+
+    def populate_idle(self):
+        """Map here the pages of every idle buffer not mapped yet (after a
+        map, off its path), so that a reuse is a memcpy."""
+        with self._lock:
+            todo = [b for b in self._free if not b.populated]
+        if todo:
+            self._start_populating(todo)
+
+    def _start_populating(self, bufs):
+        # one thread for all, while there are some
+        with self._lock:
+            self._to_populate.extend(b for b in bufs if b not in self._to_populate)
+            if self._populator is None:
+                self._populator = threading.Thread(target=self._populate_loop, daemon=True,
+                                                   name="gilfree-populate")
+                self._populator.start()
+
+    def _populate_loop(self):
+        while True:
             with self._lock:
-                self._populating = [p for p in self._populating if p.is_alive()] + [t]
-            t.start()
+                if not self._to_populate:
+                    self._populator = None
+                    return
+                buf = self._to_populate.pop(0)
+            try:
+                buf.populate()
+            except ValueError:  # closed meanwhile (pool trimmed or cleared)
+                pass
 
     def _over_budget_locked(self, now):
         idle = _config.PARALLEL_SHARE_POOL_IDLE_SECONDS
+        max_count = pool_max_buffers()
         keep, drop = [], []
         total = 0
         for b in sorted(self._free, key=lambda b: b.last_used, reverse=True):
-            if now - b.last_used < idle and total + b.size <= _config.PARALLEL_SHARE_POOL_MAX_BYTES:
+            if (now - b.last_used < idle
+                    and total + b.size <= _config.PARALLEL_SHARE_POOL_MAX_BYTES
+                    and len(keep) < max_count):
                 keep.append(b)
                 total += b.size
             else:
@@ -634,8 +787,6 @@ class BufferPool:
         return drop
 
     def _on_timer(self):
-        import time
-
         with self._lock:
             self._timer = None
             drop = self._over_budget_locked(time.monotonic())
@@ -653,146 +804,209 @@ class BufferPool:
         with self._lock:
             return sum(b.size for b in self._free)
 
+    def __len__(self):
+        with self._lock:
+            return len(self._free)
+
     def clear(self):
         """Free every idle buffer now (after their pages are mapped, if that
         is under way)."""
         with self._lock:
-            busy, self._populating = self._populating, []
-        for t in busy:
-            t.join()
+            self._to_populate = []
+            busy = self._populator
+        if busy is not None:
+            busy.join()
         with self._lock:
             drop, self._free = self._free, []
         for b in drop:
             b.close()
 
+    def _after_fork_in_child(self):
+        """A forked child owns none of these buffers: forget them (their
+        finalizers do nothing outside the creator) and the threads."""
+        self._free = []
+        self._lock = threading.Lock()
+        self._timer = None
+        self._to_populate = []
+        self._populator = None
+        self._pid = os.getpid()
 
-def _populate_all(bufs):
-    for b in bufs:
-        try:
-            b.populate()
-        except ValueError:  # closed meanwhile (pool trimmed or cleared)
-            pass
+
+def fd_limit():
+    """This process's soft limit of open files (None: no limit known)."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):  # pragma: no cover
+        return None
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def pool_max_buffers():
+    """Idle buffers the pool may keep: ``PARALLEL_SHARE_POOL_MAX_BUFFERS``, at
+    most an eighth of the open-file limit (each holds two descriptors)."""
+    cap = _config.PARALLEL_SHARE_POOL_MAX_BUFFERS
+    soft = fd_limit()
+    return cap if soft is None else max(1, min(cap, soft // 8))
 
 
 #: the pool of this process (see :class:`BufferPool`)
 POOL = BufferPool()
 
 
-def _unfinished(fill):
-    """Whether a task using the buffer of ``fill`` (a future, or None for a
-    buffer filled at once) must wait for it, or fail with it."""
-    if fill is None:
-        return False
-    return not fill.done() or fill.cancelled() or fill.exception() is not None
+def _after_fork_in_child():
+    POOL._after_fork_in_child()
+    _reset_transport()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# --------------------------------------------------------------------------
+# One map's buffers, with reference counts
+# --------------------------------------------------------------------------
+
+
+class _Entry:
+    """One array shared by a map: its buffer, the source (kept alive: its
+    address is the cache key), and how many unfinished chunks use it (plus
+    one for the map itself if the function uses it)."""
+
+    __slots__ = ("key", "buf", "src", "uses", "reduction")
+
+    def __init__(self, key, buf, src, reduction):
+        self.key = key
+        self.buf = buf
+        self.src = src
+        self.uses = 0
+        self.reduction = reduction
 
 
 class MapSegments:
-    """Segments one map created; :meth:`close` unlinks them all."""
+    """The shared memory of one processes map.
 
-    def __init__(self, min_bytes=None):
+    - :meth:`new_buffer`: buffers for the whole map (its control board, a
+      large pickled function), freed by :meth:`close`.
+    - :meth:`pickle`: pickles with large arrays sent by reference.  Arrays
+      of the function (``scope="map"``) stay until :meth:`close`; those of a
+      chunk's items are counted per chunk and released by :meth:`release`
+      when the last chunk using them has finished.
+    """
+
+    def __init__(self, kind=None, min_bytes=None):
+        self.kind = require_transport() if kind is None else kind
         self.min_bytes = _config.PARALLEL_SHARE_MIN_BYTES if min_bytes is None else min_bytes
-        self._by_key = {}
-        self._segments = []
-        self._pooled = []
-        self._fills = []  # futures of buffers being filled by the fill threads
-        self._pending = []  # those a task pickled since take_pending() needs
-        self._lock = threading.Lock()
-        self._use_pool = None
+        self._entries = {}  # key -> _Entry
+        self._own = []  # buffers of the whole map
+        self._collect = None  # entries the pickle in progress uses
+        self._lock = threading.RLock()
+        self.live_bytes = 0  # bytes of argument buffers in use
+        self.live_count = 0
+        self.closed = False
 
     def __len__(self):
-        return len(self._segments)
-
-    @property
-    def names(self):
-        return [s.name for s in self._segments]
-
-    def new_segment(self, nbytes, what, data=None):
-        seg = Segment(nbytes, what=what, data=data)
         with self._lock:
-            self._segments.append(seg)
-        return seg
+            return len(self._own) + len(self._entries)
+
+    def new_buffer(self, nbytes, what):
+        buf = Buffer(nbytes, self.kind, what)
+        with self._lock:
+            self._own.append(buf)
+        return buf
 
     def reduce_array(self, a):
         """A pickle reduction sending ``a`` by reference, or None."""
         if isinstance(a, SharedArray):
             if a.is_shared:
+                seg = a._gf_seg
                 lo = a.__array_interface__["data"][0]
-                return (
-                    _rebuild_shared,
-                    (a._gf_seg.name, a._gf_seg.size, lo - a._gf_base, a.shape, a.strides, a.dtype),
-                )
+                return (_rebuild, (seg.ref, lo - a._gf_base, a.shape, a.strides, a.dtype))
             a = a.view(np.ndarray)
         if a.nbytes < self.min_bytes or a.dtype.hasobject:
             return None
         key = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
         with self._lock:
-            hit = self._by_key.get(key)
-            if hit is not None and _unfinished(hit[2]):
-                self._pending.append(hit[2])  # this task, too, waits for that fill
-        if hit is None:
-            filling = None
-            if self._use_pool is None:
-                self._use_pool = BufferPool.available()
-            if self._use_pool:
-                buf, filling = POOL.acquire_async(a)
-                with self._lock:
-                    self._pooled.append(buf)
-                    if filling is not None:
-                        self._fills.append(filling)
-                        self._pending.append(filling)
-                # a token per use: workers map it anew in each map
-                red = (_rebuild_pooled, (os.getpid(), buf.fd, buf.ino, secrets.token_hex(4),
-                                         buf.size, a.shape, _c_strides(a.shape, a.itemsize),
-                                         a.dtype))
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._new_entry(key, a)
+            if self._collect is not None:
+                self._collect.add(entry)
+        return entry.reduction
+
+    def _new_entry(self, key, a):
+        what = "an array argument of process tasks"
+        nbytes = max(a.nbytes, 1)
+        buf = POOL.take(nbytes, self.kind)
+        try:
+            if buf is None:
+                buf = Buffer(nbytes, self.kind, what, data=a)
             else:
-                seg = _array_into_segment(a, "sharing an array argument with process workers",
-                                          owner=self)
-                red = (_rebuild_shared, (seg.name, seg.size, 0, a.shape,
-                                         _c_strides(a.shape, a.itemsize), a.dtype))
-            # keep ``a`` referenced: its address is the cache key (and a
-            # fill thread may still be copying it)
-            hit = (red, a, filling)
-            with self._lock:
-                self._by_key[key] = hit
-        return hit[0]
+                buf.fill(a)
+        except BaseException:
+            if buf is not None:
+                buf.close()
+            raise
+        red = (_rebuild, (buf.ref, 0, a.shape, _c_strides(a.shape, a.itemsize), a.dtype))
+        entry = _Entry(key, buf, a, red)
+        self._entries[key] = entry
+        self.live_bytes += buf.size
+        self.live_count += 1
+        return entry
 
-    def take_pending(self):
-        """Fills that what was pickled since the last call needs done before
-        a worker may read it (futures; empty when every buffer is ready)."""
+    def pickle(self, obj, scope="map"):
+        """``(blob, entries)``: ``obj`` pickled; ``entries`` the shared
+        arrays it uses, held once more each (by the map for ``scope="map"``,
+        else until :meth:`release`)."""
         with self._lock:
-            pending, self._pending = self._pending, []
-        return [f for f in pending if _unfinished(f)]
-
-    def wait_pending(self):
-        """Block until what was pickled since the last take is readable;
-        re-raises a failed fill (e.g. out of memory)."""
-        for f in self.take_pending():
-            f.result()
-
-    def close(self, reuse=False):
-        """Unlink the segments; pooled buffers go back to the pool if
-        ``reuse`` (no worker can still be reading them), else are freed."""
-        with self._lock:
-            segs, self._segments = self._segments, []
-            pooled, self._pooled = self._pooled, []
-            fills, self._fills = self._fills, []
-            self._pending = []
-            self._by_key.clear()
-        # a buffer is closed only once no fill thread writes into it
-        for f in fills:
-            f.cancel()
-        for f in fills:
+            outer, self._collect = self._collect, set()
             try:
-                f.result()
-            except Exception:  # cancelled, or failed: the buffer is freed below
-                reuse = False
-        for s in segs:
-            s.unlink()
-        if reuse:
-            POOL.give_back(pooled)
-        else:
-            for b in pooled:
-                b.close()
+                blob = _dumps(obj, self)
+                entries = self._collect
+            finally:
+                self._collect = outer
+            for e in entries:
+                e.uses += 1
+        return blob, entries
+
+    def release(self, entries, retained=(), reuse=True):
+        """A chunk that used ``entries`` has finished; a buffer no chunk
+        uses any more goes back to the pool (``reuse`` and no worker kept a
+        view of it: ``retained`` tokens) or is freed."""
+        retained = set(retained)
+        done = []
+        with self._lock:
+            for e in entries:
+                if e.buf.token in retained:
+                    e.buf.retained = True
+                e.uses -= 1
+                if e.uses <= 0 and self._entries.get(e.key) is e:
+                    del self._entries[e.key]
+                    self.live_bytes -= e.buf.size
+                    self.live_count -= 1
+                    e.src = None
+                    done.append(e.buf)
+        for buf in done:
+            if reuse and not self.closed:
+                POOL.give_back(buf, populate=False)  # (when the map ends)
+            else:
+                buf.close()
+
+    def close(self):
+        """Free everything the map still holds (a worker may still read
+        what a chunk that never reported used: it keeps its own mapping)."""
+        with self._lock:
+            self.closed = True
+            entries, self._entries = list(self._entries.values()), {}
+            own, self._own = self._own, []
+            self.live_bytes = self.live_count = 0
+        for e in entries:
+            e.src = None
+            e.buf.close()
+        for b in own:
+            b.close()
+        POOL.populate_idle()
 
 
 def _c_strides(shape, itemsize):
@@ -804,23 +1018,65 @@ def _c_strides(shape, itemsize):
     return tuple(reversed(strides))
 
 
+_pickler = None
+
+
+def _sharing_pickler():
+    """cloudpickle's Pickler, sending large arrays by reference (made once)."""
+    global _pickler
+    if _pickler is None:
+        import cloudpickle
+
+        class _SharingPickler(cloudpickle.Pickler):
+            segments = None
+
+            def reducer_override(self, o):
+                t = type(o)
+                if t is np.ndarray or t is SharedArray:
+                    red = self.segments.reduce_array(o)
+                    if red is not None:
+                        return red
+                return super().reducer_override(o)
+
+        _pickler = _SharingPickler
+    return _pickler
+
+
+def _dumps(obj, segments):
+    buf = io.BytesIO()
+    p = _sharing_pickler()(buf, protocol=5)
+    p.segments = segments
+    p.dump(obj)
+    return buf.getvalue()
+
+
 def make_dumps(segments):
     """``dumps(obj) -> bytes`` with cloudpickle, sending large arrays and
-    SharedArrays through shared memory owned by ``segments``."""
+    SharedArrays by reference to buffers held by ``segments`` for the whole
+    map."""
+    return lambda obj: segments.pickle(obj)[0]
+
+
+def check_picklable(obj, min_bytes=None):
+    """Pickle ``obj`` as a processes map would, without copying any array
+    into shared memory (a large array costs a placeholder): raises what
+    pickling it would raise."""
     import cloudpickle
 
-    class _SharingPickler(cloudpickle.Pickler):
-        def reducer_override(self, obj):
-            t = type(obj)
-            if t is np.ndarray or t is SharedArray:
-                red = segments.reduce_array(obj)
-                if red is not None:
-                    return red
-            return super().reducer_override(obj)
+    limit = _config.PARALLEL_SHARE_MIN_BYTES if min_bytes is None else min_bytes
 
-    def dumps(obj):
-        buf = io.BytesIO()
-        _SharingPickler(buf, protocol=5).dump(obj)
-        return buf.getvalue()
+    class _DryPickler(cloudpickle.Pickler):
+        def reducer_override(self, o):
+            if type(o) in (np.ndarray, SharedArray) and o.nbytes >= limit \
+                    and not o.dtype.hasobject:
+                return (tuple, ((),))
+            return super().reducer_override(o)
 
-    return dumps
+    _DryPickler(io.BytesIO(), protocol=5).dump(obj)
+
+
+def _rebuild(ref, offset, shape, strides, dtype):
+    """Worker side: a read-only view of a buffer that holds its mapping."""
+    from ._worker import view_of
+
+    return view_of(ref, offset, shape, strides, dtype)

@@ -40,7 +40,20 @@ def Parallelize(data, f, num_cores=None, backend="processes"):
         ``f(data[i])`` flattened; ``k`` is 1 for scalar results.  Empty
         data gives shape (0, 0).
     """
-    n = len(data)
+    if not callable(f):
+        raise TypeError(f"f must be callable (applied to each subject); got {item_repr(f)} of "
+                        f"type {type(f).__name__}")
+    try:
+        n = len(data)
+    except TypeError:
+        raise TypeError(
+            "data must be a sequence or an array of subjects (Parallelize returns one row per "
+            f"subject, so it needs len(data)); got {item_repr(data)} of type "
+            f"{type(data).__name__}") from None
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"data must be a sequence or an array of subjects; got a "
+                        f"{type(data).__name__} ({item_repr(data)})")
+    _check_num_cores(num_cores)
     results = pmap(f, data, backend=backend, n_workers=num_cores)
     if n == 0:
         return np.empty((0, 0))
@@ -51,6 +64,16 @@ def Parallelize(data, f, num_cores=None, backend="processes"):
             f"into rows; got sizes {sorted(sizes)}"
         )
     return np.array([np.asarray(r).reshape(-1) for r in results]).reshape(n, -1)
+
+
+def _check_num_cores(num_cores):
+    """num_cores means pmap's n_workers: errors name num_cores."""
+    from ._api import resolve_n_workers
+
+    try:
+        resolve_n_workers(num_cores)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(str(exc).replace("n_workers", "num_cores")) from None
 
 
 # --------------------------------------------------------------------------
@@ -147,7 +170,8 @@ def sweep(func, grid, *, backend="processes", n_workers=None, progress=False):
     [({'a': 1, 'b': 10}, 10), ({'a': 1, 'b': 20}, 20), ({'a': 2, 'b': 10}, 20), ({'a': 2, 'b': 20}, 40)]
     """
     if not callable(func):
-        raise TypeError(f"func must be callable; got {item_repr(func)}")
+        raise TypeError(f"func must be callable (called as func(**params)); got "
+                        f"{item_repr(func)} of type {type(func).__name__}")
     points = expand_grid(grid)
     results = pmap(_CallWithParams(func), points, backend=backend, n_workers=n_workers,
                    progress=progress)

@@ -25,7 +25,7 @@ import traceback
 from .. import _config
 from .._config import _inner_limit
 
-__all__ = ["Spec", "run_items", "process_chunk", "process_init", "attach_segment"]
+__all__ = ["Spec", "run_items", "process_chunk", "process_init", "view_of"]
 
 
 class _SoftTimeout(BaseException):
@@ -176,7 +176,10 @@ def run_items(func, items, ctl, spec, base_attempt=0):
 
     Returns ``(failure, elapsed)``; ``failure`` is None or
     ``(pos, kind, exc, attempt)`` with ``kind`` ``"error"`` or ``"timeout"``.
-    Stops early (no failure) when ``ctl.cancelled()``.
+    Every exception of a task ends the chunk there, ``BaseException`` too
+    (SystemExit, KeyboardInterrupt...: reported, never retried, never
+    allowed to end the worker silently).  Stops early (no failure) when
+    ``ctl.cancelled()``.
     """
     retries, b_base, b_max, timeout, mode, inner = spec
     results = ctl.results
@@ -211,13 +214,14 @@ def run_items(func, items, ctl, spec, base_attempt=0):
                         r = func(item)
                 except _SoftTimeout:
                     kind = "timeout"
-                except Exception as e:  # a task failure, reported to the caller
+                except BaseException as e:  # a task failure, reported to the caller
                     kind, exc = "error", e
                 ctl.end()
                 if kind is None:
                     results.append(r)
                     break
-                if attempt < retries and not ctl.cancelled():
+                if (attempt < retries and not ctl.cancelled()
+                        and (exc is None or isinstance(exc, Exception))):
                     if not ctl.sleep(backoff_delay(attempt, b_base, b_max)):
                         break
                     attempt += 1
@@ -248,13 +252,13 @@ def _run_plain(func, items, ctl):
                 break
             try:
                 append(func(item))
-            except Exception as exc:
+            except BaseException as exc:
                 return (pos, "error", exc, 0)
         return None
     for pos, item in enumerate(items):
         try:
             append(func(item))
-        except Exception as exc:
+        except BaseException as exc:
             return (pos, "error", exc, 0)
     return None
 
@@ -285,7 +289,7 @@ def _run_plain_board(func, items, ctl, board):
     if run_board and type(items) is list:
         try:
             run_board(func, items, ctl.results, board, b)
-        except Exception as exc:
+        except BaseException as exc:
             return (len(ctl.results), "error", exc, 0)
         return None
     append = ctl.results.append
@@ -312,7 +316,7 @@ def _run_plain_board(func, items, ctl, board):
                     stride *= 2
             elif dt > s_slow and stride > 1:
                 stride //= 2
-    except Exception as exc:
+    except BaseException as exc:
         return (len(ctl.results), "error", exc, 0)
     return None
 
@@ -400,62 +404,112 @@ THREAD_ENV_VARS = (
 
 _init_failure = None  # (exc_blob, tb_text) if the user's initializer raised
 _maps = {}  # map token -> _MapState
-_attached = {}  # segment name -> mmap
-_current_token = None
+_cache = {}  # buffer token -> _Mapping (what this worker has mapped)
+_loading = None  # _MapState or _ChunkScope whose pickle is being loaded
+_running = None  # _ChunkScope of the chunk running now
 _state_lock = threading.RLock()
 _reaper = None
 
 
 class _MapState:
-    __slots__ = ("func", "board_mm", "board", "names", "used")
+    """What this worker keeps of a map while it runs: its function, its
+    board, and the buffers the function's arrays live in."""
+
+    __slots__ = ("func", "board_mm", "board", "tokens", "recent")
 
     def __init__(self):
         self.func = None
         self.board_mm = None
         self.board = None
-        self.names = set()
+        self.tokens = set()  # buffers of the function
+        self.recent = ()  # buffers of the last chunk here (often used again)
 
 
-def attach_segment(name, size):
-    """Map a segment read-only, once per worker and map."""
-    from ._shared import map_readonly
+class _ChunkScope:
+    """The buffers a chunk's items use.  Each view given to the task holds
+    ``bases[token]`` (an ndarray over the whole mapping) as its base: if one
+    is still alive when the chunk has ended, user code kept a view, and the
+    caller is told not to reuse that buffer for other data."""
 
+    __slots__ = ("bases",)
+
+    def __init__(self):
+        self.bases = {}
+
+
+class _Mapping:
+    """A read-only mapping of a buffer, and the byte ranges whose pages are
+    already mapped.  ``base`` serves the function's views (map scope)."""
+
+    __slots__ = ("mm", "base", "ranges")
+
+    def __init__(self, mm):
+        self.mm = mm
+        self.base = None
+        self.ranges = []
+
+
+def view_of(ref, offset, shape, strides, dtype):
+    """A read-only view of a buffer's bytes for user code (worker side).
+    The view holds a buffer export of the mapping: the mapping lives as long
+    as the view, whatever clean-up happens meanwhile."""
+    import numpy as np
+
+    from ._shared import open_ref
+
+    token = ref[6]
     with _state_lock:
-        mm = _attached.get(name)
-        if mm is None:
-            mm = map_readonly(name, size)
-            _attached[name] = mm
-        st = _maps.get(_current_token)
-        if st is not None:
-            st.names.add(name)
-        return mm
+        m = _cache.get(token)
+        if m is None:
+            m = _Mapping(open_ref(ref))
+            _cache[token] = m
+        scope = _loading
+        if isinstance(scope, _MapState):
+            scope.tokens.add(token)
+            if m.base is None:
+                m.base = np.frombuffer(m.mm, dtype=np.uint8)
+            base = m.base
+        elif isinstance(scope, _ChunkScope):
+            base = scope.bases.get(token)
+            if base is None:
+                base = scope.bases[token] = np.frombuffer(m.mm, dtype=np.uint8)
+        else:  # unpickled outside a chunk: a view of its own
+            base = np.frombuffer(m.mm, dtype=np.uint8)
+    dtype = np.dtype(dtype)
+    if shape and 0 not in shape:
+        lo = hi = offset
+        for n, st in zip(shape, strides):
+            if st >= 0:
+                hi += (n - 1) * st
+            else:
+                lo += (n - 1) * st
+        _populate(m, lo, hi + dtype.itemsize)
+    return np.ndarray(shape, dtype=dtype, buffer=base, offset=offset, strides=strides)
 
 
 #: madvise(MADV_POPULATE_READ) (Linux 5.14): map a range's pages in one call
 _MADV_POPULATE_READ = 22
-_populated = {}  # segment name -> [(lo, hi), ...] byte ranges already mapped
 _can_populate = hasattr(mmap.mmap, "madvise") and sys.platform.startswith("linux")
 
 
-def populate(name, mm, lo, hi):
-    """Map the pages of bytes ``lo:hi`` of an attached segment at once (a
-    task that receives an array nearly always reads it): one call costs
-    less than a page fault per 4 KiB page.  Once per range and map."""
+def _populate(m, lo, hi):
+    """Map the pages of bytes ``lo:hi`` of a mapping at once (a task that
+    receives an array nearly always reads it): one call costs less than a
+    page fault per 4 KiB page.  Once per range and mapping."""
     global _can_populate
     if not _can_populate:
         return
     page = mmap.PAGESIZE
     lo = max(0, lo // page * page)
-    hi = min(len(mm), hi)
+    hi = min(len(m.mm), hi)
     if hi <= lo:
         return
     with _state_lock:
-        done = _populated.setdefault(name, [])
-        if any(a <= lo and hi <= b for a, b in done):
+        if any(a <= lo and hi <= b for a, b in m.ranges):
             return
-        done.append((lo, hi))
+        m.ranges.append((lo, hi))
     try:
-        mm.madvise(_MADV_POPULATE_READ, lo, hi - lo)
+        m.mm.madvise(_MADV_POPULATE_READ, lo, hi - lo)
     except (OSError, ValueError):  # an older kernel: page faults will do
         _can_populate = False
 
@@ -463,44 +517,33 @@ def populate(name, mm, lo, hi):
 def _map_finished(st):
     try:
         return st.board[0] != 0
-    except (ValueError, IndexError):  # board already closed
+    except (ValueError, IndexError, TypeError):  # board already let go of
         return True
 
 
+def _drop_unused_locked(keep=()):
+    """Forget mappings that no live map's function and no running chunk
+    uses (only references are dropped: a mapping is unmapped when the last
+    view of it goes, never under a running task)."""
+    live = set(keep)
+    for st in _maps.values():
+        live |= st.tokens
+        live.update(st.recent)
+    if _running is not None:
+        live |= set(_running.bases)
+    for token in [t for t in _cache if t not in live]:
+        del _cache[token]
+
+
 def _prune():
-    """Forget maps the caller has finished, and unmap their segments."""
-    stuck = 0
+    """Forget maps the caller has finished, and the mappings only they used."""
     with _state_lock:
         for token in [t for t, st in _maps.items() if _map_finished(st)]:
             st = _maps.pop(token)
             st.func = None
             st.board = None
-            stuck += not _close_quietly(st.board_mm)
-        live = set()
-        for st in _maps.values():
-            live |= st.names
-        for name in [n for n in _attached if n not in live]:
-            _populated.pop(name, None)
-            stuck += not _close_quietly(_attached.pop(name))
-    if stuck:
-        # a view is still alive, most often held by a reference cycle (the
-        # traceback of a task's exception): collect it, which unmaps the
-        # pages, rather than keep them until the next automatic collection
-        import gc
-
-        gc.collect()
-
-
-def _close_quietly(mm):
-    """Unmap ``mm``; False if a view of it is still alive (it is unmapped
-    when that view goes)."""
-    if mm is None:
-        return True
-    try:
-        mm.close()
-    except BufferError:
-        return False
-    return True
+            st.board_mm = None
+        _drop_unused_locked()
 
 
 def _reaper_loop(parent):
@@ -539,15 +582,18 @@ def process_init(init_blob, inner, parent=None):
         try:
             initializer, initargs = pickle.loads(init_blob)
             initializer(*initargs)
-        except Exception as exc:
-            import cloudpickle
+        except BaseException as exc:  # SystemExit too: reported with every chunk
+            _init_failure = _pack_error(exc)
 
-            from ._errors import pack_exception
 
-            _init_failure = (
-                pack_exception(exc, None, cloudpickle.dumps),
-                "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-            )
+def _pack_error(exc):
+    """``(exc_blob, tb_text)`` of an exception, to send to the caller."""
+    import cloudpickle
+
+    from ._errors import pack_exception
+
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return pack_exception(exc, tb, cloudpickle.dumps), tb
 
 
 class BoardCtl:
@@ -592,53 +638,94 @@ class BoardCtl:
             time.sleep(min(left, 0.05))
 
 
-def _get_map_state(token, board_name, board_size, fn_ref):
-    global _current_token
-    from ._shared import map_readwrite
+def _load(blob, scope):
+    """Unpickle ``blob``; the buffers its arrays live in belong to ``scope``."""
+    global _loading
+    with _state_lock:
+        _loading = scope
+    try:
+        return pickle.loads(blob)
+    finally:
+        with _state_lock:
+            _loading = None
+
+
+def _get_map_state(token, board_ref, fn_ref):
+    """This worker's state of the map (made on its first chunk here): the
+    board is checked and mapped, and then the function is loaded, unless
+    the map has already ended.  Raises FileNotFoundError if the board is
+    gone (the map ended)."""
+    from ._shared import open_ref, read_blob
 
     with _state_lock:
         st = _maps.get(token)
-        if st is not None:
-            _current_token = token
-            return st
+    if st is not None:
+        return st
     if _maps:
         _prune()
     st = _MapState()
-    st.board_mm = map_readwrite(board_name, board_size)
+    st.board_mm = open_ref(board_ref, writable=True)
     st.board = memoryview(st.board_mm).cast("q")
+    if st.board[0] != 0:
+        return st  # ended: load nothing
+    kind, payload = fn_ref
+    blob = read_blob(*payload) if kind == "buf" else payload
+    st.func = _load(blob, st)
     with _state_lock:
         _maps[token] = st
-        _current_token = token
-    kind, payload = fn_ref
-    if kind == "shm":
-        name, size, length = payload
-        mm = attach_segment(name, size)
-        blob = mm[:length]
-    else:
-        blob = payload
-    st.func = pickle.loads(blob)
     return st
 
 
-def process_chunk(token, board_name, board_size, fn_ref, slot, items_blob, spec, base_attempt):
-    """Entry point of a chunk in a process worker.
+def _ended(pid):
+    return -1, None, None, 0.0, pid, ()
 
-    Returns ``(n_done, results_blob, failure, elapsed, pid)``; ``failure``
-    is None or ``(pos, kind, exc_blob, tb_text, attempt)``; a cancelled or
+
+def process_chunk(token, board_ref, fn_ref, slot, items_blob, spec, base_attempt):
+    """Entry point of a chunk in a process worker.  Never raises.
+
+    Returns ``(n_done, results_blob, failure, elapsed, pid, retained)``;
+    ``failure`` is None or ``(pos, kind, exc_blob, tb_text, attempt)``
+    (``kind`` ``"setup"``: the chunk could not start: its shared memory or
+    its pickles could not be loaded); ``retained`` lists the tokens of
+    buffers of which the task kept a view after the chunk; a cancelled or
     already finished map gives ``n_done = -1``.
     """
+    global _running
     pid = os.getpid()
     if _init_failure is not None:
         blob, tb = _init_failure
-        return 0, None, (0, "init", blob, tb, 0), 0.0, pid
+        return 0, None, (0, "init", blob, tb, 0), 0.0, pid, ()
     try:
-        st = _get_map_state(token, board_name, board_size, fn_ref)
-    except FileNotFoundError:  # the map already ended and unlinked its board
-        return -1, None, None, 0.0, pid
-    if st.board[0] != 0:
-        return -1, None, None, 0.0, pid
-    items = pickle.loads(items_blob)
-    del items_blob
+        st = _get_map_state(token, board_ref, fn_ref)
+    except FileNotFoundError:  # the map already ended and freed its board
+        return _ended(pid)
+    except BaseException as exc:  # refused shared memory, a function that cannot load
+        blob, tb = _pack_error(exc)
+        return 0, None, (0, "setup", blob, tb, 0), 0.0, pid, ()
+    if _map_finished(st):
+        return _ended(pid)
+    scope = _ChunkScope()
+    with _state_lock:
+        _running = scope
+    try:
+        try:
+            items = _load(items_blob, scope)
+        except FileNotFoundError:  # its buffers were freed: the map has ended
+            if _map_finished(st):
+                return _ended(pid)
+            raise
+        del items_blob
+        n, results_blob, failure, elapsed = _run_chunk(st, items, slot, spec, base_attempt)
+        del items
+    except BaseException as exc:
+        n, results_blob, elapsed = 0, None, 0.0
+        blob, tb = _pack_error(exc)
+        failure = (0, "setup", blob, tb, 0)
+    retained = _end_chunk(scope, st)
+    return n, results_blob, failure, elapsed, pid, retained
+
+
+def _run_chunk(st, items, slot, spec, base_attempt):
     ctl = BoardCtl(st.board, slot)
     if spec[4] == "alarm":
         with alarm_handler():
@@ -646,9 +733,33 @@ def process_chunk(token, board_name, board_size, fn_ref, slot, items_blob, spec,
     else:
         failure, elapsed = run_items(st.func, items, ctl, spec, base_attempt)
     ctl.end()
-    results = ctl.results
-    results_blob, packed_failure = pack_outcome(results, failure)
-    return len(results), results_blob, packed_failure, elapsed, pid
+    results_blob, packed_failure = pack_outcome(ctl.results, failure)
+    return len(ctl.results), results_blob, packed_failure, elapsed
+
+
+def _end_chunk(scope, st):
+    """The chunk is over: let go of its views, and report the buffers of
+    which user code kept one (in a global, a thread, a cycle that outlives
+    a collection)."""
+    global _running
+    import gc
+    import weakref
+
+    refs = [(token, weakref.ref(base)) for token, base in scope.bases.items()]
+    used = [token for token, _ in refs]
+    scope.bases.clear()
+    kept = [token for token, r in refs if r() is not None]
+    if kept:
+        # most often a reference cycle (a task's exception and its traceback)
+        gc.collect()
+        kept = [token for token, r in refs if r() is not None]
+    with _state_lock:
+        _running = None
+        # the mappings this chunk used stay while its map runs (the same
+        # arrays often come again in the next chunk); the others go
+        st.recent = tuple(used)
+        _drop_unused_locked()
+    return tuple(kept)
 
 
 def pack_outcome(results, failure):
