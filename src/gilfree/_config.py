@@ -79,8 +79,9 @@ TILES_ONE_PASS_MAX_RATIO = 0.25
 #: their last tile is done, instead of one region per band.
 TILES_ONE_REGION = True
 
-#: Accumulator lanes of the KDE kernels (must match ext/kde.pyx LANES): the
-#: exp-family kernels need the sample count padded to a multiple of it.
+#: The exp-family KDE kernels need the sample count padded to a multiple of
+#: this (must match ext/kde.pyx LANES); every variant's number of partial
+#: sums (SIMD_TUNING) divides it.
 KDE_LANES = 32
 #: Samples per partial sum of the KDE kernels (ext/kde.pyx CHUNK): each
 #: point's sum is formed chunk by chunk in this fixed order, whatever the
@@ -115,6 +116,21 @@ DTW_NUMPY_BLOCK_COLS = 4096
 #: Fewest match ends worth backtracking on several threads (a path is a few
 #: hundred steps: below this, starting threads costs more than it saves).
 DTW_PARALLEL_PATHS_MIN = 4096
+
+#: Tuning constants that differ between the SIMD variants of the compiled
+#: kernels (baseline SSE2, AVX2 + FMA with 16 vector registers, AVX-512 with
+#: 32): one dict per variant.  The C side (ext/_tuning.pxd) holds the same
+#: numbers; every kernel module exports its build's as ``TUNING`` and the
+#: tests check both agree.
+#:
+#: - ``kde_acc_f64`` / ``kde_acc_f32``: partial sums of the exp-family KDE
+#:   sample loops (two vectors' worth: enough independent exps in flight to
+#:   keep the FMA units busy, few enough to stay in registers on AVX2).
+SIMD_TUNING = {
+    "baseline": {"kde_acc_f64": 4, "kde_acc_f32": 8},
+    "avx2": {"kde_acc_f64": 8, "kde_acc_f32": 16},
+    "avx512": {"kde_acc_f64": 16, "kde_acc_f32": 32},
+}
 
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")
