@@ -29,114 +29,90 @@ SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
 
 
-def conv_u8(const uint8_t[:, :, :, ::1] src, uint8_t[:, :, :, ::1] out,
-            const int32_t[:, ::1] xb, const int32_t[:, ::1] xk,
-            const int32_t[:, ::1] yb, const int32_t[:, ::1] yk,
-            int hpass, int vpass, int vfirst, int n_threads):
-    """Pillow's convolution resampler on uint8 (fixed point weights)."""
+cdef inline void _conv_row(const GfConvPlan* p, int step, Py_ssize_t r, const gf_pix_t* img,
+                           gf_pix_t* tmp, gf_pix_t* out, void* acc) noexcept nogil:
+    """Row ``r`` of step ``step``: the 8-bit loops (int32 accumulators) or
+    the float64 ones, by pixel type."""
+    if gf_pix_t is uint8_t:
+        gf_conv_u8_row(p, step, r, img, tmp, out, <int32_t*> acc)
+    else:
+        gf_conv_f_row(p, step, r, img, tmp, out, <double*> acc)
+
+
+def conv(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
+         const int32_t[:, ::1] xb, xk, const int32_t[:, ::1] yb, yk,
+         int hpass, int vpass, int vfirst, int n_threads):
+    """Pillow's convolution resampler, every dtype: uint8 with 22-bit fixed
+    point weights (``xk``/``yk`` int32 (taps, k)), uint16 / float32 / float64
+    with float64 weights."""
     cdef Py_ssize_t N = src.shape[0], H = src.shape[1], W = src.shape[2], C = src.shape[3]
     cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
     cdef Py_ssize_t isz = H * W * C, osz = oh * ow * C
     cdef GfConvPlan plan
     cdef Py_ssize_t n, r
     cdef int step
-    cdef uint8_t* tmp
-    cdef int32_t* acc
+    cdef gf_pix_t* tmp
+    cdef void* acc
     cdef int failed = 0
     cdef int* failed_flag = &failed
-    cdef const uint8_t* sp = &src[0, 0, 0, 0]
-    cdef uint8_t* op = &out[0, 0, 0, 0]
-    gf_conv_plan(&plan, H, W, C, oh, ow, &xb[0, 0], xk.shape[1], &yb[0, 0], yk.shape[1],
-                 hpass, vpass, vfirst)
-    plan.xk_i = &xk[0, 0]
-    plan.yk_i = &yk[0, 0]
+    cdef const int32_t[:, ::1] xk_i, yk_i
+    cdef const double[:, ::1] xk_f, yk_f
+    cdef size_t acc_size = sizeof(int32_t) if gf_pix_t is uint8_t else sizeof(double)
+    cdef const gf_pix_t* sp = &src[0, 0, 0, 0]
+    cdef gf_pix_t* op = &out[0, 0, 0, 0]
+    if gf_pix_t is uint8_t:
+        xk_i = xk
+        yk_i = yk
+        gf_conv_plan(&plan, H, W, C, oh, ow, &xb[0, 0], xk_i.shape[1], &yb[0, 0],
+                     yk_i.shape[1], hpass, vpass, vfirst)
+        plan.xk_i = &xk_i[0, 0]
+        plan.yk_i = &yk_i[0, 0]
+    else:
+        xk_f = xk
+        yk_f = yk
+        gf_conv_plan(&plan, H, W, C, oh, ow, &xb[0, 0], xk_f.shape[1], &yb[0, 0],
+                     yk_f.shape[1], hpass, vpass, vfirst)
+        plan.xk_f = &xk_f[0, 0]
+        plan.yk_f = &yk_f[0, 0]
     if N >= n_threads:
         with nogil, parallel(num_threads=n_threads):
-            tmp = <uint8_t*> malloc(sizeof(uint8_t) * (plan.tmp_len + 1))
-            acc = <int32_t*> malloc(sizeof(int32_t) * plan.acc_len)
+            tmp = <gf_pix_t*> malloc(sizeof(gf_pix_t) * (plan.tmp_len + 1))
+            acc = malloc(acc_size * plan.acc_len)
             if tmp == NULL or acc == NULL:
                 failed_flag[0] = 1
             else:
                 for n in prange(N, schedule="dynamic"):
                     for step in range(plan.nsteps):
                         for r in range(plan.rows[step]):
-                            gf_conv_u8_row(&plan, step, r, sp + n * isz, tmp, op + n * osz, acc)
+                            _conv_row(&plan, step, r, sp + n * isz, tmp, op + n * osz, acc)
             free(tmp)
             free(acc)
     else:
-        tmp = <uint8_t*> malloc(sizeof(uint8_t) * (plan.tmp_len + 1))
+        tmp = <gf_pix_t*> malloc(sizeof(gf_pix_t) * (plan.tmp_len + 1))
         if tmp == NULL:
             raise MemoryError("resize: could not allocate the intermediate image")
         for n in range(N):
             with nogil, parallel(num_threads=n_threads):
-                acc = <int32_t*> malloc(sizeof(int32_t) * plan.acc_len)
+                acc = malloc(acc_size * plan.acc_len)
                 if acc == NULL:
                     failed_flag[0] = 1
                 else:
                     for r in prange(plan.rows[0], schedule="static"):
-                        gf_conv_u8_row(&plan, 0, r, sp + n * isz, tmp, op + n * osz, acc)
+                        _conv_row(&plan, 0, r, sp + n * isz, tmp, op + n * osz, acc)
                     if plan.nsteps == 2:
                         for r in prange(plan.rows[1], schedule="static"):
-                            gf_conv_u8_row(&plan, 1, r, sp + n * isz, tmp, op + n * osz, acc)
+                            _conv_row(&plan, 1, r, sp + n * isz, tmp, op + n * osz, acc)
                 free(acc)
         free(tmp)
     if failed:
         raise MemoryError("resize: could not allocate a thread's work buffer")
 
 
-def conv_float(const gf_fpix_t[:, :, :, ::1] src, gf_fpix_t[:, :, :, ::1] out,
-               const int32_t[:, ::1] xb, const double[:, ::1] xk,
-               const int32_t[:, ::1] yb, const double[:, ::1] yk,
-               int hpass, int vpass, int vfirst, int n_threads):
-    """Pillow's convolution resampler on uint16 / float32 / float64."""
-    cdef Py_ssize_t N = src.shape[0], H = src.shape[1], W = src.shape[2], C = src.shape[3]
-    cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
-    cdef Py_ssize_t isz = H * W * C, osz = oh * ow * C
-    cdef GfConvPlan plan
-    cdef Py_ssize_t n, r
-    cdef int step
-    cdef gf_fpix_t* tmp
-    cdef double* acc
-    cdef int failed = 0
-    cdef int* failed_flag = &failed
-    cdef const gf_fpix_t* sp = &src[0, 0, 0, 0]
-    cdef gf_fpix_t* op = &out[0, 0, 0, 0]
-    gf_conv_plan(&plan, H, W, C, oh, ow, &xb[0, 0], xk.shape[1], &yb[0, 0], yk.shape[1],
-                 hpass, vpass, vfirst)
-    plan.xk_f = &xk[0, 0]
-    plan.yk_f = &yk[0, 0]
-    if N >= n_threads:
-        with nogil, parallel(num_threads=n_threads):
-            tmp = <gf_fpix_t*> malloc(sizeof(gf_fpix_t) * (plan.tmp_len + 1))
-            acc = <double*> malloc(sizeof(double) * plan.acc_len)
-            if tmp == NULL or acc == NULL:
-                failed_flag[0] = 1
-            else:
-                for n in prange(N, schedule="dynamic"):
-                    for step in range(plan.nsteps):
-                        for r in range(plan.rows[step]):
-                            gf_conv_f_row(&plan, step, r, sp + n * isz, tmp, op + n * osz, acc)
-            free(tmp)
-            free(acc)
-    else:
-        tmp = <gf_fpix_t*> malloc(sizeof(gf_fpix_t) * (plan.tmp_len + 1))
-        if tmp == NULL:
-            raise MemoryError("resize: could not allocate the intermediate image")
-        for n in range(N):
-            with nogil, parallel(num_threads=n_threads):
-                acc = <double*> malloc(sizeof(double) * plan.acc_len)
-                if acc == NULL:
-                    failed_flag[0] = 1
-                else:
-                    for r in prange(plan.rows[0], schedule="static"):
-                        gf_conv_f_row(&plan, 0, r, sp + n * isz, tmp, op + n * osz, acc)
-                    if plan.nsteps == 2:
-                        for r in prange(plan.rows[1], schedule="static"):
-                            gf_conv_f_row(&plan, 1, r, sp + n * isz, tmp, op + n * osz, acc)
-                free(acc)
-        free(tmp)
-    if failed:
-        raise MemoryError("resize: could not allocate a thread's work buffer")
+# The engine contract of the resize family names the 8-bit and the other
+# dtypes' entry points separately (the Numba and NumPy engines implement them
+# as two functions); here both are the one template above.
+conv_u8 = conv
+conv_float = conv
 
 
 def nearest(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
