@@ -331,7 +331,10 @@ def resolve_engine(kernel, engine="auto"):
     if engine == "auto":
         reasons = []
         for name in spec["auto"]:
-            mod, why = _try_load(kernel, name)
+            why = _numba_cold(kernel, name, spec)
+            mod = None
+            if why is None:
+                mod, why = _try_load(kernel, name)
             if mod is not None:
                 return name
             reasons.append(f"{name}: {why}")
@@ -378,6 +381,33 @@ def auto_order(kernel):
 
 
 
+_numba_warm = set()
+
+
+def _numba_cold(kernel, name, spec):
+    """Why ``auto`` passes over a Numba engine whose first call would compile
+    (seconds) while a later engine in its order is ready, or None.  The
+    engine is taken once Numba's cache holds its code (e.g. after
+    ``gilfree._numba.warm()`` or one explicit ``engine="numba"`` call);
+    ``auto`` never waits for a compilation."""
+    if name != "numba" or kernel in _numba_warm:
+        return None
+    order = spec["auto"]
+    if order.index(name) == len(order) - 1:
+        return None  # the last resort: nothing else to take
+    path = spec["engines"].get(name, "")
+    if not path.startswith("gilfree._numba."):
+        return None
+    from ._numba import _cache
+
+    file = os.path.join(os.path.dirname(_cache.__file__), path.rsplit(".", 1)[1] + ".py")
+    if _cache.has_cached_code(file):
+        _numba_warm.add(kernel)
+        return None
+    return ("not compiled yet (its first call would compile for seconds; "
+            "gilfree._numba.warm() compiles it once for this machine)")
+
+
 def _no_openmp(name, mod):
     return name == "cython" and not getattr(mod, "OPENMP", True)
 
@@ -401,7 +431,10 @@ def select(kernel, engine="auto", n_threads=None):
         spec = _kernel_spec(kernel)
         reasons = []
         for name in spec["auto"]:
-            mod, why = _try_load(kernel, name)
+            why = _numba_cold(kernel, name, spec)
+            mod = None
+            if why is None:
+                mod, why = _try_load(kernel, name)
             if mod is None:
                 reasons.append(f"{name}: {why}")
             elif nt > 1 and _no_openmp(name, mod):

@@ -13,7 +13,7 @@ from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
 from .._config import KDE_CHUNK, KDE_LANES, KDE_POINT_BLOCK
-from . import numba_threads
+from ._common import numba_threads
 
 LANES = KDE_LANES
 CHUNK = KDE_CHUNK
