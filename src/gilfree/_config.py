@@ -90,6 +90,21 @@ KDE_CHUNK = 2048
 #: Points per task of the exp-family KDE kernels (ext/kde.pyx PBLOCK): a
 #: chunk of samples stays in cache while this many points use it.
 KDE_POINT_BLOCK = 32
+#: KDE kernels use at most one thread per this many (point, sample,
+#: bandwidth, dimension) terms: waking a thread team costs more than a
+#: tiny call (one point in a quadrature loop).
+KDE_MIN_PAIRS_PER_THREAD = 2**15
+#: gaussian_kde from this many dimensions on forms the (point, sample)
+#: distances by matrix products (BLAS) instead of the compiled pair loop
+#: (gilfree._kde_highdim).
+KDE_GEMM_MIN_DIM = 64
+#: ... for the points whose rounding bound on a term's relative error (from
+#: the cancellation in |q|^2 + |x|^2 - 2 q.x) stays below this; the others
+#: use the compiled kernel, which forms every difference exactly.
+KDE_GEMM_MAX_TERM_ERROR = 1e-11
+#: gaussian_kde whitens by forward substitution column by column up to this
+#: many dimensions, beyond by blocks of this many columns and matrix products.
+KDE_WHITEN_BLOCK = 64
 #: Compact KDE kernels prune with a 2-D grid of cells of edge >= the widest
 #: bandwidth; at most this many cells per sample (and KDE_MAX_CELLS overall).
 KDE_CELLS_PER_SAMPLE = 2
