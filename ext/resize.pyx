@@ -20,10 +20,65 @@ from libc.stdlib cimport free, malloc
 
 from _openmp cimport gf_openmp_enabled
 
+import numpy as np
+
 include "_resize_core.pxi"
 
 cdef extern from *:
     const char* GILFREE_SIMD_VARIANT
+
+# The ceiling probes of the image resamplers (gilfree._probes): the same
+# arithmetic per tap / per pixel as the kernels, in the simplest loops the
+# compiler vectorises: rows of L contiguous samples, each added into a row of
+# L accumulators (the inner loop runs along the row), then stored.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #define GF_PROBE_ROWS(ACC, INIT, ADD, STORE)                                \
+        for (Py_ssize_t j = 0; j < L; j++) acc[j] = INIT;                        \
+        for (Py_ssize_t t = 0; t < rows; t++) {                                  \
+            const __typeof__(src[0])* restrict row = src + t * L;                \
+            for (Py_ssize_t j = 0; j < L; j++) acc[j] += ADD;                    \
+        }                                                                        \
+        for (Py_ssize_t j = 0; j < L; j++) out[j] = STORE;
+
+    static void gf_probe_taps_u8(const uint8_t* restrict src, Py_ssize_t L,
+                                 const int32_t* restrict k, Py_ssize_t rows,
+                                 uint8_t* restrict out, int32_t* restrict acc) {
+        GF_PROBE_ROWS(int32_t, 1 << 21, row[j] * k[t],
+                      (uint8_t)((acc[j] >> 22) < 0 ? 0 : ((acc[j] >> 22) > 255 ? 255
+                                                                  : (acc[j] >> 22))))
+    }
+    static void gf_probe_taps_f32(const float* restrict src, Py_ssize_t L,
+                                  const double* restrict k, Py_ssize_t rows,
+                                  float* restrict out, double* restrict acc) {
+        GF_PROBE_ROWS(double, 0.0, row[j] * k[t], (float)acc[j])
+    }
+    static void gf_probe_sum_u8(const uint8_t* restrict src, Py_ssize_t L,
+                                Py_ssize_t rows, uint8_t* restrict out,
+                                int32_t* restrict acc) {
+        const float inv = 1.0f / (float)rows;
+        GF_PROBE_ROWS(int32_t, 0, row[j], (uint8_t)((float)acc[j] * inv))
+    }
+    static void gf_probe_sum_f32(const float* restrict src, Py_ssize_t L,
+                                 Py_ssize_t rows, float* restrict out,
+                                 double* restrict acc) {
+        const double inv = 1.0 / (double)rows;
+        GF_PROBE_ROWS(double, 0.0, row[j], (float)(acc[j] * inv))
+    }
+    """
+    void gf_probe_taps_u8(const uint8_t* src, Py_ssize_t L, const int32_t* k, Py_ssize_t taps,
+                          uint8_t* out, int32_t* acc) noexcept nogil
+    void gf_probe_taps_f32(const float* src, Py_ssize_t L, const double* k, Py_ssize_t taps,
+                           float* out, double* acc) noexcept nogil
+    void gf_probe_sum_u8(const uint8_t* src, Py_ssize_t L, Py_ssize_t rows,
+                         uint8_t* out, int32_t* acc) noexcept nogil
+    void gf_probe_sum_f32(const float* src, Py_ssize_t L, Py_ssize_t rows,
+                          float* out, double* acc) noexcept nogil
+
+ctypedef fused probe_pix_t:
+    uint8_t
+    float
 
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
@@ -194,3 +249,47 @@ def area_table(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
         free(dbuf)
     if failed:
         raise MemoryError("resize: could not allocate a thread's work buffer")
+
+
+def probe(const probe_pix_t[:, ::1] src, probe_pix_t[::1] out, weights, Py_ssize_t repeats):
+    """The ceiling probe (``gilfree._probes``): ``repeats`` times, each
+    column j of ``src`` (R, L) gives ``out[j]``: with ``weights`` (R,) the
+    weighted tap sum as the convolution resampler forms it (uint8: int32
+    22-bit fixed point, rounded and clipped; float32: float64 sums), with
+    ``weights=None`` the plain mean as the area resampler forms it (int32
+    / float64 sums).  One thread; returns ``out``."""
+    cdef Py_ssize_t R = src.shape[0], L = src.shape[1], r
+    cdef const int32_t[::1] ki
+    cdef const double[::1] kf
+    if out.shape[0] != L:
+        raise ValueError(f"probe: out has {out.shape[0]} elements for {L} columns")
+    if weights is not None and len(weights) != R:
+        raise ValueError(f"probe: {len(weights)} weights for {R} rows")
+    if R == 0 or L == 0:
+        return np.asarray(out)
+    acc_arr = np.empty(L, dtype=np.int32 if probe_pix_t is uint8_t else np.float64)
+    cdef int32_t[::1] acc_i
+    cdef double[::1] acc_f
+    if probe_pix_t is uint8_t:
+        acc_i = acc_arr
+        if weights is None:
+            with nogil:
+                for r in range(repeats):
+                    gf_probe_sum_u8(&src[0, 0], L, R, &out[0], &acc_i[0])
+        else:
+            ki = weights
+            with nogil:
+                for r in range(repeats):
+                    gf_probe_taps_u8(&src[0, 0], L, &ki[0], R, &out[0], &acc_i[0])
+    else:
+        acc_f = acc_arr
+        if weights is None:
+            with nogil:
+                for r in range(repeats):
+                    gf_probe_sum_f32(&src[0, 0], L, R, &out[0], &acc_f[0])
+        else:
+            kf = weights
+            with nogil:
+                for r in range(repeats):
+                    gf_probe_taps_f32(&src[0, 0], L, &kf[0], R, &out[0], &acc_f[0])
+    return np.asarray(out)
