@@ -59,7 +59,7 @@ ctypedef fused real:
 # GF_KDE_LANES of _kde_loops.pxd, checked at import).
 cdef enum:
     LANES = 32
-    CHUNK = 2048
+    CHUNK = 4096
     PBLOCK = 32
 
 if GF_KDE_LANES != LANES:

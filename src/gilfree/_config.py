@@ -86,7 +86,7 @@ KDE_LANES = 32
 #: Samples per partial sum of the KDE kernels (ext/kde.pyx CHUNK): each
 #: point's sum is formed chunk by chunk in this fixed order, whatever the
 #: thread count.
-KDE_CHUNK = 2048
+KDE_CHUNK = 4096
 #: Points per task of the exp-family KDE kernels (ext/kde.pyx PBLOCK): a
 #: chunk of samples stays in cache while this many points use it.
 KDE_POINT_BLOCK = 32
