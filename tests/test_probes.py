@@ -147,3 +147,14 @@ def test_work_counters():
     x = rng.standard_normal((500, 2))
     n = _probes.parzen_candidates(x, x[:100], [0.2, 0.4])
     assert 0 < n < 500 * 100
+
+
+def test_bench_workloads_map_to_probes():
+    from gilfree.bench._core import all_workloads
+
+    names = {wl.name for wl in all_workloads()}
+    assert set(_probes.WORKLOAD_PROBES) <= names
+    assert set(_probes.WORKLOAD_PROBES.values()) <= set(_probes.names())
+    got = _probes.for_workload("tiles", repeats=1)
+    assert got["unit"] == "pixels" and got["per_second"] > 0
+    assert _probes.for_workload("io") is None

@@ -27,6 +27,8 @@ from . import _cy
 
 __all__ = [
     "ProbeResult",
+    "WORKLOAD_PROBES",
+    "for_workload",
     "fraction",
     "names",
     "parzen_candidates",
@@ -195,6 +197,26 @@ _PROBES = {
     "tiles": ("tiles", "pixels", _tiles_probe),
     "resample-poly": ("resample", "taps", _resample_probe),
 }
+
+
+#: The probe bounding each ``gilfree bench`` workload (by workload name).
+WORKLOAD_PROBES = {
+    "kde": "kde-gaussian-f64",
+    "parzen": "parzen",
+    "parzen-multi": "parzen",
+    "resize": "resize-taps-u8",
+    "resample-poly": "resample-poly",
+    "dtw-sweep": "dtw",
+    "tiles": "tiles",
+}
+
+
+def for_workload(workload, **params):
+    """The probe of a ``gilfree bench`` workload, measured now, as a dict
+    (``ProbeResult.as_dict``); None for a workload no kernel probe bounds
+    (the parallel-map and I/O workloads)."""
+    name = WORKLOAD_PROBES.get(workload)
+    return None if name is None else run(name, **params).as_dict()
 
 
 def names():
