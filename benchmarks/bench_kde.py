@@ -13,8 +13,8 @@
   < 100 MB (NumPy allocations traced by tracemalloc; the kernels' own
   buffers are a few KB per thread).
 - ``kde-probe``: on 1 thread, ``gaussian_kde.evaluate`` (the ``kde-scipy``
-  data, 4,000 points) and ``kde(kernel="gaussian" / "exponential")`` (the
-  ``kde-sklearn`` data) in (point, sample) pairs per second, as a fraction
+  data) and ``kde(kernel="gaussian" / "exponential")`` (the ``kde-sklearn``
+  data) in (point, sample) pairs per second, as a fraction
   of the exp-family probe of the SIMD variant in use: >= 0.9 for Cython and
   Numba, float32 >= 1.8x float64.
 - ``kde-scaling``: 2 threads against 1 thread >= 0.9 of what two
@@ -218,7 +218,7 @@ _PER_SECOND = {}
 @pytest.mark.parametrize("engine", ["cython", "numba"])
 def test_gaussian_kde_vs_probe(benchmark, ratios, scipy_data, engine, dtype):
     x, q = scipy_data
-    qq = q[:, :4000]
+    qq = q
     benchmark.group = PROBE
     kde = gilfree.gaussian_kde(x, dtype=np.float32 if dtype == "f32" else np.float64,
                                engine=engine, n_threads=1)
@@ -238,7 +238,6 @@ def test_gaussian_kde_vs_probe(benchmark, ratios, scipy_data, engine, dtype):
 @pytest.mark.parametrize("engine", ["cython", "numba"])
 def test_kde_exp_family_vs_probe(benchmark, ratios, sk_data, engine, kernel, dtype):
     x, q, h = sk_data
-    q = q[:4000]
     benchmark.group = PROBE
     dt = np.float32 if dtype == "f32" else np.float64
     run = lambda: gilfree.kde(x, q, h, kernel=kernel, dtype=dt, engine=engine,  # noqa: E731
@@ -254,30 +253,15 @@ def test_kde_exp_family_vs_probe(benchmark, ratios, sk_data, engine, kernel, dty
 
 
 @pytest.mark.parametrize("engine", ["cython", "numba"])
-def test_scaling_ceiling(benchmark, ratios, scipy_data, engine):
+def test_scaling(benchmark, ratios, scipy_data, engine):
     x, q = scipy_data
     qq = q[:, :4000]
     benchmark.group = SCALING
-    kde = gilfree.gaussian_kde(x, engine=engine, n_threads=1)
-    run = lambda: kde.evaluate(qq)  # noqa: E731
-    run()
-    benchmark.pedantic(run, rounds=5, iterations=1)
-    ratios.record(benchmark, SCALING, f"{engine}-1t")
-    ceiling = ratios.two_worker_ceiling(f"gaussian_kde {engine}", run)
-    benchmark.extra_info["two_worker_ceiling_x"] = round(ceiling, 2)
-
-
-@pytest.mark.parametrize("engine", ["cython", "numba"])
-def test_scaling_2_threads(benchmark, ratios, scipy_data, engine):
-    x, q = scipy_data
-    qq = q[:, :4000]
-    benchmark.group = SCALING
-    kde = gilfree.gaussian_kde(x, engine=engine, n_threads=2)
-    kde.evaluate(qq)
-    benchmark.pedantic(kde.evaluate, args=(qq,), rounds=5, iterations=1)
-    ratios.record(benchmark, SCALING, f"{engine}-2t")
-    ratios.check_scaling(benchmark, SCALING, f"{engine}-2t", f"{engine}-1t",
-                         f"gaussian_kde {engine}")
+    k1 = gilfree.gaussian_kde(x, engine=engine, n_threads=1)
+    k2 = gilfree.gaussian_kde(x, engine=engine, n_threads=2)
+    benchmark.pedantic(k2.evaluate, args=(qq,), rounds=3, iterations=1, warmup_rounds=1)
+    ratios.scaling(benchmark, f"gaussian_kde {engine}", lambda: k1.evaluate(qq),
+                   lambda: k2.evaluate(qq))
 
 
 @pytest.fixture(scope="module")

@@ -105,12 +105,20 @@ def test_general_engine(benchmark, ratios, general_data, engine, n_threads):
     name = f"{engine}-{n_threads}t"
     if n_threads == 1:
         ratios.record(benchmark, GENERAL, name)
-        ratios.two_worker_ceiling(f"parzen {engine}", lambda: gilfree.parzen_counts(
-            x, q, h, engine=engine, n_threads=1))
         return
     ratios.check(benchmark, GENERAL, name, faster_than="cKDTree", at_least=5.0)
     ratios.check(benchmark, GENERAL, name, faster_than=f"{engine}-1t", at_least=1.7)
-    ratios.check_scaling(benchmark, GENERAL, name, f"{engine}-1t", f"parzen {engine}")
+
+
+@pytest.mark.parametrize("engine", ["cython", "numba"])
+def test_general_scaling(benchmark, ratios, general_data, engine):
+    x, q, h = general_data
+    q = q[:3000]
+    benchmark.group = GENERAL + "-scaling"
+    run = {nt: (lambda nt=nt: gilfree.parzen_counts(x, q, h, engine=engine, n_threads=nt))
+           for nt in (1, 2)}
+    benchmark.pedantic(run[2], rounds=3, iterations=1, warmup_rounds=1)
+    ratios.scaling(benchmark, f"parzen_counts {engine}", run[1], run[2])
 
 
 @pytest.mark.parametrize("engine", ["cython", "numba"])

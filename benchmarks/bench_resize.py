@@ -89,12 +89,17 @@ def test_64_gilfree(benchmark, ratios, batch, batch_ref, engine, threads):
         ratios.record(benchmark, G64, name)
     elif threads == 1:  # Cython: the engine ``auto`` picks
         ratios.check(benchmark, G64, name, faster_than="pillow", at_least=3.5)
-        ratios.two_worker_ceiling(
-            "resize 1024->64 cython",
-            lambda: gilfree.resize_batch(batch[:40], (64, 64), engine=engine, n_threads=1))
     else:
         ratios.check(benchmark, G64, name, faster_than="cython-1", at_least=1.8)
-        ratios.check_scaling(benchmark, G64, name, "cython-1", "resize 1024->64 cython")
+
+
+@pytest.mark.parametrize("engine", ["cython", "numba"])
+def test_64_scaling(benchmark, ratios, batch, engine):
+    benchmark.group = G64 + "-scaling"
+    run = {nt: (lambda nt=nt: gilfree.resize_batch(batch[:40], (64, 64), engine=engine,
+                                                   n_threads=nt)) for nt in (1, 2)}
+    benchmark.pedantic(run[2], rounds=3, iterations=1, warmup_rounds=1)
+    ratios.scaling(benchmark, f"resize 1024->64 {engine}", run[1], run[2])
 
 
 # ----------------------------------------------------------- resize-area ----
