@@ -13,6 +13,10 @@ synthesised from the template with random stretch, amplitude and noise), the
   measured: two independent 1-thread kernels on two Python threads, the
   speed-up this machine allows at that moment (``ceiling_x`` in the
   extra info; on a shared machine it can be far below 2).
+- ``dtw-probe``: the kernel on 1 thread in cells per second, as a fraction
+  of the DTW probe (anti-diagonal cells): target >= 0.8.
+- ``dtw-kernel-scaling``: 2 threads >= 0.9 of the speed-up two independent
+  1-thread kernels reach, interleaved round by round.
 - ``dtw-2h``: a 2-hour recording (1.5 M samples) segments within 4 GB peak
   memory (measured in a fresh process).
 """
@@ -223,6 +227,27 @@ def test_kernel_2_threads(benchmark, ratios, kernel_inputs, engine):
     if t1 is not None and two is not None:
         benchmark.extra_info["machine_ceiling_x"] = round(2 * t1 / two, 2)
     ratios.check(benchmark, KERNEL, f"{engine}-2", faster_than=f"{engine}-1", at_least=1.7)
+
+
+@pytest.mark.parametrize("engine", ["cython", "numba"])
+def test_kernel_scaling(benchmark, ratios, kernel_inputs, engine):
+    t, sT = kernel_inputs
+    benchmark.group = KERNEL + "-scaling"
+    part = np.ascontiguousarray(sT[:, :60_000])
+    run = {nt: (lambda nt=nt: _kernel(t, part, engine, nt)) for nt in (1, 2)}
+    benchmark.pedantic(run[2], rounds=3, iterations=1, warmup_rounds=1)
+    ratios.scaling(benchmark, f"dtw kernel {engine}", run[1], run[2])
+
+
+@pytest.mark.parametrize("engine", ["cython", "numba"])
+def test_kernel_vs_probe(benchmark, ratios, kernel_inputs, engine):
+    t, sT = kernel_inputs
+    benchmark.group = "dtw-probe"
+    run = lambda: _kernel(t, sT, engine, 1)  # noqa: E731
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+    ratios.probe(benchmark, "dtw cost matrix (last row + directions)", engine, run,
+                 t.shape[0] * sT.shape[1], "dtw", target=0.8, channels=t.shape[1],
+                 rows=t.shape[0])
 
 
 _LONG_SCRIPT = r"""

@@ -12,6 +12,16 @@
 - ``kde-memory``: n = m = 200,000, d = 3: peak memory beyond the inputs
   < 100 MB (NumPy allocations traced by tracemalloc; the kernels' own
   buffers are a few KB per thread).
+- ``kde-probe``: on 1 thread, ``gaussian_kde.evaluate`` (the ``kde-scipy``
+  data) and ``kde(kernel="gaussian" / "exponential")`` (the ``kde-sklearn``
+  data) in (point, sample) pairs per second, as a fraction
+  of the exp-family probe of the SIMD variant in use: >= 0.9 for Cython and
+  Numba, float32 >= 1.8x float64.
+- ``kde-scaling``: 2 threads against 1 thread >= 0.9 of what two
+  independent 1-thread workers reach on this machine at that moment.
+- ``kde-highdim``: scipy's ``test_logpdf_overflow`` workload (d = 2,500,
+  n = 5,000, one point, construction and ``logpdf``): gilfree >= 1.0x
+  scipy.
 
 Run: ``python -m pytest benchmarks/bench_kde.py --benchmark-only``.  The
 machine may be shared: the ratios are what counts.
@@ -192,3 +202,84 @@ def test_memory_200k(benchmark):
     benchmark.extra_info["peak_mb_beyond_inputs"] = round(peak / 2**20, 1)
     assert np.isfinite(out).all() and out.shape == (200_000,)
     assert peak < 100 * 2**20, f"peak {peak / 2**20:.1f} MB beyond the inputs"
+
+
+# --------------------------------------------------------------------------
+# against the ceiling probe, 2-thread scaling, many dimensions
+# --------------------------------------------------------------------------
+
+PROBE = "kde-probe"
+SCALING = "kde-scaling"
+HIGHDIM = "kde-highdim"
+_PER_SECOND = {}
+
+
+@pytest.mark.parametrize("dtype", ["f64", "f32"])
+@pytest.mark.parametrize("engine", ["cython", "numba"])
+def test_gaussian_kde_vs_probe(benchmark, ratios, scipy_data, engine, dtype):
+    x, q = scipy_data
+    qq = q
+    benchmark.group = PROBE
+    kde = gilfree.gaussian_kde(x, dtype=np.float32 if dtype == "f32" else np.float64,
+                               engine=engine, n_threads=1)
+    benchmark.pedantic(kde.evaluate, args=(qq,), rounds=3, iterations=1, warmup_rounds=1)
+    res = ratios.probe(benchmark, "gaussian_kde.evaluate", f"{engine}-{dtype}",
+                       lambda: kde.evaluate(qq), x.shape[1] * qq.shape[1],
+                       f"kde-gaussian-{dtype}", target=0.9)
+    _PER_SECOND[("gaussian_kde", engine, dtype)] = res["per_second"]
+    if dtype == "f32":
+        x32 = res["per_second"] / _PER_SECOND[("gaussian_kde", engine, "f64")]
+        benchmark.extra_info["f32_x_f64"] = round(x32, 2)
+        assert x32 >= 1.8, f"{engine}: float32 is {x32:.2f}x float64 on 1 thread; target >= 1.8"
+
+
+@pytest.mark.parametrize("dtype", ["f64", "f32"])
+@pytest.mark.parametrize("kernel", ["gaussian", "exponential"])
+@pytest.mark.parametrize("engine", ["cython", "numba"])
+def test_kde_exp_family_vs_probe(benchmark, ratios, sk_data, engine, kernel, dtype):
+    x, q, h = sk_data
+    benchmark.group = PROBE
+    dt = np.float32 if dtype == "f32" else np.float64
+    run = lambda: gilfree.kde(x, q, h, kernel=kernel, dtype=dt, engine=engine,  # noqa: E731
+                              n_threads=1)
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+    res = ratios.probe(benchmark, f"kde({kernel})", f"{engine}-{dtype}", run,
+                       x.shape[0] * q.shape[0], f"kde-{kernel}-{dtype}", target=0.9)
+    _PER_SECOND[(kernel, engine, dtype)] = res["per_second"]
+    if dtype == "f32":
+        x32 = res["per_second"] / _PER_SECOND[(kernel, engine, "f64")]
+        benchmark.extra_info["f32_x_f64"] = round(x32, 2)
+        assert x32 >= 1.8, f"{engine} {kernel}: float32 is {x32:.2f}x float64; target >= 1.8"
+
+
+@pytest.mark.parametrize("engine", ["cython", "numba"])
+def test_scaling(benchmark, ratios, scipy_data, engine):
+    x, q = scipy_data
+    qq = q[:, :4000]
+    benchmark.group = SCALING
+    k1 = gilfree.gaussian_kde(x, engine=engine, n_threads=1)
+    k2 = gilfree.gaussian_kde(x, engine=engine, n_threads=2)
+    benchmark.pedantic(k2.evaluate, args=(qq,), rounds=3, iterations=1, warmup_rounds=1)
+    ratios.scaling(benchmark, f"gaussian_kde {engine}", lambda: k1.evaluate(qq),
+                   lambda: k2.evaluate(qq))
+
+
+@pytest.fixture(scope="module")
+def highdim_data():
+    rng = np.random.default_rng(1)
+    return np.array([rng.normal(0, 1, 5000) + n for n in range(2500)]), np.arange(2500.0)
+
+
+@pytest.mark.parametrize("impl", ["scipy", "gilfree"])
+def test_highdim_logpdf(benchmark, ratios, highdim_data, impl):
+    from scipy import stats
+
+    x, point = highdim_data
+    benchmark.group = HIGHDIM
+    cls = stats.gaussian_kde if impl == "scipy" else gilfree.gaussian_kde
+    got = benchmark.pedantic(lambda: cls(x).logpdf(point), rounds=2, iterations=1)
+    assert np.isfinite(got[0])
+    if impl == "scipy":
+        ratios.record(benchmark, HIGHDIM, "scipy")
+    else:
+        ratios.check(benchmark, HIGHDIM, "gilfree", faster_than="scipy", at_least=1.0)

@@ -6,6 +6,10 @@
 - ``resample-poly``: 126,000 x 6 samples from 204.8 Hz to 100 Hz (up 1000,
   down 2048).  Target: ``resample_poly`` >= 2x ``scipy.signal.resample_poly``.
 
+- ``resample-probe``: ``resample_poly`` on 1 thread in filter taps per
+  second (taps x channels per output sample), as a fraction of the
+  resample probe: target >= 0.8.
+
 gilfree runs on all usable cores (the default) and on 1 thread; results are
 checked against the competitor's.
 """
@@ -94,3 +98,16 @@ def test_poly_gilfree(benchmark, ratios, imu, threads):
         ratios.check(benchmark, GPOLY, name, faster_than="scipy", at_least=2.0)
     else:
         ratios.record(benchmark, GPOLY, name)
+
+
+@pytest.mark.parametrize("engine", ["cython", "numba"])
+def test_poly_vs_probe(benchmark, ratios, imu, engine):
+    from gilfree import _probes
+
+    benchmark.group = "resample-probe"
+    run = lambda: gilfree.resample_poly(imu, 1000, 2048, engine=engine,  # noqa: E731
+                                        n_threads=1)
+    benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)
+    taps, per_output = _probes.resample_poly_taps(imu.shape[0], 1000, 2048, imu.shape[1])
+    ratios.probe(benchmark, "resample_poly 204.8 -> 100 Hz", engine, run, taps,
+                 "resample-poly", target=0.8, taps=per_output)

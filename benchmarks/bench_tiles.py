@@ -16,6 +16,9 @@ kept tiles shrunk to 64 x 64.
   (and, for ``method="box"``, identical patches); the ratio against the
   seed with 64 tiles per task is recorded too.
 - ``tiles-threads``: 2 threads >= 1.7x 1 thread, page cache warm.
+- ``tiles-probe``: the same call on 1 thread in slide pixels per second
+  (every pixel is measured; kept tiles are also shrunk), as a fraction of
+  the tiles probe (the luma rule per RGB pixel): target >= 0.8.
 - ``tiles-memory``: peak resident memory of the same call measured in a
   subprocess: <= 512 MB beyond the output array; ``iter_tiles`` with
   batch_size 256: <= 256 MB peak for the whole process.
@@ -169,3 +172,13 @@ def test_memory_iter_tiles(benchmark, slide, tmp_path):
     benchmark.extra_info.update(peak_total_mb=round(total, 1), samples=m["samples"],
                                 peak_beyond_start_mb=round((m["peak"] - m["base"]) / 2**20, 1))
     assert total <= 256, f"iter_tiles peaked at {total:.0f} MB in total; target <= 256 MB"
+
+
+@pytest.mark.parametrize("engine", ["cython", "numba"])
+def test_vs_probe(benchmark, ratios, slide, engine):
+    _, mm, _ = slide
+    benchmark.group = "tiles-probe"
+    run = lambda: gilfree.tiles(mm, 256, engine=engine, n_threads=1, **KW)  # noqa: E731
+    benchmark.pedantic(run, rounds=2, iterations=1, warmup_rounds=1)
+    ratios.probe(benchmark, "tiles 20000^2 RGB, 256 -> 64", engine, run,
+                 SHAPE[0] * SHAPE[1], "tiles", target=0.8, repeats=2)

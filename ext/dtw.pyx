@@ -348,6 +348,75 @@ def accumulate(const double[:, ::1] t, const double[:, ::1] sT, double[:, ::1] f
         raise MemoryError("dtw accumulate: could not allocate a thread's scratch buffer")
 
 
+cdef extern from *:
+    """
+    /* The ceiling probe of the DTW kernel: the same arithmetic per cell
+       (local cost over d channels, minimum of three neighbours, one add) in
+       the simplest loops the compiler vectorises: the matrix by anti-
+       diagonals, whose cells are independent (costs, then minima).  tT
+       (d, M) is the template transposed, sr (d, W) the signal window
+       reversed; diag holds three diagonals of M + 1 values, index i + 1 for
+       row i (index 0 is the virtual row above row 0, always 0), and M + 1
+       costs.  Returns D[M-1][W-1]. */
+    static double gf_dtw_probe(const double* restrict tT, const double* restrict sr,
+                               Py_ssize_t d, Py_ssize_t M, Py_ssize_t W,
+                               double* restrict diag) {
+        double* p2 = diag;
+        double* p1 = diag + (M + 1);
+        double* cur = diag + 2 * (M + 1);
+        double* restrict cost = diag + 3 * (M + 1);
+        for (Py_ssize_t i = 0; i < 3 * (M + 1); i++) diag[i] = INFINITY;
+        p2[0] = 0.0; p1[0] = 0.0; cur[0] = 0.0;
+        for (Py_ssize_t k = 0; k < M + W - 1; k++) {
+            Py_ssize_t lo = k - W + 1 > 0 ? k - W + 1 : 0;
+            Py_ssize_t hi = k < M - 1 ? k : M - 1;
+            const double* restrict s = sr + (W - 1 - k);  /* s[i]: signal at k - i */
+            for (Py_ssize_t i = lo; i <= hi; i++) {
+                double v = tT[i] - s[i];
+                cost[i] = v * v;
+            }
+            for (Py_ssize_t ch = 1; ch < d; ch++)
+                for (Py_ssize_t i = lo; i <= hi; i++) {
+                    double v = tT[ch * M + i] - s[ch * W + i];
+                    cost[i] = cost[i] + v * v;
+                }
+            for (Py_ssize_t i = lo; i <= hi; i++) {
+                double a = p2[i] < p1[i] ? p2[i] : p1[i];
+                a = p1[i + 1] < a ? p1[i + 1] : a;
+                cur[i + 1] = cost[i] + a;
+            }
+            if (hi + 2 <= M) cur[hi + 2] = INFINITY;  /* row hi + 1: not yet on it */
+            double* t = p2; p2 = p1; p1 = cur; cur = t;
+        }
+        return p1[M];
+    }
+    """
+    double gf_dtw_probe(const double* tT, const double* sr, Py_ssize_t d, Py_ssize_t M,
+                        Py_ssize_t W, double* diag) noexcept nogil
+
+
+def probe(const double[:, ::1] tT, const double[:, ::1] sr, Py_ssize_t repeats):
+    """The ceiling probe (``gilfree._probes``): the accumulated cost of the
+    (M, W) matrix of template ``tT`` (d, M) against the reversed signal
+    window ``sr`` (d, W) -- the kernel's arithmetic per cell -- by
+    anti-diagonals (independent cells: the loop vectorises), on cache-sized
+    data, one thread, ``repeats`` times.  Returns D[M-1, W-1]."""
+    cdef Py_ssize_t d = tT.shape[0], M = tT.shape[1], W = sr.shape[1], r
+    cdef double res = 0.0
+    if sr.shape[0] != d:
+        raise ValueError(f"probe: {sr.shape[0]} signal channels for {d} template channels")
+    if M == 0 or W == 0:
+        return 0.0
+    cdef double* diag = <double*> malloc(sizeof(double) * 4 * (M + 1))
+    if diag == NULL:
+        raise MemoryError("probe: could not allocate the diagonals")
+    with nogil:
+        for r in range(repeats):
+            res = gf_dtw_probe(&tT[0, 0], &sr[0, 0], d, M, W, diag)
+    free(diag)
+    return res
+
+
 cdef inline Py_ssize_t _walk(const uint8_t* dirs, Py_ssize_t M, Py_ssize_t N, Py_ssize_t W,
                              Py_ssize_t end, int64_t* out, Py_ssize_t length) noexcept nogil:
     """Trace one path back from (M-1, end) to row 0.  With ``out`` NULL only

@@ -14,15 +14,16 @@ Inputs are prepared once by ``gilfree.kde`` (the public module):
 - ``out`` float64 (m, H).
 
 ``real`` is float or double (the float32 fast mode).  Every sum over
-samples is done in one canonical order that does not depend on the thread
-count: per point, samples in chunks of ``CHUNK``; within a chunk ``LANES``
-independent partial sums (lane ``l`` takes samples ``l, l + LANES, ...``),
-combined by a fixed pairwise tree; the chunk totals are added in double
-precision in chunk order.  Whether a point's chunks run on one thread or are
-spread over several (few points, many samples), the numbers are the same.
+samples is done in one order that does not depend on the thread count: per
+point, samples in chunks of ``CHUNK``; within a chunk a fixed number of
+independent partial sums (per SIMD variant: ``_tuning.pxd``) combined by a
+fixed pairwise tree (``_kde_loops.pxd``); the chunk totals are added in
+double precision in chunk order.  Whether a point's chunks run on one thread
+or are spread over several (few points, many samples), the numbers are the
+same.
 
 ``exp`` is ``gf_exp``/``gf_expf`` from ``_vmath.pxd``: pure arithmetic, so
-the sample loops vectorise (16 or 32 lanes on AVX-512).
+the sample loops vectorise.
 
 Compact kernels (tophat, epanechnikov, linear, cosine) visit only the
 samples that can be inside the widest support: the samples come sorted by
@@ -40,8 +41,13 @@ from libc.stdlib cimport calloc, free, malloc
 
 from _openmp cimport gf_note_team, gf_openmp_enabled
 include "_omp_probe.pxi"
-from _vmath cimport gf_exp, gf_expf, gf_sinhalfpi, gf_sinhalfpif
-from _kde_loops cimport GF_KDE_LANES, gf_kde_exp_chunk_d, gf_kde_exp_chunk_f
+from _vmath cimport gf_sinhalfpi, gf_sinhalfpif
+from _kde_loops cimport (GF_KDE_LANES, gf_kde_exp_chunk_d, gf_kde_exp_chunk_f,
+                         gf_kde_lse_chunk_d, gf_kde_lse_chunk_f, gf_kde_max_chunk_d,
+                         gf_kde_max_chunk_f, gf_kde_probe_d, gf_kde_probe_f)
+from _tuning cimport GF_KDE_ACC_D, GF_KDE_ACC_F, GF_TUNING_LEVEL
+
+import numpy as np
 
 cdef extern from *:
     const char* GILFREE_SIMD_VARIANT
@@ -54,7 +60,7 @@ ctypedef fused real:
 # GF_KDE_LANES of _kde_loops.pxd, checked at import).
 cdef enum:
     LANES = 32
-    CHUNK = 2048
+    CHUNK = 4096
     PBLOCK = 32
 
 if GF_KDE_LANES != LANES:
@@ -64,6 +70,9 @@ SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
 LANES_ = LANES
 CHUNK_ = CHUNK
+#: this build's per-variant tuning (must equal gilfree._config.SIMD_TUNING)
+TUNING = {"level": (<bytes>GF_TUNING_LEVEL).decode(), "kde_acc_f64": GF_KDE_ACC_D,
+          "kde_acc_f32": GF_KDE_ACC_F}
 
 # kernel codes of the compact kernels (gilfree.kde uses the same numbers)
 cdef enum:
@@ -71,13 +80,6 @@ cdef enum:
     K_EPANECHNIKOV = 1
     K_LINEAR = 2
     K_COSINE = 3
-
-
-cdef inline real _exp(real x) noexcept nogil:
-    if real is float:
-        return gf_expf(x)
-    else:
-        return gf_exp(x)
 
 
 cdef inline real _sqrt(real x) noexcept nogil:
@@ -105,91 +107,41 @@ cdef inline double _lane_sum(real* acc) noexcept nogil:
     return <double>acc[0]
 
 
-cdef inline void _dist(const real* xs, Py_ssize_t n, Py_ssize_t d, const real* qp,
-                       Py_ssize_t i0, bint sq, real* t) noexcept nogil:
-    """t[l] = squared distance (or distance, ``sq``) of point qp to sample i0 + l."""
-    cdef Py_ssize_t c
-    cdef int l
-    cdef real qc, v
-    cdef const real* row
-    for l in range(LANES):
-        t[l] = 0
-    for c in range(d):
-        qc = qp[c]
-        row = xs + c * n + i0
-        for l in range(LANES):
-            v = qc - row[l]
-            t[l] = t[l] + v * v
-    if sq:
-        for l in range(LANES):
-            t[l] = _sqrt(t[l])
-
-
 # --------------------------------------------------------------------------
 # exp-family kernels: gaussian (scipy and sklearn) and exponential
+# (the chunk loops themselves are C: _kde_loops.pxd)
 # --------------------------------------------------------------------------
 
 cdef inline void _exp_chunk(const real* xs, const real* w, Py_ssize_t n, Py_ssize_t d,
                             const real* qp, const real* c, Py_ssize_t H, bint sq,
-                            Py_ssize_t a, Py_ssize_t b, real* acc,
+                            Py_ssize_t a, Py_ssize_t b, real* tb,
                             double* dst) noexcept nogil:
-    """dst[k] += sum_{a <= i < b} w[i] * exp(-c[k] * a_i), canonical order
-    (the loop itself is C: _kde_loops.pxd)."""
+    """dst[k] += sum_{a <= i < b} w[i] * exp(-c[k] * a_i), canonical order."""
     if real is float:
-        gf_kde_exp_chunk_f(xs, w, n, d, qp, c, H, sq, a, b, acc, dst)
+        gf_kde_exp_chunk_f(xs, w, n, d, qp, c, H, sq, a, b, tb, dst)
     else:
-        gf_kde_exp_chunk_d(xs, w, n, d, qp, c, H, sq, a, b, acc, dst)
+        gf_kde_exp_chunk_d(xs, w, n, d, qp, c, H, sq, a, b, tb, dst)
 
 
 cdef inline void _max_chunk(const real* xs, const real* lw, Py_ssize_t n, Py_ssize_t d,
                             const real* qp, const real* c, Py_ssize_t H, bint sq,
-                            Py_ssize_t a, Py_ssize_t b, real* mx) noexcept nogil:
-    """mx[k*LANES + l] = running max of lw[i] - c[k] * a_i (log-sum-exp pass 1)."""
-    cdef real t[LANES]
-    cdef Py_ssize_t i0, k
-    cdef int l
-    cdef real ck, v
-    cdef const real* lp
-    cdef real* mk
-    i0 = a
-    while i0 < b:
-        _dist(xs, n, d, qp, i0, sq, t)
-        lp = lw + i0
-        for k in range(H):
-            ck = -c[k]
-            mk = mx + k * LANES
-            for l in range(LANES):
-                v = lp[l] + ck * t[l]
-                mk[l] = v if v > mk[l] else mk[l]
-        i0 = i0 + LANES
+                            Py_ssize_t a, Py_ssize_t b, real* tb, real* mx) noexcept nogil:
+    """mx[k] = max(mx[k], max_i lw[i] - c[k] * a_i) (log-sum-exp pass 1)."""
+    if real is float:
+        gf_kde_max_chunk_f(xs, lw, n, d, qp, c, H, sq, a, b, tb, mx)
+    else:
+        gf_kde_max_chunk_d(xs, lw, n, d, qp, c, H, sq, a, b, tb, mx)
 
 
 cdef inline void _lse_chunk(const real* xs, const real* lw, Py_ssize_t n, Py_ssize_t d,
                             const real* qp, const real* c, Py_ssize_t H, bint sq,
-                            const real* shift, Py_ssize_t a, Py_ssize_t b, real* acc,
+                            const real* shift, Py_ssize_t a, Py_ssize_t b, real* tb,
                             double* dst) noexcept nogil:
     """dst[k] += sum_i exp(lw[i] - c[k] * a_i - shift[k]) (log-sum-exp pass 2)."""
-    cdef real t[LANES]
-    cdef Py_ssize_t i0, k
-    cdef int l
-    cdef real ck, sk
-    cdef const real* lp
-    cdef real* ak
-    for k in range(H * LANES):
-        acc[k] = 0
-    i0 = a
-    while i0 < b:
-        _dist(xs, n, d, qp, i0, sq, t)
-        lp = lw + i0
-        for k in range(H):
-            ck = -c[k]
-            sk = shift[k]
-            ak = acc + k * LANES
-            for l in range(LANES):
-                ak[l] = ak[l] + _exp((lp[l] + ck * t[l]) - sk)
-        i0 = i0 + LANES
-    for k in range(H):
-        dst[k] += _lane_sum(acc + k * LANES)
+    if real is float:
+        gf_kde_lse_chunk_f(xs, lw, n, d, qp, c, H, sq, shift, a, b, tb, dst)
+    else:
+        gf_kde_lse_chunk_d(xs, lw, n, d, qp, c, H, sq, shift, a, b, tb, dst)
 
 
 cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -202,7 +154,7 @@ def exp_sum(const real[:, ::1] xs, const real[::1] w, const real[:, ::1] q,
     |q_p - x_i| when ``sq``."""
     cdef Py_ssize_t d = xs.shape[0], n = xs.shape[1], m = q.shape[0], H = c.shape[0]
     cdef Py_ssize_t nch, nblk, blk, p, p0, p1, ch, a, b, task, k
-    cdef real* acc
+    cdef real* tb
     cdef double* parts = NULL
     cdef double s
     cdef int failed = 0
@@ -220,8 +172,8 @@ def exp_sum(const real[:, ::1] xs, const real[::1] w, const real[:, ::1] q,
             raise MemoryError("exp_sum: could not allocate the per-chunk partial sums")
     with nogil, parallel(num_threads=n_threads):
         gf_note_team()  # thread-count probe (_openmp.pxd)
-        acc = <real*> malloc(sizeof(real) * H * LANES)
-        if acc == NULL:
+        tb = <real*> malloc(sizeof(real) * CHUNK)
+        if tb == NULL:
             failed_flag[0] = 1
         elif parts == NULL:
             for blk in prange(nblk, schedule="dynamic"):
@@ -232,7 +184,7 @@ def exp_sum(const real[:, ::1] xs, const real[::1] w, const real[:, ::1] q,
                     b = a + CHUNK if a + CHUNK < n else n
                     for p in range(p0, p1):
                         _exp_chunk(&xs[0, 0], &w[0], n, d, &q[p, 0], &c[0], H, sq,
-                                   a, b, acc, &out[p, 0])
+                                   a, b, tb, &out[p, 0])
         else:
             for task in prange(m * nch, schedule="dynamic"):
                 p = task // nch
@@ -240,8 +192,8 @@ def exp_sum(const real[:, ::1] xs, const real[::1] w, const real[:, ::1] q,
                 a = ch * CHUNK
                 b = a + CHUNK if a + CHUNK < n else n
                 _exp_chunk(&xs[0, 0], &w[0], n, d, &q[p, 0], &c[0], H, sq,
-                           a, b, acc, parts + task * H)
-        free(acc)
+                           a, b, tb, parts + task * H)
+        free(tb)
     if parts != NULL:
         if not failed:
             with nogil:
@@ -270,11 +222,9 @@ def exp_logsum(const real[:, ::1] xs, const real[::1] lw, const real[:, ::1] q,
     the exact per-(point, bandwidth) maximum: finite wherever one term is."""
     cdef Py_ssize_t d = xs.shape[0], n = xs.shape[1], m = q.shape[0], H = c.shape[0]
     cdef Py_ssize_t nch, nblk, blk, p, p0, p1, ch, a, b, k, np_
-    cdef real* acc
+    cdef real* tb
     cdef real* mx
     cdef double* sums
-    cdef real v
-    cdef int l
     cdef int failed = 0
     cdef int* failed_flag = &failed
     if n % LANES:
@@ -288,45 +238,36 @@ def exp_logsum(const real[:, ::1] xs, const real[::1] lw, const real[:, ::1] q,
         return
     with nogil, parallel(num_threads=n_threads):
         gf_note_team()  # thread-count probe (_openmp.pxd)
-        acc = <real*> malloc(sizeof(real) * H * LANES)
-        # per block: the lane maxima, then the shifts, then the sums
-        mx = <real*> malloc(sizeof(real) * PBLOCK * H * (LANES + 1))
+        tb = <real*> malloc(sizeof(real) * CHUNK)
+        # per block: the maxima (the shifts of pass 2), then the sums
+        mx = <real*> malloc(sizeof(real) * PBLOCK * H)
         sums = <double*> malloc(sizeof(double) * PBLOCK * H)
-        if acc == NULL or mx == NULL or sums == NULL:
+        if tb == NULL or mx == NULL or sums == NULL:
             failed_flag[0] = 1
         else:
             for blk in prange(nblk, schedule="dynamic"):
                 p0 = blk * PBLOCK
                 p1 = p0 + PBLOCK if p0 + PBLOCK < m else m
                 np_ = p1 - p0
-                for k in range(np_ * H * LANES):
-                    mx[k] = -1e30
-                for ch in range(nch):
-                    a = ch * CHUNK
-                    b = a + CHUNK if a + CHUNK < n else n
-                    for p in range(p0, p1):
-                        _max_chunk(&xs[0, 0], &lw[0], n, d, &q[p, 0], &c[0], H, sq, a, b,
-                                   mx + (p - p0) * H * LANES)
-                # shifts: the maximum over lanes, stored after the lane maxima
                 for k in range(np_ * H):
-                    v = mx[k * LANES]
-                    for l in range(1, LANES):
-                        if mx[k * LANES + l] > v:
-                            v = mx[k * LANES + l]
-                    mx[PBLOCK * H * LANES + k] = v
+                    mx[k] = -1e30
                     sums[k] = 0.0
                 for ch in range(nch):
                     a = ch * CHUNK
                     b = a + CHUNK if a + CHUNK < n else n
                     for p in range(p0, p1):
+                        _max_chunk(&xs[0, 0], &lw[0], n, d, &q[p, 0], &c[0], H, sq, a, b,
+                                   tb, mx + (p - p0) * H)
+                for ch in range(nch):
+                    a = ch * CHUNK
+                    b = a + CHUNK if a + CHUNK < n else n
+                    for p in range(p0, p1):
                         _lse_chunk(&xs[0, 0], &lw[0], n, d, &q[p, 0], &c[0], H, sq,
-                                   mx + PBLOCK * H * LANES + (p - p0) * H, a, b, acc,
-                                   sums + (p - p0) * H)
+                                   mx + (p - p0) * H, a, b, tb, sums + (p - p0) * H)
                 for p in range(p0, p1):
                     for k in range(H):
-                        out[p, k] = <double>mx[PBLOCK * H * LANES + (p - p0) * H + k] + log(
-                            sums[(p - p0) * H + k])
-        free(acc)
+                        out[p, k] = <double>mx[(p - p0) * H + k] + log(sums[(p - p0) * H + k])
+        free(tb)
         free(mx)
         free(sums)
     if failed:
@@ -343,10 +284,9 @@ cdef void _exp_logsum_few(const real[:, ::1] xs, const real[::1] lw, const real[
     cdef Py_ssize_t d = xs.shape[0], n = xs.shape[1], m = q.shape[0], H = c.shape[0]
     cdef Py_ssize_t nch = _ceil_div(n, CHUNK)
     cdef Py_ssize_t task, p, ch, a, b, k
-    cdef int l
     cdef real v
     cdef double s
-    cdef real* acc
+    cdef real* tb
     cdef int failed = 0
     cdef int* failed_flag = &failed
     cdef real* pmax = <real*> malloc(sizeof(real) * m * nch * H)
@@ -358,11 +298,11 @@ cdef void _exp_logsum_few(const real[:, ::1] xs, const real[::1] lw, const real[
         free(parts)
         raise MemoryError("exp_logsum: could not allocate the per-chunk partial results")
     try:
-        # pass 1: each task's maximum over its chunk, lanes folded
+        # pass 1: each task's maximum over its chunk
         with nogil, parallel(num_threads=n_threads):
             gf_note_team()  # thread-count probe (_openmp.pxd)
-            acc = <real*> malloc(sizeof(real) * H * LANES)
-            if acc == NULL:
+            tb = <real*> malloc(sizeof(real) * CHUNK)
+            if tb == NULL:
                 failed_flag[0] = 1
             else:
                 for task in prange(m * nch, schedule="dynamic"):
@@ -370,16 +310,11 @@ cdef void _exp_logsum_few(const real[:, ::1] xs, const real[::1] lw, const real[
                     ch = task % nch
                     a = ch * CHUNK
                     b = a + CHUNK if a + CHUNK < n else n
-                    for k in range(H * LANES):
-                        acc[k] = -1e30
-                    _max_chunk(&xs[0, 0], &lw[0], n, d, &q[p, 0], &c[0], H, sq, a, b, acc)
                     for k in range(H):
-                        v = acc[k * LANES]
-                        for l in range(1, LANES):
-                            if acc[k * LANES + l] > v:
-                                v = acc[k * LANES + l]
-                        pmax[task * H + k] = v
-            free(acc)
+                        pmax[task * H + k] = -1e30
+                    _max_chunk(&xs[0, 0], &lw[0], n, d, &q[p, 0], &c[0], H, sq, a, b, tb,
+                               pmax + task * H)
+            free(tb)
         if failed:
             raise MemoryError("exp_logsum: could not allocate a thread's work buffer")
         with nogil:
@@ -393,8 +328,8 @@ cdef void _exp_logsum_few(const real[:, ::1] xs, const real[::1] lw, const real[
         # pass 2: each task's shifted sum over its chunk
         with nogil, parallel(num_threads=n_threads):
             gf_note_team()  # thread-count probe (_openmp.pxd)
-            acc = <real*> malloc(sizeof(real) * H * LANES)
-            if acc == NULL:
+            tb = <real*> malloc(sizeof(real) * CHUNK)
+            if tb == NULL:
                 failed_flag[0] = 1
             else:
                 for task in prange(m * nch, schedule="dynamic"):
@@ -405,8 +340,8 @@ cdef void _exp_logsum_few(const real[:, ::1] xs, const real[::1] lw, const real[
                     for k in range(H):
                         parts[task * H + k] = 0.0
                     _lse_chunk(&xs[0, 0], &lw[0], n, d, &q[p, 0], &c[0], H, sq,
-                               shift + p * H, a, b, acc, parts + task * H)
-            free(acc)
+                               shift + p * H, a, b, tb, parts + task * H)
+            free(tb)
         if failed:
             raise MemoryError("exp_logsum: could not allocate a thread's work buffer")
         with nogil:
@@ -420,6 +355,33 @@ cdef void _exp_logsum_few(const real[:, ::1] xs, const real[::1] lw, const real[
         free(pmax)
         free(shift)
         free(parts)
+
+
+def probe(const real[:, ::1] xs, const real[::1] w, const real[:, ::1] q, double ck,
+          bint sq, Py_ssize_t repeats):
+    """The ceiling probe of the exp-family kernels (``gilfree._probes``):
+    ``sum_i w[i] * exp(ck * a(p, i))`` for every point p, ``a`` as in
+    ``exp_sum``, with the same arithmetic per pair in the simplest loop the
+    compiler vectorises; one thread, ``repeats`` passes over the same data
+    (sized to stay in cache).  d <= 3.  Returns the last pass's sums (m,)."""
+    cdef Py_ssize_t d = xs.shape[0], n = xs.shape[1], m = q.shape[0], p, r
+    if not 1 <= d <= 3:
+        raise ValueError(f"probe: the dimension must be 1, 2 or 3; got {d}")
+    if q.shape[1] != d or w.shape[0] != n:
+        raise ValueError(f"probe: points {q.shape[1]}-D, weights ({w.shape[0]},) for "
+                         f"samples of shape ({d}, {n})")
+    res = np.zeros(m, dtype=np.float64)
+    cdef double[::1] rv = res
+    if n == 0 or m == 0:
+        return res
+    with nogil:
+        for r in range(repeats):
+            for p in range(m):
+                if real is float:
+                    rv[p] = gf_kde_probe_f(&xs[0, 0], &w[0], n, d, &q[p, 0], <float>ck, sq, n)
+                else:
+                    rv[p] = gf_kde_probe_d(&xs[0, 0], &w[0], n, d, &q[p, 0], ck, sq, n)
+    return res
 
 
 # --------------------------------------------------------------------------

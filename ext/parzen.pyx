@@ -286,6 +286,62 @@ def parzen_weighted(plan, const double[:, ::1] q, double[:, ::1] out, int n_thre
         raise MemoryError("parzen_weighted: could not allocate a thread's work buffer")
 
 
+def candidates(plan, const double[:, ::1] q):
+    """How many (point, sample) candidates ``parzen_counts`` visits for the
+    points ``q``: the work its throughput is measured in (the samples the
+    strips and the binary searches leave for each point)."""
+    cdef const double[:, ::1] xs = plan.xs
+    cdef const int64_t[::1] strip_start = plan.strip_start
+    cdef const double[::1] hw = plan.hw
+    cdef Py_ssize_t key = plan.key, sec = plan.sec
+    cdef double origin = plan.origin, inv_sw = plan.inv_sw
+    cdef Py_ssize_t m = q.shape[0], H = hw.shape[0], S = strip_start.shape[0] - 1
+    cdef Py_ssize_t p, s, s0, s1, lo, hi
+    cdef int64_t total = 0
+    if m == 0 or H == 0:
+        return 0
+    with nogil:
+        for p in range(m):
+            _strips(q[p, key], hw[H - 1], origin, inv_sw, S, &s0, &s1)
+            for s in range(s0, s1):
+                _sec_window(xs, sec, q[p, sec if sec >= 0 else 0], hw[H - 1],
+                            strip_start[s], strip_start[s + 1], &lo, &hi)
+                total += hi - lo
+    return total
+
+
+def probe(const double[:, ::1] xs, const double[:, ::1] q, plan, Py_ssize_t repeats):
+    """The ceiling probe (``gilfree._probes``): every sample of ``xs`` (d, n)
+    is a candidate of every point of ``q`` (m, d), binned as
+    ``parzen_counts`` bins its candidates (``r = max_c |q_c - x_c|``, the
+    lookup table and the short scan over the sorted half widths of
+    ``plan``), in the simplest loop: one sample after the other, one
+    histogram.  One thread, ``repeats`` passes; returns the counts (H + 1,)."""
+    cdef Py_ssize_t d = xs.shape[0], n = xs.shape[1], m = q.shape[0]
+    cdef const double[::1] hw = plan.hw
+    cdef const int64_t[::1] lut = plan.lut
+    cdef double scale = plan.scale
+    cdef Py_ssize_t H = hw.shape[0], L = lut.shape[0] - 1, rep, p, i, c, k
+    cdef double r, v
+    if q.shape[1] != d:
+        raise ValueError(f"probe: points of dimension {q.shape[1]} for samples of dimension {d}")
+    hist = np.zeros(H + 1, dtype=np.int64)
+    cdef int64_t[::1] h = hist
+    if H == 0:
+        return hist
+    with nogil:
+        for rep in range(repeats):
+            for p in range(m):
+                for i in range(n):
+                    r = 0.0
+                    for c in range(d):
+                        v = fabs(q[p, c] - xs[c, i])
+                        r = v if v > r else r
+                    k = _bin(&hw[0], H, &lut[0], L, scale, r)
+                    h[k] += 1
+    return hist
+
+
 # ---------------------------------------------------------------------------
 # The plan's sample order, built in O(n)
 # ---------------------------------------------------------------------------

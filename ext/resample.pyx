@@ -23,6 +23,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
 cimport numpy as cnp
+import numpy as np
 
 cnp.import_array()
 
@@ -31,6 +32,26 @@ include "_omp_probe.pxi"
 
 cdef extern from *:
     const char* GILFREE_SIMD_VARIANT
+
+# The ceiling probe of resample_poly (gilfree._probes): its arithmetic per
+# filter tap (a float64 multiply-add) in the simplest loops the compiler
+# vectorises: rows of L contiguous samples, each added, times its tap, into
+# a row of L sums.
+cdef extern from *:
+    """
+    static void gf_resample_probe(const double* restrict x, Py_ssize_t L,
+                                  const double* restrict h, Py_ssize_t taps,
+                                  double* restrict out) {
+        for (Py_ssize_t j = 0; j < L; j++) out[j] = 0.0;
+        for (Py_ssize_t t = 0; t < taps; t++) {
+            const double* restrict row = x + t * L;
+            const double w = h[t];
+            for (Py_ssize_t j = 0; j < L; j++) out[j] = out[j] + w * row[j];
+        }
+    }
+    """
+    void gf_resample_probe(const double* x, Py_ssize_t L, const double* h, Py_ssize_t taps,
+                           double* out) noexcept nogil
 
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
@@ -237,3 +258,19 @@ def linear_list(list arrays, double[:, :, ::1] out, const int64_t[::1] rest, int
     finally:
         free(ptrs)
         free(lens)
+
+
+def probe(const double[:, ::1] x, const double[::1] h, double[::1] out, Py_ssize_t repeats):
+    """The ceiling probe (``gilfree._probes``): ``out[j] = sum_t h[t] *
+    x[t, j]`` for x (taps, L), ``repeats`` times, one thread: resample_poly's
+    multiply-add per tap in the simplest vectorised loop.  Returns ``out``."""
+    cdef Py_ssize_t T = x.shape[0], L = x.shape[1], r
+    if h.shape[0] != T or out.shape[0] != L:
+        raise ValueError(f"probe: {h.shape[0]} taps and {out.shape[0]} outputs for x of "
+                         f"shape ({T}, {L})")
+    if T == 0 or L == 0:
+        return np.asarray(out)
+    with nogil:
+        for r in range(repeats):
+            gf_resample_probe(&x[0, 0], L, &h[0], T, &out[0])
+    return np.asarray(out)

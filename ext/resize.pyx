@@ -21,127 +21,156 @@ from libc.stdlib cimport free, malloc
 from _openmp cimport gf_note_team, gf_openmp_enabled
 include "_omp_probe.pxi"
 
+import numpy as np
+
 include "_resize_core.pxi"
 
 cdef extern from *:
     const char* GILFREE_SIMD_VARIANT
 
+# The ceiling probes of the image resamplers (gilfree._probes): the same
+# arithmetic per tap / per pixel as the kernels, in the simplest loops the
+# compiler vectorises: rows of L contiguous samples, each added into a row of
+# L accumulators (the inner loop runs along the row), then stored.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #define GF_PROBE_ROWS(ACC, INIT, ADD, STORE)                                \
+        for (Py_ssize_t j = 0; j < L; j++) acc[j] = INIT;                        \
+        for (Py_ssize_t t = 0; t < rows; t++) {                                  \
+            const __typeof__(src[0])* restrict row = src + t * L;                \
+            for (Py_ssize_t j = 0; j < L; j++) acc[j] += ADD;                    \
+        }                                                                        \
+        for (Py_ssize_t j = 0; j < L; j++) out[j] = STORE;
+
+    static void gf_probe_taps_u8(const uint8_t* restrict src, Py_ssize_t L,
+                                 const int32_t* restrict k, Py_ssize_t rows,
+                                 uint8_t* restrict out, int32_t* restrict acc) {
+        GF_PROBE_ROWS(int32_t, 1 << 21, row[j] * k[t],
+                      (uint8_t)((acc[j] >> 22) < 0 ? 0 : ((acc[j] >> 22) > 255 ? 255
+                                                                  : (acc[j] >> 22))))
+    }
+    static void gf_probe_taps_f32(const float* restrict src, Py_ssize_t L,
+                                  const double* restrict k, Py_ssize_t rows,
+                                  float* restrict out, double* restrict acc) {
+        GF_PROBE_ROWS(double, 0.0, row[j] * k[t], (float)acc[j])
+    }
+    static void gf_probe_sum_u8(const uint8_t* restrict src, Py_ssize_t L,
+                                Py_ssize_t rows, uint8_t* restrict out,
+                                int32_t* restrict acc) {
+        const float inv = 1.0f / (float)rows;
+        GF_PROBE_ROWS(int32_t, 0, row[j], (uint8_t)((float)acc[j] * inv))
+    }
+    static void gf_probe_sum_f32(const float* restrict src, Py_ssize_t L,
+                                 Py_ssize_t rows, float* restrict out,
+                                 double* restrict acc) {
+        const double inv = 1.0 / (double)rows;
+        GF_PROBE_ROWS(double, 0.0, row[j], (float)(acc[j] * inv))
+    }
+    """
+    void gf_probe_taps_u8(const uint8_t* src, Py_ssize_t L, const int32_t* k, Py_ssize_t taps,
+                          uint8_t* out, int32_t* acc) noexcept nogil
+    void gf_probe_taps_f32(const float* src, Py_ssize_t L, const double* k, Py_ssize_t taps,
+                           float* out, double* acc) noexcept nogil
+    void gf_probe_sum_u8(const uint8_t* src, Py_ssize_t L, Py_ssize_t rows,
+                         uint8_t* out, int32_t* acc) noexcept nogil
+    void gf_probe_sum_f32(const float* src, Py_ssize_t L, Py_ssize_t rows,
+                          float* out, double* acc) noexcept nogil
+
+ctypedef fused probe_pix_t:
+    uint8_t
+    float
+
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
 
 
-def conv_u8(const uint8_t[:, :, :, ::1] src, uint8_t[:, :, :, ::1] out,
-            const int32_t[:, ::1] xb, const int32_t[:, ::1] xk,
-            const int32_t[:, ::1] yb, const int32_t[:, ::1] yk,
-            int hpass, int vpass, int vfirst, int n_threads):
-    """Pillow's convolution resampler on uint8 (fixed point weights)."""
+cdef inline void _conv_row(const GfConvPlan* p, int step, Py_ssize_t r, const gf_pix_t* img,
+                           gf_pix_t* tmp, gf_pix_t* out, void* acc) noexcept nogil:
+    """Row ``r`` of step ``step``: the 8-bit loops (int32 accumulators) or
+    the float64 ones, by pixel type."""
+    if gf_pix_t is uint8_t:
+        gf_conv_u8_row(p, step, r, img, tmp, out, <int32_t*> acc)
+    else:
+        gf_conv_f_row(p, step, r, img, tmp, out, <double*> acc)
+
+
+def conv(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
+         const int32_t[:, ::1] xb, xk, const int32_t[:, ::1] yb, yk,
+         int hpass, int vpass, int vfirst, int n_threads):
+    """Pillow's convolution resampler, every dtype: uint8 with 22-bit fixed
+    point weights (``xk``/``yk`` int32 (taps, k)), uint16 / float32 / float64
+    with float64 weights."""
     cdef Py_ssize_t N = src.shape[0], H = src.shape[1], W = src.shape[2], C = src.shape[3]
     cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
     cdef Py_ssize_t isz = H * W * C, osz = oh * ow * C
     cdef GfConvPlan plan
     cdef Py_ssize_t n, r
     cdef int step
-    cdef uint8_t* tmp
-    cdef int32_t* acc
+    cdef gf_pix_t* tmp
+    cdef void* acc
     cdef int failed = 0
     cdef int* failed_flag = &failed
-    cdef const uint8_t* sp = &src[0, 0, 0, 0]
-    cdef uint8_t* op = &out[0, 0, 0, 0]
-    gf_conv_plan(&plan, H, W, C, oh, ow, &xb[0, 0], xk.shape[1], &yb[0, 0], yk.shape[1],
-                 hpass, vpass, vfirst)
-    plan.xk_i = &xk[0, 0]
-    plan.yk_i = &yk[0, 0]
+    cdef const int32_t[:, ::1] xk_i, yk_i
+    cdef const double[:, ::1] xk_f, yk_f
+    cdef size_t acc_size = sizeof(int32_t) if gf_pix_t is uint8_t else sizeof(double)
+    cdef const gf_pix_t* sp = &src[0, 0, 0, 0]
+    cdef gf_pix_t* op = &out[0, 0, 0, 0]
+    if gf_pix_t is uint8_t:
+        xk_i = xk
+        yk_i = yk
+        gf_conv_plan(&plan, H, W, C, oh, ow, &xb[0, 0], xk_i.shape[1], &yb[0, 0],
+                     yk_i.shape[1], hpass, vpass, vfirst)
+        plan.xk_i = &xk_i[0, 0]
+        plan.yk_i = &yk_i[0, 0]
+    else:
+        xk_f = xk
+        yk_f = yk
+        gf_conv_plan(&plan, H, W, C, oh, ow, &xb[0, 0], xk_f.shape[1], &yb[0, 0],
+                     yk_f.shape[1], hpass, vpass, vfirst)
+        plan.xk_f = &xk_f[0, 0]
+        plan.yk_f = &yk_f[0, 0]
     if N >= n_threads:
         with nogil, parallel(num_threads=n_threads):
             gf_note_team()  # thread-count probe (_openmp.pxd)
-            tmp = <uint8_t*> malloc(sizeof(uint8_t) * (plan.tmp_len + 1))
-            acc = <int32_t*> malloc(sizeof(int32_t) * plan.acc_len)
+            tmp = <gf_pix_t*> malloc(sizeof(gf_pix_t) * (plan.tmp_len + 1))
+            acc = malloc(acc_size * plan.acc_len)
             if tmp == NULL or acc == NULL:
                 failed_flag[0] = 1
             else:
                 for n in prange(N, schedule="dynamic"):
                     for step in range(plan.nsteps):
                         for r in range(plan.rows[step]):
-                            gf_conv_u8_row(&plan, step, r, sp + n * isz, tmp, op + n * osz, acc)
+                            _conv_row(&plan, step, r, sp + n * isz, tmp, op + n * osz, acc)
             free(tmp)
             free(acc)
     else:
-        tmp = <uint8_t*> malloc(sizeof(uint8_t) * (plan.tmp_len + 1))
+        tmp = <gf_pix_t*> malloc(sizeof(gf_pix_t) * (plan.tmp_len + 1))
         if tmp == NULL:
             raise MemoryError("resize: could not allocate the intermediate image")
         for n in range(N):
             with nogil, parallel(num_threads=n_threads):
                 gf_note_team()  # thread-count probe (_openmp.pxd)
-                acc = <int32_t*> malloc(sizeof(int32_t) * plan.acc_len)
+                acc = malloc(acc_size * plan.acc_len)
                 if acc == NULL:
                     failed_flag[0] = 1
                 else:
                     for r in prange(plan.rows[0], schedule="static"):
-                        gf_conv_u8_row(&plan, 0, r, sp + n * isz, tmp, op + n * osz, acc)
+                        _conv_row(&plan, 0, r, sp + n * isz, tmp, op + n * osz, acc)
                     if plan.nsteps == 2:
                         for r in prange(plan.rows[1], schedule="static"):
-                            gf_conv_u8_row(&plan, 1, r, sp + n * isz, tmp, op + n * osz, acc)
+                            _conv_row(&plan, 1, r, sp + n * isz, tmp, op + n * osz, acc)
                 free(acc)
         free(tmp)
     if failed:
         raise MemoryError("resize: could not allocate a thread's work buffer")
 
 
-def conv_float(const gf_fpix_t[:, :, :, ::1] src, gf_fpix_t[:, :, :, ::1] out,
-               const int32_t[:, ::1] xb, const double[:, ::1] xk,
-               const int32_t[:, ::1] yb, const double[:, ::1] yk,
-               int hpass, int vpass, int vfirst, int n_threads):
-    """Pillow's convolution resampler on uint16 / float32 / float64."""
-    cdef Py_ssize_t N = src.shape[0], H = src.shape[1], W = src.shape[2], C = src.shape[3]
-    cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
-    cdef Py_ssize_t isz = H * W * C, osz = oh * ow * C
-    cdef GfConvPlan plan
-    cdef Py_ssize_t n, r
-    cdef int step
-    cdef gf_fpix_t* tmp
-    cdef double* acc
-    cdef int failed = 0
-    cdef int* failed_flag = &failed
-    cdef const gf_fpix_t* sp = &src[0, 0, 0, 0]
-    cdef gf_fpix_t* op = &out[0, 0, 0, 0]
-    gf_conv_plan(&plan, H, W, C, oh, ow, &xb[0, 0], xk.shape[1], &yb[0, 0], yk.shape[1],
-                 hpass, vpass, vfirst)
-    plan.xk_f = &xk[0, 0]
-    plan.yk_f = &yk[0, 0]
-    if N >= n_threads:
-        with nogil, parallel(num_threads=n_threads):
-            gf_note_team()  # thread-count probe (_openmp.pxd)
-            tmp = <gf_fpix_t*> malloc(sizeof(gf_fpix_t) * (plan.tmp_len + 1))
-            acc = <double*> malloc(sizeof(double) * plan.acc_len)
-            if tmp == NULL or acc == NULL:
-                failed_flag[0] = 1
-            else:
-                for n in prange(N, schedule="dynamic"):
-                    for step in range(plan.nsteps):
-                        for r in range(plan.rows[step]):
-                            gf_conv_f_row(&plan, step, r, sp + n * isz, tmp, op + n * osz, acc)
-            free(tmp)
-            free(acc)
-    else:
-        tmp = <gf_fpix_t*> malloc(sizeof(gf_fpix_t) * (plan.tmp_len + 1))
-        if tmp == NULL:
-            raise MemoryError("resize: could not allocate the intermediate image")
-        for n in range(N):
-            with nogil, parallel(num_threads=n_threads):
-                gf_note_team()  # thread-count probe (_openmp.pxd)
-                acc = <double*> malloc(sizeof(double) * plan.acc_len)
-                if acc == NULL:
-                    failed_flag[0] = 1
-                else:
-                    for r in prange(plan.rows[0], schedule="static"):
-                        gf_conv_f_row(&plan, 0, r, sp + n * isz, tmp, op + n * osz, acc)
-                    if plan.nsteps == 2:
-                        for r in prange(plan.rows[1], schedule="static"):
-                            gf_conv_f_row(&plan, 1, r, sp + n * isz, tmp, op + n * osz, acc)
-                free(acc)
-        free(tmp)
-    if failed:
-        raise MemoryError("resize: could not allocate a thread's work buffer")
+# The engine contract of the resize family names the 8-bit and the other
+# dtypes' entry points separately (the Numba and NumPy engines implement them
+# as two functions); here both are the one template above.
+conv_u8 = conv
+conv_float = conv
 
 
 def nearest(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
@@ -226,3 +255,47 @@ def area_table(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
         free(dbuf)
     if failed:
         raise MemoryError("resize: could not allocate a thread's work buffer")
+
+
+def probe(const probe_pix_t[:, ::1] src, probe_pix_t[::1] out, weights, Py_ssize_t repeats):
+    """The ceiling probe (``gilfree._probes``): ``repeats`` times, each
+    column j of ``src`` (R, L) gives ``out[j]``: with ``weights`` (R,) the
+    weighted tap sum as the convolution resampler forms it (uint8: int32
+    22-bit fixed point, rounded and clipped; float32: float64 sums), with
+    ``weights=None`` the plain mean as the area resampler forms it (int32
+    / float64 sums).  One thread; returns ``out``."""
+    cdef Py_ssize_t R = src.shape[0], L = src.shape[1], r
+    cdef const int32_t[::1] ki
+    cdef const double[::1] kf
+    if out.shape[0] != L:
+        raise ValueError(f"probe: out has {out.shape[0]} elements for {L} columns")
+    if weights is not None and len(weights) != R:
+        raise ValueError(f"probe: {len(weights)} weights for {R} rows")
+    if R == 0 or L == 0:
+        return np.asarray(out)
+    acc_arr = np.empty(L, dtype=np.int32 if probe_pix_t is uint8_t else np.float64)
+    cdef int32_t[::1] acc_i
+    cdef double[::1] acc_f
+    if probe_pix_t is uint8_t:
+        acc_i = acc_arr
+        if weights is None:
+            with nogil:
+                for r in range(repeats):
+                    gf_probe_sum_u8(&src[0, 0], L, R, &out[0], &acc_i[0])
+        else:
+            ki = weights
+            with nogil:
+                for r in range(repeats):
+                    gf_probe_taps_u8(&src[0, 0], L, &ki[0], R, &out[0], &acc_i[0])
+    else:
+        acc_f = acc_arr
+        if weights is None:
+            with nogil:
+                for r in range(repeats):
+                    gf_probe_sum_f32(&src[0, 0], L, R, &out[0], &acc_f[0])
+        else:
+            kf = weights
+            with nogil:
+                for r in range(repeats):
+                    gf_probe_taps_f32(&src[0, 0], L, &kf[0], R, &out[0], &acc_f[0])
+    return np.asarray(out)

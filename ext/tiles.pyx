@@ -155,6 +155,23 @@ cdef inline int64_t _count_row(const gf_pix_t* p, Py_ssize_t n, Py_ssize_t C, in
         return c64
 
 
+def probe(const uint8_t[:, ::1] rgb, int64_t threshold, Py_ssize_t repeats):
+    """The ceiling probe (``gilfree._probes``): foreground pixels of ``rgb``
+    (n, 3) uint8 by the luma rule ``tiles`` measures every slide pixel with
+    (``19595 R + 38470 G + 7471 B < threshold * 65536``, int32), in the
+    simplest loop over contiguous pixels; one thread, ``repeats`` times."""
+    cdef Py_ssize_t n = rgb.shape[0], r
+    cdef int64_t cnt = 0
+    if rgb.shape[1] != 3:
+        raise ValueError(f"probe: expected (n, 3) RGB pixels; got {rgb.shape[1]} channels")
+    if n == 0:
+        return 0
+    with nogil:
+        for r in range(repeats):
+            cnt = _count_row(&rgb[0, 0], n, 3, threshold * 65536, 0.0)
+    return cnt
+
+
 cdef inline int64_t _count_mask_row(const uint8_t* m, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
     cdef int32_t c = 0

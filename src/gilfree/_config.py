@@ -84,16 +84,32 @@ TILES_ONE_PASS_MAX_RATIO = 0.25
 #: their last tile is done, instead of one region per band.
 TILES_ONE_REGION = True
 
-#: Accumulator lanes of the KDE kernels (must match ext/kde.pyx LANES): the
-#: exp-family kernels need the sample count padded to a multiple of it.
+#: The exp-family KDE kernels need the sample count padded to a multiple of
+#: this (must match ext/kde.pyx LANES); every variant's number of partial
+#: sums (SIMD_TUNING) divides it.
 KDE_LANES = 32
 #: Samples per partial sum of the KDE kernels (ext/kde.pyx CHUNK): each
 #: point's sum is formed chunk by chunk in this fixed order, whatever the
 #: thread count.
-KDE_CHUNK = 2048
+KDE_CHUNK = 4096
 #: Points per task of the exp-family KDE kernels (ext/kde.pyx PBLOCK): a
 #: chunk of samples stays in cache while this many points use it.
 KDE_POINT_BLOCK = 32
+#: KDE kernels use at most one thread per this many (point, sample,
+#: bandwidth, dimension) terms: waking a thread team costs more than a
+#: tiny call (one point in a quadrature loop).
+KDE_MIN_PAIRS_PER_THREAD = 2**15
+#: gaussian_kde from this many dimensions on forms the (point, sample)
+#: distances by matrix products (BLAS) instead of the compiled pair loop
+#: (gilfree._kde_highdim).
+KDE_GEMM_MIN_DIM = 64
+#: ... for the points whose rounding bound on a term's relative error (from
+#: the cancellation in |q|^2 + |x|^2 - 2 q.x) stays below this; the others
+#: use the compiled kernel, which forms every difference exactly.
+KDE_GEMM_MAX_TERM_ERROR = 1e-11
+#: gaussian_kde whitens by forward substitution column by column up to this
+#: many dimensions, beyond by blocks of this many columns and matrix products.
+KDE_WHITEN_BLOCK = 64
 #: Compact KDE kernels prune with a 2-D grid of cells of edge >= the widest
 #: bandwidth; at most this many cells per sample (and KDE_MAX_CELLS overall).
 KDE_CELLS_PER_SAMPLE = 2
@@ -120,6 +136,21 @@ DTW_NUMPY_BLOCK_COLS = 4096
 #: Fewest match ends worth backtracking on several threads (a path is a few
 #: hundred steps: below this, starting threads costs more than it saves).
 DTW_PARALLEL_PATHS_MIN = 4096
+
+#: Tuning constants that differ between the SIMD variants of the compiled
+#: kernels (baseline SSE2, AVX2 + FMA with 16 vector registers, AVX-512 with
+#: 32): one dict per variant.  The C side (ext/_tuning.pxd) holds the same
+#: numbers; every kernel module exports its build's as ``TUNING`` and the
+#: tests check both agree.
+#:
+#: - ``kde_acc_f64`` / ``kde_acc_f32``: partial sums of the exp-family KDE
+#:   sample loops (two vectors' worth: enough independent exps in flight to
+#:   keep the FMA units busy, few enough to stay in registers on AVX2).
+SIMD_TUNING = {
+    "baseline": {"kde_acc_f64": 4, "kde_acc_f32": 8},
+    "avx2": {"kde_acc_f64": 8, "kde_acc_f32": 16},
+    "avx512": {"kde_acc_f64": 16, "kde_acc_f32": 32},
+}
 
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")
@@ -594,7 +625,10 @@ def resolve_engine(kernel, engine="auto"):
     if engine == "auto":
         reasons = []
         for name in spec["auto"]:
-            mod, why = _try_load(kernel, name)
+            why = _numba_cold(kernel, name, spec)
+            mod = None
+            if why is None:
+                mod, why = _try_load(kernel, name)
             if mod is not None:
                 return name
             reasons.append(f"{name}: {why}")
@@ -641,6 +675,33 @@ def auto_order(kernel):
 
 
 
+_numba_warm = set()
+
+
+def _numba_cold(kernel, name, spec):
+    """Why ``auto`` passes over a Numba engine whose first call would compile
+    (seconds) while a later engine in its order is ready, or None.  The
+    engine is taken once Numba's cache holds its code (e.g. after
+    ``gilfree._numba.warm()`` or one explicit ``engine="numba"`` call);
+    ``auto`` never waits for a compilation."""
+    if name != "numba" or kernel in _numba_warm:
+        return None
+    order = spec["auto"]
+    if order.index(name) == len(order) - 1:
+        return None  # the last resort: nothing else to take
+    path = spec["engines"].get(name, "")
+    if not path.startswith("gilfree._numba."):
+        return None
+    from ._numba import _cache
+
+    file = os.path.join(os.path.dirname(_cache.__file__), path.rsplit(".", 1)[1] + ".py")
+    if _cache.has_cached_code(file):
+        _numba_warm.add(kernel)
+        return None
+    return ("not compiled yet (its first call would compile for seconds; "
+            "gilfree._numba.warm() compiles it once for this machine)")
+
+
 def _no_openmp(name, mod):
     return name == "cython" and not getattr(mod, "OPENMP", True)
 
@@ -664,7 +725,10 @@ def select(kernel, engine="auto", n_threads=None):
         spec = _kernel_spec(kernel)
         reasons = []
         for name in spec["auto"]:
-            mod, why = _try_load(kernel, name)
+            why = _numba_cold(kernel, name, spec)
+            mod = None
+            if why is None:
+                mod, why = _try_load(kernel, name)
             if mod is None:
                 reasons.append(f"{name}: {why}")
             elif nt > 1 and _no_openmp(name, mod):

@@ -25,7 +25,8 @@ import numbers
 
 import numpy as np
 
-from . import _config
+from . import _config, _kde_highdim
+from ._kde_highdim import whiten as _whiten
 from ._kde_integrate import GaussianKdeIntegrals
 from ._validation import (
     as_float_array,
@@ -114,6 +115,8 @@ def _call(func_name, before, q, after, H, engine, n_threads):
     fallback)."""
     name, mod, nt = _config.select("kde", engine, n_threads)
     m = q.shape[0]
+    # tiny calls (e.g. one point in a quadrature loop) run on one thread
+    nt = max(1, min(nt, before[0].size * m * H // _config.KDE_MIN_PAIRS_PER_THREAD))
     per_task = _config.KDE_PYTHON_MIN_POINTS_PER_TASK
     if name == "python" and nt > 1 and m >= 2 * per_task:
         return _python_pool(mod, func_name, before, q, after, H, nt)
@@ -417,19 +420,6 @@ def _check_random_state(seed):
     raise ValueError(f"seed must be None, an int, a RandomState or a Generator; got {seed!r}")
 
 
-def _whiten(chol, x):
-    """Solve ``chol @ y.T = x.T`` for y (n, d): forward substitution with the
-    lower Cholesky factor, vectorised over the rows of x."""
-    n, d = x.shape
-    y = np.empty_like(x)
-    for k in range(d):
-        acc = x[:, k].copy()
-        for j in range(k):
-            acc -= chol[k, j] * y[:, j]
-        y[:, k] = acc / chol[k, k]
-    return y
-
-
 class gaussian_kde(GaussianKdeIntegrals):  # noqa: N801 - the name of the scipy class it replaces
     """Gaussian kernel density estimate: a drop-in for ``scipy.stats.gaussian_kde``.
 
@@ -663,8 +653,13 @@ class gaussian_kde(GaussianKdeIntegrals):  # noqa: N801 - the name of the scipy 
         centre = x.mean(axis=0)
         xw = _whiten(chol, x - centre)
         qw = _whiten(chol, q - centre)
-        out = _exp_family(xw, self.weights, qw, np.array([0.5]), False, log, self._dtype,
-                          self._engine, self._n_threads)[:, 0]
+
+        def exact(idx=slice(None)):
+            return _exp_family(xw, self.weights, qw[idx], np.array([0.5]), False, log,
+                               self._dtype, self._engine, self._n_threads)[:, 0]
+
+        out = (_kde_highdim.gaussian_sum(xw, self.weights, qw, log, self._n_threads, exact)
+               if _kde_highdim.applies(self.d) else exact())
         diag = np.diag(chol)
         if log:
             log_norm = -0.5 * self.d * _LOG_2PI - np.log(diag).sum()

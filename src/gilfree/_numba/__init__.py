@@ -1,19 +1,18 @@
 """Numba engines, one module per kernel family.
 
-Importing this package imports numba (slow: ~0.3 s) with gilfree's
-threading-layer choice applied, so it is only imported when a numba engine
-is first used.
+Importing this package is cheap; importing an engine module imports numba
+(slow: ~0.3 s) with gilfree's threading-layer choice and cache locator
+applied (``_common``), so numba is only imported when a numba engine is
+first used.  :func:`warm` compiles (or loads from Numba's cache) the engines
+ahead of their first call; ``_cache`` says where their machine code lives.
 """
 
-import contextlib
-
-from .._config import import_numba
-
-numba = import_numba()
+from ._warm import FAMILIES, warm
 
 #: Thread-count probe (for the tests): the largest and the last thread count
 #: Numba reported for the calling thread when a kernel's parallel loops
-#: started (``numba.get_num_threads()``, what ``prange`` launches with).
+#: started (``numba.get_num_threads()``, what ``prange`` launches with);
+#: ``_common.numba_threads`` records them.
 _probe = {"largest": 0, "last": 0}
 
 
@@ -26,16 +25,4 @@ def team_size(reset=False):
     return out
 
 
-@contextlib.contextmanager
-def numba_threads(n):
-    """Run the block with ``n`` Numba threads in the calling thread only
-    (Numba's thread count is thread-local), capped at NUMBA_NUM_THREADS."""
-    n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n)
-    used = numba.get_num_threads()
-    _probe["last"], _probe["largest"] = used, max(_probe["largest"], used)
-    try:
-        yield n
-    finally:
-        numba.set_num_threads(previous)
+__all__ = ["FAMILIES", "warm"]

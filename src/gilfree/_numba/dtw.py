@@ -17,7 +17,7 @@ from numba import njit, prange
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from . import numba_threads
+from ._common import numba_threads
 
 #: Spins on a progress counter before yielding the core (the machine may be
 #: shared; the thread we wait for may need it).

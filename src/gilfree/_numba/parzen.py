@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import PARZEN_BLOCK
-from . import numba_threads
+from ._common import numba_threads
 
 BLOCK = PARZEN_BLOCK
 _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _tiles_plan as tp
-from . import numba_threads
+from ._common import numba_threads
 from . import resize as _nr
 
 _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
