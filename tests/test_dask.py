@@ -52,11 +52,25 @@ def _children():
 
 
 def _listening_ports():
+    """``(pid, port)`` of every TCP port the child processes of this process
+    listen on (the workers of its clusters): other processes of the machine,
+    and the nannies of module clusters running in this process, open and
+    close ports of their own meanwhile."""
     ports = set()
-    for c in psutil.Process().net_connections(kind="tcp"):
-        if c.status == psutil.CONN_LISTEN:
-            ports.add(c.laddr.port)
+    for p in psutil.Process().children(recursive=True):
+        try:
+            conns = p.net_connections(kind="tcp")
+        except psutil.Error:  # it exited meanwhile
+            continue
+        ports.update((p.pid, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN)
     return ports
+
+
+def _running_schedulers():
+    """Dask schedulers running in this process (a LocalCluster's)."""
+    from distributed import Scheduler
+
+    return {id(s) for s in list(Scheduler._instances) if s.status.name == "running"}
 
 
 @pytest.fixture(scope="module")
@@ -502,6 +516,7 @@ def _map_raising_interrupt():
 
 def test_own_cluster_closed_after_success_error_and_ctrl_c():
     before_children, before_ports = _children(), _listening_ports()
+    before_schedulers = _running_schedulers()
     assert gilfree.pmap(_square, range(8), backend="dask", n_workers=2) == [
         x * x for x in range(8)]
     with pytest.raises(ValueError, match="bad item 7"):
@@ -513,6 +528,7 @@ def test_own_cluster_closed_after_success_error_and_ctrl_c():
         time.sleep(0.1)
     assert _children() - before_children == set()
     assert _listening_ports() - before_ports == set()
+    assert _running_schedulers() - before_schedulers == set()
     # the nannies must not have changed this process's thread settings
     assert os.environ.get("OMP_NUM_THREADS") == _ORIGINAL_OMP
 
