@@ -718,16 +718,17 @@ def test_new_buffers_filled_either_way(no_leaks, monkeypatch, on_advice):
     """Where the kernel gives shared memory huge pages only on advice, a new
     buffer is filled through a mapping that asks for them; else by pwrite.
     The data reaching the workers is the same, for any strides and dtype."""
+    from gilfree._compat import linux
     from gilfree.parallel import _shared
 
-    monkeypatch.setattr(_shared, "shmem_huge_pages_on_advice", lambda: on_advice)
+    monkeypatch.setattr(linux, "shmem_huge_pages_on_advice", lambda: on_advice)
     _shared.POOL.clear()
     a = np.random.default_rng(11).random((700, 900))  # 5 MB
     views = [a, a[::-1, ::2], a.T, a.astype(np.float32)]
     assert pmap(_sum, views, backend="processes", n_workers=2, chunksize=1) == \
         [float(np.ascontiguousarray(v).sum()) for v in views]  # workers get C order
     for kind in ("memfd", "named"):
-        if kind == "memfd" and not _shared.memfd_usable():
+        if kind == "memfd" and not linux.memfd_usable():
             continue
         buf = _shared.Buffer(a[:, ::3].nbytes, kind, "test", data=a[:, ::3])
         try:
@@ -753,16 +754,16 @@ def test_new_buffers_filled_either_way(no_leaks, monkeypatch, on_advice):
     (None, {}, False),  # no transparent huge pages at all
 ])
 def test_shmem_huge_page_mode_is_read_from_sysfs(tmp_path, monkeypatch, top, sizes, expected):
-    from gilfree.parallel import _shared
+    from gilfree._compat import linux
 
     if top is not None:
         (tmp_path / "shmem_enabled").write_text(top + "\n")
     for size, mode in sizes.items():
         (tmp_path / f"hugepages-{size}").mkdir()
         (tmp_path / f"hugepages-{size}" / "shmem_enabled").write_text(mode + "\n")
-    monkeypatch.setattr(_shared, "_THP", str(tmp_path if top is not None else tmp_path / "none"))
-    monkeypatch.setattr(_shared, "_huge_on_advice", None)
-    assert _shared.shmem_huge_pages_on_advice() is expected
+    monkeypatch.setattr(linux, "THP", str(tmp_path if top is not None else tmp_path / "none"))
+    monkeypatch.setattr(linux, "_huge_on_advice", None)
+    assert linux.shmem_huge_pages_on_advice() is expected
 
 
 def test_arrays_of_any_dtype_are_shared(no_leaks):

@@ -37,7 +37,8 @@ import warnings
 from concurrent.futures.process import BrokenProcessPool
 
 from .. import _config
-from . import _compat
+from .._compat import loky as _loky
+from .._compat.pythread import register_exit_hook
 from ._errors import ParallelError, TaskKilled, WorkerCrashedError, describe_exitcode
 from ._worker import (
     THREAD_ENV_VARS,
@@ -409,16 +410,16 @@ def _acquire_pool(key, make):
     old = None
     with _pool_lock:
         p = _shared_pool
-        if p is not None and p.key == key and _compat.executor_usable(p.ex):
+        if p is not None and p.key == key and _loky.executor_usable(p.ex):
             p.users += 1
             return p
-        if p is not None and (p.users == 0 or not _compat.executor_usable(p.ex)):
+        if p is not None and (p.users == 0 or not _loky.executor_usable(p.ex)):
             old, _shared_pool = p, None
         new = _Pool(make(), key, shared=_shared_pool is None)
         if new.shared:
             _shared_pool = new
     if old is not None:
-        _shutdown_executor(old.ex, kill=not _compat.executor_usable(old.ex))
+        _shutdown_executor(old.ex, kill=not _loky.executor_usable(old.ex))
     return new
 
 
@@ -455,7 +456,7 @@ def _pools_at_exit():
     with _pool_lock:
         p, _shared_pool = _shared_pool, None
     if p is not None:
-        _shutdown_executor(p.ex, kill=_compat.executor_busy(p.ex))
+        _shutdown_executor(p.ex, kill=_loky.executor_busy(p.ex))
 
 
 def _forget_pools_after_fork():
@@ -557,12 +558,7 @@ class ProcessBackend(Backend):
         self._get_executor()
 
     def _snapshot_processes(self):
-        procs = getattr(self._ex, "_processes", None)
-        if procs:
-            try:
-                self._procs.update(procs)
-            except RuntimeError:  # pragma: no cover - changed during iteration
-                pass
+        self._procs.update(_loky.worker_processes(self._ex))
 
     def submit(self, chunk):
         run = self.run
@@ -595,7 +591,7 @@ class ProcessBackend(Backend):
                     fut = concurrent.futures.Future()
                     fut.set_exception(exc)
             chunk.future = fut
-        _compat.register_exit_hook(_pools_at_exit)
+        register_exit_hook(_pools_at_exit)
         self._snapshot_processes()
         fut.add_done_callback(partial(_forward, done, chunk))
 
@@ -675,7 +671,7 @@ class ProcessBackend(Backend):
 
     def _retire_worker(self, chunk, pid, started):
         """Kill the worker running ``chunk``'s task without breaking loky's
-        pool (see :func:`_compat.retire_worker`).  Returns "killed",
+        pool (see :func:`gilfree._compat.loky.retire_worker`).  Returns "killed",
         "finished" (the task ended meanwhile) or None (the caller kills the
         worker and the pool breaks)."""
 
@@ -692,7 +688,7 @@ class ProcessBackend(Backend):
             self._retired.discard(chunk.id)
             self._killed.pop(chunk.id, None)
 
-        return _compat.retire_worker(self._ex, pid, chunk.future, still_in_task, mark, unmark,
+        return _loky.retire_worker(self._ex, pid, chunk.future, still_in_task, mark, unmark,
                                      TaskKilled(pid))
 
     def crash_error(self, exc, chunk, inflight):

@@ -71,30 +71,21 @@ import weakref
 import numpy as np
 
 from .. import _config
+from .._compat import linux
+from .._memory import address_span
+from ._attach import (
+    _SHM_DIR,
+    SEGMENT_PREFIX,
+    TOKEN_BYTES,
+    TRANSPORT_ENV,
+    SharedMemoryIdentityError,
+    _posixshmem,
+    open_ref,
+    read_blob,
+)
+from ._attach import rebuild as _rebuild
 
 __all__ = ["SharedArray", "shared"]
-
-try:  # POSIX only; shared memory is unavailable elsewhere
-    import _posixshmem
-except ImportError:  # pragma: no cover - non-POSIX
-    _posixshmem = None
-
-_SHM_DIR = "/dev/shm"
-#: Prefix of every segment and memfd gilfree creates (visible in /dev/shm
-#: and in /proc/<pid>/fd).
-SEGMENT_PREFIX = "gilfree_"
-#: Bytes of the identity token at the end of every buffer.
-TOKEN_BYTES = 16
-#: Environment variable that picks the transport: ``auto`` (default),
-#: ``memfd`` or ``named``.
-TRANSPORT_ENV = "GILFREE_SHM_TRANSPORT"
-
-
-class SharedMemoryIdentityError(PermissionError):
-    """A worker opened shared memory that is not the one its map created
-    (another owner, another file, or a wrong token): it was refused without
-    reading or unpickling anything from it."""
-
 
 # --------------------------------------------------------------------------
 # Which transport
@@ -103,36 +94,12 @@ class SharedMemoryIdentityError(PermissionError):
 _transport = None  # cached choice of this process ("memfd", "named" or "")
 
 
-_prctl = None
-
-
-def _dumpable():
-    """Whether other processes of this user may open /proc/<our pid>/fd/*
-    (``PR_GET_DUMPABLE`` is 1); True where it cannot be asked."""
-    global _prctl
-    try:
-        if _prctl is None:
-            import ctypes
-
-            _prctl = ctypes.CDLL(None, use_errno=True).prctl
-        return _prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE
-    except (OSError, AttributeError):  # pragma: no cover - no prctl
-        return True
-
-
-def memfd_usable():
-    """Whether this process can share anonymous memory files with its
-    workers: ``memfd_create``, ``/proc/<pid>/fd`` and a dumpable process."""
-    return (hasattr(os, "memfd_create") and os.path.isdir(f"/proc/{os.getpid()}/fd")
-            and _dumpable())
-
-
 def transport():
     """The kind of buffer this process creates: ``"memfd"``, ``"named"``, or
     ``""`` where there is no POSIX shared memory.  Chosen at the first map,
     and again if the process stops being dumpable."""
     global _transport
-    if _transport == "memfd" and not _dumpable():
+    if _transport == "memfd" and not linux.dumpable():
         _transport = None  # it changed (a setuid, prctl): choose again
     if _transport is None:
         if _posixshmem is None:
@@ -144,7 +111,7 @@ def transport():
                     f"{TRANSPORT_ENV} must be 'auto', 'memfd' or 'named'; got {want!r}")
             if want == "named":
                 _transport = "named"
-            elif memfd_usable():
+            elif linux.memfd_usable():
                 _transport = "memfd"
             elif want == "memfd":
                 raise OSError(
@@ -347,7 +314,7 @@ class Buffer:
     def _write_new(self, a):
         """Fill new pages with array ``a`` in C order (the cheapest way the
         kernel offers), without mapping them here yet (see populate)."""
-        if self.size >= _HUGE_PAGE and shmem_huge_pages_on_advice():
+        if self.size >= _HUGE_PAGE and linux.shmem_huge_pages_on_advice():
             # the kernel gives shared memory huge pages only to mappings that
             # ask (shmem_enabled=advise): fill through one, about 4x cheaper
             # than 4 KiB pages
@@ -386,128 +353,14 @@ class Buffer:
         if self.populated or not self.alive:
             return
         self.populated = True
-        try:
-            import ctypes
-
-            # a view keeps the mapping from being closed meanwhile; ctypes
-            # releases the GIL for the call (the mmap module's madvise keeps it)
-            view = np.frombuffer(self.mm, dtype=np.uint8)
-            ctypes.CDLL(None).madvise(ctypes.c_void_p(view.ctypes.data),
-                                      ctypes.c_size_t(self.size),
-                                      ctypes.c_int(_MADV_POPULATE_WRITE))
-            del view
-        except (OSError, ValueError, AttributeError):  # no madvise: faults on reuse
-            pass
+        linux.populate_write(self.mm, self.size)  # else: faults on reuse
 
     def close(self):
         """Free it now (in the creator; never in a forked child)."""
         self._finalizer()
 
 
-_MADV_POPULATE_WRITE = 23  # Linux 5.14
 _HUGE_PAGE = 2 * 2**20
-_THP = "/sys/kernel/mm/transparent_hugepage"
-_huge_on_advice = None
-
-
-def shmem_huge_pages_on_advice():
-    """Whether this kernel gives shared-memory files huge pages when a
-    mapping asks with ``MADV_HUGEPAGE`` but not otherwise: ``advise`` in
-    ``shmem_enabled``, globally or (Linux 6.x mTHP) for one page size.
-    ``always``/``within_size`` give them to ``pwrite`` too; ``never`` (a
-    common default) gives none, and each 4 KiB page then costs about a
-    microsecond to allocate."""
-    global _huge_on_advice
-    if _huge_on_advice is None:
-        def mode(path):
-            try:
-                with open(path) as f:
-                    text = f.read()
-            except OSError:
-                return None
-            return text[text.find("[") + 1:text.find("]")] if "[" in text else None
-
-        top = mode(f"{_THP}/shmem_enabled")
-        sizes = []
-        try:
-            sizes = [mode(f"{_THP}/{d}/shmem_enabled") for d in os.listdir(_THP)
-                     if d.startswith("hugepages-")]
-        except OSError:
-            pass
-        # per-size settings, where the kernel has them, override the global
-        # one unless they say "inherit"
-        _huge_on_advice = "advise" in sizes or (
-            top == "advise" and (not sizes or "inherit" in sizes))
-    return _huge_on_advice
-
-
-# --------------------------------------------------------------------------
-# Opening a buffer (worker side)
-# --------------------------------------------------------------------------
-
-
-def open_ref(ref, writable=False):
-    """Map the buffer ``ref`` refers to (read-only unless ``writable``),
-    after checking that it is the one its creator made: owned by this user,
-    the same device and inode, the token at its end.  Raises
-    FileNotFoundError if it is gone, :class:`SharedMemoryIdentityError` if
-    it is not the one, PermissionError if the kernel refuses access."""
-    kind, pid, name, dev, ino, size, token = ref
-    total = size + TOKEN_BYTES
-    flags = (os.O_RDWR if writable else os.O_RDONLY) | getattr(os, "O_CLOEXEC", 0)
-    if kind == "memfd":
-        path = f"/proc/{pid}/fd/{name}"
-        try:
-            fd = os.open(path, flags)
-        except PermissionError as exc:
-            raise PermissionError(
-                exc.errno,
-                f"a worker may not open the caller's shared memory {path} (the caller is not "
-                f"dumpable, or /proc is restricted): set {TRANSPORT_ENV}=named before the first "
-                "map to use named shared memory instead") from None
-    elif kind == "named":
-        fd = _posixshmem.shm_open("/" + name, flags, mode=0o600)
-        path = f"{_SHM_DIR}/{name}"
-    else:  # pragma: no cover - a reference from another gilfree version
-        raise ValueError(f"unknown shared-memory kind {kind!r}")
-    try:
-        st = os.fstat(fd)
-        why = None
-        if st.st_uid != os.geteuid():
-            why = f"it is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()})"
-        elif not stat.S_ISREG(st.st_mode):
-            why = "it is not a regular file"
-        elif (st.st_dev, st.st_ino) != (dev, ino):
-            why = (f"it is another file (device {st.st_dev}, inode {st.st_ino}; expected "
-                   f"{dev}, {ino})")
-        elif st.st_size < total:
-            why = f"it has {st.st_size} bytes, not {total}"
-        if why is None:
-            access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
-            mm = mmap.mmap(fd, total, access=access)
-    finally:
-        os.close(fd)
-    if why is None and mm[size:total] != token:
-        mm.close()
-        why = "its identity token does not match"
-    if why is not None:
-        if kind == "memfd":  # the caller closed it and reused the descriptor number
-            raise FileNotFoundError(errno.ENOENT, f"shared memory {path} is gone (its map "
-                                                  f"has ended): {why}")
-        raise SharedMemoryIdentityError(
-            errno.EPERM,
-            f"refusing to map shared memory {path}: {why}. It was replaced after its map "
-            "created it (by another user, or after the map ended); nothing was read from it")
-    return mm
-
-
-def read_blob(ref, length):
-    """The first ``length`` bytes of a buffer (a pickle), checked as above."""
-    mm = open_ref(ref)
-    try:
-        return mm[:length]
-    finally:
-        mm.close()
 
 
 # --------------------------------------------------------------------------
@@ -534,7 +387,7 @@ class SharedArray(np.ndarray):
         if seg is None:
             return
         base = obj._gf_base
-        lo, hi = _extent(self)
+        lo, hi = address_span(self)
         if base <= lo and hi <= base + seg.size:
             self._gf_seg = seg
             self._gf_base = base
@@ -593,19 +446,6 @@ class SharedArray(np.ndarray):
 
 def _plain(x):
     return x.view(np.ndarray) if isinstance(x, SharedArray) else x
-
-
-def _extent(a):
-    """Lowest and one-past-highest byte address an array touches."""
-    lo = hi = a.__array_interface__["data"][0]
-    if a.size == 0:
-        return lo, lo
-    for n, s in zip(a.shape, a.strides):
-        if s >= 0:
-            hi += (n - 1) * s
-        else:
-            lo += (n - 1) * s
-    return lo, hi + a.itemsize
 
 
 def _detach_results(result):
@@ -1073,10 +913,3 @@ def check_picklable(obj, min_bytes=None):
             return super().reducer_override(o)
 
     _DryPickler(io.BytesIO(), protocol=5).dump(obj)
-
-
-def _rebuild(ref, offset, shape, strides, dtype):
-    """Worker side: a read-only view of a buffer that holds its mapping."""
-    from ._worker import view_of
-
-    return view_of(ref, offset, shape, strides, dtype)
