@@ -838,7 +838,7 @@ def test_dask_worker_liveness_does_not_read_proc(monkeypatch):
     pytest.importorskip("distributed")
     import builtins
 
-    from gilfree.parallel import _dask
+    from gilfree.parallel import _cluster as _dask
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:

@@ -691,7 +691,7 @@ class gaussian_kde(GaussianKdeIntegrals):  # noqa: N801 - the name of the scipy 
             may underflow to 0; use :meth:`logpdf` there.
         """
         if client is not None:
-            from .distributed import gaussian_kde_evaluate
+            from .distributed._gaussian_kde import gaussian_kde_evaluate
 
             return gaussian_kde_evaluate(self, points, client=client)
         return self._estimate(points, log=False)

@@ -8,7 +8,6 @@ stops everything and re-raises the task's exception with the worker's
 traceback and the item's index.
 """
 
-import functools
 import heapq
 import itertools
 import math
@@ -18,17 +17,32 @@ import queue
 import signal
 import threading
 import time
-import types
 import weakref
 
 import numpy as np
 
 from .. import _config
 from .._config import _check_integral, _inner_limit, usable_cores
-from ._backends import get_backend
-from ._errors import TaskExitError, TaskTimeoutError, add_note, annotate, item_repr
+from ._backends import Chunk, get_backend
+from ._pool import set_exit_callback
+from ._errors import (
+    ParallelError,
+    RemoteTraceback,
+    TaskExitError,
+    TaskTimeoutError,
+    add_note,
+    annotate,
+    item_repr,
+    unpicklable_error,
+)
 from ._progress import make_progress
-from ._shared import MapSegments, check_picklable
+from ._shared import (
+    MapSegments,
+    check_picklable,
+    fd_limit,
+    pool_max_buffers,
+    require_transport,
+)
 from ._worker import Spec, backoff_delay
 
 __all__ = ["imap", "pmap"]
@@ -186,8 +200,6 @@ def _max_buffers():
     """Shared arrays a processes map may have in flight: each costs up to two
     descriptors here, so at most a quarter of this process's open-file limit
     (less what the pool may keep)."""
-    from ._shared import fd_limit, pool_max_buffers
-
     cap = _config.PARALLEL_SHARE_MAX_BUFFERS
     soft = fd_limit()
     if soft is not None:
@@ -205,70 +217,6 @@ def _length(iterable):
 # --------------------------------------------------------------------------
 # Unpicklable objects: say which one
 # --------------------------------------------------------------------------
-
-
-def _children(obj):
-    """(label, child) pairs worth trying when ``obj`` fails to pickle."""
-    out = []
-    if isinstance(obj, types.FunctionType):
-        code = obj.__code__
-        if obj.__closure__:
-            for name, cell in zip(code.co_freevars, obj.__closure__):
-                try:
-                    out.append((f" -> closure variable {name!r}", cell.cell_contents))
-                except ValueError:
-                    pass
-        g = obj.__globals__
-        names = set(code.co_names)
-        for const in code.co_consts:  # names used by nested functions
-            if isinstance(const, types.CodeType):
-                names |= set(const.co_names)
-        for name in sorted(names):
-            if name in g and not isinstance(g[name], types.ModuleType):
-                out.append((f" -> global {name!r}", g[name]))
-        for i, d in enumerate(obj.__defaults__ or ()):
-            out.append((f" -> default argument {i}", d))
-    elif isinstance(obj, types.MethodType):
-        out.append((" -> bound object (self)", obj.__self__))
-        out.append((" -> method function", obj.__func__))
-    elif isinstance(obj, functools.partial):
-        out.append((" -> partial's function", obj.func))
-        out.extend((f" -> partial's argument {i}", a) for i, a in enumerate(obj.args))
-        out.extend((f" -> partial's keyword {k!r}", v) for k, v in obj.keywords.items())
-    elif isinstance(obj, dict):
-        out.extend((f"[{k!r}]", v) for k, v in itertools.islice(obj.items(), 200))
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        out.extend((f"[{i}]", v) for i, v in enumerate(itertools.islice(obj, 200)))
-    else:
-        attrs = getattr(obj, "__dict__", None)
-        if isinstance(attrs, dict):
-            out.extend((f".{k}", v) for k, v in attrs.items())
-    return out
-
-
-def find_unpicklable(obj, dumps, label, depth=0, seen=None):
-    """Path and value of the innermost object that fails to pickle."""
-    seen = set() if seen is None else seen
-    if depth < 6 and id(obj) not in seen:
-        seen.add(id(obj))
-        for sub_label, child in _children(obj):
-            try:
-                dumps(child)
-            except Exception:
-                return find_unpicklable(child, dumps, label + sub_label, depth + 1, seen)
-    return label, obj
-
-
-def _unpicklable_error(what, obj, dumps, label, exc):
-    path, culprit = find_unpicklable(obj, dumps, label)
-    where = "" if path == label else f": {path} is a {type(culprit).__module__}." \
-        f"{type(culprit).__qualname__} ({item_repr(culprit)})"
-    return TypeError(
-        f"{what} cannot be sent to process workers{where}, which cannot be pickled ({exc}). "
-        "Use a function defined at module level that creates such objects itself (or in "
-        "initializer=), pass plain data instead, or use backend='threads', which needs no "
-        "pickling"
-    )
 
 
 # --------------------------------------------------------------------------
@@ -374,8 +322,6 @@ class _Run:
             n = 1
         self.inner = _check_inner(inner_threads, n)
         if getattr(cls, "needs_pickling", False):
-            from ._shared import require_transport
-
             require_transport(f"backend={cls.name!r}")
         self.backend_name = backend
         # what the user asked for, for backends that size themselves on start
@@ -411,7 +357,7 @@ class _Run:
             try:
                 check_picklable(self.func)
             except Exception as exc:
-                raise _unpicklable_error("func", self.func, check_picklable, "func",
+                raise unpicklable_error("func", self.func, check_picklable, "func",
                                          exc) from None
 
     def _prepare(self):
@@ -424,7 +370,7 @@ class _Run:
         except (OSError, MemoryError):  # shared memory could not be had
             raise
         except Exception as exc:
-            raise _unpicklable_error("func", self.func, check_picklable, "func",
+            raise unpicklable_error("func", self.func, check_picklable, "func",
                                      exc) from None
 
     # -- called by backends -------------------------------------------------
@@ -448,7 +394,7 @@ class _Run:
                 try:
                     check_picklable(item)
                 except Exception as item_exc:
-                    raise _unpicklable_error(
+                    raise unpicklable_error(
                         f"item {chunk.start + pos}", item, check_picklable,
                         f"item {chunk.start + pos}", item_exc,
                     ) from None
@@ -496,8 +442,6 @@ class _Run:
             add_note(exc, f"gilfree.parallel: raised by initializer= in {outcome.where} "
                           f"(the {backend!r} backend); no task ran there")
             if tb is not None:
-                from ._errors import RemoteTraceback
-
                 exc.__cause__ = RemoteTraceback(tb)
             return exc
         if kind == "setup":
@@ -506,8 +450,6 @@ class _Run:
                           f"{chunk.start + len(chunk.items) - 1} (loading its shared memory, "
                           "the function or its arguments failed there)")
             if tb is not None and exc.__cause__ is None:
-                from ._errors import RemoteTraceback
-
                 exc.__cause__ = RemoteTraceback(tb)
             return exc
         annotate(exc, index, chunk.items[pos], backend, outcome.where, tb)
@@ -541,8 +483,6 @@ class _Run:
         KeyboardInterrupt, GeneratorExit...) from user code in a worker: the
         map ends with an error that says so (re-raising it as such would
         pass for this program's own exit or Ctrl-C)."""
-        from ._errors import RemoteTraceback
-
         backend = self.backend.name
         what = f"{type(exc).__name__}({', '.join(map(item_repr, exc.args))})"
         if kind == "init":
@@ -600,8 +540,6 @@ class _Run:
         del self.inflight[chunk.id]
         self._drop(chunk)
         if outcome.cancelled:
-            from ._errors import ParallelError
-
             raise ParallelError(  # pragma: no cover - another map killed the shared pool
                 f"the chunk of items from {chunk.start} was cancelled by the "
                 f"{self.backend.name!r} backend while this map was running (another map "
@@ -648,8 +586,6 @@ class _Run:
 
     def _new_chunk(self, start, items, base_attempt=0):
         chunk_id = self._ids.__next__()
-        from ._backends import Chunk
-
         return Chunk(chunk_id, start, items, base_attempt)
 
     def _submit(self, chunk, found=None):
@@ -1061,6 +997,9 @@ def close_active_maps():
             run._close(True)
         except Exception:  # pragma: no cover - exiting anyway
             pass
+
+
+set_exit_callback(close_active_maps)
 
 
 def _after_fork_in_child():

@@ -28,25 +28,33 @@ shown when the import fails (as joblib's external backends do).
 import concurrent.futures
 import importlib
 import os
+import pickle
 import queue
 import secrets
 import signal
 import threading
 import time
-import warnings
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+
+import cloudpickle
 
 from .. import _config
 from .._compat import loky as _loky
 from .._compat.pythread import register_exit_hook
-from ._errors import ParallelError, TaskKilled, WorkerCrashedError, describe_exitcode
+from ._errors import (
+    ParallelError,
+    TaskKilled,
+    WorkerCrashedError,
+    describe_exitcode,
+    item_repr,
+)
+from ._pool import _pools_at_exit, _release_pool, acquire
 from ._worker import (
-    THREAD_ENV_VARS,
     SimpleCtl,
     alarm_handler,
     limit_this_thread,
     process_chunk,
-    process_init,
     run_items,
     threadpool_controller,
 )
@@ -374,102 +382,6 @@ class ThreadBackend(Backend):
 # processes (loky)
 # --------------------------------------------------------------------------
 
-def _worker_env(inner):
-    env = {}
-    if inner is not None:
-        env = {var: str(inner) for var in THREAD_ENV_VARS}
-    # loky recycles a worker whose RSS grew by 300 MB, counting the pages of
-    # shared arrays it read as a leak: leave that to the user's setting.
-    env["LOKY_MAX_MEMORY_LEAK_SIZE"] = os.environ.get("LOKY_MAX_MEMORY_LEAK_SIZE", "1e18")
-    return env
-
-
-class _Pool:
-    """A loky executor and the number of maps using it."""
-
-    __slots__ = ("ex", "key", "users", "shared")
-
-    def __init__(self, ex, key, shared):
-        self.ex = ex
-        self.key = key
-        self.users = 1
-        self.shared = shared
-
-
-_pool_lock = threading.Lock()
-#: the process pool maps of this process share (whatever thread they run
-#: in: loky's own reusable executor is one per thread)
-_shared_pool = None
-
-
-def _acquire_pool(key, make):
-    """The shared pool if it fits ``key`` (worker count, initializer, inner
-    threads), else a new one: it becomes the shared pool if the old one is
-    idle (which is shut down), else it is this map's alone."""
-    global _shared_pool
-    old = None
-    with _pool_lock:
-        p = _shared_pool
-        if p is not None and p.key == key and _loky.executor_usable(p.ex):
-            p.users += 1
-            return p
-        if p is not None and (p.users == 0 or not _loky.executor_usable(p.ex)):
-            old, _shared_pool = p, None
-        new = _Pool(make(), key, shared=_shared_pool is None)
-        if new.shared:
-            _shared_pool = new
-    if old is not None:
-        _shutdown_executor(old.ex, kill=not _loky.executor_usable(old.ex))
-    return new
-
-
-def _release_pool(p, kill=False):
-    """A map is done with pool ``p``: a pool of its own is shut down."""
-    global _shared_pool
-    with _pool_lock:
-        p.users -= 1
-        drop = not p.shared and p.users <= 0
-        if kill and p.shared and _shared_pool is p:
-            _shared_pool = None  # its workers are killed: the next map starts a new one
-            p.shared = False
-            drop = p.users <= 0
-    if drop or kill:
-        _shutdown_executor(p.ex, kill=kill)
-
-
-def _shutdown_executor(ex, kill):
-    try:
-        ex.shutdown(wait=not kill, kill_workers=kill)
-    except Exception:  # pragma: no cover - already broken or gone
-        pass
-
-
-def _pools_at_exit():
-    """When this process exits: close the maps still open (an imap never
-    exhausted nor closed) and shut the pool down, killing its workers if
-    they still run tasks (of a map closed by `break` whose task goes on),
-    so that exiting never waits for them."""
-    global _shared_pool
-    from ._api import close_active_maps
-
-    close_active_maps()
-    with _pool_lock:
-        p, _shared_pool = _shared_pool, None
-    if p is not None:
-        _shutdown_executor(p.ex, kill=_loky.executor_busy(p.ex))
-
-
-def _forget_pools_after_fork():
-    # a forked child must not use (or shut down) its parent's pool
-    global _shared_pool, _pool_lock
-    _shared_pool = None
-    _pool_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pools_after_fork)
-
-
 class ProcessBackend(Backend):
     """Worker processes of a loky executor shared by the maps of this process.
 
@@ -495,13 +407,9 @@ class ProcessBackend(Backend):
     target_chunk_seconds = _config.PARALLEL_TARGET_CHUNK_SECONDS["processes"]
 
     def start(self):
-        import pickle
-
         run = self.run
         init_blob = None
         if run.initializer is not None:
-            import cloudpickle
-
             init_blob = cloudpickle.dumps((run.initializer, tuple(run.initargs)))
         self._init_blob = init_blob
         self._procs = {}
@@ -527,24 +435,7 @@ class ProcessBackend(Backend):
         self._get_executor()
 
     def _get_executor(self):
-        from loky import ProcessPoolExecutor
-
-        run = self.run
-        env = _worker_env(run.inner)
-        key = (self.n_workers, self._init_blob, run.inner, tuple(sorted(env.items())))
-
-        def make():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return ProcessPoolExecutor(
-                    max_workers=self.n_workers,
-                    timeout=_config.PARALLEL_WORKER_IDLE_TIMEOUT,
-                    initializer=process_init,
-                    initargs=(self._init_blob, run.inner, os.getpid()),
-                    env=env,
-                )
-
-        self._pool = _acquire_pool(key, make)
+        self._pool = acquire(self.n_workers, self._init_blob, self.run.inner)
         self._ex = self._pool.ex
 
     def restart(self):
@@ -574,8 +465,6 @@ class ProcessBackend(Backend):
 
     def _launch(self, chunk, args):
         """Hand the chunk to loky."""
-        from functools import partial
-
         done = self.run.done
         with self._launch_lock:
             if self._closing:
@@ -732,8 +621,6 @@ class ProcessBackend(Backend):
         if culprits:
             ch, pos, pid = culprits[0]
             index = ch.start + pos
-            from ._errors import item_repr
-
             err = WorkerCrashedError(
                 f"the worker process (pid {pid}) running the task of item {index} "
                 f"({item_repr(ch.items[pos])}) died: {describe_exitcode(codes.get(pid))}. "

@@ -62,7 +62,6 @@ import io
 import mmap
 import os
 import secrets
-import stat
 import sys
 import threading
 import time
@@ -78,10 +77,7 @@ from ._attach import (
     SEGMENT_PREFIX,
     TOKEN_BYTES,
     TRANSPORT_ENV,
-    SharedMemoryIdentityError,
     _posixshmem,
-    open_ref,
-    read_blob,
 )
 from ._attach import rebuild as _rebuild
 

@@ -12,7 +12,6 @@ ignored: the caller handles Ctrl-C and kills its workers) and then
 """
 
 import itertools
-import mmap
 import os
 import pickle
 import random
@@ -26,9 +25,17 @@ from .. import _config
 from .._compat.pythread import set_async_exc
 from .._config import _inner_limit
 from . import _attach
-from ._attach import _cache, _ChunkScope, _maps, _MapState, _state_lock, open_ref, read_blob
+from ._attach import (
+    _cache,
+    _ChunkScope,
+    _maps,
+    _MapState,
+    _state_lock,
+    open_ref,
+    read_blob,
+)
 
-__all__ = ["Spec", "run_items", "process_chunk", "process_init", "view_of"]
+__all__ = ["Spec", "run_items", "process_chunk", "process_init"]
 
 
 class _SoftTimeout(BaseException):
