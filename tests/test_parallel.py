@@ -1034,3 +1034,30 @@ def test_imap_over_ten_million_items_keeps_memory_flat():
         tracemalloc.stop()
     assert n == 10_000_000
     assert peak < 20 * 2**20  # a few chunks in flight, never the input or the results
+
+
+def _worker_pid(_):
+    return os.getpid()
+
+
+def test_maps_kde_and_the_bench_share_one_process_pool():
+    """pmap(backend="processes"), the python engine of the KDE kernels and
+    gilfree bench's process pools take the same executor for the same
+    worker count: none of them shuts the pool down under another."""
+    from gilfree._compat import loky as _loky
+    from gilfree.bench import _pools
+    from gilfree.parallel import _pool
+
+    rng = np.random.default_rng(3)
+    x, q = rng.standard_normal((300, 1)), rng.standard_normal((400, 1))
+    with _pool.process_executor(2) as ex:
+        assert _pools.process_pool(2) is ex
+        pids = set(pmap(_worker_pid, range(6), backend="processes", n_workers=2, chunksize=1))
+        assert pids <= set(_loky.worker_processes(ex))
+        np.testing.assert_allclose(gilfree.kde(x, q, 0.5, engine="python", n_threads=2),
+                                   gilfree.kde(x, q, 0.5, engine="numpy"), rtol=1e-12)
+        assert _loky.executor_usable(ex) and ex.submit(abs, -3).result() == 3
+        _pools.shutdown_processes()  # the bench is done: the block still uses the pool
+        assert _loky.executor_usable(ex) and ex.submit(abs, -4).result() == 4
+    assert set(pmap(_worker_pid, range(4), backend="processes", n_workers=2)) <= set(
+        _loky.worker_processes(ex))

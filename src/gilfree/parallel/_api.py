@@ -24,7 +24,6 @@ import numpy as np
 from .. import _config
 from .._config import _check_integral, _inner_limit, usable_cores
 from ._backends import Chunk, get_backend
-from ._pool import set_exit_callback
 from ._errors import (
     ParallelError,
     RemoteTraceback,
@@ -35,6 +34,7 @@ from ._errors import (
     item_repr,
     unpicklable_error,
 )
+from ._pool import default_inner, set_exit_callback
 from ._progress import make_progress
 from ._shared import (
     MapSegments,
@@ -130,7 +130,7 @@ def _check_inner(inner_threads, n_workers):
     if isinstance(inner_threads, str):
         if inner_threads != "auto":
             raise ValueError(f"inner_threads must be {expected}; got {inner_threads!r}")
-        return max(1, usable_cores() // n_workers) if n_workers > 1 else None
+        return default_inner(n_workers)
     if inner_threads is None:
         return None
     n = _check_count(inner_threads, "inner_threads", expected)

@@ -16,9 +16,10 @@ import warnings
 
 from .. import _config
 from .._compat import loky as _loky
+from .._compat.pythread import register_exit_hook
 from ._worker import THREAD_ENV_VARS, process_init
 
-__all__ = ["default_inner", "process_executor", "set_exit_callback"]
+__all__ = ["acquire", "default_inner", "process_executor", "set_exit_callback", "shutdown_idle"]
 
 _exit_callback = None
 
@@ -167,4 +168,17 @@ def process_executor(n_workers):
     try:
         yield pool.ex
     finally:
+        register_exit_hook(_pools_at_exit)  # after a submit: before loky's own hook
         _release_pool(pool)
+
+
+def shutdown_idle():
+    """Shut the shared pool down now if nothing uses it (its workers exit;
+    the next user starts a new one)."""
+    global _shared_pool
+    with _pool_lock:
+        p = _shared_pool
+        if p is None or p.users > 0:
+            return
+        _shared_pool = None
+    _shutdown_executor(p.ex, kill=_loky.executor_busy(p.ex))
