@@ -25,7 +25,7 @@ from gilfree.parallel import (
     register_backend,
     shared,
 )
-from gilfree.parallel._shared import MapSegments, make_dumps
+from gilfree.parallel._segments import MapSegments, make_dumps
 
 BACKENDS = ("serial", "threads", "processes")
 
@@ -191,7 +191,7 @@ def test_processes_backend_uses_other_processes():
 
 def test_auto_chunking_amortises_trivial_tasks():
     # 20k trivial tasks must not become 20k chunks: the batcher grows them
-    from gilfree.parallel._api import _Batcher
+    from gilfree.parallel._checks import _Batcher
 
     b = _Batcher("auto", 2, 20_000, 0.01)
     sizes, done = [], 0
@@ -214,7 +214,7 @@ def test_auto_chunking_amortises_trivial_tasks():
 def test_auto_chunking_forgets_a_slow_first_probe():
     # the first one-task chunk pays first-call costs; a big fast chunk after it
     # sets the size (weighed by tasks), while a slower chunk counts at once
-    from gilfree.parallel._api import _Batcher
+    from gilfree.parallel._checks import _Batcher
 
     # probes: a few tasks for a long input of known length, fewer for a short one
     assert _Batcher("auto", 2, 10_000, 0.01).next_size(0) == _config.PARALLEL_PROBE_TASKS

@@ -584,7 +584,7 @@ def test_imap_over_a_generator_of_large_arrays_stays_bounded(backend, no_leaks):
 
 def test_default_read_ahead_is_bounded_in_bytes():
     from gilfree import _config
-    from gilfree.parallel._api import _check_prefetch
+    from gilfree.parallel._checks import _check_prefetch
 
     phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     assert _check_prefetch("auto") == min(_config.PARALLEL_PREFETCH_BYTES, phys // 8)
