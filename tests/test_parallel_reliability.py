@@ -270,7 +270,7 @@ def test_shared_memory_replaced_by_another_user_is_refused(tmp_path, monkeypatch
     pickle that would create a file if it were loaded: the chunk fails with a
     clear error and nothing of it is loaded."""
     prefix = _setpriv_prefix()
-    from gilfree.parallel import _backends
+    from gilfree.parallel import _processes as _backends
 
     monkeypatch.setattr(_shared, "_transport", "named")
     os.chmod(tmp_path, 0o777)

@@ -76,7 +76,7 @@ _KERNEL_LOCK = threading.Lock()
 
 
 def _kernel_task(func, part, shared, split, threads_arg):
-    from distributed import get_worker
+    from distributed import get_worker  # dask is optional: on the workers only
 
     nt = get_worker().state.nthreads
     kwargs = dict(shared)

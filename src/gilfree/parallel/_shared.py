@@ -65,6 +65,7 @@ import sys
 import threading
 import time
 import weakref
+from multiprocessing import resource_tracker
 
 import numpy as np
 
@@ -163,7 +164,7 @@ def _os_error(exc, what, nbytes):
     it is: too many open files, out of memory, or the original error."""
     if exc.errno in (errno.EMFILE, errno.ENFILE):
         try:
-            import resource
+            import resource  # POSIX only
 
             limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
             limit = f" (this process may open {limit} files: `ulimit -n`)"
@@ -189,8 +190,6 @@ def _tracker(action, name):
     """Register/unregister with multiprocessing's resource tracker, which
     unlinks what is still registered if this process is killed outright."""
     try:
-        from multiprocessing import resource_tracker
-
         getattr(resource_tracker, action)("/" + name, "shared_memory")
     except Exception:  # pragma: no cover - the tracker is a safety net only
         pass
@@ -669,7 +668,7 @@ class BufferPool:
 def fd_limit():
     """This process's soft limit of open files (None: no limit known)."""
     try:
-        import resource
+        import resource  # POSIX only
 
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (ImportError, OSError, ValueError):  # pragma: no cover

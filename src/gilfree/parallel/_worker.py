@@ -11,6 +11,7 @@ ignored: the caller handles Ctrl-C and kills its workers) and then
 :func:`process_chunk` per chunk.
 """
 
+import gc
 import itertools
 import os
 import pickle
@@ -20,6 +21,10 @@ import sys
 import threading
 import time
 import traceback
+import weakref
+
+import cloudpickle
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from .. import _config
 from .._compat.pythread import set_async_exc
@@ -34,6 +39,7 @@ from ._attach import (
     open_ref,
     read_blob,
 )
+from ._errors import pack_exception
 
 __all__ = ["Spec", "run_items", "process_chunk", "process_init"]
 
@@ -357,7 +363,7 @@ def limit_this_thread(n):
     numba_parallel = sys.modules.get("numba.np.ufunc.parallel")
     if numba_parallel is not None and getattr(numba_parallel, "_is_initialized", False):
         try:
-            import numba
+            import numba  # only once something imported it (it is slow to import)
 
             numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
         except Exception:  # pragma: no cover - never fail a task over a limit
@@ -380,8 +386,6 @@ def threadpool_controller():
     key = len(sys.modules)
     cached = _controller
     if cached is None or cached[0] != key:
-        from threadpoolctl import ThreadpoolController
-
         cached = (key, ThreadpoolController())
         _controller = cached
     return cached[1]
@@ -461,8 +465,6 @@ def process_init(init_blob, inner, parent=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if inner:
         try:
-            from threadpoolctl import threadpool_limits
-
             threadpool_limits(limits=inner)
         except Exception:  # pragma: no cover
             pass
@@ -483,10 +485,6 @@ def process_init(init_blob, inner, parent=None):
 
 def _pack_error(exc):
     """``(exc_blob, tb_text)`` of an exception, to send to the caller."""
-    import cloudpickle
-
-    from ._errors import pack_exception
-
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return pack_exception(exc, tb, cloudpickle.dumps), tb
 
@@ -623,9 +621,6 @@ def _end_chunk(scope, st):
     which user code kept one (in a global, a thread, a cycle that outlives
     a collection)."""
     global _running
-    import gc
-    import weakref
-
     refs = [(token, weakref.ref(base)) for token, base in scope.bases.items()]
     used = [token for token, _ in refs]
     scope.bases.clear()
@@ -648,10 +643,6 @@ def pack_outcome(results, failure):
     ``(results_blob, failure)``, ``failure`` None or ``(pos, kind,
     exc_blob, tb_text, attempt)``.  A result that cannot be pickled ends the
     chunk there with an error naming it (the results before it are kept)."""
-    import cloudpickle
-
-    from ._errors import pack_exception
-
     packed = None
     if failure is not None:
         pos, kind, exc, attempt = failure
@@ -673,10 +664,6 @@ def pack_outcome(results, failure):
 def _find_unpicklable_result(results, exc, failure):
     """Keep the picklable prefix of ``results`` and report the first result
     that cannot be sent back."""
-    import cloudpickle
-
-    from ._errors import pack_exception
-
     for pos, r in enumerate(results):
         try:
             cloudpickle.dumps(r)
