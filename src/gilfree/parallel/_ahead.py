@@ -1,11 +1,15 @@
-"""What a map reads ahead of its workers, counted in bytes, and how Ctrl-C
-reaches the caller's scheduler."""
+"""What a map reads ahead of its workers, counted in bytes; what it sends
+(:class:`_Input`, a part of ``_api._Run``); and how Ctrl-C reaches the
+caller's scheduler."""
 
 import itertools
 import signal
 import threading
 
 import numpy as np
+
+from ._errors import add_note, unpicklable_error
+from ._segments import MapSegments, check_picklable
 
 # --------------------------------------------------------------------------
 # Read-ahead in bytes
@@ -161,3 +165,136 @@ class _SigintWatch:
 
 _SIGINT = _SigintWatch()
 #: maps started and not yet closed (closed, killing their workers, at exit)
+
+
+class _Input:
+    """What a map sends: the function checked and prepared once, the items
+    pulled lazily into chunks within the read-ahead budget, and the
+    results handed back in order."""
+
+    def check_picklable(self):
+        """For imap: fail now, not at the first next(), if the function
+        cannot be sent to process workers (copies no array)."""
+        if self.backend.needs_pickling:
+            try:
+                check_picklable(self.func)
+            except Exception as exc:
+                raise unpicklable_error("func", self.func, check_picklable, "func",
+                                         exc) from None
+
+    def _prepare(self):
+        """Pickle the function (sharing its large arrays) for the workers."""
+        if not self.backend.needs_pickling:
+            return
+        self.segments = MapSegments()
+        try:
+            self.fn_blob, _ = self.segments.pickle(self.func)
+        except (OSError, MemoryError):  # shared memory could not be had
+            raise
+        except Exception as exc:
+            raise unpicklable_error("func", self.func, check_picklable, "func",
+                                     exc) from None
+
+    def dump_items(self, chunk):
+        """``(blob, entries)``: the chunk's items pickled for process
+        workers, and the shared arrays they use (held until released)."""
+        try:
+            return self.segments.pickle(chunk.items, scope="chunk")
+        except (OSError, MemoryError):
+            raise
+        except Exception:
+            for pos, item in enumerate(chunk.items):
+                try:
+                    check_picklable(item)
+                except Exception as item_exc:
+                    raise unpicklable_error(
+                        f"item {chunk.start + pos}", item, check_picklable,
+                        f"item {chunk.start + pos}", item_exc,
+                    ) from None
+            raise  # pragma: no cover
+
+    def _take(self, src, n, start):
+        """``(items, capped)``: the next chunk's items, up to ``n``, and no
+        more than the chunk's share of ``prefetch_bytes`` of arrays not
+        already in flight (``capped``: it stopped there).  Items are read one
+        by one while they hold arrays, at C speed while they do not."""
+        ahead = self.ahead
+        try:
+            if ahead.plain_items:
+                items = list(itertools.islice(src, n))
+                found = None
+                if not ahead.sample_is_plain(items):
+                    ahead.plain_items = False
+                    found = {}
+                    for item in items:
+                        _arrays_of(item, found)
+                return items, False, found
+            cap = max(1, self.prefetch_bytes // max(1, self.max_inflight))
+            items = []
+            found = {}
+            total = 0
+            counts = ahead.counts
+            for item in itertools.islice(src, n):
+                items.append(item)
+                if type(item) in _PLAIN:
+                    continue
+                mine = {}
+                _arrays_of(item, mine)
+                for key, nbytes in mine.items():
+                    if key not in found:
+                        found[key] = nbytes
+                        if key not in counts:
+                            total += nbytes
+                if total >= cap:
+                    return items, len(items) < n, found
+            ahead.plain_items = bool(items) and not found
+            return items, False, found
+        except Exception as exc:
+            add_note(exc, f"gilfree.parallel: raised by the input iterable while reading "
+                          f"item {start} or after")
+            raise
+
+    def _ahead_full(self):
+        """Whether the chunks in flight already hold ``prefetch_bytes`` of
+        arrays (or, on processes, as many shared arrays as descriptors
+        allow): then no more input is read until one finishes."""
+        if self.ahead.nbytes >= self.prefetch_bytes:
+            return True
+        seg = self.segments
+        if seg is not None and (seg.live_bytes >= self.prefetch_bytes
+                                or seg.live_count >= self.max_buffers):
+            return True
+        return False
+
+    def _emit(self, start, results):
+        if not results:
+            return
+        self.progress.update(len(results))
+        if self.ordered:
+            self.ready[start] = results
+        else:
+            self.out.append(results)
+
+    def _drop(self, chunk):
+        """The scheduler is done with ``chunk``: its backend resources and its
+        share of the read-ahead go."""
+        self.ahead.remove(chunk)
+        self.backend.release(chunk)
+
+    def results(self):
+        """The generator behind ``imap``."""
+        for piece in self.pieces():
+            yield from piece
+
+    def pieces(self):
+        """Lists of consecutive results (in order unless ``ordered=False``)."""
+        kill = False
+        try:
+            yield from self._loop()
+        except (KeyboardInterrupt, SystemExit):
+            kill = True
+            raise
+        finally:
+            # a Ctrl-C in the consumer's loop body closes this generator with
+            # GeneratorExit: it stops the work as fast as one raised in here
+            self._close(kill or self._interrupted())

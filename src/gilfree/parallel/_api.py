@@ -17,7 +17,7 @@ import time
 import weakref
 
 from .. import _config
-from ._ahead import _PLAIN, _SIGINT, _Ahead, _arrays_of
+from ._ahead import _SIGINT, _Ahead, _Input
 from ._backends import Chunk, get_backend
 from ._checks import (
     _Batcher,
@@ -44,11 +44,9 @@ from ._errors import (
     add_note,
     annotate,
     item_repr,
-    unpicklable_error,
 )
 from ._pool import set_exit_callback
 from ._progress import make_progress
-from ._segments import MapSegments, check_picklable
 from ._shared import require_transport
 from ._worker import Spec, backoff_delay
 
@@ -61,112 +59,9 @@ __all__ = ["imap", "pmap"]
 # --------------------------------------------------------------------------
 
 
-class _Run:
-    def __init__(self, func, iterable, backend, n_workers, chunksize, ordered, progress,
-                 timeout, retries, initializer, initargs, inner_threads, client=None,
-                 prefetch_bytes="auto"):
-        if not callable(func):
-            raise _type_error("func", "callable (a function applied to each item)", func)
-        _check_iterable(iterable)
-        cls = get_backend(backend)
-        if client is not None and not getattr(cls, "uses_client", False):
-            raise ValueError(
-                f"client= is only used by backend='dask' (a dask.distributed Client or a "
-                f"scheduler address); got client={item_repr(client)} with backend={backend!r}"
-            )
-        if client is not None and hasattr(cls, "check_client"):
-            cls.check_client(client)
-        n = resolve_n_workers(n_workers)
-        self.chunksize = _check_chunksize(chunksize)
-        self.ordered = _check_ordered(ordered)
-        self.timeout = _check_timeout(timeout)
-        self.retries = _check_retries(retries)
-        self.progress_arg = _check_progress(progress)
-        self.initargs = _check_initializer(initializer, initargs)
-        self.prefetch_bytes = _check_prefetch(prefetch_bytes)
-        if n == 1 and cls.serial_when_single:
-            cls = get_backend("serial")
-        if cls.name == "serial":
-            n = 1
-        self.inner = _check_inner(inner_threads, n)
-        if getattr(cls, "needs_pickling", False):
-            require_transport(f"backend={cls.name!r}")
-        self.backend_name = backend
-        # what the user asked for, for backends that size themselves on start
-        # (dask: the cluster's threads) -- see _resize
-        self.client = client
-        self.n_workers_arg = n_workers
-        self.inner_arg = inner_threads
-        self.func = func
-        self.iterable = iterable
-        self.total = _length(iterable)
-        self.initializer = initializer
-        self.n_workers = n
-        self.max_inflight = max(1, n * _config.PARALLEL_INFLIGHT_PER_WORKER)
-        self.max_pending = max(self.max_inflight, n * _config.PARALLEL_PENDING_PER_WORKER)
-        if cls.name == "serial":
-            self.max_inflight = self.max_pending = 1
-        self.backend = cls(n, self)
-        mode = self.backend.timeout_mode if self.timeout is not None else None
-        self.spec = Spec(self.retries, _config.PARALLEL_RETRY_BACKOFF_BASE,
-                         _config.PARALLEL_RETRY_BACKOFF_MAX, self.timeout, mode, self.inner)
-        # made when the map starts (the first next() of an imap): nothing is
-        # copied or started before
-        self.segments = None
-        self.fn_blob = None
-        self.done_q = queue.SimpleQueue()
-        self.inflight = {}
-        self.ahead = _Ahead()
-
-    def check_picklable(self):
-        """For imap: fail now, not at the first next(), if the function
-        cannot be sent to process workers (copies no array)."""
-        if self.backend.needs_pickling:
-            try:
-                check_picklable(self.func)
-            except Exception as exc:
-                raise unpicklable_error("func", self.func, check_picklable, "func",
-                                         exc) from None
-
-    def _prepare(self):
-        """Pickle the function (sharing its large arrays) for the workers."""
-        if not self.backend.needs_pickling:
-            return
-        self.segments = MapSegments()
-        try:
-            self.fn_blob, _ = self.segments.pickle(self.func)
-        except (OSError, MemoryError):  # shared memory could not be had
-            raise
-        except Exception as exc:
-            raise unpicklable_error("func", self.func, check_picklable, "func",
-                                     exc) from None
-
-    # -- called by backends -------------------------------------------------
-
-    def done(self, chunk, raw):
-        if not self._closed:  # (a chunk that reports after the end is dropped)
-            self.done_q.put((chunk, raw))
-
-    def inflight_chunks(self):
-        return list(self.inflight.values())
-
-    def dump_items(self, chunk):
-        """``(blob, entries)``: the chunk's items pickled for process
-        workers, and the shared arrays they use (held until released)."""
-        try:
-            return self.segments.pickle(chunk.items, scope="chunk")
-        except (OSError, MemoryError):
-            raise
-        except Exception:
-            for pos, item in enumerate(chunk.items):
-                try:
-                    check_picklable(item)
-                except Exception as item_exc:
-                    raise unpicklable_error(
-                        f"item {chunk.start + pos}", item, check_picklable,
-                        f"item {chunk.start + pos}", item_exc,
-                    ) from None
-            raise  # pragma: no cover
+class _Failures:
+    """How a map's failures are worded and recovered from: a task past its
+    timeout, an exception or an exit inside a task, a lost worker."""
 
     def timeout_error(self, chunk, pos, attempt, killed=False):
         index = chunk.start + pos
@@ -193,8 +88,6 @@ class _Run:
             f"timeout={self.timeout:g} s{tries} on the {self.backend.name!r} backend; {how}",
             index=index, timeout=self.timeout,
         )
-
-    # -- the scheduler ----------------------------------------------------
 
     def _failure_error(self, chunk, outcome):
         pos, kind, exc, tb, attempt = outcome.failure
@@ -275,50 +168,6 @@ class _Run:
         err.__cause__ = exc
         return err
 
-    def _emit(self, start, results):
-        if not results:
-            return
-        self.progress.update(len(results))
-        if self.ordered:
-            self.ready[start] = results
-        else:
-            self.out.append(results)
-
-    def _drop(self, chunk):
-        """The scheduler is done with ``chunk``: its backend resources and its
-        share of the read-ahead go."""
-        self.ahead.remove(chunk)
-        self.backend.release(chunk)
-
-    def _handle(self, chunk, raw):
-        if self.inflight.get(chunk.id) is not chunk:
-            return  # a chunk given up on (timeout) reporting late
-        outcome = self.backend.outcome(chunk, raw)
-        if outcome.crash is not None:
-            err = self.backend.crash_error(outcome.crash, chunk, self.inflight_chunks())
-            culprit = getattr(err, "culprit", None)
-            if (culprit is not None and culprit[2] < self.retries
-                    and hasattr(self.backend, "restart")):
-                self._recover(*culprit, pool_intact=getattr(err, "pool_intact", False))
-                return
-            if culprit is not None and culprit[2]:
-                add_note(err, f"gilfree.parallel: failed on all {culprit[2] + 1} attempts "
-                              f"(retries={self.retries})")
-            raise err
-        del self.inflight[chunk.id]
-        self._drop(chunk)
-        if outcome.cancelled:
-            raise ParallelError(  # pragma: no cover - another map killed the shared pool
-                f"the chunk of items from {chunk.start} was cancelled by the "
-                f"{self.backend.name!r} backend while this map was running (another map "
-                "sharing the worker pool was interrupted or crashed); run the map again"
-            )
-        n = len(outcome.results)
-        self.batcher.record(n + (outcome.failure is not None), outcome.elapsed)
-        self._emit(chunk.start, outcome.results)
-        if outcome.failure is not None:
-            raise self._failure_error(chunk, outcome)
-
     def _recover(self, culprit, pos, attempt, pool_intact=False):
         """A worker died (or was killed past its timeout) running task
         ``pos`` of chunk ``culprit``, and that task has retries left: the
@@ -352,17 +201,6 @@ class _Run:
                     again = self._new_chunk(start, items, base)
                     heapq.heappush(self.retry_heap, (now, again.id, again))
 
-    def _new_chunk(self, start, items, base_attempt=0):
-        chunk_id = self._ids.__next__()
-        return Chunk(chunk_id, start, items, base_attempt)
-
-    def _submit(self, chunk, found=None):
-        """Hand ``chunk`` to the backend; ``found``: the arrays its items
-        hold, if known (else they are looked for)."""
-        self.inflight[chunk.id] = chunk
-        self.ahead.add(chunk, found)
-        self.backend.submit(chunk)
-
     def _check_timeouts(self):
         now = time.monotonic()
         grace = _config.PARALLEL_TIMEOUT_GRACE if self.backend.soft_timeouts else 0.0
@@ -391,76 +229,121 @@ class _Run:
             if rest:
                 self._submit(self._new_chunk(index + 1, rest))
 
-    def _take(self, src, n, start):
-        """``(items, capped)``: the next chunk's items, up to ``n``, and no
-        more than the chunk's share of ``prefetch_bytes`` of arrays not
-        already in flight (``capped``: it stopped there).  Items are read one
-        by one while they hold arrays, at C speed while they do not."""
-        ahead = self.ahead
-        try:
-            if ahead.plain_items:
-                items = list(itertools.islice(src, n))
-                found = None
-                if not ahead.sample_is_plain(items):
-                    ahead.plain_items = False
-                    found = {}
-                    for item in items:
-                        _arrays_of(item, found)
-                return items, False, found
-            cap = max(1, self.prefetch_bytes // max(1, self.max_inflight))
-            items = []
-            found = {}
-            total = 0
-            counts = ahead.counts
-            for item in itertools.islice(src, n):
-                items.append(item)
-                if type(item) in _PLAIN:
-                    continue
-                mine = {}
-                _arrays_of(item, mine)
-                for key, nbytes in mine.items():
-                    if key not in found:
-                        found[key] = nbytes
-                        if key not in counts:
-                            total += nbytes
-                if total >= cap:
-                    return items, len(items) < n, found
-            ahead.plain_items = bool(items) and not found
-            return items, False, found
-        except Exception as exc:
-            add_note(exc, f"gilfree.parallel: raised by the input iterable while reading "
-                          f"item {start} or after")
-            raise
 
-    def _ahead_full(self):
-        """Whether the chunks in flight already hold ``prefetch_bytes`` of
-        arrays (or, on processes, as many shared arrays as descriptors
-        allow): then no more input is read until one finishes."""
-        if self.ahead.nbytes >= self.prefetch_bytes:
-            return True
-        seg = self.segments
-        if seg is not None and (seg.live_bytes >= self.prefetch_bytes
-                                or seg.live_count >= self.max_buffers):
-            return True
-        return False
+class _Run(_Failures, _Input):
+    """One map: its checked arguments, its backend, and the caller-side
+    loop that keeps chunks in flight."""
 
-    def results(self):
-        """The generator behind ``imap``."""
-        for piece in self.pieces():
-            yield from piece
+    def __init__(self, func, iterable, backend, n_workers, chunksize, ordered, progress,
+                 timeout, retries, initializer, initargs, inner_threads, client=None,
+                 prefetch_bytes="auto"):
+        if not callable(func):
+            raise _type_error("func", "callable (a function applied to each item)", func)
+        _check_iterable(iterable)
+        cls = get_backend(backend)
+        if client is not None and not getattr(cls, "uses_client", False):
+            raise ValueError(
+                f"client= is only used by backend='dask' (a dask.distributed Client or a "
+                f"scheduler address); got client={item_repr(client)} with backend={backend!r}"
+            )
+        if client is not None and hasattr(cls, "check_client"):
+            cls.check_client(client)
+        n = resolve_n_workers(n_workers)
+        self.chunksize = _check_chunksize(chunksize)
+        self.ordered = _check_ordered(ordered)
+        self.timeout = _check_timeout(timeout)
+        self.retries = _check_retries(retries)
+        self.progress_arg = _check_progress(progress)
+        self.initargs = _check_initializer(initializer, initargs)
+        self.prefetch_bytes = _check_prefetch(prefetch_bytes)
+        if n == 1 and cls.serial_when_single:
+            cls = get_backend("serial")
+        if cls.name == "serial":
+            n = 1
+        self.inner = _check_inner(inner_threads, n)
+        if getattr(cls, "needs_pickling", False):
+            require_transport(f"backend={cls.name!r}")
+        self.backend_name = backend
+        # what the user asked for, for backends that size themselves on start
+        # (dask: the cluster's threads) -- see _resize
+        self.client = client
+        self.n_workers_arg = n_workers
+        self.inner_arg = inner_threads
+        self.func = func
+        self.iterable = iterable
+        self.total = _length(iterable)
+        self.initializer = initializer
+        self.n_workers = n
+        self.max_inflight = max(1, n * _config.PARALLEL_INFLIGHT_PER_WORKER)
+        self.max_pending = max(self.max_inflight, n * _config.PARALLEL_PENDING_PER_WORKER)
+        if cls.name == "serial":
+            self.max_inflight = self.max_pending = 1
+        self.backend = cls(n, self)
+        mode = self.backend.timeout_mode if self.timeout is not None else None
+        self.spec = Spec(self.retries, _config.PARALLEL_RETRY_BACKOFF_BASE,
+                         _config.PARALLEL_RETRY_BACKOFF_MAX, self.timeout, mode, self.inner)
+        # made when the map starts (the first next() of an imap): nothing is
+        # copied or started before
+        self.segments = None
+        self.fn_blob = None
+        self.done_q = queue.SimpleQueue()
+        self.inflight = {}
+        self.ahead = _Ahead()
 
-    def pieces(self):
-        """Lists of consecutive results (in order unless ``ordered=False``)."""
-        kill = False
-        try:
-            yield from self._loop()
-        except (KeyboardInterrupt, SystemExit):
-            kill = True
-            raise
-        finally:
-            # a Ctrl-C in the consumer's loop body closes this generator with
-            # GeneratorExit: it stops the work as fast as one raised in here
-            self._close(kill or self._interrupted())
+
+
+    # -- called by backends -------------------------------------------------
+
+    def done(self, chunk, raw):
+        if not self._closed:  # (a chunk that reports after the end is dropped)
+            self.done_q.put((chunk, raw))
+
+    def inflight_chunks(self):
+        return list(self.inflight.values())
+
+
+
+    # -- the scheduler ----------------------------------------------------
+
+    def _handle(self, chunk, raw):
+        if self.inflight.get(chunk.id) is not chunk:
+            return  # a chunk given up on (timeout) reporting late
+        outcome = self.backend.outcome(chunk, raw)
+        if outcome.crash is not None:
+            err = self.backend.crash_error(outcome.crash, chunk, self.inflight_chunks())
+            culprit = getattr(err, "culprit", None)
+            if (culprit is not None and culprit[2] < self.retries
+                    and hasattr(self.backend, "restart")):
+                self._recover(*culprit, pool_intact=getattr(err, "pool_intact", False))
+                return
+            if culprit is not None and culprit[2]:
+                add_note(err, f"gilfree.parallel: failed on all {culprit[2] + 1} attempts "
+                              f"(retries={self.retries})")
+            raise err
+        del self.inflight[chunk.id]
+        self._drop(chunk)
+        if outcome.cancelled:
+            raise ParallelError(  # pragma: no cover - another map killed the shared pool
+                f"the chunk of items from {chunk.start} was cancelled by the "
+                f"{self.backend.name!r} backend while this map was running (another map "
+                "sharing the worker pool was interrupted or crashed); run the map again"
+            )
+        n = len(outcome.results)
+        self.batcher.record(n + (outcome.failure is not None), outcome.elapsed)
+        self._emit(chunk.start, outcome.results)
+        if outcome.failure is not None:
+            raise self._failure_error(chunk, outcome)
+
+    def _new_chunk(self, start, items, base_attempt=0):
+        chunk_id = self._ids.__next__()
+        return Chunk(chunk_id, start, items, base_attempt)
+
+    def _submit(self, chunk, found=None):
+        """Hand ``chunk`` to the backend; ``found``: the arrays its items
+        hold, if known (else they are looked for)."""
+        self.inflight[chunk.id] = chunk
+        self.ahead.add(chunk, found)
+        self.backend.submit(chunk)
 
     def _interrupted(self):
         return self._watching_sigint and _SIGINT.count != self._sigints_at_start

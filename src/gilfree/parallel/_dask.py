@@ -284,7 +284,82 @@ class _InitializerPlugin(distributed.WorkerPlugin):
 # --------------------------------------------------------------------------
 
 
-class DaskBackend(Backend):
+class _LostTasks:
+    """What :class:`DaskBackend` does when a chunk's task ends: its result
+    fetched at once, or the chunk resubmitted by the one policy of
+    :class:`~._cluster.Resubmits`, or its loss reported."""
+
+    def _on_done(self, chunk, fut):
+        # Dask's callback thread.  The result is fetched here, at once: a
+        # finished result lives on its worker until fetched and is lost if
+        # that worker dies first.  Lost chunks are resubmitted: a result lost
+        # with its worker (always), a chunk the scheduler gave up on after
+        # its workers died (KilledWorker: while ``retries`` remain).
+        if self._closing or chunk.future is not fut:
+            return
+        status = fut.status
+        raw = exc = None
+        if status == "finished":
+            try:
+                raw = fut.result()
+            except Exception as e:  # cancelled or lost between done and fetch
+                status, exc = "lost", e
+        elif status == "error":
+            try:
+                exc = fut.exception()
+            except Exception as e:  # pragma: no cover
+                status, exc = "lost", e
+        else:
+            status = "lost"
+        if self._closing:
+            return
+        delay = None
+        if status == "lost" or Resubmits.is_killed(exc):
+            delay = self._policy.delay(chunk.id, killed=status != "lost")
+        if delay is not None:
+            timer = threading.Timer(delay, self._resubmit, (chunk, status, raw, exc))
+            timer.daemon = True
+            timer.start()
+            return
+        self.run.done(chunk, (status, raw, exc))
+
+    def _resubmit(self, chunk, status, raw, exc):
+        if self._closing:
+            return
+        try:
+            try:
+                self._submit(chunk, check=True)
+            except concurrent.futures.CancelledError:
+                self._submit(chunk, check=True, force=True)
+        except Exception as err:  # the cluster is gone: report the loss
+            if not self._closing:
+                self.run.done(chunk, ("lost", None, err))
+
+    def crash_error(self, exc, chunk, inflight):
+        lost = list(range(chunk.start, chunk.start + len(chunk.items)))
+        tries = self._policy.killed.get(chunk.id, 0)
+        if isinstance(exc, distributed.KilledWorker):
+            why = (f"the Dask workers running it died {getattr(exc, 'allowed_failures', '?')}"
+                   " + 1 times and the scheduler gave up on it (KilledWorker; "
+                   "distributed.scheduler.allowed-failures)")
+        else:
+            why = str(exc)
+        again = f" after {tries} resubmission(s) (retries={self.run.retries})" if tries else ""
+        first = item_repr(chunk.items[0])
+        which = (f"item {lost[0]} ({first})" if len(lost) == 1
+                 else f"items {lost[0]}..{lost[-1]} (first: {first})")
+        err = WorkerCrashedError(
+            f"the task of {which} was lost{again}: {why}. A task that "
+            "crashes its worker (segfault, os._exit, out of memory) ends this way; pass "
+            "retries= to resubmit lost tasks more often",
+            index=lost[0] if len(lost) == 1 else None,
+            candidates=lost,
+        )
+        err.__cause__ = exc if isinstance(exc, BaseException) else None
+        return err
+
+
+class DaskBackend(_LostTasks, Backend):
     """Chunks of the map as dask.distributed tasks.
 
     ``n_workers`` is the number of worker processes of a LocalCluster
@@ -459,52 +534,6 @@ class DaskBackend(Backend):
             self._futures[chunk.id] = fut
         fut.add_done_callback(lambda f, c=chunk: self._on_done(c, f))
 
-    def _on_done(self, chunk, fut):
-        # Dask's callback thread.  The result is fetched here, at once: a
-        # finished result lives on its worker until fetched and is lost if
-        # that worker dies first.  Lost chunks are resubmitted: a result lost
-        # with its worker (always), a chunk the scheduler gave up on after
-        # its workers died (KilledWorker: while ``retries`` remain).
-        if self._closing or chunk.future is not fut:
-            return
-        status = fut.status
-        raw = exc = None
-        if status == "finished":
-            try:
-                raw = fut.result()
-            except Exception as e:  # cancelled or lost between done and fetch
-                status, exc = "lost", e
-        elif status == "error":
-            try:
-                exc = fut.exception()
-            except Exception as e:  # pragma: no cover
-                status, exc = "lost", e
-        else:
-            status = "lost"
-        if self._closing:
-            return
-        delay = None
-        if status == "lost" or Resubmits.is_killed(exc):
-            delay = self._policy.delay(chunk.id, killed=status != "lost")
-        if delay is not None:
-            timer = threading.Timer(delay, self._resubmit, (chunk, status, raw, exc))
-            timer.daemon = True
-            timer.start()
-            return
-        self.run.done(chunk, (status, raw, exc))
-
-    def _resubmit(self, chunk, status, raw, exc):
-        if self._closing:
-            return
-        try:
-            try:
-                self._submit(chunk, check=True)
-            except concurrent.futures.CancelledError:
-                self._submit(chunk, check=True, force=True)
-        except Exception as err:  # the cluster is gone: report the loss
-            if not self._closing:
-                self.run.done(chunk, ("lost", None, err))
-
     def outcome(self, chunk, raw):
         status, result, exc = raw
         if status == "lost":
@@ -534,29 +563,6 @@ class DaskBackend(Backend):
         if state is not None and self._scatter is not None:
             self._scatter.drop(state[1])
         chunk.future = None
-
-    def crash_error(self, exc, chunk, inflight):
-        lost = list(range(chunk.start, chunk.start + len(chunk.items)))
-        tries = self._policy.killed.get(chunk.id, 0)
-        if isinstance(exc, distributed.KilledWorker):
-            why = (f"the Dask workers running it died {getattr(exc, 'allowed_failures', '?')}"
-                   " + 1 times and the scheduler gave up on it (KilledWorker; "
-                   "distributed.scheduler.allowed-failures)")
-        else:
-            why = str(exc)
-        again = f" after {tries} resubmission(s) (retries={self.run.retries})" if tries else ""
-        first = item_repr(chunk.items[0])
-        which = (f"item {lost[0]} ({first})" if len(lost) == 1
-                 else f"items {lost[0]}..{lost[-1]} (first: {first})")
-        err = WorkerCrashedError(
-            f"the task of {which} was lost{again}: {why}. A task that "
-            "crashes its worker (segfault, os._exit, out of memory) ends this way; pass "
-            "retries= to resubmit lost tasks more often",
-            index=lost[0] if len(lost) == 1 else None,
-            candidates=lost,
-        )
-        err.__cause__ = exc if isinstance(exc, BaseException) else None
-        return err
 
     def shutdown(self, abort=False):
         self._closing = True

@@ -31,7 +31,122 @@ from ._worker import (
 )
 
 
-class ProcessBackend(Backend):
+class _WorkerWatch:
+    """Which worker process runs which chunk (the board's slots), and what
+    happens to it: a task past its timeout interrupted, then its worker
+    retired alone or killed; a dead worker's items named.  The part of
+    :class:`ProcessBackend` that deals with its worker processes."""
+
+    def running(self, chunk):
+        s = self._slot(chunk)
+        if s is None:
+            return None
+        pid, pos, attempt, started = s
+        return pos, attempt, started / 1e9
+
+    def on_timeout(self, chunk):
+        s = self._slot(chunk)
+        if s is None:
+            return None
+        pid, pos, attempt, started = s
+        if chunk.id in self._killed:
+            return "killed"
+        retired = self._retire_worker(chunk, pid, started)
+        if retired:
+            return retired
+        self._killed[chunk.id] = (chunk, pos, attempt)
+        try:
+            os.kill(pid, signal.SIGKILL)  # loky's pool breaks: crash_error tells
+        except ProcessLookupError:
+            pass
+        return "killed"
+
+    def _retire_worker(self, chunk, pid, started):
+        """Kill the worker running ``chunk``'s task without breaking loky's
+        pool (see :func:`gilfree._compat.loky.retire_worker`).  Returns "killed",
+        "finished" (the task ended meanwhile) or None (the caller kills the
+        worker and the pool breaks)."""
+
+        def still_in_task():
+            s = self._slot(chunk)
+            return s is not None and s[0] == pid and s[3] == started
+
+        def mark():
+            s = self._slot(chunk)
+            self._killed[chunk.id] = (chunk, s[1], s[2])
+            self._retired.add(chunk.id)
+
+        def unmark():
+            self._retired.discard(chunk.id)
+            self._killed.pop(chunk.id, None)
+
+        return _loky.retire_worker(self._ex, pid, chunk.future, still_in_task, mark, unmark,
+                                     TaskKilled(pid))
+
+    def crash_error(self, exc, chunk, inflight):
+        """The error for a broken pool; ``err.culprit`` is ``(chunk, pos,
+        attempt)`` of the task that broke it, when known."""
+        if isinstance(exc, TaskKilled) and chunk.id in self._retired:
+            self._retired.discard(chunk.id)
+            ch, pos, attempt = self._killed.pop(chunk.id)
+            err = self.run.timeout_error(ch, pos, attempt, killed="alone")
+            err.culprit = (ch, pos, attempt)
+            err.pool_intact = True
+            return err
+        if self._killed:
+            ch, pos, attempt = next(iter(self._killed.values()))
+            err = self.run.timeout_error(ch, pos, attempt, killed=True)
+            err.__cause__ = exc
+            err.culprit = (ch, pos, attempt)
+            return err
+        running = []
+        attempts = {}
+        for ch in inflight:
+            s = self._slot(ch)
+            if s is not None:
+                running.append((ch, s[1], s[0]))
+                attempts[ch.id] = s[2]
+        codes = {}
+        for _, _, pid in running:
+            p = self._procs.get(pid)
+            code = None
+            if p is not None:
+                for _ in range(20):  # the exit code can lag the broken pipe
+                    code = p.exitcode
+                    if code is not None:
+                        break
+                    time.sleep(0.01)
+            codes[pid] = code
+        culprits = [r for r in running if codes.get(r[2]) not in (None, -signal.SIGKILL)]
+        if len(culprits) != 1:
+            culprits = running if len(running) == 1 else []
+        candidates = sorted(ch.start + pos for ch, pos, _ in running)
+        if culprits:
+            ch, pos, pid = culprits[0]
+            index = ch.start + pos
+            err = WorkerCrashedError(
+                f"the worker process (pid {pid}) running the task of item {index} "
+                f"({item_repr(ch.items[pos])}) died: {describe_exitcode(codes.get(pid))}. "
+                "A segmentation fault, os._exit() or the out-of-memory killer ends a worker "
+                "this way; the pool will be restarted for the next map",
+                index=index, candidates=candidates, exitcode=codes.get(pid),
+            )
+            err.culprit = (ch, pos, attempts.get(ch.id, 0))
+        else:
+            which = (
+                f"items {candidates} were running" if candidates
+                else "no task was running (the worker died between tasks)"
+            )
+            err = WorkerCrashedError(
+                f"a worker process died and the item responsible could not be singled out: "
+                f"{which}. The pool will be restarted for the next map",
+                candidates=candidates,
+            )
+        err.__cause__ = exc
+        return err
+
+
+class ProcessBackend(_WorkerWatch, Backend):
     """Worker processes of a loky executor shared by the maps of this process.
 
     Functions and arguments travel with cloudpickle (lambdas and closures
@@ -182,114 +297,6 @@ class ProcessBackend(Backend):
         if not started or board[b + 2] != started:
             return None
         return pid, pos, attempt, started
-
-    def running(self, chunk):
-        s = self._slot(chunk)
-        if s is None:
-            return None
-        pid, pos, attempt, started = s
-        return pos, attempt, started / 1e9
-
-    def on_timeout(self, chunk):
-        s = self._slot(chunk)
-        if s is None:
-            return None
-        pid, pos, attempt, started = s
-        if chunk.id in self._killed:
-            return "killed"
-        retired = self._retire_worker(chunk, pid, started)
-        if retired:
-            return retired
-        self._killed[chunk.id] = (chunk, pos, attempt)
-        try:
-            os.kill(pid, signal.SIGKILL)  # loky's pool breaks: crash_error tells
-        except ProcessLookupError:
-            pass
-        return "killed"
-
-    def _retire_worker(self, chunk, pid, started):
-        """Kill the worker running ``chunk``'s task without breaking loky's
-        pool (see :func:`gilfree._compat.loky.retire_worker`).  Returns "killed",
-        "finished" (the task ended meanwhile) or None (the caller kills the
-        worker and the pool breaks)."""
-
-        def still_in_task():
-            s = self._slot(chunk)
-            return s is not None and s[0] == pid and s[3] == started
-
-        def mark():
-            s = self._slot(chunk)
-            self._killed[chunk.id] = (chunk, s[1], s[2])
-            self._retired.add(chunk.id)
-
-        def unmark():
-            self._retired.discard(chunk.id)
-            self._killed.pop(chunk.id, None)
-
-        return _loky.retire_worker(self._ex, pid, chunk.future, still_in_task, mark, unmark,
-                                     TaskKilled(pid))
-
-    def crash_error(self, exc, chunk, inflight):
-        """The error for a broken pool; ``err.culprit`` is ``(chunk, pos,
-        attempt)`` of the task that broke it, when known."""
-        if isinstance(exc, TaskKilled) and chunk.id in self._retired:
-            self._retired.discard(chunk.id)
-            ch, pos, attempt = self._killed.pop(chunk.id)
-            err = self.run.timeout_error(ch, pos, attempt, killed="alone")
-            err.culprit = (ch, pos, attempt)
-            err.pool_intact = True
-            return err
-        if self._killed:
-            ch, pos, attempt = next(iter(self._killed.values()))
-            err = self.run.timeout_error(ch, pos, attempt, killed=True)
-            err.__cause__ = exc
-            err.culprit = (ch, pos, attempt)
-            return err
-        running = []
-        attempts = {}
-        for ch in inflight:
-            s = self._slot(ch)
-            if s is not None:
-                running.append((ch, s[1], s[0]))
-                attempts[ch.id] = s[2]
-        codes = {}
-        for _, _, pid in running:
-            p = self._procs.get(pid)
-            code = None
-            if p is not None:
-                for _ in range(20):  # the exit code can lag the broken pipe
-                    code = p.exitcode
-                    if code is not None:
-                        break
-                    time.sleep(0.01)
-            codes[pid] = code
-        culprits = [r for r in running if codes.get(r[2]) not in (None, -signal.SIGKILL)]
-        if len(culprits) != 1:
-            culprits = running if len(running) == 1 else []
-        candidates = sorted(ch.start + pos for ch, pos, _ in running)
-        if culprits:
-            ch, pos, pid = culprits[0]
-            index = ch.start + pos
-            err = WorkerCrashedError(
-                f"the worker process (pid {pid}) running the task of item {index} "
-                f"({item_repr(ch.items[pos])}) died: {describe_exitcode(codes.get(pid))}. "
-                "A segmentation fault, os._exit() or the out-of-memory killer ends a worker "
-                "this way; the pool will be restarted for the next map",
-                index=index, candidates=candidates, exitcode=codes.get(pid),
-            )
-            err.culprit = (ch, pos, attempts.get(ch.id, 0))
-        else:
-            which = (
-                f"items {candidates} were running" if candidates
-                else "no task was running (the worker died between tasks)"
-            )
-            err = WorkerCrashedError(
-                f"a worker process died and the item responsible could not be singled out: "
-                f"{which}. The pool will be restarted for the next map",
-                candidates=candidates,
-            )
-        err.__cause__ = exc
-        return err
 
     def shutdown(self, abort=False):
         board = getattr(self, "_board", None)
