@@ -64,7 +64,6 @@ def local_cluster(n_workers=None, threads_per_worker=None, *, dashboard=False):
                                 dashboard)
 
 
-
 # --------------------------------------------------------------------------
 # Worker side
 # --------------------------------------------------------------------------
@@ -119,7 +118,6 @@ def split_bounds(length, weights, min_size=1):
 
 def _is_large_array(obj):
     return isinstance(obj, np.ndarray) and obj.nbytes >= _config.DASK_SCATTER_MIN_BYTES
-
 
 
 def _run(client, func, parts, placement, shared, split, threads_arg, retries, what):

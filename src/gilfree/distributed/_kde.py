@@ -1,5 +1,5 @@
-""":func:`gilfree.kde` and :class:`gilfree.gaussian_kde` on a Dask cluster: the points split across workers, the samples
-scattered once to every worker."""
+""":func:`gilfree.kde` on a Dask cluster: the points split across workers,
+the samples scattered once to every worker."""
 
 import numpy as np
 

@@ -1,5 +1,6 @@
-""":func:`gilfree.parzen` and :func:`gilfree.parzen_counts` on a Dask cluster: the points split across workers, the samples
-scattered once to every worker."""
+""":func:`gilfree.parzen` and :func:`gilfree.parzen_counts` on a Dask
+cluster: the points split across workers, the samples scattered once to
+every worker."""
 
 import numpy as np
 

@@ -53,7 +53,6 @@ from ._worker import Spec, backoff_delay
 __all__ = ["imap", "pmap"]
 
 
-
 # --------------------------------------------------------------------------
 # One map
 # --------------------------------------------------------------------------
@@ -291,7 +290,6 @@ class _Run(_Failures, _Input):
         self.ahead = _Ahead()
 
 
-
     # -- called by backends -------------------------------------------------
 
     def done(self, chunk, raw):
@@ -300,7 +298,6 @@ class _Run(_Failures, _Input):
 
     def inflight_chunks(self):
         return list(self.inflight.values())
-
 
 
     # -- the scheduler ----------------------------------------------------

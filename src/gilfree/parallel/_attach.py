@@ -211,7 +211,6 @@ def load(blob, scope):
             _loading = None
 
 
-
 def rebuild(ref, offset, shape, strides, dtype):
     """Worker side: a read-only view of a buffer that holds its mapping
     (what a pickled array reference turns into)."""

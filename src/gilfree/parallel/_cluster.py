@@ -251,7 +251,6 @@ def inner_threads_by_host(client, nthreads):
     return {h: max(1, host_cores.get(h, threads[h]) // threads[h]) for h in threads}
 
 
-
 def scatter_to(client, obj, addr, attempts=4):
     """Scatter ``obj`` to the worker at ``addr`` (None: any), or to another
     live one if that worker is gone; returns ``(future, [address] or

@@ -163,12 +163,6 @@ class _Scatterer:
             for k in [k for k, hit in self._cache.items() if hit[1].key in keys]:
                 self._forget_locked(k)
 
-    @property
-    def n_scattered(self):
-        """Arrays scattered and held now."""
-        with self._lock:
-            return len(self._cache)
-
     def release(self):
         with self._lock:
             futs = [hit[1] for hit in self._cache.values()]
@@ -248,8 +242,6 @@ def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_hos
     results = ctl.results
     blob, packed = pack_outcome(results, failure)
     return len(results), blob, packed, elapsed, where
-
-
 
 
 class _InitializerPlugin(distributed.WorkerPlugin):
