@@ -3,6 +3,7 @@
 and a path opened on the worker."""
 
 import collections
+import importlib
 import mmap
 import os
 
@@ -15,8 +16,11 @@ from ..parallel._errors import add_note
 from ..resize import normalize_method
 from ..tiles import Tiles
 from ..tiles import _Job as _plan_tiling
-from ..tiles import tiles as _tiles_local
 from ._core import _require, _run, split_bounds
+
+#: the module (``gilfree.tiles`` is also the name of its function), whose
+#: ``tiles`` is looked up when a worker runs a part
+_tiles_module = importlib.import_module("gilfree.tiles")
 
 #: A view of a file's bytes, reopened read-only on a worker: the file's
 #: path, the view's dtype, shape and strides, and the file offset of its
@@ -145,7 +149,7 @@ def _tiles_part(part, size, stride, threshold, min_fraction, out_shape, method, 
         mask = _open_source(msrc)
         if mrows is not None:
             mask = mask[mrows[0]:mrows[1]]
-    out = _tiles_local(image, size, stride, threshold=threshold, mask=mask,
+    out = _tiles_module.tiles(image, size, stride, threshold=threshold, mask=mask,
                 min_fraction=min_fraction, out_shape=out_shape, method=method, pad=pad,
                 engine=engine, n_threads=n_threads)
     if last is None and not shift:
