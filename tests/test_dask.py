@@ -52,10 +52,17 @@ def _children():
 
 
 def _listening_ports():
+    """``(pid, port)`` of every TCP port the child processes of this process
+    listen on (the workers of its clusters): other processes of the machine,
+    and the nannies of module clusters running in this process, open and
+    close ports of their own meanwhile."""
     ports = set()
-    for c in psutil.Process().net_connections(kind="tcp"):
-        if c.status == psutil.CONN_LISTEN:
-            ports.add(c.laddr.port)
+    for p in psutil.Process().children(recursive=True):
+        try:
+            conns = p.net_connections(kind="tcp")
+        except psutil.Error:  # it exited meanwhile
+            continue
+        ports.update((p.pid, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN)
     return ports
 
 
@@ -754,13 +761,13 @@ def test_distributed_tiles_bands_equal_local(full, slide_files, monkeypatch):
 
     monkeypatch.setattr(_config, "DISTRIBUTED_TILES_MIN_PART_BYTES", 2048)
     seen = []
-    real_run = gd._run
+    real_run = gd._tiles._run
 
     def spy(client, func, parts, *args):
         seen.append(parts)
         return real_run(client, func, parts, *args)
 
-    monkeypatch.setattr(gd, "_run", spy)
+    monkeypatch.setattr(gd._tiles, "_run", spy)
     files = slide_files
     raw = np.memmap(files["dir"] / "raw.u8", dtype=np.uint8, mode="r", shape=(350, 270, 4),
                     offset=96)
@@ -784,7 +791,7 @@ def test_distributed_tiles_bands_equal_local(full, slide_files, monkeypatch):
         # a memmap travels as its file, never with its data
         for part in parts:
             assert not any(isinstance(x, np.memmap) for x in part)
-        assert any(isinstance(part[0], gd._MappedView) for part in parts)
+        assert any(isinstance(part[0], gd._tiles._MappedView) for part in parts)
 
 
 def test_distributed_tiles_errors_equal_local(full, slide_files):
@@ -906,13 +913,13 @@ def test_distributed_dtw_sweep_equals_local(full, dtw_case, monkeypatch):
     dtw, data, template = dtw_case
     grid = {"max_cost": [2, 3, 4, 5], "template__use_cols": [("gyr_ml",), ("gyr_ml", "gyr_si")]}
     groups = []
-    real = gd.scale_items
+    real = gd._dtw.scale_items
 
     def spy(func, items, *args, **kwargs):
         groups.append([len(i) for i in items])
         return real(func, items, *args, **kwargs)
 
-    monkeypatch.setattr(gd, "scale_items", spy)
+    monkeypatch.setattr(gd._dtw, "scale_items", spy)
     got = gd.dtw_sweep(data, 51.2, grid, template=template, client=full)
     want = dtw.sweep(data, 51.2, grid, template=template)
     _same_segmentation(got, want)

@@ -25,7 +25,7 @@ from gilfree.parallel import (
     register_backend,
     shared,
 )
-from gilfree.parallel._shared import MapSegments, make_dumps
+from gilfree.parallel._segments import MapSegments, make_dumps
 
 BACKENDS = ("serial", "threads", "processes")
 
@@ -191,7 +191,7 @@ def test_processes_backend_uses_other_processes():
 
 def test_auto_chunking_amortises_trivial_tasks():
     # 20k trivial tasks must not become 20k chunks: the batcher grows them
-    from gilfree.parallel._api import _Batcher
+    from gilfree.parallel._checks import _Batcher
 
     b = _Batcher("auto", 2, 20_000, 0.01)
     sizes, done = [], 0
@@ -214,7 +214,7 @@ def test_auto_chunking_amortises_trivial_tasks():
 def test_auto_chunking_forgets_a_slow_first_probe():
     # the first one-task chunk pays first-call costs; a big fast chunk after it
     # sets the size (weighed by tasks), while a slower chunk counts at once
-    from gilfree.parallel._api import _Batcher
+    from gilfree.parallel._checks import _Batcher
 
     # probes: a few tasks for a long input of known length, fewer for a short one
     assert _Batcher("auto", 2, 10_000, 0.01).next_size(0) == _config.PARALLEL_PROBE_TASKS
@@ -718,16 +718,17 @@ def test_new_buffers_filled_either_way(no_leaks, monkeypatch, on_advice):
     """Where the kernel gives shared memory huge pages only on advice, a new
     buffer is filled through a mapping that asks for them; else by pwrite.
     The data reaching the workers is the same, for any strides and dtype."""
+    from gilfree._compat import linux
     from gilfree.parallel import _shared
 
-    monkeypatch.setattr(_shared, "shmem_huge_pages_on_advice", lambda: on_advice)
+    monkeypatch.setattr(linux, "shmem_huge_pages_on_advice", lambda: on_advice)
     _shared.POOL.clear()
     a = np.random.default_rng(11).random((700, 900))  # 5 MB
     views = [a, a[::-1, ::2], a.T, a.astype(np.float32)]
     assert pmap(_sum, views, backend="processes", n_workers=2, chunksize=1) == \
         [float(np.ascontiguousarray(v).sum()) for v in views]  # workers get C order
     for kind in ("memfd", "named"):
-        if kind == "memfd" and not _shared.memfd_usable():
+        if kind == "memfd" and not linux.memfd_usable():
             continue
         buf = _shared.Buffer(a[:, ::3].nbytes, kind, "test", data=a[:, ::3])
         try:
@@ -753,16 +754,16 @@ def test_new_buffers_filled_either_way(no_leaks, monkeypatch, on_advice):
     (None, {}, False),  # no transparent huge pages at all
 ])
 def test_shmem_huge_page_mode_is_read_from_sysfs(tmp_path, monkeypatch, top, sizes, expected):
-    from gilfree.parallel import _shared
+    from gilfree._compat import linux
 
     if top is not None:
         (tmp_path / "shmem_enabled").write_text(top + "\n")
     for size, mode in sizes.items():
         (tmp_path / f"hugepages-{size}").mkdir()
         (tmp_path / f"hugepages-{size}" / "shmem_enabled").write_text(mode + "\n")
-    monkeypatch.setattr(_shared, "_THP", str(tmp_path if top is not None else tmp_path / "none"))
-    monkeypatch.setattr(_shared, "_huge_on_advice", None)
-    assert _shared.shmem_huge_pages_on_advice() is expected
+    monkeypatch.setattr(linux, "THP", str(tmp_path if top is not None else tmp_path / "none"))
+    monkeypatch.setattr(linux, "_huge_on_advice", None)
+    assert linux.shmem_huge_pages_on_advice() is expected
 
 
 def test_arrays_of_any_dtype_are_shared(no_leaks):
@@ -1033,3 +1034,30 @@ def test_imap_over_ten_million_items_keeps_memory_flat():
         tracemalloc.stop()
     assert n == 10_000_000
     assert peak < 20 * 2**20  # a few chunks in flight, never the input or the results
+
+
+def _worker_pid(_):
+    return os.getpid()
+
+
+def test_maps_kde_and_the_bench_share_one_process_pool():
+    """pmap(backend="processes"), the python engine of the KDE kernels and
+    gilfree bench's process pools take the same executor for the same
+    worker count: none of them shuts the pool down under another."""
+    from gilfree._compat import loky as _loky
+    from gilfree.bench import _pools
+    from gilfree.parallel import _pool
+
+    rng = np.random.default_rng(3)
+    x, q = rng.standard_normal((300, 1)), rng.standard_normal((400, 1))
+    with _pool.process_executor(2) as ex:
+        assert _pools.process_pool(2) is ex
+        pids = set(pmap(_worker_pid, range(6), backend="processes", n_workers=2, chunksize=1))
+        assert pids <= set(_loky.worker_processes(ex))
+        np.testing.assert_allclose(gilfree.kde(x, q, 0.5, engine="python", n_threads=2),
+                                   gilfree.kde(x, q, 0.5, engine="numpy"), rtol=1e-12)
+        assert _loky.executor_usable(ex) and ex.submit(abs, -3).result() == 3
+        _pools.shutdown_processes()  # the bench is done: the block still uses the pool
+        assert _loky.executor_usable(ex) and ex.submit(abs, -4).result() == 4
+    assert set(pmap(_worker_pid, range(4), backend="processes", n_workers=2)) <= set(
+        _loky.worker_processes(ex))

@@ -208,7 +208,7 @@ def test_pool_found_broken_when_submitting_reports_a_crash(monkeypatch, no_leaks
     which must end as a WorkerCrashedError like any other crash."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from gilfree.parallel import _backends
+    from gilfree.parallel import _processes as _backends
 
     real = _backends.ProcessBackend._get_executor
     calls = []

@@ -270,7 +270,7 @@ def test_shared_memory_replaced_by_another_user_is_refused(tmp_path, monkeypatch
     pickle that would create a file if it were loaded: the chunk fails with a
     clear error and nothing of it is loaded."""
     prefix = _setpriv_prefix()
-    from gilfree.parallel import _backends
+    from gilfree.parallel import _processes as _backends
 
     monkeypatch.setattr(_shared, "_transport", "named")
     os.chmod(tmp_path, 0o777)
@@ -584,7 +584,7 @@ def test_imap_over_a_generator_of_large_arrays_stays_bounded(backend, no_leaks):
 
 def test_default_read_ahead_is_bounded_in_bytes():
     from gilfree import _config
-    from gilfree.parallel._api import _check_prefetch
+    from gilfree.parallel._checks import _check_prefetch
 
     phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     assert _check_prefetch("auto") == min(_config.PARALLEL_PREFETCH_BYTES, phys // 8)
@@ -838,7 +838,7 @@ def test_dask_worker_liveness_does_not_read_proc(monkeypatch):
     pytest.importorskip("distributed")
     import builtins
 
-    from gilfree.parallel import _dask
+    from gilfree.parallel import _cluster as _dask
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:

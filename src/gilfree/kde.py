@@ -126,19 +126,19 @@ def _call(func_name, before, q, after, H, engine, n_threads):
 
 
 def _python_pool(mod, func_name, before, q, after, H, nt):
-    from loky import get_reusable_executor
+    from .parallel._pool import process_executor
 
     m = q.shape[0]
     per_task = _config.KDE_PYTHON_MIN_POINTS_PER_TASK
     n_tasks = max(1, min(4 * nt, m // per_task))
     bounds = np.linspace(0, m, n_tasks + 1).astype(int)
-    executor = get_reusable_executor(max_workers=nt)
-    futures = [
-        executor.submit(mod.run_points, func_name, before, q[a:b], after, H)
-        for a, b in zip(bounds[:-1], bounds[1:])
-        if b > a
-    ]
-    return np.concatenate([f.result() for f in futures], axis=0)
+    with process_executor(nt) as executor:  # pmap(backend="processes")'s pool
+        futures = [
+            executor.submit(mod.run_points, func_name, before, q[a:b], after, H)
+            for a, b in zip(bounds[:-1], bounds[1:])
+            if b > a
+        ]
+        return np.concatenate([f.result() for f in futures], axis=0)
 
 
 def _exp_family(x, w, q, c, sq, log, dtype, engine, n_threads):
@@ -691,7 +691,7 @@ class gaussian_kde(GaussianKdeIntegrals):  # noqa: N801 - the name of the scipy 
             may underflow to 0; use :meth:`logpdf` there.
         """
         if client is not None:
-            from .distributed import gaussian_kde_evaluate
+            from .distributed._gaussian_kde import gaussian_kde_evaluate
 
             return gaussian_kde_evaluate(self, points, client=client)
         return self._estimate(points, log=False)

@@ -1,14 +1,21 @@
 """Thread and process pools for the benchmark's pure-Python approaches.
 
-Process pools come from loky (spawned workers: safe after OpenMP and Numba
-threads have run in this process, unlike a plain fork).  One pool per
-worker count is kept for the whole run, so that the workloads after the
-first reuse started workers instead of starting them again (start-up
-falls in an approach's untimed warm-up either way; this saves wall time).
+Process pools are the ones ``pmap(backend="processes")`` uses
+(:mod:`gilfree.parallel._pool`: loky, spawned workers, safe after OpenMP
+and Numba threads have run in this process, unlike a plain fork), taken
+with the same arguments for the same worker count, so that the bench and
+gilfree's own maps never shut down each other's pool.  One pool per worker
+count is held for the whole run, so that the workloads after the first
+reuse started workers instead of starting them again (start-up falls in an
+approach's untimed warm-up either way; this saves wall time).
 """
 
 import concurrent.futures
 import threading
+
+from loky import BrokenProcessPool
+
+from ..parallel import _pool
 
 _POOLS = {}
 _LOCK = threading.Lock()
@@ -23,32 +30,30 @@ def split(seq, parts):
 
 
 def process_pool(workers):
-    """The run's loky pool of ``workers`` processes (started on first use)."""
-    from loky import ProcessPoolExecutor
-
+    """The run's loky executor of ``workers`` processes (started on first use)."""
     with _LOCK:
-        ex = _POOLS.get(workers)
-        if ex is None:
-            ex = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers)
-        return ex
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = _pool.acquire(workers, None, _pool.default_inner(workers))
+        return pool.ex
 
 
 def _discard(workers, ex):
     with _LOCK:
-        if _POOLS.get(workers) is ex:
-            del _POOLS[workers]
-    ex.shutdown(wait=False, kill_workers=True)
+        pool = _POOLS.get(workers)
+        if pool is None or pool.ex is not ex:
+            return
+        del _POOLS[workers]
+    _pool._release_pool(pool, kill=True)  # broken: the next map starts a new pool
 
 
 def process_map(fn, tasks, workers):
     """``[fn(*t) for t in tasks]`` on a loky process pool (arguments pickled)."""
-    from loky import BrokenProcessPool
-
     ex = process_pool(workers)
     try:
         return list(ex.map(fn, *zip(*tasks))) if tasks else []
     except BrokenProcessPool:
-        _discard(workers, ex)  # the next map starts a new pool
+        _discard(workers, ex)
         raise
 
 
@@ -59,9 +64,11 @@ def thread_map(fn, tasks, workers):
 
 
 def shutdown_processes():
-    """Stop every pool :func:`process_pool` started."""
+    """Let go of every pool :func:`process_pool` took, and stop the shared
+    pool's workers if no map uses it."""
     with _LOCK:
         pools = list(_POOLS.values())
         _POOLS.clear()
-    for ex in pools:
-        ex.shutdown(wait=True, kill_workers=True)
+    for pool in pools:
+        _pool._release_pool(pool)
+    _pool.shutdown_idle()

@@ -12,6 +12,7 @@
 """
 
 from ._api import imap, pmap
+from ._attach import SharedMemoryIdentityError
 from ._backends import (
     Backend,
     BackendUnavailableError,
@@ -19,7 +20,7 @@ from ._backends import (
     register_backend,
 )
 from ._errors import ParallelError, TaskExitError, TaskTimeoutError, WorkerCrashedError
-from ._shared import SharedArray, SharedMemoryIdentityError, shared
+from ._shared import SharedArray, shared
 from ._sweep import Parallelize, sweep, with_params
 
 __all__ = [

@@ -30,239 +30,35 @@ import io
 import os
 import pickle
 import secrets
-import signal
 import threading
-import time
 import traceback
 
+import cloudpickle
 import distributed
 import numpy as np
 from distributed.comm import get_address_host
 
 from .. import _config
-from .._config import usable_cores
 from ._backends import Backend, Outcome
-from ._errors import WorkerCrashedError, item_repr
-from ._worker import THREAD_ENV_VARS, SimpleCtl, Spec, limit_this_thread, run_items
+from ._cluster import (
+    Resubmits,
+    connect,
+    inner_threads_by_host,
+    lost_keys,
+    scatter_everywhere,
+    worker_threads,
+)
+from ._errors import (
+    TaskExitError,
+    WorkerCrashedError,
+    add_note,
+    item_repr,
+    pack_exception,
+    unpicklable_error,
+)
+from ._worker import SimpleCtl, Spec, limit_this_thread, pack_outcome, run_items
 
-__all__ = ["DaskBackend", "Connection", "connect", "worker_threads"]
-
-
-# --------------------------------------------------------------------------
-# Connecting to a cluster, or starting a local one
-# --------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _quiet_nanny_environ():
-    """A LocalCluster's nannies run in this process and copy Dask's
-    ``pre-spawn-environ`` (``OMP_NUM_THREADS=1`` and friends) into *this*
-    process's environment, which would silently make every later gilfree
-    call here single-threaded.  Keep only the memory setting, and put the
-    thread variables back as they were."""
-    import dask
-
-    saved = {var: os.environ.get(var) for var in THREAD_ENV_VARS}
-    try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ":
-                              {"MALLOC_TRIM_THRESHOLD_": 65536}}):
-            yield
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
-
-
-def local_cluster_kwargs(n_workers, threads_per_worker, dashboard=False):
-    """Arguments of gilfree's LocalClusters: worker processes bound to the
-    loopback interface, dashboard off unless asked, each worker's thread
-    pools sized to its threads before it imports anything."""
-    env = {var: str(threads_per_worker) for var in THREAD_ENV_VARS}
-    return dict(
-        n_workers=n_workers,
-        threads_per_worker=threads_per_worker,
-        processes=True,
-        host="127.0.0.1",
-        # The scheduler always serves HTTP (health, metrics; the dashboard
-        # only when asked): on a free port of the loopback interface, never
-        # on 8787 of every interface.
-        dashboard_address="127.0.0.1:0",
-        scheduler_kwargs={"dashboard": bool(dashboard)},
-        env=env,
-    )
-
-
-class Connection:
-    """A Client gilfree uses, and whether gilfree must close it (and the
-    LocalCluster it started) when done."""
-
-    def __init__(self, client, owns_client=False, cluster=None):
-        self.client = client
-        self.owns_client = owns_client
-        self.cluster = cluster
-
-    def close(self, abort=False):
-        timeout = 2.0 if abort else _config.DASK_CLOSE_TIMEOUT
-        pids = _worker_pids(self.cluster) if self.cluster is not None else []
-        if self.owns_client:
-            with contextlib.suppress(Exception):
-                self.client.close(timeout=timeout)
-        if self.cluster is not None:
-            with contextlib.suppress(Exception):
-                self.cluster.close(timeout=timeout)
-        self.cluster = None
-        self.owns_client = False
-        # a worker that did not stop in time (Ctrl-C, a busy machine) is killed:
-        # gilfree's own cluster leaves no process behind
-        _reap(pids, 0.5 if abort else 5.0)
-
-
-def _worker_pids(cluster):
-    pids = []
-    for nanny in list(getattr(cluster, "workers", {}).values()):
-        with contextlib.suppress(Exception):
-            pid = nanny.pid
-            if isinstance(pid, int):
-                pids.append(pid)
-    return pids
-
-
-def _alive(pid):
-    """Whether process ``pid`` runs (a zombie does not), on any platform
-    (psutil, a dependency of distributed: no /proc on macOS)."""
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:  # pragma: no cover - exists, but may not be looked at
-        return True
-
-
-def _reap(pids, grace):
-    deadline = time.monotonic() + grace
-    left = [p for p in pids if _alive(p)]
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
-        left = [p for p in left if _alive(p)]
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def start_local_cluster(n_workers, threads_per_worker=1, dashboard=False):
-    """A LocalCluster on 127.0.0.1 and a Client of it (not the default
-    client of dask collections)."""
-    kwargs = local_cluster_kwargs(n_workers, threads_per_worker, dashboard)
-    cluster = client = None
-    with _quiet_nanny_environ():
-        try:
-            cluster = distributed.LocalCluster(**kwargs)
-            client = distributed.Client(cluster, set_as_default=False,
-                                        timeout=_config.DASK_START_TIMEOUT)
-            client.wait_for_workers(n_workers, timeout=_config.DASK_START_TIMEOUT)
-        except BaseException:
-            Connection(client, client is not None, cluster).close(abort=True)
-            raise
-    return Connection(client, True, cluster)
-
-
-def connect(client=None, *, n_workers=None, threads_per_worker=1, dashboard=False):
-    """Resolve a user's ``client=`` into a :class:`Connection`.
-
-    ``None`` starts a LocalCluster of ``n_workers`` processes with
-    ``threads_per_worker`` threads each (closed by ``Connection.close``);
-    a scheduler address string opens a Client to it (closed, the cluster
-    not); a :class:`distributed.Client` is used as it is.
-    """
-    if client is None:
-        n = usable_cores() if n_workers is None else n_workers
-        return start_local_cluster(n, threads_per_worker, dashboard)
-    if isinstance(client, str):
-        try:
-            c = distributed.Client(client, set_as_default=False,
-                                   timeout=_config.DASK_START_TIMEOUT)
-        except OSError as exc:
-            raise OSError(
-                f"client={client!r}: could not connect to a Dask scheduler at that address "
-                f"({exc}); start one (`dask scheduler`) or pass client=None for a local "
-                "cluster"
-            ) from exc
-        return Connection(c, True)
-    if isinstance(client, distributed.Client):
-        if client.status not in ("running", "connecting", "newly-created"):
-            raise ValueError(
-                f"client is {client.status}: pass a running dask.distributed Client, a "
-                "scheduler address, or None for a local cluster"
-            )
-        return Connection(client)
-    raise TypeError(
-        "client must be a dask.distributed Client, a scheduler address such as "
-        f"'tcp://127.0.0.1:8786', or None for a local cluster; got {item_repr(client)} of type "
-        f"{type(client).__name__}"
-    )
-
-
-def worker_threads(client):
-    """``{worker address: nthreads}`` of the cluster's workers, in a stable
-    order (waits for at least one worker)."""
-    nthreads = client.nthreads()
-    if not nthreads:
-        client.wait_for_workers(1, timeout=_config.DASK_START_TIMEOUT)
-        nthreads = client.nthreads()
-    return dict(sorted(nthreads.items()))
-
-
-def scatter_everywhere(client, obj):
-    """Scatter ``obj`` once to every worker (``broadcast=True``); a Future.
-
-    If the broadcast does not finish within ``DASK_BROADCAST_TIMEOUT`` (a
-    worker died and the scheduler has not noticed yet: copying to it waits
-    for a connect timeout), ``obj`` is scattered to one worker instead and
-    the others fetch it from there when a task needs it.
-    """
-    try:
-        [fut] = client.scatter([obj], broadcast=True, hash=False,
-                               timeout=_config.DASK_BROADCAST_TIMEOUT)
-    except (TimeoutError, OSError):
-        [fut] = client.scatter([obj], hash=False)
-    return fut
-
-
-def lost_keys(client, futures):
-    """Keys of ``futures`` that no worker holds any more."""
-    futures = [f for f in futures if f is not None]
-    if not futures:
-        return set()
-    try:
-        who = client.who_has(futures)
-    except concurrent.futures.CancelledError:  # already forgotten: all of them
-        return {f.key for f in futures}
-    return {f.key for f in futures if not who.get(f.key)}
-
-
-def _report_cores():
-    return usable_cores()
-
-
-def inner_threads_by_host(client, nthreads):
-    """Fair share of a host's cores for one running task there: the host's
-    usable cores divided by all worker threads on that host (at least 1), so
-    that tasks x inner threads never exceed the host's cores."""
-    try:
-        cores = client.run(_report_cores)
-    except Exception:  # pragma: no cover - a worker left meanwhile
-        cores = {}
-    threads, host_cores = {}, {}
-    for addr, nt in nthreads.items():
-        host = get_address_host(addr)
-        threads[host] = threads.get(host, 0) + nt
-        if addr in cores:
-            host_cores[host] = max(host_cores.get(host, 0), cores[addr])
-    return {h: max(1, host_cores.get(h, threads[h]) // threads[h]) for h in threads}
+__all__ = ["DaskBackend"]
 
 
 # --------------------------------------------------------------------------
@@ -310,8 +106,6 @@ class _Scatterer:
         """``(blob, [futures])``: ``obj`` pickled, large arrays replaced by
         references to their scattered copies, each held once more until
         :meth:`drop` (or :meth:`release`)."""
-        import cloudpickle
-
         refs = []
         index = {}
         scatterer = self
@@ -369,12 +163,6 @@ class _Scatterer:
             for k in [k for k, hit in self._cache.items() if hit[1].key in keys]:
                 self._forget_locked(k)
 
-    @property
-    def n_scattered(self):
-        """Arrays scattered and held now."""
-        with self._lock:
-            return len(self._cache)
-
     def release(self):
         with self._lock:
             futs = [hit[1] for hit in self._cache.values()]
@@ -428,11 +216,6 @@ def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_hos
     ``(n_done, results_blob, failure, elapsed, where)`` like the process
     workers do, ``failure`` being None or ``(pos, kind, exc_blob, tb_text,
     attempt)``."""
-    import cloudpickle
-
-    from ._errors import pack_exception
-    from ._worker import pack_outcome
-
     try:
         worker = distributed.get_worker()
         address = worker.address
@@ -461,8 +244,6 @@ def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_hos
     return len(results), blob, packed, elapsed, where
 
 
-
-
 class _InitializerPlugin(distributed.WorkerPlugin):
     """Runs a map's ``initializer(*initargs)`` on every worker: those
     present when the map starts and any that join during it, including a
@@ -481,8 +262,6 @@ class _InitializerPlugin(distributed.WorkerPlugin):
         except BaseException as exc:
             # SystemExit / KeyboardInterrupt would end the worker (or the
             # plugin's registration) silently: an error that says so instead
-            from ._errors import TaskExitError
-
             raise TaskExitError(
                 f"initializer= raised {type(exc).__name__}"
                 f"({', '.join(map(item_repr, exc.args))}) on Dask worker "
@@ -497,7 +276,82 @@ class _InitializerPlugin(distributed.WorkerPlugin):
 # --------------------------------------------------------------------------
 
 
-class DaskBackend(Backend):
+class _LostTasks:
+    """What :class:`DaskBackend` does when a chunk's task ends: its result
+    fetched at once, or the chunk resubmitted by the one policy of
+    :class:`~._cluster.Resubmits`, or its loss reported."""
+
+    def _on_done(self, chunk, fut):
+        # Dask's callback thread.  The result is fetched here, at once: a
+        # finished result lives on its worker until fetched and is lost if
+        # that worker dies first.  Lost chunks are resubmitted: a result lost
+        # with its worker (always), a chunk the scheduler gave up on after
+        # its workers died (KilledWorker: while ``retries`` remain).
+        if self._closing or chunk.future is not fut:
+            return
+        status = fut.status
+        raw = exc = None
+        if status == "finished":
+            try:
+                raw = fut.result()
+            except Exception as e:  # cancelled or lost between done and fetch
+                status, exc = "lost", e
+        elif status == "error":
+            try:
+                exc = fut.exception()
+            except Exception as e:  # pragma: no cover
+                status, exc = "lost", e
+        else:
+            status = "lost"
+        if self._closing:
+            return
+        delay = None
+        if status == "lost" or Resubmits.is_killed(exc):
+            delay = self._policy.delay(chunk.id, killed=status != "lost")
+        if delay is not None:
+            timer = threading.Timer(delay, self._resubmit, (chunk, status, raw, exc))
+            timer.daemon = True
+            timer.start()
+            return
+        self.run.done(chunk, (status, raw, exc))
+
+    def _resubmit(self, chunk, status, raw, exc):
+        if self._closing:
+            return
+        try:
+            try:
+                self._submit(chunk, check=True)
+            except concurrent.futures.CancelledError:
+                self._submit(chunk, check=True, force=True)
+        except Exception as err:  # the cluster is gone: report the loss
+            if not self._closing:
+                self.run.done(chunk, ("lost", None, err))
+
+    def crash_error(self, exc, chunk, inflight):
+        lost = list(range(chunk.start, chunk.start + len(chunk.items)))
+        tries = self._policy.killed.get(chunk.id, 0)
+        if isinstance(exc, distributed.KilledWorker):
+            why = (f"the Dask workers running it died {getattr(exc, 'allowed_failures', '?')}"
+                   " + 1 times and the scheduler gave up on it (KilledWorker; "
+                   "distributed.scheduler.allowed-failures)")
+        else:
+            why = str(exc)
+        again = f" after {tries} resubmission(s) (retries={self.run.retries})" if tries else ""
+        first = item_repr(chunk.items[0])
+        which = (f"item {lost[0]} ({first})" if len(lost) == 1
+                 else f"items {lost[0]}..{lost[-1]} (first: {first})")
+        err = WorkerCrashedError(
+            f"the task of {which} was lost{again}: {why}. A task that "
+            "crashes its worker (segfault, os._exit, out of memory) ends this way; pass "
+            "retries= to resubmit lost tasks more often",
+            index=lost[0] if len(lost) == 1 else None,
+            candidates=lost,
+        )
+        err.__cause__ = exc if isinstance(exc, BaseException) else None
+        return err
+
+
+class DaskBackend(_LostTasks, Backend):
     """Chunks of the map as dask.distributed tasks.
 
     ``n_workers`` is the number of worker processes of a LocalCluster
@@ -541,8 +395,7 @@ class DaskBackend(Backend):
         self._futures = {}
         self._lock = threading.Lock()
         self._token = secrets.token_hex(6)
-        self._resubmits = {}
-        self._lost = {}
+        self._policy = Resubmits(run.retries)
         self._conn = connect(run.client, n_workers=self.n_workers, threads_per_worker=1)
         client = self._conn.client
         nthreads = worker_threads(client)
@@ -578,8 +431,6 @@ class DaskBackend(Backend):
                 client.register_plugin(_InitializerPlugin(run.initializer, run.initargs),
                                        name=self._plugin)
             except Exception as exc:
-                from ._errors import add_note
-
                 # the map never starts, so it never shuts down: a cluster
                 # started for it closes here
                 self.shutdown(abort=True)
@@ -590,10 +441,8 @@ class DaskBackend(Backend):
         try:
             self._function()
         except Exception as exc:
-            from ._api import _unpicklable_error
-
             self.shutdown(abort=True)
-            raise _dask_unpicklable(_unpicklable_error, "func", run.func, exc) from None
+            raise _dask_unpicklable("func", run.func, exc) from None
 
     def _unregister_plugin(self):
         """Stop running the initializer on workers that join (after the map,
@@ -632,14 +481,12 @@ class DaskBackend(Backend):
         try:
             return self._scatter.dumps(chunk.items)
         except Exception as exc:
-            from ._api import _unpicklable_error
-
             for pos, item in enumerate(chunk.items):
                 try:
                     self._scatter.dumps(item)
                 except Exception as item_exc:
                     label = f"item {chunk.start + pos}"
-                    raise _dask_unpicklable(_unpicklable_error, label, item, item_exc) from None
+                    raise _dask_unpicklable(label, item, item_exc) from None
             raise exc
 
     def submit(self, chunk):
@@ -666,7 +513,7 @@ class DaskBackend(Backend):
                     blob, refs = chunk.state = self._dump_items(chunk)
                     self._scatter.drop(old)
         fn_blob, fn_refs = self._function()
-        n = self._resubmits.get(chunk.id, 0) + self._lost.get(chunk.id, 0)
+        n = self._policy.count(chunk.id)
         key = f"gilfree-map-{self._token}-{chunk.id}" + (f"-r{n}" if n else "")
         fut = self._conn.client.submit(
             run_dask_chunk, self._token, fn_blob, fn_refs, blob, refs, self._spec,
@@ -679,67 +526,13 @@ class DaskBackend(Backend):
             self._futures[chunk.id] = fut
         fut.add_done_callback(lambda f, c=chunk: self._on_done(c, f))
 
-    def _on_done(self, chunk, fut):
-        # Dask's callback thread.  The result is fetched here, at once: a
-        # finished result lives on its worker until fetched and is lost if
-        # that worker dies first.  Lost chunks are resubmitted: a result lost
-        # with its worker (always), a chunk the scheduler gave up on after
-        # its workers died (KilledWorker: while ``retries`` remain).
-        if self._closing or chunk.future is not fut:
-            return
-        status = fut.status
-        raw = exc = None
-        if status == "finished":
-            try:
-                raw = fut.result()
-            except Exception as e:  # cancelled or lost between done and fetch
-                status, exc = "lost", e
-        elif status == "error":
-            try:
-                exc = fut.exception()
-            except Exception as e:  # pragma: no cover
-                status, exc = "lost", e
-        else:
-            status = "lost"
-        if self._closing:
-            return
-        n = self._resubmits.get(chunk.id, 0)
-        lost = self._lost.get(chunk.id, 0)
-        again = False
-        if status == "lost" and lost < _config.DASK_LOST_RESUBMITS:
-            self._lost[chunk.id] = lost + 1
-            again = True
-        elif isinstance(exc, distributed.KilledWorker) and n < self.run.retries:
-            self._resubmits[chunk.id] = n + 1
-            again = True
-        if again:
-            # after a pause: the scheduler is still digesting the worker's death
-            delay = _config.PARALLEL_RETRY_BACKOFF_BASE * 2 ** min(n + lost, 5)
-            timer = threading.Timer(delay, self._resubmit, (chunk, status, raw, exc))
-            timer.daemon = True
-            timer.start()
-            return
-        self.run.done(chunk, (status, raw, exc))
-
-    def _resubmit(self, chunk, status, raw, exc):
-        if self._closing:
-            return
-        try:
-            try:
-                self._submit(chunk, check=True)
-            except concurrent.futures.CancelledError:
-                self._submit(chunk, check=True, force=True)
-        except Exception as err:  # the cluster is gone: report the loss
-            if not self._closing:
-                self.run.done(chunk, ("lost", None, err))
-
     def outcome(self, chunk, raw):
         status, result, exc = raw
         if status == "lost":
             if self._closing:
                 return Outcome(cancelled=True)
             return Outcome(crash=_LostChunk(
-                f"its task was cancelled or its result lost {self._lost.get(chunk.id, 0)} "
+                f"its task was cancelled or its result lost {self._policy.lost.get(chunk.id, 0)} "
                 f"times ({exc or 'no reason given'})"))
         if status == "error":
             if isinstance(exc, distributed.KilledWorker):
@@ -762,29 +555,6 @@ class DaskBackend(Backend):
         if state is not None and self._scatter is not None:
             self._scatter.drop(state[1])
         chunk.future = None
-
-    def crash_error(self, exc, chunk, inflight):
-        lost = list(range(chunk.start, chunk.start + len(chunk.items)))
-        tries = self._resubmits.get(chunk.id, 0)
-        if isinstance(exc, distributed.KilledWorker):
-            why = (f"the Dask workers running it died {getattr(exc, 'allowed_failures', '?')}"
-                   " + 1 times and the scheduler gave up on it (KilledWorker; "
-                   "distributed.scheduler.allowed-failures)")
-        else:
-            why = str(exc)
-        again = f" after {tries} resubmission(s) (retries={self.run.retries})" if tries else ""
-        first = item_repr(chunk.items[0])
-        which = (f"item {lost[0]} ({first})" if len(lost) == 1
-                 else f"items {lost[0]}..{lost[-1]} (first: {first})")
-        err = WorkerCrashedError(
-            f"the task of {which} was lost{again}: {why}. A task that "
-            "crashes its worker (segfault, os._exit, out of memory) ends this way; pass "
-            "retries= to resubmit lost tasks more often",
-            index=lost[0] if len(lost) == 1 else None,
-            candidates=lost,
-        )
-        err.__cause__ = exc if isinstance(exc, BaseException) else None
-        return err
 
     def shutdown(self, abort=False):
         self._closing = True
@@ -815,11 +585,9 @@ class _LostChunk(Exception):
     scattered input lost with its worker)."""
 
 
-def _dask_unpicklable(make_error, label, obj, exc):
+def _dask_unpicklable(label, obj, exc):
     """The processes backend's 'cannot be pickled' error, worded for Dask."""
-    import cloudpickle
-
-    err = make_error(label, obj, cloudpickle.dumps, label, exc)
+    err = unpicklable_error(label, obj, cloudpickle.dumps, label, exc)
     msg = str(err).replace("process workers", "Dask workers")
     return TypeError(msg)
 

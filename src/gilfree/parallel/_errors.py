@@ -8,9 +8,12 @@ naming the failing item (PEP 678 notes; on Python 3.10 the note is kept in
 ``exc.gilfree_index``.
 """
 
+import functools
+import itertools
 import pickle
 import reprlib
 import signal
+import types
 
 __all__ = [
     "ParallelError",
@@ -205,3 +208,72 @@ def pack_exception(exc, tb_text, dumps):
             "(the original exception could not be pickled)"
         )
         return dumps(stand_in)
+
+
+# --------------------------------------------------------------------------
+# What cannot be pickled
+# --------------------------------------------------------------------------
+
+
+def _children(obj):
+    """(label, child) pairs worth trying when ``obj`` fails to pickle."""
+    out = []
+    if isinstance(obj, types.FunctionType):
+        code = obj.__code__
+        if obj.__closure__:
+            for name, cell in zip(code.co_freevars, obj.__closure__):
+                try:
+                    out.append((f" -> closure variable {name!r}", cell.cell_contents))
+                except ValueError:
+                    pass
+        g = obj.__globals__
+        names = set(code.co_names)
+        for const in code.co_consts:  # names used by nested functions
+            if isinstance(const, types.CodeType):
+                names |= set(const.co_names)
+        for name in sorted(names):
+            if name in g and not isinstance(g[name], types.ModuleType):
+                out.append((f" -> global {name!r}", g[name]))
+        for i, d in enumerate(obj.__defaults__ or ()):
+            out.append((f" -> default argument {i}", d))
+    elif isinstance(obj, types.MethodType):
+        out.append((" -> bound object (self)", obj.__self__))
+        out.append((" -> method function", obj.__func__))
+    elif isinstance(obj, functools.partial):
+        out.append((" -> partial's function", obj.func))
+        out.extend((f" -> partial's argument {i}", a) for i, a in enumerate(obj.args))
+        out.extend((f" -> partial's keyword {k!r}", v) for k, v in obj.keywords.items())
+    elif isinstance(obj, dict):
+        out.extend((f"[{k!r}]", v) for k, v in itertools.islice(obj.items(), 200))
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        out.extend((f"[{i}]", v) for i, v in enumerate(itertools.islice(obj, 200)))
+    else:
+        attrs = getattr(obj, "__dict__", None)
+        if isinstance(attrs, dict):
+            out.extend((f".{k}", v) for k, v in attrs.items())
+    return out
+
+
+def find_unpicklable(obj, dumps, label, depth=0, seen=None):
+    """Path and value of the innermost object that fails to pickle."""
+    seen = set() if seen is None else seen
+    if depth < 6 and id(obj) not in seen:
+        seen.add(id(obj))
+        for sub_label, child in _children(obj):
+            try:
+                dumps(child)
+            except Exception:
+                return find_unpicklable(child, dumps, label + sub_label, depth + 1, seen)
+    return label, obj
+
+
+def unpicklable_error(what, obj, dumps, label, exc):
+    path, culprit = find_unpicklable(obj, dumps, label)
+    where = "" if path == label else f": {path} is a {type(culprit).__module__}." \
+        f"{type(culprit).__qualname__} ({item_repr(culprit)})"
+    return TypeError(
+        f"{what} cannot be sent to process workers{where}, which cannot be pickled ({exc}). "
+        "Use a function defined at module level that creates such objects itself (or in "
+        "initializer=), pass plain data instead, or use backend='threads', which needs no "
+        "pickling"
+    )

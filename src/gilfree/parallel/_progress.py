@@ -35,7 +35,7 @@ class _CallbackProgress:
 
 class _TqdmProgress:
     def __init__(self, total, desc):
-        from tqdm import tqdm
+        from tqdm import tqdm  # its import costs more than a map without progress
 
         self._bar = tqdm(total=total, desc=desc, unit="task", dynamic_ncols=True)
 

@@ -58,43 +58,29 @@ created (every clean-up compares the creator's pid with its own).
 """
 
 import errno
-import io
 import mmap
 import os
 import secrets
-import stat
 import sys
 import threading
 import time
 import weakref
+from multiprocessing import resource_tracker
 
 import numpy as np
 
 from .. import _config
+from .._compat import linux
+from .._memory import address_span
+from ._attach import (
+    _SHM_DIR,
+    SEGMENT_PREFIX,
+    TOKEN_BYTES,
+    TRANSPORT_ENV,
+    _posixshmem,
+)
 
 __all__ = ["SharedArray", "shared"]
-
-try:  # POSIX only; shared memory is unavailable elsewhere
-    import _posixshmem
-except ImportError:  # pragma: no cover - non-POSIX
-    _posixshmem = None
-
-_SHM_DIR = "/dev/shm"
-#: Prefix of every segment and memfd gilfree creates (visible in /dev/shm
-#: and in /proc/<pid>/fd).
-SEGMENT_PREFIX = "gilfree_"
-#: Bytes of the identity token at the end of every buffer.
-TOKEN_BYTES = 16
-#: Environment variable that picks the transport: ``auto`` (default),
-#: ``memfd`` or ``named``.
-TRANSPORT_ENV = "GILFREE_SHM_TRANSPORT"
-
-
-class SharedMemoryIdentityError(PermissionError):
-    """A worker opened shared memory that is not the one its map created
-    (another owner, another file, or a wrong token): it was refused without
-    reading or unpickling anything from it."""
-
 
 # --------------------------------------------------------------------------
 # Which transport
@@ -103,36 +89,12 @@ class SharedMemoryIdentityError(PermissionError):
 _transport = None  # cached choice of this process ("memfd", "named" or "")
 
 
-_prctl = None
-
-
-def _dumpable():
-    """Whether other processes of this user may open /proc/<our pid>/fd/*
-    (``PR_GET_DUMPABLE`` is 1); True where it cannot be asked."""
-    global _prctl
-    try:
-        if _prctl is None:
-            import ctypes
-
-            _prctl = ctypes.CDLL(None, use_errno=True).prctl
-        return _prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE
-    except (OSError, AttributeError):  # pragma: no cover - no prctl
-        return True
-
-
-def memfd_usable():
-    """Whether this process can share anonymous memory files with its
-    workers: ``memfd_create``, ``/proc/<pid>/fd`` and a dumpable process."""
-    return (hasattr(os, "memfd_create") and os.path.isdir(f"/proc/{os.getpid()}/fd")
-            and _dumpable())
-
-
 def transport():
     """The kind of buffer this process creates: ``"memfd"``, ``"named"``, or
     ``""`` where there is no POSIX shared memory.  Chosen at the first map,
     and again if the process stops being dumpable."""
     global _transport
-    if _transport == "memfd" and not _dumpable():
+    if _transport == "memfd" and not linux.dumpable():
         _transport = None  # it changed (a setuid, prctl): choose again
     if _transport is None:
         if _posixshmem is None:
@@ -144,7 +106,7 @@ def transport():
                     f"{TRANSPORT_ENV} must be 'auto', 'memfd' or 'named'; got {want!r}")
             if want == "named":
                 _transport = "named"
-            elif memfd_usable():
+            elif linux.memfd_usable():
                 _transport = "memfd"
             elif want == "memfd":
                 raise OSError(
@@ -202,7 +164,7 @@ def _os_error(exc, what, nbytes):
     it is: too many open files, out of memory, or the original error."""
     if exc.errno in (errno.EMFILE, errno.ENFILE):
         try:
-            import resource
+            import resource  # POSIX only
 
             limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
             limit = f" (this process may open {limit} files: `ulimit -n`)"
@@ -228,8 +190,6 @@ def _tracker(action, name):
     """Register/unregister with multiprocessing's resource tracker, which
     unlinks what is still registered if this process is killed outright."""
     try:
-        from multiprocessing import resource_tracker
-
         getattr(resource_tracker, action)("/" + name, "shared_memory")
     except Exception:  # pragma: no cover - the tracker is a safety net only
         pass
@@ -347,7 +307,7 @@ class Buffer:
     def _write_new(self, a):
         """Fill new pages with array ``a`` in C order (the cheapest way the
         kernel offers), without mapping them here yet (see populate)."""
-        if self.size >= _HUGE_PAGE and shmem_huge_pages_on_advice():
+        if self.size >= _HUGE_PAGE and linux.shmem_huge_pages_on_advice():
             # the kernel gives shared memory huge pages only to mappings that
             # ask (shmem_enabled=advise): fill through one, about 4x cheaper
             # than 4 KiB pages
@@ -386,128 +346,14 @@ class Buffer:
         if self.populated or not self.alive:
             return
         self.populated = True
-        try:
-            import ctypes
-
-            # a view keeps the mapping from being closed meanwhile; ctypes
-            # releases the GIL for the call (the mmap module's madvise keeps it)
-            view = np.frombuffer(self.mm, dtype=np.uint8)
-            ctypes.CDLL(None).madvise(ctypes.c_void_p(view.ctypes.data),
-                                      ctypes.c_size_t(self.size),
-                                      ctypes.c_int(_MADV_POPULATE_WRITE))
-            del view
-        except (OSError, ValueError, AttributeError):  # no madvise: faults on reuse
-            pass
+        linux.populate_write(self.mm, self.size)  # else: faults on reuse
 
     def close(self):
         """Free it now (in the creator; never in a forked child)."""
         self._finalizer()
 
 
-_MADV_POPULATE_WRITE = 23  # Linux 5.14
 _HUGE_PAGE = 2 * 2**20
-_THP = "/sys/kernel/mm/transparent_hugepage"
-_huge_on_advice = None
-
-
-def shmem_huge_pages_on_advice():
-    """Whether this kernel gives shared-memory files huge pages when a
-    mapping asks with ``MADV_HUGEPAGE`` but not otherwise: ``advise`` in
-    ``shmem_enabled``, globally or (Linux 6.x mTHP) for one page size.
-    ``always``/``within_size`` give them to ``pwrite`` too; ``never`` (a
-    common default) gives none, and each 4 KiB page then costs about a
-    microsecond to allocate."""
-    global _huge_on_advice
-    if _huge_on_advice is None:
-        def mode(path):
-            try:
-                with open(path) as f:
-                    text = f.read()
-            except OSError:
-                return None
-            return text[text.find("[") + 1:text.find("]")] if "[" in text else None
-
-        top = mode(f"{_THP}/shmem_enabled")
-        sizes = []
-        try:
-            sizes = [mode(f"{_THP}/{d}/shmem_enabled") for d in os.listdir(_THP)
-                     if d.startswith("hugepages-")]
-        except OSError:
-            pass
-        # per-size settings, where the kernel has them, override the global
-        # one unless they say "inherit"
-        _huge_on_advice = "advise" in sizes or (
-            top == "advise" and (not sizes or "inherit" in sizes))
-    return _huge_on_advice
-
-
-# --------------------------------------------------------------------------
-# Opening a buffer (worker side)
-# --------------------------------------------------------------------------
-
-
-def open_ref(ref, writable=False):
-    """Map the buffer ``ref`` refers to (read-only unless ``writable``),
-    after checking that it is the one its creator made: owned by this user,
-    the same device and inode, the token at its end.  Raises
-    FileNotFoundError if it is gone, :class:`SharedMemoryIdentityError` if
-    it is not the one, PermissionError if the kernel refuses access."""
-    kind, pid, name, dev, ino, size, token = ref
-    total = size + TOKEN_BYTES
-    flags = (os.O_RDWR if writable else os.O_RDONLY) | getattr(os, "O_CLOEXEC", 0)
-    if kind == "memfd":
-        path = f"/proc/{pid}/fd/{name}"
-        try:
-            fd = os.open(path, flags)
-        except PermissionError as exc:
-            raise PermissionError(
-                exc.errno,
-                f"a worker may not open the caller's shared memory {path} (the caller is not "
-                f"dumpable, or /proc is restricted): set {TRANSPORT_ENV}=named before the first "
-                "map to use named shared memory instead") from None
-    elif kind == "named":
-        fd = _posixshmem.shm_open("/" + name, flags, mode=0o600)
-        path = f"{_SHM_DIR}/{name}"
-    else:  # pragma: no cover - a reference from another gilfree version
-        raise ValueError(f"unknown shared-memory kind {kind!r}")
-    try:
-        st = os.fstat(fd)
-        why = None
-        if st.st_uid != os.geteuid():
-            why = f"it is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()})"
-        elif not stat.S_ISREG(st.st_mode):
-            why = "it is not a regular file"
-        elif (st.st_dev, st.st_ino) != (dev, ino):
-            why = (f"it is another file (device {st.st_dev}, inode {st.st_ino}; expected "
-                   f"{dev}, {ino})")
-        elif st.st_size < total:
-            why = f"it has {st.st_size} bytes, not {total}"
-        if why is None:
-            access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
-            mm = mmap.mmap(fd, total, access=access)
-    finally:
-        os.close(fd)
-    if why is None and mm[size:total] != token:
-        mm.close()
-        why = "its identity token does not match"
-    if why is not None:
-        if kind == "memfd":  # the caller closed it and reused the descriptor number
-            raise FileNotFoundError(errno.ENOENT, f"shared memory {path} is gone (its map "
-                                                  f"has ended): {why}")
-        raise SharedMemoryIdentityError(
-            errno.EPERM,
-            f"refusing to map shared memory {path}: {why}. It was replaced after its map "
-            "created it (by another user, or after the map ended); nothing was read from it")
-    return mm
-
-
-def read_blob(ref, length):
-    """The first ``length`` bytes of a buffer (a pickle), checked as above."""
-    mm = open_ref(ref)
-    try:
-        return mm[:length]
-    finally:
-        mm.close()
 
 
 # --------------------------------------------------------------------------
@@ -534,7 +380,7 @@ class SharedArray(np.ndarray):
         if seg is None:
             return
         base = obj._gf_base
-        lo, hi = _extent(self)
+        lo, hi = address_span(self)
         if base <= lo and hi <= base + seg.size:
             self._gf_seg = seg
             self._gf_base = base
@@ -593,19 +439,6 @@ class SharedArray(np.ndarray):
 
 def _plain(x):
     return x.view(np.ndarray) if isinstance(x, SharedArray) else x
-
-
-def _extent(a):
-    """Lowest and one-past-highest byte address an array touches."""
-    lo = hi = a.__array_interface__["data"][0]
-    if a.size == 0:
-        return lo, lo
-    for n, s in zip(a.shape, a.strides):
-        if s >= 0:
-            hi += (n - 1) * s
-        else:
-            lo += (n - 1) * s
-    return lo, hi + a.itemsize
 
 
 def _detach_results(result):
@@ -835,7 +668,7 @@ class BufferPool:
 def fd_limit():
     """This process's soft limit of open files (None: no limit known)."""
     try:
-        import resource
+        import resource  # POSIX only
 
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (ImportError, OSError, ValueError):  # pragma: no cover
@@ -862,221 +695,3 @@ def _after_fork_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-# --------------------------------------------------------------------------
-# One map's buffers, with reference counts
-# --------------------------------------------------------------------------
-
-
-class _Entry:
-    """One array shared by a map: its buffer, the source (kept alive: its
-    address is the cache key), and how many unfinished chunks use it (plus
-    one for the map itself if the function uses it)."""
-
-    __slots__ = ("key", "buf", "src", "uses", "reduction")
-
-    def __init__(self, key, buf, src, reduction):
-        self.key = key
-        self.buf = buf
-        self.src = src
-        self.uses = 0
-        self.reduction = reduction
-
-
-class MapSegments:
-    """The shared memory of one processes map.
-
-    - :meth:`new_buffer`: buffers for the whole map (its control board, a
-      large pickled function), freed by :meth:`close`.
-    - :meth:`pickle`: pickles with large arrays sent by reference.  Arrays
-      of the function (``scope="map"``) stay until :meth:`close`; those of a
-      chunk's items are counted per chunk and released by :meth:`release`
-      when the last chunk using them has finished.
-    """
-
-    def __init__(self, kind=None, min_bytes=None):
-        self.kind = require_transport() if kind is None else kind
-        self.min_bytes = _config.PARALLEL_SHARE_MIN_BYTES if min_bytes is None else min_bytes
-        self._entries = {}  # key -> _Entry
-        self._own = []  # buffers of the whole map
-        self._collect = None  # entries the pickle in progress uses
-        self._lock = threading.RLock()
-        self.live_bytes = 0  # bytes of argument buffers in use
-        self.live_count = 0
-        self.closed = False
-
-    def __len__(self):
-        with self._lock:
-            return len(self._own) + len(self._entries)
-
-    def new_buffer(self, nbytes, what):
-        buf = Buffer(nbytes, self.kind, what)
-        with self._lock:
-            self._own.append(buf)
-        return buf
-
-    def reduce_array(self, a):
-        """A pickle reduction sending ``a`` by reference, or None."""
-        if isinstance(a, SharedArray):
-            if a.is_shared:
-                seg = a._gf_seg
-                lo = a.__array_interface__["data"][0]
-                return (_rebuild, (seg.ref, lo - a._gf_base, a.shape, a.strides, a.dtype))
-            a = a.view(np.ndarray)
-        if a.nbytes < self.min_bytes or a.dtype.hasobject:
-            return None
-        key = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                entry = self._new_entry(key, a)
-            if self._collect is not None:
-                self._collect.add(entry)
-        return entry.reduction
-
-    def _new_entry(self, key, a):
-        what = "an array argument of process tasks"
-        nbytes = max(a.nbytes, 1)
-        buf = POOL.take(nbytes, self.kind)
-        try:
-            if buf is None:
-                buf = Buffer(nbytes, self.kind, what, data=a)
-            else:
-                buf.fill(a)
-        except BaseException:
-            if buf is not None:
-                buf.close()
-            raise
-        red = (_rebuild, (buf.ref, 0, a.shape, _c_strides(a.shape, a.itemsize), a.dtype))
-        entry = _Entry(key, buf, a, red)
-        self._entries[key] = entry
-        self.live_bytes += buf.size
-        self.live_count += 1
-        return entry
-
-    def pickle(self, obj, scope="map"):
-        """``(blob, entries)``: ``obj`` pickled; ``entries`` the shared
-        arrays it uses, held once more each (by the map for ``scope="map"``,
-        else until :meth:`release`)."""
-        with self._lock:
-            outer, self._collect = self._collect, set()
-            try:
-                blob = _dumps(obj, self)
-                entries = self._collect
-            finally:
-                self._collect = outer
-            for e in entries:
-                e.uses += 1
-        return blob, entries
-
-    def release(self, entries, retained=(), reuse=True):
-        """A chunk that used ``entries`` has finished; a buffer no chunk
-        uses any more goes back to the pool (``reuse`` and no worker kept a
-        view of it: ``retained`` tokens) or is freed."""
-        retained = set(retained)
-        done = []
-        with self._lock:
-            for e in entries:
-                if e.buf.token in retained:
-                    e.buf.retained = True
-                e.uses -= 1
-                if e.uses <= 0 and self._entries.get(e.key) is e:
-                    del self._entries[e.key]
-                    self.live_bytes -= e.buf.size
-                    self.live_count -= 1
-                    e.src = None
-                    done.append(e.buf)
-        for buf in done:
-            if reuse and not self.closed:
-                POOL.give_back(buf, populate=False)  # (when the map ends)
-            else:
-                buf.close()
-
-    def close(self):
-        """Free everything the map still holds (a worker may still read
-        what a chunk that never reported used: it keeps its own mapping)."""
-        with self._lock:
-            self.closed = True
-            entries, self._entries = list(self._entries.values()), {}
-            own, self._own = self._own, []
-            self.live_bytes = self.live_count = 0
-        for e in entries:
-            e.src = None
-            e.buf.close()
-        for b in own:
-            b.close()
-        POOL.populate_idle()
-
-
-def _c_strides(shape, itemsize):
-    strides = []
-    acc = itemsize
-    for n in reversed(shape):
-        strides.append(acc)
-        acc *= max(n, 1)
-    return tuple(reversed(strides))
-
-
-_pickler = None
-
-
-def _sharing_pickler():
-    """cloudpickle's Pickler, sending large arrays by reference (made once)."""
-    global _pickler
-    if _pickler is None:
-        import cloudpickle
-
-        class _SharingPickler(cloudpickle.Pickler):
-            segments = None
-
-            def reducer_override(self, o):
-                t = type(o)
-                if t is np.ndarray or t is SharedArray:
-                    red = self.segments.reduce_array(o)
-                    if red is not None:
-                        return red
-                return super().reducer_override(o)
-
-        _pickler = _SharingPickler
-    return _pickler
-
-
-def _dumps(obj, segments):
-    buf = io.BytesIO()
-    p = _sharing_pickler()(buf, protocol=5)
-    p.segments = segments
-    p.dump(obj)
-    return buf.getvalue()
-
-
-def make_dumps(segments):
-    """``dumps(obj) -> bytes`` with cloudpickle, sending large arrays and
-    SharedArrays by reference to buffers held by ``segments`` for the whole
-    map."""
-    return lambda obj: segments.pickle(obj)[0]
-
-
-def check_picklable(obj, min_bytes=None):
-    """Pickle ``obj`` as a processes map would, without copying any array
-    into shared memory (a large array costs a placeholder): raises what
-    pickling it would raise."""
-    import cloudpickle
-
-    limit = _config.PARALLEL_SHARE_MIN_BYTES if min_bytes is None else min_bytes
-
-    class _DryPickler(cloudpickle.Pickler):
-        def reducer_override(self, o):
-            if type(o) in (np.ndarray, SharedArray) and o.nbytes >= limit \
-                    and not o.dtype.hasobject:
-                return (tuple, ((),))
-            return super().reducer_override(o)
-
-    _DryPickler(io.BytesIO(), protocol=5).dump(obj)
-
-
-def _rebuild(ref, offset, shape, strides, dtype):
-    """Worker side: a read-only view of a buffer that holds its mapping."""
-    from ._worker import view_of
-
-    return view_of(ref, offset, shape, strides, dtype)

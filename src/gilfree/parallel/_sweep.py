@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ._api import pmap
+from ._checks import resolve_n_workers
 from ._errors import item_repr
 
 __all__ = ["Parallelize", "expand_grid", "sweep", "with_params"]
@@ -68,8 +69,6 @@ def Parallelize(data, f, num_cores=None, backend="processes"):
 
 def _check_num_cores(num_cores):
     """num_cores means pmap's n_workers: errors name num_cores."""
-    from ._api import resolve_n_workers
-
     try:
         resolve_n_workers(num_cores)
     except (TypeError, ValueError) as exc:

@@ -11,8 +11,8 @@ ignored: the caller handles Ctrl-C and kills its workers) and then
 :func:`process_chunk` per chunk.
 """
 
+import gc
 import itertools
-import mmap
 import os
 import pickle
 import random
@@ -21,11 +21,27 @@ import sys
 import threading
 import time
 import traceback
+import weakref
+
+import cloudpickle
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from .. import _config
+from .._compat.pythread import set_async_exc
 from .._config import _inner_limit
+from . import _attach
+from ._attach import (
+    _cache,
+    _ChunkScope,
+    _maps,
+    _MapState,
+    _state_lock,
+    open_ref,
+    read_blob,
+)
+from ._errors import pack_exception
 
-__all__ = ["Spec", "run_items", "process_chunk", "process_init", "view_of"]
+__all__ = ["Spec", "run_items", "process_chunk", "process_init"]
 
 
 class _SoftTimeout(BaseException):
@@ -97,14 +113,6 @@ def _call_with_alarm(func, item, timeout):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _set_async_exc(tid, exc):
-    """Schedule ``exc`` (a class, or None to cancel) in thread ``tid``."""
-    import ctypes
-
-    return ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(tid), ctypes.py_object(exc) if exc is not None else None)
-
-
 class _AsyncWatchdog:
     """Interrupts the tasks this thread runs through :meth:`call` with
     :class:`_SoftTimeout` after ``timeout`` seconds, from one timer thread
@@ -135,7 +143,7 @@ class _AsyncWatchdog:
                 if left > 0:
                     self._cond.wait(left)
                     continue
-                self._fired = _set_async_exc(self._tid, _SoftTimeout) == 1
+                self._fired = set_async_exc(self._tid, _SoftTimeout) == 1
                 self._deadline = None
 
     def call(self, func, item):
@@ -148,7 +156,7 @@ class _AsyncWatchdog:
             with self._cond:
                 self._deadline = None
                 if self._fired:
-                    _set_async_exc(self._tid, None)
+                    set_async_exc(self._tid, None)
                     self._fired = False
 
     def close(self):
@@ -355,7 +363,7 @@ def limit_this_thread(n):
     numba_parallel = sys.modules.get("numba.np.ufunc.parallel")
     if numba_parallel is not None and getattr(numba_parallel, "_is_initialized", False):
         try:
-            import numba
+            import numba  # only once something imported it (it is slow to import)
 
             numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
         except Exception:  # pragma: no cover - never fail a task over a limit
@@ -378,8 +386,6 @@ def threadpool_controller():
     key = len(sys.modules)
     cached = _controller
     if cached is None or cached[0] != key:
-        from threadpoolctl import ThreadpoolController
-
         cached = (key, ThreadpoolController())
         _controller = cached
     return cached[1]
@@ -403,115 +409,8 @@ THREAD_ENV_VARS = (
 # --------------------------------------------------------------------------
 
 _init_failure = None  # (exc_blob, tb_text) if the user's initializer raised
-_maps = {}  # map token -> _MapState
-_cache = {}  # buffer token -> _Mapping (what this worker has mapped)
-_loading = None  # _MapState or _ChunkScope whose pickle is being loaded
 _running = None  # _ChunkScope of the chunk running now
-_state_lock = threading.RLock()
 _reaper = None
-
-
-class _MapState:
-    """What this worker keeps of a map while it runs: its function, its
-    board, and the buffers the function's arrays live in."""
-
-    __slots__ = ("func", "board_mm", "board", "tokens", "recent")
-
-    def __init__(self):
-        self.func = None
-        self.board_mm = None
-        self.board = None
-        self.tokens = set()  # buffers of the function
-        self.recent = ()  # buffers of the last chunk here (often used again)
-
-
-class _ChunkScope:
-    """The buffers a chunk's items use.  Each view given to the task holds
-    ``bases[token]`` (an ndarray over the whole mapping) as its base: if one
-    is still alive when the chunk has ended, user code kept a view, and the
-    caller is told not to reuse that buffer for other data."""
-
-    __slots__ = ("bases",)
-
-    def __init__(self):
-        self.bases = {}
-
-
-class _Mapping:
-    """A read-only mapping of a buffer, and the byte ranges whose pages are
-    already mapped.  ``base`` serves the function's views (map scope)."""
-
-    __slots__ = ("mm", "base", "ranges")
-
-    def __init__(self, mm):
-        self.mm = mm
-        self.base = None
-        self.ranges = []
-
-
-def view_of(ref, offset, shape, strides, dtype):
-    """A read-only view of a buffer's bytes for user code (worker side).
-    The view holds a buffer export of the mapping: the mapping lives as long
-    as the view, whatever clean-up happens meanwhile."""
-    import numpy as np
-
-    from ._shared import open_ref
-
-    token = ref[6]
-    with _state_lock:
-        m = _cache.get(token)
-        if m is None:
-            m = _Mapping(open_ref(ref))
-            _cache[token] = m
-        scope = _loading
-        if isinstance(scope, _MapState):
-            scope.tokens.add(token)
-            if m.base is None:
-                m.base = np.frombuffer(m.mm, dtype=np.uint8)
-            base = m.base
-        elif isinstance(scope, _ChunkScope):
-            base = scope.bases.get(token)
-            if base is None:
-                base = scope.bases[token] = np.frombuffer(m.mm, dtype=np.uint8)
-        else:  # unpickled outside a chunk: a view of its own
-            base = np.frombuffer(m.mm, dtype=np.uint8)
-    dtype = np.dtype(dtype)
-    if shape and 0 not in shape:
-        lo = hi = offset
-        for n, st in zip(shape, strides):
-            if st >= 0:
-                hi += (n - 1) * st
-            else:
-                lo += (n - 1) * st
-        _populate(m, lo, hi + dtype.itemsize)
-    return np.ndarray(shape, dtype=dtype, buffer=base, offset=offset, strides=strides)
-
-
-#: madvise(MADV_POPULATE_READ) (Linux 5.14): map a range's pages in one call
-_MADV_POPULATE_READ = 22
-_can_populate = hasattr(mmap.mmap, "madvise") and sys.platform.startswith("linux")
-
-
-def _populate(m, lo, hi):
-    """Map the pages of bytes ``lo:hi`` of a mapping at once (a task that
-    receives an array nearly always reads it): one call costs less than a
-    page fault per 4 KiB page.  Once per range and mapping."""
-    global _can_populate
-    if not _can_populate:
-        return
-    page = mmap.PAGESIZE
-    lo = max(0, lo // page * page)
-    hi = min(len(m.mm), hi)
-    if hi <= lo:
-        return
-    with _state_lock:
-        if any(a <= lo and hi <= b for a, b in m.ranges):
-            return
-        m.ranges.append((lo, hi))
-    try:
-        m.mm.madvise(_MADV_POPULATE_READ, lo, hi - lo)
-    except (OSError, ValueError):  # an older kernel: page faults will do
-        _can_populate = False
 
 
 def _map_finished(st):
@@ -566,8 +465,6 @@ def process_init(init_blob, inner, parent=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if inner:
         try:
-            from threadpoolctl import threadpool_limits
-
             threadpool_limits(limits=inner)
         except Exception:  # pragma: no cover
             pass
@@ -588,10 +485,6 @@ def process_init(init_blob, inner, parent=None):
 
 def _pack_error(exc):
     """``(exc_blob, tb_text)`` of an exception, to send to the caller."""
-    import cloudpickle
-
-    from ._errors import pack_exception
-
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return pack_exception(exc, tb, cloudpickle.dumps), tb
 
@@ -638,25 +531,11 @@ class BoardCtl:
             time.sleep(min(left, 0.05))
 
 
-def _load(blob, scope):
-    """Unpickle ``blob``; the buffers its arrays live in belong to ``scope``."""
-    global _loading
-    with _state_lock:
-        _loading = scope
-    try:
-        return pickle.loads(blob)
-    finally:
-        with _state_lock:
-            _loading = None
-
-
 def _get_map_state(token, board_ref, fn_ref):
     """This worker's state of the map (made on its first chunk here): the
     board is checked and mapped, and then the function is loaded, unless
     the map has already ended.  Raises FileNotFoundError if the board is
     gone (the map ended)."""
-    from ._shared import open_ref, read_blob
-
     with _state_lock:
         st = _maps.get(token)
     if st is not None:
@@ -670,7 +549,7 @@ def _get_map_state(token, board_ref, fn_ref):
         return st  # ended: load nothing
     kind, payload = fn_ref
     blob = read_blob(*payload) if kind == "buf" else payload
-    st.func = _load(blob, st)
+    st.func = _attach.load(blob, st)
     with _state_lock:
         _maps[token] = st
     return st
@@ -709,7 +588,7 @@ def process_chunk(token, board_ref, fn_ref, slot, items_blob, spec, base_attempt
         _running = scope
     try:
         try:
-            items = _load(items_blob, scope)
+            items = _attach.load(items_blob, scope)
         except FileNotFoundError:  # its buffers were freed: the map has ended
             if _map_finished(st):
                 return _ended(pid)
@@ -742,9 +621,6 @@ def _end_chunk(scope, st):
     which user code kept one (in a global, a thread, a cycle that outlives
     a collection)."""
     global _running
-    import gc
-    import weakref
-
     refs = [(token, weakref.ref(base)) for token, base in scope.bases.items()]
     used = [token for token, _ in refs]
     scope.bases.clear()
@@ -767,10 +643,6 @@ def pack_outcome(results, failure):
     ``(results_blob, failure)``, ``failure`` None or ``(pos, kind,
     exc_blob, tb_text, attempt)``.  A result that cannot be pickled ends the
     chunk there with an error naming it (the results before it are kept)."""
-    import cloudpickle
-
-    from ._errors import pack_exception
-
     packed = None
     if failure is not None:
         pos, kind, exc, attempt = failure
@@ -792,10 +664,6 @@ def pack_outcome(results, failure):
 def _find_unpicklable_result(results, exc, failure):
     """Keep the picklable prefix of ``results`` and report the first result
     that cannot be sent back."""
-    import cloudpickle
-
-    from ._errors import pack_exception
-
     for pos, r in enumerate(results):
         try:
             cloudpickle.dumps(r)

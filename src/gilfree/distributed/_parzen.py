@@ -1,0 +1,75 @@
+""":func:`gilfree.parzen` and :func:`gilfree.parzen_counts` on a Dask
+cluster: the points split across workers, the samples scattered once to
+every worker."""
+
+import numpy as np
+
+from .. import _config
+from .._validation import as_points_matrix, check_positive_finite, check_weights
+from ..parzen import parzen as _parzen_local
+from ..parzen import parzen_counts as _counts_local
+from ._core import scale_rows
+
+
+def _parzen_inputs(samples, points, widths, weights):
+    """The checks of gilfree.parzen, done once on the client."""
+    x = as_points_matrix(samples, "samples")
+    n, d = x.shape
+    q_in = points if isinstance(points, np.ndarray) else np.asarray(points)
+    if q_in.ndim == 1 and d > 1 and q_in.shape[0] == d:
+        q_in = q_in.reshape(1, d)
+    q = as_points_matrix(q_in, "points", d=d)
+    h, scalar = check_positive_finite(widths, "widths")
+    w = None if weights is None else check_weights(weights, n)
+    return x, q, (float(h[0]) if scalar else h), w
+
+
+def parzen_counts(samples, points, widths, *, engine="auto", client=None, n_workers=None,
+                  retries=None):
+    """:func:`gilfree.parzen_counts` on a Dask cluster, points split across
+    workers; returns exactly what the local call returns.
+
+    Parameters
+    ----------
+    samples : array_like, shape (n, d) or (n,)
+        Scattered once to every worker.
+    points : array_like, shape (m, d) or (m,)
+        Cut into one chunk per worker (sized by its threads).
+    widths : float or array_like, shape (H,)
+    engine : str
+        Engine used on the workers.
+    client : distributed.Client, str or None
+        The cluster (None: a LocalCluster for this call).
+    n_workers : int, optional
+        Use only the first ``n_workers`` workers.
+    retries : int, optional
+        Resubmissions of a chunk lost with its worker.
+
+    Returns
+    -------
+    counts : ndarray of int64, shape (m,) for a scalar width, else (m, H)
+    """
+    local = _counts_local
+    x, q, h, _ = _parzen_inputs(samples, points, widths, None)
+    return scale_rows(local, "points", dict(samples=x, points=q, widths=h, engine=engine),
+                      min_rows=_config.PARZEN_INDEX_MIN_POINTS, client=client,
+                      n_workers=n_workers, retries=retries)
+
+
+def parzen(samples, points, widths, *, weights=None, engine="auto", client=None,
+           n_workers=None, retries=None):
+    """:func:`gilfree.parzen` on a Dask cluster, points split across
+    workers; bit for bit what the local call returns (each chunk keeps at
+    least ``PARZEN_INDEX_MIN_POINTS`` points, so it sums the samples in
+    the same order as the whole call).
+
+    Returns
+    -------
+    density : ndarray of float64, shape (m,) for a scalar width, else (m, H)
+    """
+    local = _parzen_local
+    x, q, h, w = _parzen_inputs(samples, points, widths, weights)
+    return scale_rows(local, "points", dict(samples=x, points=q, widths=h, weights=w,
+                                            engine=engine),
+                      min_rows=_config.PARZEN_INDEX_MIN_POINTS, client=client,
+                      n_workers=n_workers, retries=retries)
