@@ -40,6 +40,10 @@ from ._dtw_sweep import _plan_sweep, sweep  # noqa: F401 - _plan_sweep: gilfree.
 
 __all__ = ["BarthDtw", "DtwTemplate", "subsequence_cost_matrix", "sweep"]
 
+for _public in (BarthDtw, DtwTemplate, subsequence_cost_matrix, sweep):
+    _public.__module__ = __name__  # reprs, pickles and docs name gilfree.dtw
+del _public
+
 _config.register_kernel(
     "dtw",
     auto=("cython", "numba", "numpy"),
