@@ -126,7 +126,7 @@ def sweep(data, sampling_rate_hz, grid, template=None, *, estimator=None, column
         return mine
 
     found = pmap(run, keys, backend="threads" if workers > 1 else "serial", n_workers=workers,
-                 inner_threads=inner)
+                 chunksize=1, inner_threads=inner)
     ends = [None] * len(jobs)
     for mine in found:
         for i, e in mine.items():
