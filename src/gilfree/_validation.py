@@ -6,6 +6,7 @@ non-contiguous, float32 or integer inputs are accepted and converted.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -178,8 +179,6 @@ def renamed_argument(func, old, new, old_value, new_value, *, note="", stackleve
     once per call site by the default warning filters) that names the exact
     replacement, and both at once is a TypeError.  ``stacklevel`` points the
     warning at the user's line (3: called from the public function)."""
-    import warnings
-
     if old_value is None:
         return new_value
     if new_value is not None:
