@@ -16,14 +16,13 @@ import gilfree
 from gilfree import _config, _dtw_kernel, dtw
 from gilfree._reference import dtw_data as dd
 
+from conftest import COMPILED, ENGINES
+
 try:  # DataFrames are optional for gilfree.dtw: the kernel tests run without pandas
     import pandas as pd
 except ImportError:  # pragma: no cover - pandas is in the test extra
     pd = None
 find_peaks = pytest.importorskip("scipy.signal").find_peaks
-
-COMPILED = ("cython", "numba")
-ENGINES = ("cython", "numba", "numpy", "python")
 
 # --------------------------------------------------------------------------
 # Naive references (slow, obviously right)
