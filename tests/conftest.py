@@ -22,6 +22,8 @@ if pathlib.Path(gilfree.__file__).resolve().is_relative_to(_SRC):
 
 #: Engines every kernel family provides.
 ENGINES = ("numba", "cython", "numpy", "python")
+#: Engines compiled to machine code (the GIL-free ones).
+COMPILED = ("cython", "numba")
 #: Thread counts every kernel is checked at.
 THREADS = (1, 2)
 

@@ -31,6 +31,8 @@ def _schema():
 # --------------------------------------------------------------------------
 
 
+# The tests of this run are marked slow: the run takes about a minute
+# (.ci/run runs them in their own step, with --runslow -m slow).
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
@@ -39,6 +41,7 @@ def quick_run(tmp_path_factory):
     return res, out, json.loads((out / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_results_json_validates_against_schema(quick_run):
     import jsonschema
 
@@ -51,6 +54,7 @@ def test_results_json_validates_against_schema(quick_run):
         assert any(r["approach"] == wl["baseline"] and r["workers"] == 1 for r in wl["results"])
 
 
+@pytest.mark.slow
 def test_every_available_workload_runs_in_quick_mode(quick_run):
     res, _, record = quick_run
     available = [w.name for w in bench.all_workloads() if w.available()[0]]
@@ -73,6 +77,7 @@ def test_a_busy_machine_is_named():
     assert "load average 3.0-5.5 on 2 cores" in _report.busy_note(record)
 
 
+@pytest.mark.slow
 def test_record_names_versions_simd_and_cpu(quick_run):
     import numpy
 
@@ -89,6 +94,7 @@ def test_record_names_versions_simd_and_cpu(quick_run):
     assert isinstance(m["cpu_details"]["flags"], list)
 
 
+@pytest.mark.slow
 def test_throughput_is_work_over_median(quick_run):
     _, _, record = quick_run
     units = {wl["name"]: wl["unit"] for wl in record["workloads"]}
@@ -101,6 +107,7 @@ def test_throughput_is_work_over_median(quick_run):
             assert r["throughput"] == pytest.approx(wl["work"] / r["median"])
 
 
+@pytest.mark.slow
 def test_table_shows_throughput_and_keeps_the_tilde(quick_run):
     res, _, record = quick_run
     assert "M pixels/s" in res.stdout or "G pixels/s" in res.stdout
@@ -109,6 +116,7 @@ def test_table_shows_throughput_and_keeps_the_tilde(quick_run):
     assert estimated and "~" in res.stdout
 
 
+@pytest.mark.slow
 def test_no_amdahl_fit_from_two_worker_counts(quick_run):
     res, _, record = quick_run
     assert "f = 1.000" not in res.stdout
@@ -144,6 +152,7 @@ def _legend_texts(ax):
     return [t.get_text() for t in legend.get_texts()]
 
 
+@pytest.mark.slow
 def test_every_plot_file_is_written(quick_run):
     _, out, record = quick_run
     for wl in record["workloads"]:
@@ -152,6 +161,7 @@ def test_every_plot_file_is_written(quick_run):
             assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
 
 
+@pytest.mark.slow
 def test_time_plot_draws_every_approach_with_a_legend(quick_figures):
     record, figs = quick_figures
     for wl in record["workloads"]:
@@ -174,6 +184,7 @@ def test_time_plot_draws_every_approach_with_a_legend(quick_figures):
         assert wl["name"] in title and wl["size"] in title
 
 
+@pytest.mark.slow
 def test_scaling_plot_draws_every_approach_on_integer_worker_ticks(quick_figures):
     record, figs = quick_figures
     for wl in record["workloads"]:

@@ -13,17 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gilfree
-from gilfree import _config, dtw
+from gilfree import _config, _dtw_kernel, dtw
 from gilfree._reference import dtw_data as dd
+
+from conftest import COMPILED, ENGINES
 
 try:  # DataFrames are optional for gilfree.dtw: the kernel tests run without pandas
     import pandas as pd
 except ImportError:  # pragma: no cover - pandas is in the test extra
     pd = None
 find_peaks = pytest.importorskip("scipy.signal").find_peaks
-
-COMPILED = ("cython", "numba")
-ENGINES = ("cython", "numba", "numpy", "python")
 
 # --------------------------------------------------------------------------
 # Naive references (slow, obviously right)
@@ -483,7 +482,7 @@ def _count_accumulate(monkeypatch):
         calls.append((t.shape, sT.shape, kw["want_full"]))
         return real(t, sT, **kw)
 
-    monkeypatch.setattr(dtw, "_accumulate", counting)
+    monkeypatch.setattr(_dtw_kernel, "_accumulate", counting)
     return calls
 
 

@@ -24,15 +24,13 @@ import gilfree
 from gilfree import _config
 from gilfree.kde import KERNELS, SingularCovarianceError, _log_kernel_norm
 
-from conftest import ENGINES, dyadic
+from conftest import COMPILED, ENGINES, dyadic
 
 scipy_stats = pytest.importorskip("scipy.stats")
 try:
     from sklearn.neighbors import KernelDensity
 except ImportError:  # pragma: no cover - sklearn is in the test extra
     KernelDensity = None
-
-COMPILED = ("cython", "numba")
 
 
 def _rng(seed=0):

@@ -481,28 +481,36 @@ _MEMORY_SCRIPT = CHILD_HELPERS + textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
-@pytest.mark.parametrize("mode", ["tiles", "iter"])
-def test_memory_stays_within_a_few_bands(tmp_path, mode):
-    """A 151 MB memmap slide, half tissue, 8 MB bands: the peak resident
-    memory of the call (sampled from outside, and VmHWM) stays within two
-    bands and a margin beyond the output, far below the slide."""
-    H, W = 4096, 12288
-    path = tmp_path / "slide.npy"
+_SLIDE_HW = (4096, 12288)
+
+
+@pytest.fixture(scope="module")
+def half_tissue_slide(tmp_path_factory):
+    """A 151 MB .npy slide, its left half tissue (written once per module)."""
+    H, W = _SLIDE_HW
+    path = tmp_path_factory.mktemp("slide") / "slide.npy"
     mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(H, W, 3))
     for r0 in range(0, H, 500):
         mm[r0:r0 + 500] = 255
         mm[r0:r0 + 500, : W // 2] = 90
     mm.flush()
     del mm
+    yield path
+    path.unlink()  # 151 MB: not left for pytest's temporary-directory rotation
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+@pytest.mark.parametrize("mode", ["tiles", "iter"])
+def test_memory_stays_within_a_few_bands(tmp_path, mode, half_tissue_slide):
+    """A 151 MB memmap slide, half tissue, 8 MB bands: the peak resident
+    memory of the call (sampled from outside, and VmHWM) stays within two
+    bands and a margin beyond the output, far below the slide."""
+    H, W = _SLIDE_HW
     script = tmp_path / "mem.py"
     script.write_text(_MEMORY_SCRIPT)
     band = 8 * 2**20
-    try:
-        m = run_measured([sys.executable, str(script), str(path), mode, "cython", str(band)],
-                         timeout=300)
-    finally:
-        path.unlink()  # 151 MB: not left for pytest's temporary-directory rotation
+    m = run_measured([sys.executable, str(script), str(half_tissue_slide), mode, "cython",
+                      str(band)], timeout=300)
     assert m["samples"] > 10
     assert m["k"] == (H // 128) * (W // 2 // 128)
     extra = m["peak"] - m["base"] - m["out"]

@@ -38,18 +38,6 @@ def ndtr(x):
     return out
 
 
-def _gauss_sum(x, w, q, chol, engine, n_threads):
-    """``sum_j w_j exp(-|chol^-1 (x_j - q_i)|^2 / 2)`` for every row q_i:
-    float64 (m,).  ``x`` (n, d), ``q`` (m, d) float64."""
-    from .kde import _exp_family, _whiten  # kde.py imports this module
-
-    centre = x.mean(axis=0)
-    xw = _whiten(chol, x - centre)
-    qw = _whiten(chol, q - centre)
-    return _exp_family(xw, w, qw, np.array([0.5]), False, False, np.dtype(np.float64),
-                       engine, n_threads)[:, 0]
-
-
 def _norm_const(chol):
     """``(2 pi)^(d/2) sqrt(det S)`` for ``S = chol @ chol.T``."""
     d = chol.shape[0]
@@ -68,7 +56,8 @@ def _cholesky(cov, what):
 class GaussianKdeIntegrals:
     """scipy's ``gaussian_kde.integrate_*`` methods, for a class with
     scipy's attributes (``dataset``, ``d``, ``n``, ``weights``,
-    ``covariance``) and gilfree's ``_engine`` / ``_n_threads``."""
+    ``covariance``) and gilfree's ``_engine`` / ``_n_threads`` and
+    ``_gauss_sum(x, w, q, chol, engine, n_threads)``."""
 
     def _dataset_rows(self):
         return as_float_array(self.dataset, "dataset").T  # (n, d)
@@ -108,8 +97,8 @@ class GaussianKdeIntegrals:
                 f"expected ({self.d}, {self.d})"
             )
         chol = _cholesky(self.covariance + cov, "covariance + cov")
-        sums = _gauss_sum(self._dataset_rows(), np.asarray(self.weights, dtype=np.float64),
-                          mean[None, :], chol, self._engine, self._n_threads)
+        sums = self._gauss_sum(self._dataset_rows(), np.asarray(self.weights, dtype=np.float64),
+                               mean[None, :], chol, self._engine, self._n_threads)
         return np.float64(sums[0] / _norm_const(chol))
 
     def integrate_box_1d(self, low, high):
@@ -213,7 +202,7 @@ class GaussianKdeIntegrals:
         chol = _cholesky(small.covariance + large.covariance, "the summed covariance")
         x = as_float_array(large.dataset, "dataset").T
         q = as_float_array(small.dataset, "dataset").T
-        sums = _gauss_sum(x, np.asarray(large.weights, dtype=np.float64), q, chol,
-                          self._engine, self._n_threads)
+        sums = self._gauss_sum(x, np.asarray(large.weights, dtype=np.float64), q, chol,
+                               self._engine, self._n_threads)
         total = float(np.dot(sums, np.asarray(small.weights, dtype=np.float64)))
         return np.float64(total / _norm_const(chol))

@@ -6,6 +6,7 @@ non-contiguous, float32 or integer inputs are accepted and converted.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -134,17 +135,19 @@ def _shape_entry_error(name, shape, label, v, pair_hint):
     )
 
 
-def check_shape(shape, name="shape", *, allow_int=False):
+def check_shape(shape, name="shape", *, allow_int=False, hint=None,
+                labels=("rows (height)", "cols (width)"), length_error=ValueError):
     """An image shape ``(rows, cols)`` (NumPy order: height, width) of two
     ints >= 1, as a tuple of Python ints.
 
     ``allow_int``: a single int ``n`` means ``(n, n)``.  A value that is not
-    a pair is a TypeError (a str, None, a scalar) or ValueError (another
-    length); an entry that is not an integer, or is zero or negative, is a
-    ValueError naming the parameter and the entry.
+    a pair is a TypeError (a str, None, a scalar) or ``length_error``
+    (another length); an entry that is not an integer, or is zero or
+    negative, is a ValueError naming the parameter and the entry (called by
+    ``labels``).  ``hint`` replaces the description of what is expected.
     """
-    pair_hint = "a pair (rows, cols) of positive ints" + (" or one positive int" if allow_int
-                                                           else "")
+    pair_hint = hint or ("a pair (rows, cols) of positive ints"
+                         + (" or one positive int" if allow_int else ""))
     if allow_int and isinstance(shape, numbers.Integral) and not isinstance(
             shape, (bool, np.bool_)):
         if shape < 1:
@@ -156,12 +159,12 @@ def check_shape(shape, name="shape", *, allow_int=False):
         raise ValueError(f"{name} must be {pair_hint}; got an array of shape {shape.shape}")
     if len(shape) != 2:
         extra = (" (the channel count is the input's: give only rows and cols)"
-                 if len(shape) == 3 else "")
-        raise ValueError(
+                 if len(shape) == 3 and hint is None else "")
+        raise length_error(
             f"{name} must be {pair_hint}; got {len(shape)} values {tuple(shape)!r}{extra}"
         )
     out = []
-    for label, v in zip(("rows (height)", "cols (width)"), shape):
+    for label, v in zip(labels, shape):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
             raise _shape_entry_error(name, shape, label, v, pair_hint)
         if v < 1:
@@ -176,8 +179,6 @@ def renamed_argument(func, old, new, old_value, new_value, *, note="", stackleve
     once per call site by the default warning filters) that names the exact
     replacement, and both at once is a TypeError.  ``stacklevel`` points the
     warning at the user's line (3: called from the public function)."""
-    import warnings
-
     if old_value is None:
         return new_value
     if new_value is not None:

@@ -21,20 +21,16 @@ engine works in blocks of bounded size.
 """
 
 import math
-import numbers
 
 import numpy as np
 
 from . import _config, _kde_highdim
+from ._kde_bandwidth import GaussianKdeBandwidth, SingularCovarianceError
 from ._kde_highdim import whiten as _whiten
 from ._kde_integrate import GaussianKdeIntegrals
-from ._validation import (
-    as_float_array,
-    as_points_matrix,
-    check_positive_finite,
-    check_weights,
-    describe,
-)
+from ._validation import as_float_array, as_points_matrix, check_positive_finite, check_weights
+
+SingularCovarianceError.__module__ = __name__  # tracebacks and pickles name gilfree.kde
 
 __all__ = ["KERNELS", "SingularCovarianceError", "gaussian_kde", "kde"]
 
@@ -61,15 +57,6 @@ _LOG_2PI = math.log(2 * math.pi)
 # log-weight of the padding samples of the exp-family kernels (finite, so
 # that no inf/NaN is formed; exp of it is exactly 0)
 _PAD_LOG_WEIGHT = -1e30
-
-
-class SingularCovarianceError(np.linalg.LinAlgError, ValueError):
-    """The data covariance of a :class:`gaussian_kde` is singular.
-
-    A subclass of ``numpy.linalg.LinAlgError`` (which is also what
-    ``scipy.linalg.LinAlgError`` is), so code written for scipy's
-    ``gaussian_kde`` that catches it keeps working, and of ``ValueError``.
-    """
 
 
 # --------------------------------------------------------------------------
@@ -409,18 +396,7 @@ def _scale(out, lognorm):
 # --------------------------------------------------------------------------
 
 
-def _check_random_state(seed):
-    """numpy's RandomState/Generator for ``seed``, as scipy resolves it."""
-    if seed is None or seed is np.random:
-        return np.random.mtrand._rand
-    if isinstance(seed, (numbers.Integral, np.integer)):
-        return np.random.RandomState(seed)
-    if isinstance(seed, (np.random.RandomState, np.random.Generator)):
-        return seed
-    raise ValueError(f"seed must be None, an int, a RandomState or a Generator; got {seed!r}")
-
-
-class gaussian_kde(GaussianKdeIntegrals):  # noqa: N801 - the name of the scipy class it replaces
+class gaussian_kde(GaussianKdeBandwidth, GaussianKdeIntegrals):  # noqa: N801 - the name of the scipy class it replaces
     """Gaussian kernel density estimate: a drop-in for ``scipy.stats.gaussian_kde``.
 
     Same constructor, attributes and methods, same numbers (float64: rtol
@@ -512,118 +488,6 @@ class gaussian_kde(GaussianKdeIntegrals):  # noqa: N801 - the name of the scipy 
             )
         self.set_bandwidth(bw_method=bw_method)
 
-    # -- bandwidth --------------------------------------------------------
-
-    def scotts_factor(self):
-        """Scott's factor, ``neff ** (-1 / (d + 4))``."""
-        return np.power(self.neff, -1.0 / (self.d + 4))
-
-    def silverman_factor(self):
-        """Silverman's factor, ``(neff * (d + 2) / 4) ** (-1 / (d + 4))``."""
-        return np.power(self.neff * (self.d + 2.0) / 4.0, -1.0 / (self.d + 4))
-
-    #: The bandwidth factor method (default Scott's); ``set_bandwidth`` replaces it.
-    covariance_factor = scotts_factor
-
-    def set_bandwidth(self, bw_method=None):
-        """Set the bandwidth factor: ``"scott"``, ``"silverman"``, a positive
-        scalar (the factor itself) or a callable ``f(kde) -> factor``; None
-        keeps the current method.  Recomputes the covariance."""
-        if bw_method is None:
-            pass
-        elif isinstance(bw_method, str):
-            if bw_method == "scott":
-                self.covariance_factor = self.scotts_factor
-            elif bw_method == "silverman":
-                self.covariance_factor = self.silverman_factor
-            else:
-                raise ValueError(
-                    "bw_method must be 'scott', 'silverman', a positive scalar or a "
-                    f"callable; got {bw_method!r}"
-                )
-        elif np.isscalar(bw_method):
-            if isinstance(bw_method, (bool, np.bool_)) or not isinstance(
-                bw_method, (numbers.Real, np.floating, np.integer)
-            ):
-                raise TypeError(
-                    "bw_method must be 'scott', 'silverman', a positive scalar or a "
-                    f"callable; got {describe(bw_method)}"
-                )
-            if not (np.isfinite(bw_method) and bw_method > 0):
-                raise ValueError(
-                    f"bw_method as a scalar is the bandwidth factor and must be finite "
-                    f"and > 0; got {bw_method!r}"
-                )
-            self._bw_method = "use constant"
-            self.covariance_factor = lambda: bw_method
-        elif callable(bw_method):
-            self._bw_method = bw_method
-            self.covariance_factor = lambda: self._bw_method(self)
-        else:
-            raise ValueError(
-                "bw_method must be 'scott', 'silverman', a positive scalar or a "
-                f"callable; got {describe(bw_method)}"
-            )
-        self._compute_covariance()
-
-    def _data_float(self):
-        return as_float_array(self.dataset, "dataset")
-
-    def _compute_covariance(self):
-        factor = self.covariance_factor()
-        if not (np.ndim(factor) == 0 and np.isfinite(factor) and factor > 0):
-            raise ValueError(
-                f"the bandwidth factor must be a finite number > 0; bw_method gave {factor!r}"
-            )
-        self.factor = factor
-        if not hasattr(self, "_data_cho_cov"):
-            self._data_covariance = np.atleast_2d(
-                np.cov(self._data_float(), rowvar=1, bias=False, aweights=self.weights)
-            )
-            try:
-                self._data_cho_cov = np.linalg.cholesky(self._data_covariance)
-            except np.linalg.LinAlgError as exc:
-                raise SingularCovarianceError(
-                    "the data covariance matrix is singular (not positive definite): the "
-                    f"{self.n} samples lie in a lower-dimensional subspace of the "
-                    f"{self.d}-dimensional space (e.g. a constant coordinate, duplicated "
-                    "samples only, or one coordinate a linear combination of others), so "
-                    "no Gaussian kernel covariance can be formed. Fix: drop the redundant "
-                    "dimensions (e.g. project with PCA onto the components with non-zero "
-                    "variance) and build gaussian_kde on the reduced data, or add a little "
-                    "noise (jitter) to degenerate coordinates"
-                ) from exc
-        self.covariance = self._data_covariance * self.factor**2
-        self.cho_cov = (self._data_cho_cov * self.factor).astype(np.float64)
-        self.log_det = 2 * np.log(np.diag(self.cho_cov * np.sqrt(2 * np.pi))).sum()
-
-    @property
-    def inv_cov(self):
-        """Inverse of ``covariance`` (recomputed, as scipy does)."""
-        self.factor = self.covariance_factor()
-        self._data_covariance = np.atleast_2d(
-            np.cov(self._data_float(), rowvar=1, bias=False, aweights=self.weights)
-        )
-        return np.linalg.inv(self._data_covariance) / self.factor**2
-
-    @property
-    def weights(self):
-        """Sample weights (n,), normalised to sum 1."""
-        try:
-            return self._weights
-        except AttributeError:
-            self._weights = np.ones(self.n) / self.n
-            return self._weights
-
-    @property
-    def neff(self):
-        """Effective number of samples, ``1 / sum(weights**2)``."""
-        try:
-            return self._neff
-        except AttributeError:
-            self._neff = 1.0 / np.dot(self.weights, self.weights)
-            return self._neff
-
     # -- evaluation -------------------------------------------------------
 
     def _points(self, points):
@@ -643,6 +507,16 @@ class gaussian_kde(GaussianKdeIntegrals):  # noqa: N801 - the name of the scipy 
                     f"must be (d, m) = ({self.d}, m), one point per column"
                 )
         return pts.T  # (m, d)
+
+    @staticmethod
+    def _gauss_sum(x, w, q, chol, engine, n_threads):
+        """``sum_j w_j exp(-|chol^-1 (x_j - q_i)|^2 / 2)`` for every row q_i:
+        float64 (m,).  ``x`` (n, d), ``q`` (m, d) float64 (for the integrals)."""
+        centre = x.mean(axis=0)
+        xw = _whiten(chol, x - centre)
+        qw = _whiten(chol, q - centre)
+        return _exp_family(xw, w, qw, np.array([0.5]), False, False, np.dtype(np.float64),
+                           engine, n_threads)[:, 0]
 
     def _estimate(self, points, log):
         q = self._points(points)
@@ -706,22 +580,6 @@ class gaussian_kde(GaussianKdeIntegrals):  # noqa: N801 - the name of the scipy 
         """Log of the estimated pdf at ``x`` (d, m): by log-sum-exp with the
         exact per-point maximum, finite even where the pdf underflows."""
         return self._estimate(x, log=True)
-
-    # -- scipy extras that need no integration ----------------------------
-
-    def resample(self, size=None, seed=None):
-        """Draw ``size`` samples (d, size) from the estimate, as scipy does
-        (same random numbers for the same seed)."""
-        if size is None:
-            size = int(self.neff)
-        random_state = _check_random_state(seed)
-        norm = np.transpose(
-            random_state.multivariate_normal(np.zeros((self.d,), float), self.covariance,
-                                             size=size)
-        )
-        indices = random_state.choice(self.n, size=size, p=self.weights)
-        means = self.dataset[:, indices]
-        return means + norm
 
     def marginal(self, dimensions):
         """The marginal estimate over ``dimensions`` (int or 1-D ints)."""

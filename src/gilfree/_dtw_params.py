@@ -1,0 +1,169 @@
+"""sklearn-style parameters and named-column tables of the DTW estimator
+(:class:`gilfree.dtw.BarthDtw`, :class:`gilfree.dtw.DtwTemplate`)."""
+
+import inspect
+from collections.abc import Sequence
+
+import numpy as np
+
+from ._validation import as_float_array, describe
+
+
+def _has_params(obj):
+    """True for objects with their own parameters (gilfree's, or a gaitmap
+    template's get_params/set_params)."""
+    return isinstance(obj, _Params) or (
+        callable(getattr(obj, "get_params", None)) and callable(getattr(obj, "set_params", None))
+        and not isinstance(obj, type))
+
+
+class _Params:
+    """get_params/set_params over the ``__init__`` arguments, nested with
+    ``<param>__<sub>`` for parameters that have parameters themselves."""
+
+    @classmethod
+    def _param_names(cls):
+        names = cls.__dict__.get("_PARAM_NAMES")
+        if names is None:
+            sig = inspect.signature(cls.__init__)
+            names = tuple(p for p in sig.parameters if p != "self")
+            cls._PARAM_NAMES = names
+        return names
+
+    def get_params(self, deep=True):
+        """Parameters of this object (and of nested ones, as ``a__b``)."""
+        out = {}
+        for name in self._param_names():
+            value = getattr(self, name)
+            if deep and _has_params(value):
+                for sub, v in value.get_params(deep=True).items():
+                    out[f"{name}__{sub}"] = v
+            out[name] = value
+        return out
+
+    def _unknown(self, key, valid):
+        raise ValueError(
+            f"unknown parameter {key!r} for {type(self).__name__}; valid parameters: "
+            f"{', '.join(sorted(valid))}"
+        )
+
+    def set_params(self, **params):
+        """Set parameters (``template__use_cols=...`` sets the template's).
+        Unknown names raise ValueError listing the valid ones."""
+        own = self._param_names()
+        valid = self.get_params(deep=True)
+        for key in params:
+            head, sep, _ = key.partition("__")
+            replaced = _has_params(params.get(head))  # nested keys checked below
+            if head not in own or (sep and key not in valid and not replaced):
+                self._unknown(key, valid)
+        nested = {}
+        for key, value in params.items():
+            head, sep, sub = key.partition("__")
+            if sep:
+                nested.setdefault(head, {})[sub] = value
+            else:
+                setattr(self, head, value)
+        for head, subs in nested.items():
+            obj = getattr(self, head)
+            if not _has_params(obj):
+                raise ValueError(
+                    f"cannot set {', '.join(f'{head}__{k}' for k in subs)}: {type(self).__name__}"
+                    f".{head} is {describe(obj)}, which has no parameters"
+                )
+            obj.set_params(**subs)
+        return self
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items()
+                         if not isinstance(v, np.ndarray) and not _is_frame(v))
+        return f"{type(self).__name__}({args})"
+
+
+# --------------------------------------------------------------------------
+# Tables: DataFrames or arrays with column names
+# --------------------------------------------------------------------------
+
+
+def _is_frame(x):
+    return hasattr(x, "columns") and hasattr(x, "iloc") and hasattr(x, "to_numpy")
+
+
+class _Table:
+    """Named 1-D float64 columns of a DataFrame or a 2-D array + names."""
+
+    def __init__(self, data, columns, name):
+        self.name = name
+        if _is_frame(data):
+            if columns is not None:
+                raise TypeError(
+                    f"columns= is only for arrays; {name} is a DataFrame with its own columns"
+                )
+            if getattr(data.columns, "nlevels", 1) > 1:
+                raise TypeError(
+                    f"{name} has multi-level columns (a multi-sensor dataset); pass one "
+                    f"sensor's DataFrame, e.g. data[sensor_name]"
+                )
+            self._frame = data
+            self.columns = list(data.columns)
+            if len(set(map(repr, self.columns))) != len(self.columns):
+                raise ValueError(f"{name} has duplicate column names: {self.columns}")
+            self.length = len(data)
+            self._array = None
+        else:
+            arr = np.asarray(data)
+            if arr.dtype == object:
+                raise TypeError(f"{name} must be a DataFrame or a numeric array; got an object array")
+            if arr.ndim == 1:
+                arr = arr.reshape(-1, 1)
+            if arr.ndim != 2:
+                raise ValueError(
+                    f"{name} must be a DataFrame or a 2-D array (samples, columns); got shape "
+                    f"{arr.shape}"
+                )
+            if columns is None:
+                names = list(range(arr.shape[1]))
+            else:
+                if isinstance(columns, str) or not isinstance(columns, Sequence):
+                    raise TypeError(
+                        f"columns must be a sequence of column names; got {describe(columns)}"
+                    )
+                names = list(columns)
+                if len(names) != arr.shape[1]:
+                    raise ValueError(
+                        f"columns names {len(names)} columns but {name} has {arr.shape[1]} "
+                        f"(shape {arr.shape})"
+                    )
+                if len(set(names)) != len(names):
+                    raise ValueError(f"columns has duplicate names: {names}")
+            self._frame = None
+            self._array = arr
+            self.columns = names
+            self.length = arr.shape[0]
+        self._cache = {}
+
+    def missing(self, names):
+        have = set(self.columns)
+        return [c for c in names if c not in have]
+
+    def require(self, names, what):
+        miss = self.missing(names)
+        if miss:
+            raise ValueError(
+                f"{self.name} is missing the column(s) {miss} needed for {what}; "
+                f"{self.name} has columns {self.columns}"
+            )
+
+    def column(self, col):
+        """float64 (length,) finite column (checked once)."""
+        key = repr(col)
+        out = self._cache.get(key)
+        if out is None:
+            self.require([col], "this step")
+            if self._frame is not None:
+                raw = self._frame[col].to_numpy()
+            else:
+                raw = self._array[:, self.columns.index(col)]
+            out = as_float_array(raw, f"{self.name} column {col!r}")
+            self._cache[key] = out
+        return out
