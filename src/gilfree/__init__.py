@@ -8,16 +8,20 @@ as the test oracle.  ``gilfree info`` shows what this installation built.
 Thread counts: a kernel called without ``n_threads`` uses
 :func:`get_num_threads` threads, set for a block with :func:`threads` or
 for the calling thread with :func:`set_num_threads`, and capped inside
-``threadpoolctl.threadpool_limits``.
+``threadpoolctl.threadpool_limits``.  Memory budgets and thresholds that
+never change a result: :func:`get_tuning`, :func:`set_tuning`, :func:`tuning`.
 """
 
 from ._config import (
     EngineUnavailableError,
     get_num_threads,
+    get_tuning,
     load_openmp as _load_openmp,
     resolve_n_threads,
     set_num_threads,
+    set_tuning,
     threads,
+    tuning,
     usable_cores,
 )
 from ._info import show_config
@@ -68,6 +72,7 @@ __all__ = [
     "cv2_method",
     "gaussian_kde",
     "get_num_threads",
+    "get_tuning",
     "kde",
     "dtw",
     "parzen",
@@ -80,8 +85,10 @@ __all__ = [
     "resize_batch",
     "resolve_n_threads",
     "set_num_threads",
+    "set_tuning",
     "show_config",
     "threads",
+    "tuning",
     "usable_cores",
     "Tiles",
     "iter_tiles",
