@@ -77,6 +77,7 @@ import numpy as np
 from . import _config
 from . import _resize_plan as rplan
 from . import _tiles_plan as tp
+from ._compat import numpy_memmap
 from .resize import METHODS as _METHODS
 from .resize import _area_axis, _nearest_axis, _pillow_axis, normalize_method
 from ._validation import (
@@ -223,10 +224,10 @@ def _find_mapping(arr):
         return None
     a = arr
     while isinstance(a, np.ndarray):
-        if isinstance(a, np.memmap) and getattr(a, "_mmap", None) is not None:
+        mm = numpy_memmap.file_mapping(a)
+        if mm is not None:
             if getattr(a, "mode", "c") not in ("r", "r+", "w+"):
                 return None  # copy-on-write: DONTNEED would drop private pages
-            mm = a._mmap
             try:
                 view = np.frombuffer(mm, dtype=np.uint8)
             except (TypeError, ValueError, BufferError):
