@@ -25,7 +25,7 @@ from ._config import (
     usable_cores,
 )
 from ._info import show_config
-from .parzen import parzen, parzen_counts
+from .parzen import parzen, parzen_counts, parzen_density  # parzen: deprecated
 from .kde import SingularCovarianceError, gaussian_kde, kde
 from ._kernel_density import KernelDensity
 from .parallel import (
@@ -75,8 +75,8 @@ __all__ = [
     "get_tuning",
     "kde",
     "dtw",
-    "parzen",
     "parzen_counts",
+    "parzen_density",
     "pillow_method",
     "resample_linear",
     "resample_linear_many",

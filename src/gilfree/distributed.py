@@ -87,8 +87,8 @@ __all__ = [
     "gaussian_kde_evaluate",
     "kde",
     "local_cluster",
-    "parzen",
     "parzen_counts",
+    "parzen_density",
     "resize_batch",
     "scale_items",
     "scale_rows",
@@ -463,7 +463,7 @@ def scale_items(func, items, kwargs=None, *, threads_arg="n_threads", client=Non
 
 
 def _parzen_inputs(samples, points, widths, weights):
-    """The checks of gilfree.parzen, done once on the client."""
+    """The checks of gilfree.parzen_density, done once on the client."""
     x = as_points_matrix(samples, "samples")
     n, d = x.shape
     q_in = points if isinstance(points, np.ndarray) else np.asarray(points)
@@ -508,9 +508,9 @@ def parzen_counts(samples, points, widths, *, engine="auto", client=None, n_work
                       n_workers=n_workers, retries=retries)
 
 
-def parzen(samples, points, widths, *, weights=None, engine="auto", client=None,
-           n_workers=None, retries=None):
-    """:func:`gilfree.parzen` on a Dask cluster, points split across
+def parzen_density(samples, points, widths, *, weights=None, engine="auto", client=None,
+                   n_workers=None, retries=None):
+    """:func:`gilfree.parzen_density` on a Dask cluster, points split across
     workers; bit for bit what the local call returns (each chunk keeps at
     least ``PARZEN_INDEX_MIN_POINTS`` points, so it sums the samples in
     the same order as the whole call).
@@ -519,13 +519,23 @@ def parzen(samples, points, widths, *, weights=None, engine="auto", client=None,
     -------
     density : ndarray of float64, shape (m,) for a scalar width, else (m, H)
     """
-    from .parzen import parzen as local
+    from .parzen import parzen_density as local
 
     x, q, h, w = _parzen_inputs(samples, points, widths, weights)
     return scale_rows(local, "points", dict(samples=x, points=q, widths=h, weights=w,
                                             engine=engine),
                       min_rows=_config.PARZEN_INDEX_MIN_POINTS, client=client,
                       n_workers=n_workers, retries=retries)
+
+
+def parzen(*args, **kwargs):
+    """Deprecated name of :func:`parzen_density` (a FutureWarning)."""
+    import warnings
+
+    warnings.warn("gilfree.distributed.parzen is deprecated and will be removed in the next "
+                  "release; use gilfree.distributed.parzen_density, with the same arguments",
+                  FutureWarning, stacklevel=2)
+    return parzen_density(*args, **kwargs)
 
 
 def kde(samples, points, bandwidth, *, kernel="gaussian", weights=None, log=False,
