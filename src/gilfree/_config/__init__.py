@@ -16,45 +16,13 @@ import types
 
 from . import constants, nthreads, registry
 from .constants import *  # noqa: F403 - every tuning constant, read as _config.NAME
-from .nthreads import (  # noqa: F401 - re-exported
-    _PROC_CGROUP,
-    _PROC_MOUNTINFO,
-    _cgroup_cache,
-    _check_integral,
-    _inner_limit,
-    _user_threads,
-    cgroup_cpu_limit,
-    get_num_threads,
-    inner_threads,
-    load_openmp,
-    openmp_limit,
-    resolve_n_threads,
-    set_num_threads,
-    threads,
-    usable_cores,
-)
-from .registry import (  # noqa: F401 - re-exported
-    _KERNELS,
-    ENGINES,
-    NUMBA_THREADING_LAYER,
-    EngineUnavailableError,
-    _kernel_spec,
-    _numba_warm,
-    auto_order,
-    available_engines,
-    get_engine,
-    import_numba,
-    kernels,
-    register_kernel,
-    resolve_engine,
-    select,
-)
+from .nthreads import *  # noqa: F403
+from .nthreads import _cgroup_cache, _check_integral, _inner_limit  # noqa: F401 - used elsewhere
+from .registry import *  # noqa: F403
+from .registry import _KERNELS, _kernel_spec, _numba_warm  # noqa: F401 - used elsewhere
 
-__all__ = [
-    "ENGINES", "EngineUnavailableError", "available_engines", "cgroup_cpu_limit", "get_engine",
-    "get_num_threads", "get_tuning", "inner_threads", "register_kernel", "resolve_engine",
-    "resolve_n_threads", "set_num_threads", "set_tuning", "threads", "tuning", "usable_cores",
-]
+__all__ = constants.__all__ + nthreads.__all__ + registry.__all__ + [
+    "get_tuning", "set_tuning", "tuning"]
 
 _OWNERS = (constants, nthreads, registry)
 

@@ -246,3 +246,5 @@ TUNABLE = {
     "dask_start_timeout": ("seconds", 0),
     "dask_close_timeout": ("seconds", 0),
 }
+
+__all__ = [name for name in dir() if name.isupper()]  # every constant above

@@ -10,6 +10,9 @@ import numbers
 import os
 import threading
 
+__all__ = ["cgroup_cpu_limit", "get_num_threads", "inner_threads", "load_openmp", "openmp_limit",
+           "resolve_n_threads", "set_num_threads", "threads", "usable_cores"]
+
 _ENV_THREAD_VARS = ("GILFREE_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 #: Set by gilfree.parallel inside its workers: the fair share of cores that a

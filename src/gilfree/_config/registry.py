@@ -11,6 +11,10 @@ import threading
 from .._engines import CONTRACT, missing
 from .nthreads import resolve_n_threads
 
+__all__ = ["ENGINES", "NUMBA_THREADING_LAYER", "EngineUnavailableError", "auto_order",
+           "available_engines", "get_engine", "import_numba", "kernels", "register_kernel",
+           "resolve_engine", "select"]
+
 #: The engines every kernel family may provide, in the order ``auto`` tries.
 ENGINES = ("numba", "cython", "numpy", "python")
 
