@@ -70,6 +70,7 @@ import mmap
 import os
 import threading
 import time
+import warnings
 
 import numpy as np
 
@@ -530,8 +531,6 @@ def parzen_density(samples, points, widths, *, weights=None, engine="auto", clie
 
 def parzen(*args, **kwargs):
     """Deprecated name of :func:`parzen_density` (a FutureWarning)."""
-    import warnings
-
     warnings.warn("gilfree.distributed.parzen is deprecated and will be removed in the next "
                   "release; use gilfree.distributed.parzen_density, with the same arguments",
                   FutureWarning, stacklevel=2)
