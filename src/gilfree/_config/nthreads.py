@@ -40,21 +40,10 @@ def _read(path):
         return None
 
 
-def _quota_v2(text):
-    """CPUs allowed by a cgroup v2 ``cpu.max`` ("max 100000" or "quota period")."""
-    parts = (text or "").split()
-    if len(parts) != 2 or parts[0] == "max":
-        return None
-    try:
-        quota, period = int(parts[0]), int(parts[1])
-    except ValueError:
-        return None
-    return quota / period if quota > 0 and period > 0 else None
-
-
-def _quota_v1(quota_text, period_text):
-    """CPUs allowed by cgroup v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``
-    (a quota of -1: no limit)."""
+def _quota(quota_text, period_text):
+    """CPUs allowed by a CPU bandwidth quota and its period (cgroup v1
+    ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``, or the two fields of v2's
+    ``cpu.max``); None for no limit ("max", -1) or unreadable files."""
     try:
         quota, period = int((quota_text or "").strip()), int((period_text or "").strip())
     except ValueError:
@@ -134,9 +123,9 @@ def cgroup_cpu_limit(prefix=""):
             for sub in _ancestors(rel):
                 d = prefix + point.rstrip("/") + (sub if sub != "/" else "")
                 if kind == "v2":
-                    q = _quota_v2(_read(d + "/cpu.max"))
+                    q = _quota(*((_read(d + "/cpu.max") or "").split() + ["", ""])[:2])
                 else:
-                    q = _quota_v1(_read(d + "/cpu.cfs_quota_us"), _read(d + "/cpu.cfs_period_us"))
+                    q = _quota(_read(d + "/cpu.cfs_quota_us"), _read(d + "/cpu.cfs_period_us"))
                 if q is not None:
                     limits.append(q)
     return min(limits) if limits else None
