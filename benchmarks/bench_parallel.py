@@ -241,15 +241,15 @@ def parzen_data():
     samples = rng.standard_normal((40_000, 2))
     points = rng.standard_normal((8_000, 2))
     widths = np.linspace(0.1, 1.0, 20)
-    gilfree.parzen(samples, points[:4], widths, engine="numba")  # compile / warm
-    ref = gilfree.parzen(samples, points, widths, engine="numba", n_threads=1)
+    gilfree.parzen_density(samples, points[:4], widths, engine="numba")  # compile / warm
+    ref = gilfree.parzen_density(samples, points, widths, engine="numba", n_threads=1)
     return samples, points, widths, ref
 
 
 @pytest.mark.benchmark(group=CHUNKS)
 def test_kernel_one_call_2_threads(benchmark, ratios, parzen_data):
     samples, points, widths, ref = parzen_data
-    run = lambda: gilfree.parzen(samples, points, widths, engine="numba", n_threads=2)  # noqa
+    run = lambda: gilfree.parzen_density(samples, points, widths, engine="numba", n_threads=2)  # noqa
     np.testing.assert_array_equal(benchmark.pedantic(run, rounds=9, iterations=1), ref)
     ratios.record(benchmark, CHUNKS, "one_call_2_threads")
 
@@ -260,7 +260,7 @@ def test_kernel_gilfree_threads_8_chunks(benchmark, ratios, parzen_data):
     chunks = np.array_split(points, 8)
 
     def run():
-        parts = pmap(lambda q: gilfree.parzen(samples, q, widths, engine="numba"), chunks,
+        parts = pmap(lambda q: gilfree.parzen_density(samples, q, widths, engine="numba"), chunks,
                      backend="threads", n_workers=2)
         return np.concatenate(parts)
 
@@ -277,7 +277,7 @@ def test_kernel_8_chunks_oversubscribed(benchmark, parzen_data):
     chunks = np.array_split(points, 8)
 
     def run():
-        parts = pmap(lambda q: gilfree.parzen(samples, q, widths, engine="numba", n_threads=2),
+        parts = pmap(lambda q: gilfree.parzen_density(samples, q, widths, engine="numba", n_threads=2),
                      chunks, backend="threads", n_workers=2)
         return np.concatenate(parts)
 
@@ -288,7 +288,7 @@ def test_kernel_8_chunks_oversubscribed(benchmark, parzen_data):
 def test_kernel_one_call_1_thread(benchmark, parzen_data):
     # the kernel's own per-call cost, without a map: compare with the next row
     samples, points, widths, ref = parzen_data
-    run = lambda: gilfree.parzen(samples, points, widths, engine="numba", n_threads=1)  # noqa
+    run = lambda: gilfree.parzen_density(samples, points, widths, engine="numba", n_threads=1)  # noqa
     np.testing.assert_array_equal(benchmark.pedantic(run, rounds=3, iterations=1), ref)
 
 
@@ -298,7 +298,7 @@ def test_kernel_8_calls_in_a_loop_1_thread(benchmark, parzen_data):
     chunks = np.array_split(points, 8)
 
     def run():
-        return np.concatenate([gilfree.parzen(samples, q, widths, engine="numba", n_threads=1)
+        return np.concatenate([gilfree.parzen_density(samples, q, widths, engine="numba", n_threads=1)
                                for q in chunks])
 
     np.testing.assert_array_equal(benchmark.pedantic(run, rounds=3, iterations=1), ref)

@@ -101,7 +101,7 @@ def main(argv=None):
     fams = args.families
     import gilfree
 
-    info = gilfree.show_config(probe_numba=False)
+    info = gilfree.show_config(mode="dicts", probe_numba=False)
     rows = {}
     tmp = tempfile.mkdtemp(prefix="gilfree-cold-")
     try:

@@ -70,6 +70,8 @@ SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
 LANES_ = LANES
 CHUNK_ = CHUNK
+#: the compiled twins of gilfree._config constants (checked by the engine contract)
+CONSTANTS = {"KDE_LANES": LANES, "KDE_CHUNK": CHUNK, "KDE_POINT_BLOCK": PBLOCK}
 #: this build's per-variant tuning (must equal gilfree._config.SIMD_TUNING)
 TUNING = {"level": (<bytes>GF_TUNING_LEVEL).decode(), "kde_acc_f64": GF_KDE_ACC_D,
           "kde_acc_f32": GF_KDE_ACC_F}

@@ -40,6 +40,8 @@ cdef enum:
 
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
+#: the compiled twins of gilfree._config constants (checked by the engine contract)
+CONSTANTS = {"PARZEN_BLOCK": BLOCK}
 
 
 cdef inline void _sec_window(const double[:, ::1] xs, Py_ssize_t sec, double qs,

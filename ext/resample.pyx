@@ -56,6 +56,15 @@ cdef extern from *:
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
 
+cdef enum:
+    # output samples per parallel task (gilfree._config.RESAMPLE_POLY_CHUNK)
+    POLY_CHUNK = 1024
+    # tasks per thread of the linear resamplers (RESIZE_CHUNKS_PER_THREAD)
+    CHUNKS_PER_THREAD = 4
+
+#: the compiled twins of gilfree._config constants (checked by the engine contract)
+CONSTANTS = {"RESAMPLE_POLY_CHUNK": POLY_CHUNK, "RESIZE_CHUNKS_PER_THREAD": CHUNKS_PER_THREAD}
+
 
 cdef inline void _linear_one(const double* x, Py_ssize_t L, Py_ssize_t M, double* out,
                              Py_ssize_t num, Py_ssize_t i0, Py_ssize_t i1) noexcept nogil:
@@ -89,7 +98,7 @@ cdef inline void _linear_one(const double* x, Py_ssize_t L, Py_ssize_t M, double
 def linear(const double[:, ::1] x, double[:, ::1] out, int n_threads):
     """x (L, M) -> out (num, M)."""
     cdef Py_ssize_t L = x.shape[0], M = x.shape[1], num = out.shape[0]
-    cdef Py_ssize_t nchunk = 4 * n_threads, c  # gilfree._config.RESIZE_CHUNKS_PER_THREAD
+    cdef Py_ssize_t nchunk = CHUNKS_PER_THREAD * n_threads, c
     if nchunk > num:
         nchunk = num
     with nogil:
@@ -110,9 +119,6 @@ def linear_many(const double[:, ::1] data, const int64_t[::1] offsets,
                         &out[k, 0, 0], num, 0, num)
 
 
-cdef enum:
-    # output samples per parallel task (gilfree._config.RESAMPLE_POLY_CHUNK)
-    POLY_CHUNK = 1024
 
 
 cdef inline double _poly_one(const double* h, const double* xs, Py_ssize_t n,

@@ -80,7 +80,7 @@ def test_every_engine_of_every_kernel_is_available():
 
 
 def test_show_config_reports_the_build():
-    cfg = gilfree.show_config()
+    cfg = gilfree.show_config(mode="dicts")
     for key in ("python", "numpy", "numba", "build", "numba_threading_layer",
                 "usable_cores", "simd", "engines", "auto"):
         assert key in cfg

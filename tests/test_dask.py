@@ -560,18 +560,18 @@ def test_distributed_parzen_counts_equal_local(full, parzen_data):
 def test_distributed_parzen_bitwise_equal_local(full, parzen_data, engine):
     x, q, h, w = parzen_data
     for weights in (None, w):
-        want = gilfree.parzen(x, q, h, weights=weights, engine=engine)
-        got = gd.parzen(x, q, h, weights=weights, engine=engine, client=full)
+        want = gilfree.parzen_density(x, q, h, weights=weights, engine=engine)
+        got = gd.parzen_density(x, q, h, weights=weights, engine=engine, client=full)
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
 
 
 def test_distributed_parzen_few_points_and_one_worker(full, parzen_data):
     x, q, h, w = parzen_data
-    np.testing.assert_array_equal(gd.parzen(x, q[:5], h, weights=w, client=full),
-                                  gilfree.parzen(x, q[:5], h, weights=w))
-    np.testing.assert_array_equal(gd.parzen(x, q[0], 0.5, client=full, n_workers=1),
-                                  gilfree.parzen(x, q[0], 0.5))
+    np.testing.assert_array_equal(gd.parzen_density(x, q[:5], h, weights=w, client=full),
+                                  gilfree.parzen_density(x, q[:5], h, weights=w))
+    np.testing.assert_array_equal(gd.parzen_density(x, q[0], 0.5, client=full, n_workers=1),
+                                  gilfree.parzen_density(x, q[0], 0.5))
 
 
 def test_distributed_validates_on_the_client(full, parzen_data):
@@ -579,9 +579,9 @@ def test_distributed_validates_on_the_client(full, parzen_data):
     with pytest.raises(ValueError, match="points must have d = 2"):
         gd.parzen_counts(x, q[:, :1], h, client=full)
     with pytest.raises(ValueError, match="widths"):
-        gd.parzen(x, q, [-1.0], client=full)
+        gd.parzen_density(x, q, [-1.0], client=full)
     with pytest.raises(ValueError, match="n_workers must be >= 1"):
-        gd.parzen(x, q, h, client=full, n_workers=0)
+        gd.parzen_density(x, q, h, client=full, n_workers=0)
 
 
 def test_distributed_kernel_error_propagates(full, parzen_data):

@@ -113,7 +113,7 @@ def test_compiled_engines_present():
     mod = _cy.load("kde")
     assert mod.OPENMP, "gilfree._cy.kde was built without OpenMP"
     assert _config.KDE_LANES == mod.LANES_ and _config.KDE_CHUNK == mod.CHUNK_
-    assert gilfree.show_config(probe_numba=False)["engines"]["kde"]["cython"] is True
+    assert gilfree.show_config(mode="dicts", probe_numba=False)["engines"]["kde"]["cython"] is True
 
 
 # --------------------------------------------------------------------------

@@ -29,9 +29,8 @@ REFERENCE_NAMESPACES = [
 ]
 
 #: shared name -> (reference names, verdict).  "same": computes the same
-#: thing (tested against the reference); "kept": a different thing under a
-#: name kept on purpose (the audit says why); "deprecated": renamed, the old
-#: name warns; "flagged": a clash reported for a rename outside this change.
+#: thing (tested against the reference); "kept": a name kept on purpose (the
+#: audit says why); "deprecated": renamed, the old name warns.
 AUDIT = {
     "gaussian_kde": ({"scipy.stats.gaussian_kde"}, "same"),  # tests/test_kde.py
     "resample_poly": ({"scipy.signal.resample_poly"}, "same"),  # tests/test_resample.py
@@ -39,9 +38,17 @@ AUDIT = {
                 "skimage.transform.resize"}, "kept"),
     "resample": ({"scipy.signal.resample", "sklearn.utils.resample"}, "deprecated"),
     "kde": ({"scipy.stats.kde"}, "kept"),  # scipy's is a deprecated module, not a function
-    "show_config": ({"numpy.show_config", "scipy.show_config"}, "flagged"),
-    "parzen": ({"scipy.signal.windows.parzen"}, "flagged"),
-    "register_backend": ({"scipy.fft.register_backend"}, "flagged"),
+    # numpy's and scipy's: mode="stdout" prints, mode="dicts" returns the dict
+    "show_config": ({"numpy.show_config", "scipy.show_config"}, "same"),  # below
+    # scipy's is the Parzen window function; gilfree's density estimate is
+    # now parzen_density (gilfree.parzen, gilfree.distributed.parzen warn)
+    "parzen": ({"scipy.signal.windows.parzen"}, "deprecated"),
+    # scipy.fft.register_backend installs an implementation the module's
+    # operations (the FFTs) run on; gilfree.parallel.register_backend installs
+    # one the parallel map runs on, by name, like joblib.register_parallel_backend:
+    # the same meaning, and a different call shape (name and factory), so
+    # one cannot be called as the other
+    "register_backend": ({"scipy.fft.register_backend"}, "kept"),
     # added with gilfree.KernelDensity (a scikit-learn-compatible estimator)
     "KernelDensity": ({"sklearn.neighbors.KernelDensity"}, "same"),
 }
@@ -52,7 +59,7 @@ def gilfree_public_names():
     for mod in (gilfree, dtw, distributed, parallel):
         for name in mod.__all__:
             names.setdefault(name, set()).add(mod.__name__)
-    for name in ("resample", "resample_many"):  # deprecated, still importable
+    for name in ("resample", "resample_many", "parzen"):  # deprecated, still importable
         names.setdefault(name, set()).add("gilfree")
     return names
 
@@ -79,6 +86,11 @@ def reference_names():
         except ImportError:
             pass
     return found
+
+
+def test_no_clash_is_left_flagged():
+    assert {name for name, (_, verdict) in AUDIT.items()
+            if verdict not in ("same", "kept", "deprecated")} == set()
 
 
 def test_every_shared_public_name_is_audited():
@@ -119,3 +131,25 @@ def test_sklearn_resample_is_not_a_resampler_either():
     x = np.arange(10.0)
     assert sku.resample(x, n_samples=4, random_state=0).shape == (4,)  # a bootstrap draw
     assert gilfree.resample_linear(x, 4).tolist() == [0.0, 3.0, 6.0, 9.0]
+
+
+def test_parzen_is_a_deprecated_name_of_parzen_density():
+    x = np.random.default_rng(2).standard_normal((300, 2))
+    with pytest.warns(FutureWarning, match="use gilfree.parzen_density"):
+        old = gilfree.parzen(x, x[:7], [0.5, 1.0], engine="numpy")
+    np.testing.assert_array_equal(old, gilfree.parzen_density(x, x[:7], [0.5, 1.0],
+                                                              engine="numpy"))
+    assert "parzen" not in gilfree.__all__ and "parzen" not in distributed.__all__
+    assert callable(distributed.parzen) and "parzen_density" in distributed.__all__
+
+
+def test_show_config_follows_numpy_modes(capsys):
+    import json
+
+    cfg = gilfree.show_config(mode="dicts", probe_numba=False)
+    assert isinstance(cfg, dict) and "engines" in cfg and capsys.readouterr().out == ""
+    assert gilfree.show_config(probe_numba=False) is None  # mode="stdout", numpy's default
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["engines"] == json.loads(json.dumps(cfg["engines"]))
+    with pytest.raises(ValueError, match="mode must be 'stdout' or 'dicts'; got 'dict'"):
+        gilfree.show_config(mode="dict")

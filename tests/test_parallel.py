@@ -506,7 +506,7 @@ def test_gilfree_kernels_in_thread_workers_use_their_fair_share():
     import numba
 
     x = np.random.default_rng(0).standard_normal((2000, 2))
-    gilfree.parzen(x, x[:10], 0.5, engine="numba")  # starts numba's thread pool
+    gilfree.parzen_density(x, x[:10], 0.5, engine="numba")  # starts numba's thread pool
 
     def kernel_threads(_):
         from gilfree import _config as cfg
@@ -520,10 +520,10 @@ def test_gilfree_kernels_in_thread_workers_use_their_fair_share():
     assert all(nb <= max(1, cores // 2) for _, nb in got)
     # results are the same as a plain loop
     pts = np.array_split(x[:200], 8)
-    got = pmap(lambda p: gilfree.parzen(x, p, 0.5), pts, backend="threads", n_workers=2)
+    got = pmap(lambda p: gilfree.parzen_density(x, p, 0.5), pts, backend="threads", n_workers=2)
     # (compared with the numpy engine: the cython engine with 2 threads gave wrong
     # counts for some points in this run, a kernel issue reported separately)
-    ref = gilfree.parzen(x, x[:200], 0.5, engine="numpy")
+    ref = gilfree.parzen_density(x, x[:200], 0.5, engine="numpy")
     np.testing.assert_array_equal(np.concatenate(got), ref)
 
 

@@ -87,7 +87,7 @@ def test_weighted_density(engine, n_threads, d, plan_mode):
     q = dyadic(rng, (30, d), scale=16)
     w = rng.random(800)
     w[::7] = 0.0
-    got = gilfree.parzen(x, q, WIDTHS, weights=w, engine=engine, n_threads=n_threads)
+    got = gilfree.parzen_density(x, q, WIDTHS, weights=w, engine=engine, n_threads=n_threads)
     np.testing.assert_allclose(got, oracle_weighted(x, q, WIDTHS, w), rtol=1e-12, atol=0)
 
 
@@ -97,14 +97,14 @@ def test_density_normalised_by_h_to_the_d(engine):
     q = rng.standard_normal((20, 2))
     h = np.array([0.7, 1.3])
     counts = oracle_counts(x, q, h)
-    got = gilfree.parzen(x, q, h, engine=engine)
+    got = gilfree.parzen_density(x, q, h, engine=engine)
     np.testing.assert_allclose(got, counts / (500 * h**2), rtol=1e-15)
 
 
 def test_scalar_width_returns_1d(engine):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((300, 2))
-    got = gilfree.parzen(x, x[:5], 1.0, engine=engine)
+    got = gilfree.parzen_density(x, x[:5], 1.0, engine=engine)
     assert got.shape == (5,)
     np.testing.assert_allclose(got, oracle_counts(x, x[:5], 1.0)[:, 0] / 300)
 
@@ -115,11 +115,11 @@ def test_thread_count_never_changes_results(plan_mode):
     q = rng.standard_normal((7, 3))
     w = rng.random(5000)
     for engine in ("cython", "numba"):
-        base = gilfree.parzen(x, q, WIDTHS, weights=w, engine=engine, n_threads=1)
+        base = gilfree.parzen_density(x, q, WIDTHS, weights=w, engine=engine, n_threads=1)
         cnt = gilfree.parzen_counts(x, q, WIDTHS, engine=engine, n_threads=1)
         for nt in (2, 3, 8):
             np.testing.assert_array_equal(
-                gilfree.parzen(x, q, WIDTHS, weights=w, engine=engine, n_threads=nt), base
+                gilfree.parzen_density(x, q, WIDTHS, weights=w, engine=engine, n_threads=nt), base
             )
             np.testing.assert_array_equal(
                 gilfree.parzen_counts(x, q, WIDTHS, engine=engine, n_threads=nt), cnt
@@ -229,13 +229,13 @@ def test_plan_without_the_extension_is_the_same(monkeypatch):
     rng = np.random.default_rng(5)
     x, q = rng.standard_normal((3000, 2)), rng.standard_normal((200, 2))
     w = rng.random(3000)
-    fast = gilfree.parzen(x, q, WIDTHS, weights=w, engine="numba")
+    fast = gilfree.parzen_density(x, q, WIDTHS, weights=w, engine="numba")
 
     def missing(name):
         raise _cy.ExtensionMissingError("not built")
 
     monkeypatch.setattr(_cy, "load", missing)
-    np.testing.assert_array_equal(gilfree.parzen(x, q, WIDTHS, weights=w, engine="numba"), fast)
+    np.testing.assert_array_equal(gilfree.parzen_density(x, q, WIDTHS, weights=w, engine="numba"), fast)
 
 
 @pytest.mark.parametrize("engine_name", ["cython", "numba"])
@@ -341,7 +341,7 @@ def test_bad_input(kwargs, exc, match):
     args = dict(samples=X2, points=np.zeros((1, 2)), widths=1.0)
     args.update(kwargs)
     with pytest.raises(exc, match=match):
-        gilfree.parzen(args.pop("samples"), args.pop("points"), args.pop("widths"), **args)
+        gilfree.parzen_density(args.pop("samples"), args.pop("points"), args.pop("widths"), **args)
 
 
 @pytest.mark.parametrize(
@@ -355,7 +355,7 @@ def test_bad_input(kwargs, exc, match):
 )
 def test_bad_weights(weights, match):
     with pytest.raises(ValueError, match=match):
-        gilfree.parzen(X2, np.zeros((1, 2)), 1.0, weights=weights)
+        gilfree.parzen_density(X2, np.zeros((1, 2)), 1.0, weights=weights)
 
 
 def test_negative_thread_counts_count_from_the_end():
@@ -372,4 +372,4 @@ def test_unavailable_engine_error_points_to_info(monkeypatch):
     monkeypatch.setitem(spec["engines"], "numba", "gilfree._numba.does_not_exist")
     monkeypatch.setitem(spec, "loaded", {})
     with pytest.raises(EngineUnavailableError, match=r"gilfree info"):
-        gilfree.parzen(X2, np.zeros((1, 2)), 1.0, engine="numba")
+        gilfree.parzen_density(X2, np.zeros((1, 2)), 1.0, engine="numba")

@@ -48,7 +48,7 @@ def _dtw(engine, n_threads):
 
 #: kernel family -> call(engine, n_threads); n_threads=None: the default
 KERNELS = {
-    "parzen": lambda e, n: gilfree.parzen(_X2, _Q2, [0.3, 0.5], engine=e, n_threads=n),
+    "parzen": lambda e, n: gilfree.parzen_density(_X2, _Q2, [0.3, 0.5], engine=e, n_threads=n),
     "parzen_counts": lambda e, n: gilfree.parzen_counts(_X2, _Q2, 0.4, engine=e, n_threads=n),
     "kde": lambda e, n: gilfree.kde(_X2, _Q2, 0.3, engine=e, n_threads=n),
     "kde_compact": lambda e, n: gilfree.kde(_X2, _Q2, 0.3, kernel="epanechnikov", engine=e,
@@ -190,7 +190,7 @@ _CHILD = textwrap.dedent("""
         m._omp_team_size(True)
     gilfree.resample_poly(x, 3, 7, engine="cython")
     gilfree.resize_batch(img, (30, 30), engine="cython")
-    gilfree.parzen(x[:, :2], x[:500, :2], 0.5, engine="cython")
+    gilfree.parzen_density(x[:, :2], x[:500, :2], 0.5, engine="cython")
     gilfree.resample_linear(x, 999, engine="numba")
     print(gilfree.get_num_threads(), *[m._omp_team_size(True)[0] for m in mods.values()],
           _numba.team_size()[0])

@@ -8,20 +8,24 @@ as the test oracle.  ``gilfree info`` shows what this installation built.
 Thread counts: a kernel called without ``n_threads`` uses
 :func:`get_num_threads` threads, set for a block with :func:`threads` or
 for the calling thread with :func:`set_num_threads`, and capped inside
-``threadpoolctl.threadpool_limits``.
+``threadpoolctl.threadpool_limits``.  Memory budgets and thresholds that
+never change a result: :func:`get_tuning`, :func:`set_tuning`, :func:`tuning`.
 """
 
 from ._config import (
     EngineUnavailableError,
     get_num_threads,
+    get_tuning,
     load_openmp as _load_openmp,
     resolve_n_threads,
     set_num_threads,
+    set_tuning,
     threads,
+    tuning,
     usable_cores,
 )
 from ._info import show_config
-from .parzen import parzen, parzen_counts
+from .parzen import parzen, parzen_counts, parzen_density  # parzen: deprecated
 from .kde import SingularCovarianceError, gaussian_kde, kde
 from ._kernel_density import KernelDensity
 from .parallel import (
@@ -68,10 +72,11 @@ __all__ = [
     "cv2_method",
     "gaussian_kde",
     "get_num_threads",
+    "get_tuning",
     "kde",
     "dtw",
-    "parzen",
     "parzen_counts",
+    "parzen_density",
     "pillow_method",
     "resample_linear",
     "resample_linear_many",
@@ -80,8 +85,10 @@ __all__ = [
     "resize_batch",
     "resolve_n_threads",
     "set_num_threads",
+    "set_tuning",
     "show_config",
     "threads",
+    "tuning",
     "usable_cores",
     "Tiles",
     "iter_tiles",

@@ -37,18 +37,29 @@ def numba_threading_layer():
     return numba.threading_layer()
 
 
-def show_config(*, probe_numba=True):
-    """Describe the build and the machine.
+def show_config(mode="stdout", *, probe_numba=True):
+    """Describe the build and the machine, as ``numpy.show_config`` does.
+
+    Parameters
+    ----------
+    mode : {"stdout", "dicts"}
+        ``"stdout"`` prints the description (JSON) and returns None;
+        ``"dicts"`` returns it as a dict.
+    probe_numba : bool
+        Run a tiny parallel Numba function to learn the threading layer
+        Numba picks (compiles once; False skips it).
 
     Returns
     -------
-    dict
-        ``python``, ``numpy``, ``numba``, ``gilfree``; ``build`` (compiler,
+    dict or None
+        With ``mode="dicts"``: ``python``, ``numpy``, ``numba``, ``gilfree``; ``build`` (compiler,
         Cython and NumPy versions of the extension build, OpenMP on/off);
         ``numba_threading_layer``; ``usable_cores``; ``simd`` (level in use);
         ``cpu``; ``engines`` (per kernel: engine -> True or why not) and
         ``auto`` (per kernel: what ``engine="auto"`` picks first).
     """
+    if mode not in ("stdout", "dicts"):
+        raise ValueError(f"mode must be 'stdout' or 'dicts'; got {mode!r}")
     import numpy as np
 
     from . import __version__
@@ -89,4 +100,9 @@ def show_config(*, probe_numba=True):
     }
     info["engines"] = {k: _config.available_engines(k) for k in _config.kernels()}
     info["auto"] = {k: _config.auto_order(k)[0] for k in _config.kernels()}
-    return info
+    if mode == "dicts":
+        return info
+    import json
+
+    sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
+    return None

@@ -49,7 +49,7 @@ def _cases():
         "parzen": [
             ("parzen_counts", lambda e, t: gilfree.parzen_counts(
                 x, q, widths, engine=e, n_threads=t), True),
-            ("parzen weighted", lambda e, t: gilfree.parzen(
+            ("parzen weighted", lambda e, t: gilfree.parzen_density(
                 x, q, widths, weights=w, engine=e, n_threads=t), False),
         ],
         "kde": [

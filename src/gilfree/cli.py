@@ -64,7 +64,7 @@ def _cmd_info(args):
 
     from ._info import show_config
 
-    cfg = show_config()
+    cfg = show_config(mode="dicts")
     if args.json:
         print(json.dumps(cfg, indent=2, default=str))
         return 0

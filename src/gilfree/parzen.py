@@ -1,4 +1,4 @@
-"""Hypercube Parzen-window density estimation (KERNELS.md section 1).
+"""Hypercube Parzen-window density estimation.
 
 A sample ``x`` is inside the window of width ``h`` around a point ``q`` when
 ``abs(q[c] - x[c]) <= 0.5 * h`` in every dimension ``c`` (closed boundary).
@@ -15,6 +15,7 @@ computed once and binned against the sorted widths.
 """
 
 import math
+import warnings
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 from . import _config
 from ._validation import as_points_matrix, check_positive_finite, check_weights
 
-__all__ = ["parzen", "parzen_counts"]
+__all__ = ["parzen_counts", "parzen_density"]
 
 _config.register_kernel(
     "parzen",
@@ -193,7 +194,7 @@ def parzen_counts(samples, points, widths, *, engine="auto", n_threads=None):
     return out[:, 0] if scalar else out
 
 
-def parzen(samples, points, widths, *, weights=None, engine="auto", n_threads=None):
+def parzen_density(samples, points, widths, *, weights=None, engine="auto", n_threads=None):
     """Hypercube Parzen-window density estimate at each point, for each width.
 
     ``count / (n * h**d)``; with ``weights``, ``sum(w_i * inside_i) /
@@ -222,10 +223,24 @@ def parzen(samples, points, widths, *, weights=None, engine="auto", n_threads=No
     --------
     >>> import numpy as np, gilfree
     >>> x = np.random.default_rng(0).standard_normal((10_000, 2))
-    >>> gilfree.parzen(x, [[0.0, 0.0]], np.linspace(1.0, 1.2, 100)).shape
+    >>> gilfree.parzen_density(x, [[0.0, 0.0]], np.linspace(1.0, 1.2, 100)).shape
     (1, 100)
     """
     out, (n, d), h, scalar, w = _run(samples, points, widths, weights, engine, n_threads)
     norm = (n if w is None else w.sum()) * h**d
     dens = out / norm
     return dens[:, 0] if scalar else dens
+
+
+def parzen(samples, points, widths, *, weights=None, engine="auto", n_threads=None):
+    """Deprecated name of :func:`parzen_density` (a FutureWarning): in scipy,
+    ``scipy.signal.windows.parzen`` is the Parzen window function."""
+    warnings.warn(
+        "gilfree.parzen is deprecated and will be removed in the next release: "
+        "scipy.signal.windows.parzen is a window function; use "
+        "gilfree.parzen_density, with the same arguments",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return parzen_density(samples, points, widths, weights=weights, engine=engine,
+                          n_threads=n_threads)

@@ -74,6 +74,7 @@ import numpy as np
 
 from . import _config
 from . import _tiles_plan as tp
+from ._compat import numpy_memmap
 from ._tiles_job import _NO_MASK, DTYPES, TilePlan  # noqa: F401 - DTYPES: tiles.DTYPES
 from ._validation import check_positive_int, renamed_argument
 
@@ -114,10 +115,10 @@ def _find_mapping(arr):
         return None
     a = arr
     while isinstance(a, np.ndarray):
-        if isinstance(a, np.memmap) and getattr(a, "_mmap", None) is not None:
+        mm = numpy_memmap.file_mapping(a)
+        if mm is not None:
             if getattr(a, "mode", "c") not in ("r", "r+", "w+"):
                 return None  # copy-on-write: DONTNEED would drop private pages
-            mm = a._mmap
             try:
                 view = np.frombuffer(mm, dtype=np.uint8)
             except (TypeError, ValueError, BufferError):

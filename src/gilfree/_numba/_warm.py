@@ -45,8 +45,8 @@ def _parzen():
     x = rng.standard_normal((80, 2))
     q = rng.standard_normal((70, 2))  # enough points for the indexed plan
     for qq in (q, q[:3]):
-        gilfree.parzen(x, qq, [0.5, 1.0], engine="numba", n_threads=1)
-        gilfree.parzen(x, qq, [0.5, 1.0], weights=np.ones(80), engine="numba", n_threads=1)
+        gilfree.parzen_density(x, qq, [0.5, 1.0], engine="numba", n_threads=1)
+        gilfree.parzen_density(x, qq, [0.5, 1.0], weights=np.ones(80), engine="numba", n_threads=1)
 
 
 def _resize():

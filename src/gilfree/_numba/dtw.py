@@ -3,7 +3,8 @@
 Tiles of (template rows / ``row_blocks``) x ``block_cols`` signal columns run
 as a pipeline, like the Cython engine: row band r processes column block b
 once band r - 1 has published it through a progress counter (atomic
-acquire/release loads and stores, emitted as LLVM intrinsics below), so no
+acquire/release loads and stores, LLVM intrinsics of
+``gilfree._compat.numba_llvm``), so no
 thread ever waits at a barrier.  Band r waits only on band r - 1 and every
 thread takes its bands in increasing order, so the pipeline finishes for any
 number of threads the ``prange`` is given.  Directions are stored
@@ -12,66 +13,16 @@ matrix at ``c0 * M``.  Compiled lazily on first call (``cache=True``).
 """
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, prange
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
+from .._compat.numba_llvm import load_acquire as _load_acquire
+from .._compat.numba_llvm import sched_yield as _yield
+from .._compat.numba_llvm import store_release as _store_release
 from ._common import numba_threads
 
 #: Spins on a progress counter before yielding the core (the machine may be
 #: shared; the thread we wait for may need it).
 SPIN = 256
-
-
-@intrinsic
-def _load_acquire(typingctx, arr, idx):
-    """``arr[idx]`` of a 1-D int64 array, an atomic load with acquire order."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1):
-        return None
-    sig = types.int64(arr, idx)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-        return builder.load_atomic(ptr, ordering="acquire", align=8)
-
-    return sig, codegen
-
-
-@intrinsic
-def _store_release(typingctx, arr, idx, val):
-    """``arr[idx] = val`` on a 1-D int64 array, an atomic store with release
-    order (everything written before it is visible to an acquiring reader)."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1):
-        return None
-    sig = types.void(arr, idx, val)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-        v = context.cast(builder, args[2], signature.args[2], types.int64)
-        builder.store_atomic(v, ptr, ordering="release", align=8)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
-def _yield(typingctx):
-    """``sched_yield()`` from the C library."""
-    sig = types.int32()
-
-    def codegen(context, builder, signature, args):
-        fnty = ir.FunctionType(ir.IntType(32), [])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "sched_yield")
-        return builder.call(fn, [])
-
-    return sig, codegen
-
-
 _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
 
 

@@ -8,10 +8,13 @@ module compiles nothing.
 """
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
+from .._compat.numba_llvm import bits_f32 as _bits_f32
+from .._compat.numba_llvm import bits_f64 as _bits_f64
+from .._compat.numba_llvm import f32_bits as _f32_bits
+from .._compat.numba_llvm import f64_bits as _f64_bits
 from .._config import KDE_CHUNK, KDE_LANES, KDE_POINT_BLOCK
 from ._common import numba_threads
 
@@ -26,26 +29,6 @@ _TOPHAT, _EPANECHNIKOV, _LINEAR, _COSINE = 0, 1, 2, 3
 # bit casts and the vectorisable exp
 # --------------------------------------------------------------------------
 
-
-def _bitcast_intrinsic(src, dst, bits):
-    @intrinsic
-    def cast(typingctx, x):
-        if x != src:
-            return None
-
-        def codegen(context, builder, signature, args):
-            return builder.bitcast(args[0], ir.IntType(bits) if dst in (types.int64, types.int32)
-                                   else (ir.DoubleType() if bits == 64 else ir.FloatType()))
-
-        return dst(src), codegen
-
-    return cast
-
-
-_f64_bits = _bitcast_intrinsic(types.float64, types.int64, 64)
-_bits_f64 = _bitcast_intrinsic(types.int64, types.float64, 64)
-_f32_bits = _bitcast_intrinsic(types.float32, types.int32, 32)
-_bits_f32 = _bitcast_intrinsic(types.int32, types.float32, 32)
 
 _F = np.float32
 _SHIFT64 = 6755399441055744.0  # 1.5 * 2**52

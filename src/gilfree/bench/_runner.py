@@ -131,7 +131,7 @@ def machine_info():
     # the Numba threading layer is read after the run (see threading_layer),
     # when the kernels have picked it: probing it here would compile a
     # parallel function just for that
-    cfg = show_config(probe_numba=False)
+    cfg = show_config(mode="dicts", probe_numba=False)
     build = cfg.get("build", {})
     return {
         "python": cfg["python"],

@@ -41,7 +41,7 @@ Examples
 
 The adapters, each returning exactly what the local call returns:
 
-- :func:`parzen`, :func:`parzen_counts`, :func:`kde`,
+- :func:`parzen_density`, :func:`parzen_counts`, :func:`kde`,
   :func:`gaussian_kde_evaluate`: the points split across workers, the
   samples scattered once;
 - :func:`resize_batch`: the images split across workers;
@@ -75,7 +75,7 @@ from ._core import (
 from ._dtw import dtw_sweep
 from ._gaussian_kde import gaussian_kde_evaluate
 from ._kde import kde
-from ._parzen import parzen, parzen_counts
+from ._parzen import parzen, parzen_counts, parzen_density
 from ._resize import resize_batch
 from ._tiles import tiles
 
@@ -87,6 +87,7 @@ __all__ = [
     "local_cluster",
     "parzen",
     "parzen_counts",
+    "parzen_density",
     "resize_batch",
     "scale_items",
     "scale_rows",

@@ -1,18 +1,20 @@
-""":func:`gilfree.parzen` and :func:`gilfree.parzen_counts` on a Dask
+""":func:`gilfree.parzen_density` and :func:`gilfree.parzen_counts` on a Dask
 cluster: the points split across workers, the samples scattered once to
 every worker."""
+
+import warnings
 
 import numpy as np
 
 from .. import _config
 from .._validation import as_points_matrix, check_positive_finite, check_weights
-from ..parzen import parzen as _parzen_local
+from ..parzen import parzen_density as _parzen_local
 from ..parzen import parzen_counts as _counts_local
 from ._core import scale_rows
 
 
 def _parzen_inputs(samples, points, widths, weights):
-    """The checks of gilfree.parzen, done once on the client."""
+    """The checks of gilfree.parzen_density, done once on the client."""
     x = as_points_matrix(samples, "samples")
     n, d = x.shape
     q_in = points if isinstance(points, np.ndarray) else np.asarray(points)
@@ -56,9 +58,9 @@ def parzen_counts(samples, points, widths, *, engine="auto", client=None, n_work
                       n_workers=n_workers, retries=retries)
 
 
-def parzen(samples, points, widths, *, weights=None, engine="auto", client=None,
-           n_workers=None, retries=None):
-    """:func:`gilfree.parzen` on a Dask cluster, points split across
+def parzen_density(samples, points, widths, *, weights=None, engine="auto", client=None,
+                   n_workers=None, retries=None):
+    """:func:`gilfree.parzen_density` on a Dask cluster, points split across
     workers; bit for bit what the local call returns (each chunk keeps at
     least ``PARZEN_INDEX_MIN_POINTS`` points, so it sums the samples in
     the same order as the whole call).
@@ -73,3 +75,11 @@ def parzen(samples, points, widths, *, weights=None, engine="auto", client=None,
                                             engine=engine),
                       min_rows=_config.PARZEN_INDEX_MIN_POINTS, client=client,
                       n_workers=n_workers, retries=retries)
+
+
+def parzen(*args, **kwargs):
+    """Deprecated name of :func:`parzen_density` (a FutureWarning)."""
+    warnings.warn("gilfree.distributed.parzen is deprecated and will be removed in the next "
+                  "release; use gilfree.distributed.parzen_density, with the same arguments",
+                  FutureWarning, stacklevel=2)
+    return parzen_density(*args, **kwargs)
