@@ -1099,7 +1099,10 @@ _PARAMS_DOC = """
         ``threads`` for GIL-free kernels (gilfree's, NumPy, Numba) and
         I/O; ``processes`` for GIL-bound Python code; ``serial`` runs in
         the caller (also what ``n_workers=1`` does); ``dask`` runs on a
-        dask.distributed cluster (``pip install 'gilfree[dask]'``).
+        dask.distributed cluster (``pip install 'gilfree[dask]'``); ``auto``
+        times the first tasks (serially, then on two threads; their results
+        are kept) and runs the rest serially, on threads or on processes,
+        whichever it predicts fastest (see ``gilfree.parallel.last_plan()``).
     n_workers : int, optional
         Workers; None is one per usable core, -1 all cores, -2 all but one.
     chunksize : "auto" or int
@@ -1240,3 +1243,8 @@ pmap.__doc__ = (
     [1, 2, 3]
 """
 )
+
+# backend="auto": decided from the first tasks (parallel/_auto.py)
+from ._auto import with_auto  # noqa: E402
+
+imap, pmap = with_auto(imap, lazy=True), with_auto(pmap, lazy=False)
