@@ -140,7 +140,9 @@ def gil_share(serial_seconds, two_thread_seconds):
 
 def measure_pickling(func, items, results):
     """Pickling cost of a map's tasks for process workers, measured with
-    cloudpickle (what the processes backend sends them with).
+    cloudpickle (what the processes backend sends them with): the sample
+    of ``items`` and of their ``results`` pickled and unpickled as one list
+    each (as a chunk travels), per item.
 
     Returns a dict: ``picklable`` (bool), ``error`` (why not, or ""),
     ``func_bytes``, ``item_bytes`` and ``result_bytes`` (mean per item),
@@ -158,22 +160,27 @@ def measure_pickling(func, items, results):
         out.update(picklable=False, error=f"func cannot be pickled ({type(exc).__name__}: "
                                           f"{exc})")
         return out
-    for what, objs in (("item", items), ("result", results)):
+    for what, objs in (("item", list(items)), ("result", list(results))):
         if not objs:
             continue
-        nbytes = 0
-        t0 = time.perf_counter()
-        for i, obj in enumerate(objs):
-            try:
-                blob = cloudpickle.dumps(obj)
-                pickle.loads(blob)
-            except Exception as exc:  # noqa: BLE001
-                out.update(picklable=False, error=f"{what} {i} cannot be pickled "
-                                                  f"({type(exc).__name__}: {exc})")
-                return out
-            nbytes += len(blob)
+        try:
+            # large objects: fewer of them (at most about 8 MB pickled)
+            one = len(cloudpickle.dumps(objs[0]))
+            objs = objs[:max(1, min(len(objs), (8 << 20) // max(one, 1)))]
+            t0 = time.perf_counter()
+            blob = cloudpickle.dumps(objs)
+            pickle.loads(blob)
+        except Exception:  # noqa: BLE001 - find which one
+            for i, obj in enumerate(objs):
+                try:
+                    pickle.loads(cloudpickle.dumps(obj))
+                except Exception as exc:  # noqa: BLE001
+                    out.update(picklable=False, error=f"{what} {i} cannot be pickled "
+                                                      f"({type(exc).__name__}: {exc})")
+                    return out
+            raise
         out[f"{what}_seconds"] = (time.perf_counter() - t0) / len(objs)
-        out[f"{what}_bytes"] = nbytes / len(objs)
+        out[f"{what}_bytes"] = len(blob) / len(objs)
     return out
 
 
@@ -190,32 +197,30 @@ def _schedstat_path():
 
 
 class ThreadClock:
-    """CPU time and run-queue wait of the calling thread.
+    """CPU time and run-queue wait of the calling thread since it was made.
 
-    ``cpu_share(wall)`` is the share of ``wall`` that the thread computed,
-    out of the time it could have: time spent ready to run but waiting
-    for a core (a busy machine) is left out where Linux reports it
-    (``/proc/self/task/<tid>/schedstat``), so that only waiting on I/O,
-    sleeps and locks lowers the share."""
+    The CPU time is ``time.thread_time()``; the run-queue wait (time the
+    thread was ready to run but had no core: a busy machine) comes from
+    ``/proc/self/task/<tid>/schedstat`` where Linux has it, else 0.  Only
+    waits of the task itself (I/O, sleeps, locks) should make a task look
+    like one that waits."""
 
     def __init__(self):
         self._path = _schedstat_path()
-        self.cpu0, self.wait0 = self._read()
+        self.cpu0, self.wait0 = time.thread_time(), self._wait()
 
-    def _read(self):
+    def _wait(self):
         if self._path is not None:
             try:
                 with open(self._path, encoding="ascii") as fh:
-                    on_cpu, waiting = fh.read().split()[:2]
-                return int(on_cpu) * 1e-9, int(waiting) * 1e-9
-            except (OSError, ValueError):
+                    return int(fh.read().split()[1]) * 1e-9
+            except (OSError, ValueError, IndexError):
                 self._path = None
-        return time.thread_time(), 0.0
+        return 0.0
 
     def since(self):
         """``(cpu, runqueue wait)`` seconds since the clock was made."""
-        cpu, wait = self._read()
-        return cpu - self.cpu0, wait - self.wait0
+        return time.thread_time() - self.cpu0, self._wait() - self.wait0
 
 
 def cpu_share(wall, cpu, wait):
@@ -244,6 +249,37 @@ def _process_pool_running(n_workers):
 # --------------------------------------------------------------------------
 # the map
 # --------------------------------------------------------------------------
+
+
+class _Timed:
+    """``func`` that appends each call's wall time to ``durations`` (for
+    the two-thread probe; the list's append is atomic)."""
+
+    def __init__(self, func, durations):
+        self.func, self.durations = func, durations
+
+    def __call__(self, item):
+        t0 = time.perf_counter()
+        try:
+            return self.func(item)
+        finally:
+            self.durations.append(time.perf_counter() - t0)
+
+
+def process_start_estimate(n_workers):
+    """Predicted seconds before a processes map of ``n_workers`` runs its
+    first task: none with an idle pool of that size, else
+    ``AUTO_PROCESS_START_SECONDS`` times how oversubscribed the cores are
+    (a busy machine starts interpreters slowly)."""
+    if _process_pool_running(n_workers):
+        return 0.0
+    import os
+
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = 0.0
+    return _config.AUTO_PROCESS_START_SECONDS * max(1.0, load / max(1, usable_cores()))
 
 
 class _Rest:
@@ -374,7 +410,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
     done = 0
     t_start = time.perf_counter()
 
-    def phase(items, backend, n, offset, chunksize=None):
+    def phase(items, backend, n, offset, chunksize=None, func=func):
         """The tasks of ``items`` on ``backend``: pieces of results."""
         kw = dict(opts)
         if chunksize is not None:
@@ -476,6 +512,9 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
                 break
             if len(batches) >= 2 and serial_after_first >= _config.AUTO_SERIAL_PROBE_SECONDS:
                 break
+            if (len(batches) >= 2 and serial_after_first >= _config.AUTO_IO_PROBE_SECONDS
+                    and _waits(batches[1:])):
+                break  # tasks that mostly wait: threads, no need to time more
             size *= 2
         task = _task_time(batches)
         if ended:
@@ -511,19 +550,25 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
             return
 
         # -- 3. two threads against one: the GIL-bound share
-        m = max(2, int(_config.AUTO_THREAD_PROBE_SECONDS / max(task, 1e-9)))
-        if remaining is not None:
-            m = min(m, remaining)
-        batch = list(itertools.islice(it, m))
-        t0 = time.perf_counter()
-        yield from phase(batch, "threads", 2, done, chunksize=max(1, -(-len(batch) // 2)))
-        t2 = time.perf_counter() - t0
-        done += len(batch)
-        gil = gil_share(task * len(batch), t2) if len(batch) >= 2 else None
-        if len(batch) < m or (total is not None and done >= total):
-            _set_plan(Plan("threads", 2, "the input ended during the two-thread probe",
-                           probe_tasks=done, probe_seconds=elapsed(), gil_share=gil, **base))
-            return
+        gil = None
+        if task >= _config.AUTO_THREAD_PROBE_MIN_TASK:
+            m = max(4, int(_config.AUTO_THREAD_PROBE_SECONDS / max(task, 1e-9)))
+            if remaining is not None:
+                m = min(m, remaining)
+            batch = list(itertools.islice(it, m))
+            durations = []
+            yield from phase(batch, "threads", 2, done, chunksize=max(1, -(-len(batch) // 2)),
+                             func=_Timed(func, durations))
+            done += len(batch)
+            # a task's wall time on two busy threads against its serial time
+            # (per task: the threads' start-up is left out)
+            gil = (min(1.0, max(0.0, (sum(durations) / len(durations)) / task - 1.0))
+                   if len(durations) >= 2 and task > 0 else None)
+            if len(batch) < m or (total is not None and done >= total):
+                _set_plan(Plan("threads", 2, "the input ended during the two-thread probe",
+                               probe_tasks=done, probe_seconds=elapsed(), gil_share=gil,
+                               **base))
+                return
         probe_seconds = elapsed()
         remaining = None if total is None else total - done
         rest_serial = task * remaining if remaining is not None else max(probe_seconds,
@@ -534,7 +579,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
         n = n_asked
         g = 1.0 if gil is None else gil
         est = {"serial": rest_serial, "threads": rest_serial * (g + (1.0 - g) / n)}
-        start = 0.0 if _process_pool_running(n) else _config.AUTO_PROCESS_START_SECONDS
+        start = process_start_estimate(n) + _config.AUTO_PROCESS_MAP_SECONDS
         items_left = remaining if remaining is not None else rest_serial / max(task, 1e-9)
         # the caller pickles every item and unpickles every result (one
         # after the other); the workers share the tasks and their own pickling
@@ -542,7 +587,9 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
                                             (rest_serial + items_left * pickle_s) / n)
         if pk["picklable"]:
             est["processes"] = est_proc
-        why = (f"task {task * 1e3:.3g} ms, GIL-bound share {g:.0%} (2 threads vs 1), "
+        why = (f"task {task * 1e3:.3g} ms, "
+               + (f"GIL-bound share {g:.0%} (2 threads vs 1), " if gil is not None else
+                  "too short for threads to pay (not probed), ")
                + (f"pickling {pickle_s * 1e6:.3g} µs and {pickle_b:.0f} B per task"
                   if pk["picklable"] else pk["error"]))
         best, note = _decide(est, est_proc, pk["picklable"])
@@ -588,6 +635,13 @@ def _exit_error(exc, index, item):
         "own exit or Ctrl-C (the original is the __cause__)", index=index, exc_type=type(exc))
     err.__cause__ = exc
     return err
+
+
+def _waits(batches):
+    """Whether the serial batches' tasks mostly waited (I/O, sleep)."""
+    wall = sum(b[1] for b in batches)
+    return cpu_share(wall, sum(b[2] for b in batches),
+                     sum(b[3] for b in batches)) < _config.AUTO_IO_CPU_SHARE
 
 
 def _task_time(batches):
