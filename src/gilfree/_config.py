@@ -823,7 +823,7 @@ AUTO_IO_PROBE_SECONDS = 0.002
 AUTO_THREAD_PROBE_SECONDS = 0.05
 #: Tasks shorter than this (seconds) are not probed on threads: per-task
 #: hand-offs would cost more than a GIL-free task could gain.
-AUTO_THREAD_PROBE_MIN_TASK = 20e-6
+AUTO_THREAD_PROBE_MIN_TASK = 100e-6
 #: What is left after the serial probe runs serially when it should take
 #: less than this (no pool is worth starting).
 AUTO_SERIAL_BELOW_SECONDS = 0.02

@@ -185,15 +185,12 @@ def measure_pickling(func, items, results):
 
 
 def _schedstat_path():
-    try:
-        import threading as _t
+    """This thread's scheduler statistics file (Linux), else None."""
+    import sys
 
-        path = f"/proc/self/task/{_t.get_native_id()}/schedstat"
-        with open(path, encoding="ascii") as fh:
-            fh.read()
-        return path
-    except (OSError, AttributeError):
+    if not sys.platform.startswith("linux"):
         return None
+    return f"/proc/self/task/{threading.get_native_id()}/schedstat"
 
 
 class ThreadClock:
@@ -252,18 +249,44 @@ def _process_pool_running(n_workers):
 
 
 class _Timed:
-    """``func`` that appends each call's wall time to ``durations`` (for
-    the two-thread probe; the list's append is atomic)."""
+    """``func`` that keeps, per thread, the wall clock, CPU time and
+    run-queue wait at the start of its first task and the end of its last
+    (for the two-thread probe)."""
 
-    def __init__(self, func, durations):
-        self.func, self.durations = func, durations
+    def __init__(self, func):
+        self.func = func
+        self.spans = {}
 
     def __call__(self, item):
-        t0 = time.perf_counter()
+        tid = threading.get_ident()
+        span = self.spans.get(tid)
+        if span is None:
+            clock = ThreadClock()
+            span = self.spans[tid] = [clock, time.perf_counter(), None]
         try:
             return self.func(item)
         finally:
-            self.durations.append(time.perf_counter() - t0)
+            span[2] = (time.perf_counter(),) + span[0].since()
+
+    def gil_share(self, serial_share=1.0):
+        """Share of a task that held the GIL, from how busy each thread was
+        while it ran its tasks: its CPU time over the time it had a core
+        (the run-queue wait of a busy machine left out) is ``1 / (1 + g)``
+        by Amdahl's law at two workers (g = 0: both computed all along;
+        g = 1: they took turns), relative to ``serial_share``, the same
+        ratio of the tasks run serially.  None without two threads' spans."""
+        busy = []
+        for clock, t0, end in self.spans.values():
+            if end is None:
+                continue
+            t1, cpu, wait = end
+            avail = (t1 - t0) - wait
+            if avail > 0 and cpu > 0:
+                busy.append(min(1.0, cpu / avail))
+        if len(busy) < 2:
+            return None
+        u = min(1.0, sum(busy) / len(busy) / max(serial_share, 1e-3))
+        return min(1.0, max(0.0, 1.0 / u - 1.0))
 
 
 def process_start_estimate(n_workers):
@@ -556,14 +579,13 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
             if remaining is not None:
                 m = min(m, remaining)
             batch = list(itertools.islice(it, m))
-            durations = []
-            yield from phase(batch, "threads", 2, done, chunksize=max(1, -(-len(batch) // 2)),
-                             func=_Timed(func, durations))
+            timed = _Timed(func)
+            # small chunks: both threads take tasks from the start, whenever
+            # each of them starts
+            yield from phase(batch, "threads", 2, done, chunksize=max(1, len(batch) // 8),
+                             func=timed)
             done += len(batch)
-            # a task's wall time on two busy threads against its serial time
-            # (per task: the threads' start-up is left out)
-            gil = (min(1.0, max(0.0, (sum(durations) / len(durations)) / task - 1.0))
-                   if len(durations) >= 2 and task > 0 else None)
+            gil = timed.gil_share(share)
             if len(batch) < m or (total is not None and done >= total):
                 _set_plan(Plan("threads", 2, "the input ended during the two-thread probe",
                                probe_tasks=done, probe_seconds=elapsed(), gil_share=gil,
@@ -589,7 +611,9 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
             est["processes"] = est_proc
         why = (f"task {task * 1e3:.3g} ms, "
                + (f"GIL-bound share {g:.0%} (2 threads vs 1), " if gil is not None else
-                  "too short for threads to pay (not probed), ")
+                  "too short for threads to pay (not probed), "
+                  if task < _config.AUTO_THREAD_PROBE_MIN_TASK else
+                  "GIL-bound share not measured (one thread ran the probe), ")
                + (f"pickling {pickle_s * 1e6:.3g} µs and {pickle_b:.0f} B per task"
                   if pk["picklable"] else pk["error"]))
         best, note = _decide(est, est_proc, pk["picklable"])
