@@ -64,6 +64,10 @@ def force(monkeypatch):
     def choose(backend):
         monkeypatch.setattr(_config, "AUTO_SERIAL_BELOW_SECONDS", 0.0)
         monkeypatch.setattr(_config, "AUTO_IO_CPU_SHARE", 0.0)
+        # short probes: the maps below go on after them
+        monkeypatch.setattr(_config, "AUTO_SERIAL_PROBE_SECONDS", 0.002)
+        monkeypatch.setattr(_config, "AUTO_THREAD_PROBE_SECONDS", 0.002)
+        monkeypatch.setattr(_config, "AUTO_THREAD_PROBE_MIN_TASK", 0.0)
         monkeypatch.setattr(_auto, "_decide", lambda est, est_proc, picklable: (backend, ""))
 
     return choose
