@@ -253,14 +253,22 @@ class _Timed:
     run-queue wait at the start of its first task and the end of its last
     (for the two-thread probe)."""
 
-    def __init__(self, func):
+    def __init__(self, func, wait=0.0):
         self.func = func
         self.spans = {}
+        self._meet = threading.Barrier(2)
+        self._wait = wait
 
     def __call__(self, item):
         tid = threading.get_ident()
         span = self.spans.get(tid)
         if span is None:
+            # the first task of each thread waits (briefly) for the other
+            # thread, so that their spans overlap even when one starts late
+            try:
+                self._meet.wait(self._wait)
+            except threading.BrokenBarrierError:
+                pass
             clock = ThreadClock()
             span = self.spans[tid] = [clock, time.perf_counter(), None]
         try:
@@ -268,24 +276,24 @@ class _Timed:
         finally:
             span[2] = (time.perf_counter(),) + span[0].since()
 
-    def gil_share(self, serial_share=1.0):
+    def gil_share(self, serial_busy):
         """Share of a task that held the GIL, from how busy each thread was
-        while it ran its tasks: its CPU time over the time it had a core
-        (the run-queue wait of a busy machine left out) is ``1 / (1 + g)``
-        by Amdahl's law at two workers (g = 0: both computed all along;
-        g = 1: they took turns), relative to ``serial_share``, the same
-        ratio of the tasks run serially.  None without two threads' spans."""
+        while it ran its tasks (CPU time over wall time), against
+        ``serial_busy``, the same ratio of the tasks run serially just
+        before (a busy machine lowers both alike).  By Amdahl's law at two
+        workers a thread is ``1 / (1 + g)`` as busy as one alone (g = 0:
+        both computed all along; g = 1: they took turns).  None without two
+        threads' spans."""
         busy = []
         for clock, t0, end in self.spans.values():
             if end is None:
                 continue
-            t1, cpu, wait = end
-            avail = (t1 - t0) - wait
-            if avail > 0 and cpu > 0:
-                busy.append(min(1.0, cpu / avail))
-        if len(busy) < 2:
+            t1, cpu, _ = end
+            if t1 > t0 and cpu > 0:
+                busy.append(cpu / (t1 - t0))
+        if len(busy) < 2 or serial_busy <= 0:
             return None
-        u = min(1.0, sum(busy) / len(busy) / max(serial_share, 1e-3))
+        u = min(1.0, sum(busy) / len(busy) / serial_busy)
         return min(1.0, max(0.0, 1.0 / u - 1.0))
 
 
@@ -575,17 +583,17 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
         # -- 3. two threads against one: the GIL-bound share
         gil = None
         if task >= _config.AUTO_THREAD_PROBE_MIN_TASK:
-            m = max(4, int(_config.AUTO_THREAD_PROBE_SECONDS / max(task, 1e-9)))
+            m = max(8, int(_config.AUTO_THREAD_PROBE_SECONDS / max(task, 1e-9)))
             if remaining is not None:
                 m = min(m, remaining)
             batch = list(itertools.islice(it, m))
-            timed = _Timed(func)
+            timed = _Timed(func, wait=_config.AUTO_THREAD_PROBE_SECONDS / 2)
             # small chunks: both threads take tasks from the start, whenever
             # each of them starts
             yield from phase(batch, "threads", 2, done, chunksize=max(1, len(batch) // 8),
                              func=timed)
             done += len(batch)
-            gil = timed.gil_share(share)
+            gil = timed.gil_share(sum(b[2] for b in later) / wall if wall > 0 else 0.0)
             if len(batch) < m or (total is not None and done >= total):
                 _set_plan(Plan("threads", 2, "the input ended during the two-thread probe",
                                probe_tasks=done, probe_seconds=elapsed(), gil_share=gil,
@@ -670,10 +678,11 @@ def _waits(batches):
 
 def _task_time(batches):
     """Serial seconds per task: from the batches after the first (which
-    paid the first call), else the first."""
+    paid the first call), else the first; each batch's wall time less the
+    time it waited for a core (but never below its CPU time)."""
     later = batches[1:] or batches
     n = sum(b[0] for b in later)
-    return sum(b[1] for b in later) / n if n else None
+    return sum(max(b[2], b[1] - b[3]) for b in later) / n if n else None
 
 
 def _rest(it, total, done):
