@@ -241,8 +241,8 @@ def _cause_lines(c):
     out = ["Causes (measured on this machine):"]
     t = c.get("task_seconds")
     if t is not None:
-        out.append(f"  task: {_fmt_s(t)} serially per item (CPU {c['cpu_share']:.0%} of it"
-                   + (", the rest waits" if c["cpu_share"] < 0.95 else "") + ")")
+        out.append(f"  task: {_fmt_s(t)} per item, serially, on a core (CPU {c['cpu_share']:.0%} "
+                   "of it" + (", the rest waits" if c["cpu_share"] < 0.95 else "") + ")")
     g = c.get("gil_share")
     out.append("  GIL-bound share: " + (f"{g:.0%} of a task (2 threads vs 1 on the same items)"
                                         if g is not None else c.get("gil_note", "not measured")))
