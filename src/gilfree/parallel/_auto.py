@@ -427,7 +427,7 @@ def auto_map(func, iterable, kwargs, lazy=True):
 
 
 def _auto_gen(func, iterable, n_workers, opts, lazy):
-    from ._api import imap, resolve_n_workers
+    from ._api import _array_bytes, imap, resolve_n_workers
 
     total = None
     try:
@@ -515,6 +515,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
         serial_after_first = 0.0
         first = None
         probe_items, probe_results = [], []
+        sample_bytes = 0
         ended = False
         while True:
             batch = list(itertools.islice(it, size))
@@ -529,10 +530,15 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
             cpu, wait = clock.since()
             yield results
             batches.append((len(batch), wall, cpu, wait))
-            if len(probe_items) < _config.AUTO_PICKLE_SAMPLE:
-                k = _config.AUTO_PICKLE_SAMPLE - len(probe_items)
-                probe_items += batch[:k]
-                probe_results += results[:k]
+            if len(probe_items) < _config.AUTO_PICKLE_SAMPLE and sample_bytes < 8 << 20:
+                # a sample for the pickling measurement (of arrays, at most
+                # about 8 MB are held for it)
+                for x, r in zip(batch[:_config.AUTO_PICKLE_SAMPLE - len(probe_items)], results):
+                    probe_items.append(x)
+                    probe_results.append(r)
+                    sample_bytes += _array_bytes(x) + _array_bytes(r)
+                    if sample_bytes >= 8 << 20:
+                        break
             done += len(batch)
             if first is None:
                 first = wall
@@ -564,6 +570,8 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
         rest_serial = task * remaining if remaining is not None else max(elapsed(), task * done)
         base = dict(task_seconds=task, first_call_seconds=first_call, cpu_share=share,
                     total=total)
+        if rest_serial < _config.AUTO_SERIAL_BELOW_SECONDS or share < _config.AUTO_IO_CPU_SHARE:
+            probe_items = probe_results = None  # no pickling to measure
         if rest_serial < _config.AUTO_SERIAL_BELOW_SECONDS:
             _set_plan(Plan("serial", 1, f"{remaining} task(s) left of {task * 1e6:.3g} µs each "
                            f"(~{rest_serial * 1e3:.3g} ms): too little for workers to pay",
@@ -604,6 +612,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
         rest_serial = task * remaining if remaining is not None else max(probe_seconds,
                                                                          task * done)
         pk = measure_pickling(func, probe_items, probe_results)
+        probe_items = probe_results = None  # held no longer than needed
         pickle_s = (pk["item_seconds"] or 0.0) + (pk["result_seconds"] or 0.0)
         pickle_b = (pk["item_bytes"] or 0.0) + (pk["result_bytes"] or 0.0)
         n = n_asked
