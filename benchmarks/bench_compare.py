@@ -28,7 +28,12 @@ Targets (each asserted on the medians of this run):
 
 - ``pmap(backend="auto")`` within 1.2x of the fastest backend that
   ``compare`` measured, for every workload;
-- ``compare``'s recommendation is the fastest backend or one within 10 %.
+- ``compare``'s recommendation is the fastest backend or one within 10 %;
+- for maps over 2 s, the probe tasks take at most 5 % of auto's time (an
+  upper bound of what probing cost: they are tasks of the map, run at one
+  or two workers' speed);
+- a map under 50 ms (``test_short_map_costs_nothing_extra``): auto runs it
+  serially, probing nothing else, within 10 % of ``backend="serial"``.
 """
 
 import math
@@ -208,8 +213,32 @@ def test_auto_and_recommendation(benchmark, name):
           f"{fastest['median']:.3g} s; auto {t_auto:.3g} s ({t_auto / fastest['median']:.2f}x, "
           f"{plan.backend} x{plan.n_workers}); recommended {rec['backend']} x{rec['workers']} "
           f"({rec['median'] / fastest['median']:.2f}x)")
+    benchmark.extra_info["probe_share"] = plan.probe_seconds / t_auto
     assert rec["median"] <= 1.10 * fastest["median"], str(result)
     assert t_auto <= 1.2 * fastest["median"], (plan, str(result))
+    if t_auto > 2.0:
+        # the probe tasks are tasks of the map: their time bounds what
+        # probing cost (run at one or two workers' speed instead of the best)
+        assert plan.probe_seconds <= 0.05 * t_auto, plan
+
+
+SHORT = list(range(-2000, 2000))
+
+
+@pytest.mark.parametrize("backend", ["serial", "auto"])
+def test_short_map_costs_nothing_extra(benchmark, backend):
+    """A map under 50 ms: auto runs it serially, probing nothing more."""
+    out = benchmark(pmap, abs, SHORT, backend=backend)
+    assert out == [abs(x) for x in SHORT]
+    if backend == "auto":
+        plan = last_plan()
+        assert plan.backend == "serial" and plan.probe_tasks == len(SHORT)
+        assert benchmark.stats.stats.median <= 1.1 * _SHORT_SERIAL[0], "auto vs serial"
+    else:
+        _SHORT_SERIAL[:] = [benchmark.stats.stats.median]
+
+
+_SHORT_SERIAL = [float("inf")]
 
 
 # --------------------------------------------------------------------------
