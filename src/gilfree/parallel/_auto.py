@@ -517,19 +517,23 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
         probe_items, probe_results = [], []
         sample_bytes = 0
         ended = False
+        clock = clock_from = None
         while True:
             batch = list(itertools.islice(it, size))
             if not batch:
                 ended = True
                 break
-            clock, t0 = ThreadClock(), time.perf_counter()
+            if clock is None and batches and elapsed() >= 1e-3:
+                # the run-queue wait is read from /proc only once the
+                # batches take long enough for the reads not to count
+                clock, clock_from = ThreadClock(), len(batches)
+            c0, t0 = time.thread_time(), time.perf_counter()
             results = []
             for piece in serial(batch, done):
                 results += piece
-            wall = time.perf_counter() - t0
-            cpu, wait = clock.since()
+            wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
             yield results
-            batches.append((len(batch), wall, cpu, wait))
+            batches.append([len(batch), wall, cpu, 0.0])
             if len(probe_items) < _config.AUTO_PICKLE_SAMPLE and sample_bytes < 8 << 20:
                 # a sample for the pickling measurement (of arrays, at most
                 # about 8 MB are held for it)
@@ -549,10 +553,12 @@ def _auto_gen(func, iterable, n_workers, opts, lazy):
                 break
             if len(batches) >= 2 and serial_after_first >= _config.AUTO_SERIAL_PROBE_SECONDS:
                 break
-            if (len(batches) >= 2 and serial_after_first >= _config.AUTO_IO_PROBE_SECONDS
-                    and _waits(batches[1:])):
-                break  # tasks that mostly wait: threads, no need to time more
+            if len(batches) >= 2 and serial_after_first >= _config.AUTO_IO_PROBE_SECONDS:
+                _spread_wait(batches, clock, clock_from)
+                if _waits(batches[1:]):
+                    break  # tasks that mostly wait: threads, no need to time more
             size *= 2
+        _spread_wait(batches, clock, clock_from)
         task = _task_time(batches)
         if ended:
             # the input ended during the serial batches: the map ran serially
@@ -676,6 +682,17 @@ def _exit_error(exc, index, item):
         "own exit or Ctrl-C (the original is the __cause__)", index=index, exc_type=type(exc))
     err.__cause__ = exc
     return err
+
+
+def _spread_wait(batches, clock, start):
+    """Share the run-queue wait ``clock`` measured since batch ``start``
+    among those batches, in proportion to their wall times."""
+    if clock is None:
+        return
+    wait = clock.since()[1]
+    wall = sum(b[1] for b in batches[start:])
+    for b in batches[start:]:
+        b[3] = wait * b[1] / wall if wall > 0 else 0.0
 
 
 def _waits(batches):
