@@ -50,6 +50,7 @@ from .resample import (
 from .resize import cv2_method, pillow_method, resize, resize_batch
 from .tiles import Tiles, iter_tiles, tiles
 from . import dtw
+from .bench._compare import compare
 
 # The version is written in pyproject.toml only; the installed metadata has it.
 from importlib.metadata import PackageNotFoundError as _NotInstalled
@@ -69,6 +70,7 @@ __all__ = [
     "EngineUnavailableError",
     "KernelDensity",
     "SingularCovarianceError",
+    "compare",
     "cv2_method",
     "gaussian_kde",
     "get_num_threads",

@@ -1,5 +1,6 @@
 """The ``gilfree`` command (also ``python -m gilfree``): ``gilfree info``,
-``gilfree bench`` and ``gilfree --version``.
+``gilfree bench`` (also ``gilfree bench --func pkg.module:function --items
+pkg.module:factory`` for your own function) and ``gilfree --version``.
 
 ``info`` needs only gilfree's required dependencies.  ``bench`` needs the
 ``bench`` extra (rich for its table, matplotlib for ``--out`` plots): without
@@ -108,6 +109,8 @@ def _cmd_bench(args, parser):
 
     # a pipe or a file gets a table wide enough to read, not 80 columns
     console = Console(width=None if sys.stdout.isatty() else 140)
+    if args.func or args.items:
+        return _cmd_bench_func(args, parser, console)
     if args.compare:
         try:
             a, b = (_report.load(p) for p in args.compare)
@@ -171,6 +174,73 @@ def _cmd_bench(args, parser):
     return 0
 
 
+def _load_object(spec, option):
+    """``pkg.module:name`` -> the object (imported from sys.path)."""
+    import importlib
+
+    module, sep, attr = spec.partition(":")
+    if not sep or not module or not attr:
+        raise ValueError(f"{option} takes pkg.module:name (a module on the import path and "
+                         f"an attribute of it); got {spec!r}")
+    try:
+        obj = importlib.import_module(module)
+    except ImportError as exc:
+        raise ValueError(f"{option} {spec}: cannot import {module!r} ({exc}); a module in "
+                         "the current directory is found with `python -m gilfree bench ...` "
+                         "or PYTHONPATH=.") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ValueError(f"{option} {spec}: module {module!r} has no attribute "
+                             f"{attr!r}") from None
+    return obj
+
+
+def _cmd_bench_func(args, parser, console):
+    """``gilfree bench --func pkg.module:function --items pkg.module:factory``."""
+    if not (args.func and args.items):
+        parser.exit(2, "gilfree bench: error: --func and --items go together: --func "
+                       "pkg.module:function --items pkg.module:factory\n")
+    if args.names or args.only or args.list or args.compare or args.backend != "local":
+        parser.exit(2, "gilfree bench: error: --func/--items time your own function; they "
+                       "take no workload names, --only, --list, --compare or --backend\n")
+    from .bench._compare import compare
+
+    try:
+        func = _load_object(args.func, "--func")
+        factory = _load_object(args.items, "--items")
+    except ValueError as exc:
+        parser.exit(2, f"gilfree bench: error: {exc}\n")
+    items = factory() if callable(factory) else factory
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    try:
+        with console.status(f"timing {args.func} on {', '.join(backends)}"):
+            result = compare(func, items, backends=backends, workers=args.workers,
+                             repeats=args.repeats, budget_s=args.budget)
+    except (TypeError, ValueError) as exc:
+        parser.exit(2, f"gilfree bench: error: {exc}\n")
+    console.print(result)
+    if args.out:
+        from .bench import _report
+
+        console.print(f"results: {_report.save(result.record, args.out)}")
+        if not args.no_plots:
+            for p in _report.plot(result.record, args.out):
+                console.print(f"plot: {p}")
+    return 0
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0.0
+    if not (v > 0) or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds; got {text!r}")
+    return v
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="gilfree",
@@ -202,6 +272,18 @@ def build_parser():
     p_bench.add_argument("--backend", choices=("local", "dask"), default="local",
                          help="dask: also run the workloads through a Dask LocalCluster "
                               "(started for the run on 127.0.0.1, closed at its end)")
+    p_bench.add_argument("--func", metavar="PKG.MODULE:FUNCTION",
+                         help="time your own function instead of the workloads (with --items): "
+                              "serial, threads and processes, with the result checked, the "
+                              "causes measured and a recommendation")
+    p_bench.add_argument("--items", metavar="PKG.MODULE:FACTORY",
+                         help="with --func: a function returning the items (or the items)")
+    p_bench.add_argument("--backends", default="serial,threads,processes",
+                         metavar="serial,threads,processes",
+                         help="with --func: the backends to time (also: auto)")
+    p_bench.add_argument("--budget", type=_positive_float, default=30.0, metavar="SECONDS",
+                         help="with --func: seconds the comparison may take; beyond, the "
+                              "backends are timed on a sample of the items (default 30)")
     return parser
 
 

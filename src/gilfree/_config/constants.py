@@ -196,6 +196,46 @@ PARALLEL_WORKER_IDLE_TIMEOUT = 300.0
 PARALLEL_POLL_INTERVAL = 0.05
 
 # --------------------------------------------------------------------------
+# pmap(backend="auto") and gilfree.compare
+# --------------------------------------------------------------------------
+
+#: backend="auto" runs the first tasks serially (in growing batches, results
+#: kept) until the batches after the first have taken this many seconds.
+AUTO_SERIAL_PROBE_SECONDS = 0.01
+#: ... or only this many seconds when those batches mostly waited (I/O,
+#: sleep: threads, nothing more to measure).
+AUTO_IO_PROBE_SECONDS = 0.002
+#: ... then the next tasks on two threads, about this many serial seconds of
+#: them, to measure how much of a task holds the GIL.
+AUTO_THREAD_PROBE_SECONDS = 0.05
+#: Tasks shorter than this (seconds) are not probed on threads: per-task
+#: hand-offs would cost more than a GIL-free task could gain.
+AUTO_THREAD_PROBE_MIN_TASK = 100e-6
+#: What is left after the serial probe runs serially when it should take
+#: less than this (no pool is worth starting).
+AUTO_SERIAL_BELOW_SECONDS = 0.02
+#: Tasks whose CPU time is below this share of their wall time mostly wait
+#: (I/O, sleep): threads, with up to AUTO_MAX_IO_WORKERS of them when
+#: n_workers is None.
+AUTO_IO_CPU_SHARE = 0.5
+AUTO_MAX_IO_WORKERS = 32
+#: A parallel backend is chosen only when its predicted time beats serial
+#: by this factor (else serial: nothing started, nothing pickled).
+AUTO_MIN_GAIN = 1.1
+#: Predicted start-up of a process pool (seconds, when no pool of that size
+#: is running yet; multiplied by load average / cores when above 1), and the
+#: fixed cost of one processes map on a running pool.
+AUTO_PROCESS_START_SECONDS = 1.0
+AUTO_PROCESS_MAP_SECONDS = 0.05
+#: Items (and their results) pickled, as one list each, to measure the
+#: pickling cost per item.
+AUTO_PICKLE_SAMPLE = 64
+#: gilfree.compare: share of budget_s spent timing serial runs of a sample
+#: to size the measured subset.
+COMPARE_PROBE_SHARE = 0.05
+
+
+# --------------------------------------------------------------------------
 # Dask scale-out (gilfree.parallel backend "dask", gilfree.distributed)
 # --------------------------------------------------------------------------
 

@@ -9,10 +9,13 @@
 - :func:`Parallelize` and :func:`sweep` / :func:`with_params` are the
   helpers of many analysis scripts, done right.
 - :func:`register_backend` plugs in more backends (e.g. Dask).
+- ``backend="auto"`` decides from the first tasks; :func:`last_plan` says
+  what it chose and why.
 """
 
 from ._api import imap, pmap
 from ._attach import SharedMemoryIdentityError
+from ._auto import Plan, last_plan
 from ._backends import (
     Backend,
     BackendUnavailableError,
@@ -28,6 +31,7 @@ __all__ = [
     "BackendUnavailableError",
     "Parallelize",
     "ParallelError",
+    "Plan",
     "SharedArray",
     "SharedMemoryIdentityError",
     "TaskExitError",
@@ -35,6 +39,7 @@ __all__ = [
     "WorkerCrashedError",
     "available_backends",
     "imap",
+    "last_plan",
     "pmap",
     "register_backend",
     "shared",

@@ -18,6 +18,7 @@ import weakref
 
 from .. import _config
 from ._ahead import _SIGINT, _Ahead, _Input
+from ._auto import with_auto
 from ._backends import Chunk, get_backend
 from ._checks import (
     _Batcher,
@@ -575,3 +576,6 @@ pmap.__doc__ = (
     [1, 2, 3]
 """
 )
+
+# backend="auto": decided from the first tasks (parallel/_auto.py)
+imap, pmap = with_auto(imap, True, imap), with_auto(pmap, False, imap)

@@ -18,11 +18,14 @@ _PARAMS_DOC = """
         per worker, and at most ``prefetch_bytes`` of arrays, are read
         ahead of the results, so a generator of millions of items (or of
         large arrays) is never held in memory.
-    backend : {"threads", "processes", "serial"} or a registered name
+    backend : {"threads", "processes", "serial", "auto"} or a registered name
         ``threads`` for GIL-free kernels (gilfree's, NumPy, Numba) and
         I/O; ``processes`` for GIL-bound Python code; ``serial`` runs in
         the caller (also what ``n_workers=1`` does); ``dask`` runs on a
-        dask.distributed cluster (``pip install 'gilfree[dask]'``).
+        dask.distributed cluster (``pip install 'gilfree[dask]'``); ``auto``
+        times the first tasks (serially, then on two threads; their results
+        are kept) and runs the rest serially, on threads or on processes,
+        whichever it predicts fastest (see ``gilfree.parallel.last_plan()``).
     n_workers : int, optional
         Workers; None is one per usable core, -1 all cores, -2 all but one.
     chunksize : "auto" or int

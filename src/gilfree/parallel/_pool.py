@@ -65,6 +65,13 @@ _pool_lock = threading.Lock()
 _shared_pool = None
 
 
+def has_pool(n_workers):
+    """Whether a pool of ``n_workers`` plain workers (no initializer) is
+    running, so that a map on it pays no start-up."""
+    p = _shared_pool
+    return p is not None and p.key[0] == n_workers and p.key[1] is None
+
+
 def _acquire_pool(key, make):
     """The shared pool if it fits ``key`` (worker count, initializer, inner
     threads), else a new one: it becomes the shared pool if the old one is

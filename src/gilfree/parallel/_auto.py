@@ -1,0 +1,711 @@
+"""``pmap(..., backend="auto")``: serial, threads or processes, decided
+from the first tasks.
+
+The first tasks run serially in the caller, in batches of 1, 2, 4, ...
+items, until the batches after the first have taken
+``AUTO_SERIAL_PROBE_SECONDS``: that gives the time of one task, the share
+of it spent on the CPU (the rest waits: I/O, sleep) and the first-call
+cost (the first batch's excess, e.g. a Numba compile).  A map that ends
+within those batches simply ran serially: no pool was started and nothing
+was measured beyond the work itself.  If much remains, the next tasks run
+on two threads (``AUTO_THREAD_PROBE_SECONDS`` of work): how their time
+compares with the serial time per task gives the share of a task that
+holds the GIL.  Pickling a few items and their results gives what
+processes would pay per task.  From these the planner predicts the time of
+the rest on each backend and runs it on the fastest (serial unless another
+wins by ``AUTO_MIN_GAIN``).  Every probe task is a task of the map: its
+result is kept, none runs twice.
+
+:func:`last_plan` returns the latest decision with its measurements; each
+decision is also logged at DEBUG level on the ``gilfree.parallel`` logger.
+"""
+
+import dataclasses
+import itertools
+import logging
+import math
+import threading
+import time
+
+from .. import _config
+from .._config import usable_cores
+from . import _pool
+from ._ahead import _array_bytes
+from ._checks import resolve_n_workers
+from ._errors import TaskExitError, annotate, item_repr
+
+__all__ = ["Plan", "ThreadClock", "auto_map", "cpu_share", "gil_share", "last_plan",
+           "measure_pickling", "with_auto"]
+
+log = logging.getLogger("gilfree.parallel")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What ``backend="auto"`` chose for a map, and why.
+
+    Attributes
+    ----------
+    backend : str
+        ``"serial"``, ``"threads"`` or ``"processes"``: where the tasks after
+        the probes ran.
+    n_workers : int
+        Workers of that backend (1 for serial).
+    reason : str
+        The decision in one line, with the measurements behind it.
+    probe_tasks : int
+        Tasks run to measure (serially and on two threads); their results
+        are part of the map's.
+    probe_seconds : float
+        Wall time of those tasks.
+    task_seconds : float or None
+        Serial time of one task (None: no task ran).
+    first_call_seconds : float or None
+        Extra time of the first call (imports, JIT compile, caches).
+    cpu_share : float or None
+        CPU time / wall time of a serial task (below 1: it waits).
+    gil_share : float or None
+        Share of a task that holds the GIL, from two threads against one
+        (0: scales perfectly on threads; 1: threads do not help).
+    pickle_seconds : float or None
+        Pickling and unpickling one item and its result, in the caller.
+    pickle_bytes : float or None
+        Bytes of one pickled item plus its pickled result.
+    picklable : bool or None
+        Whether the function and the items sampled could be pickled.
+    total : int or None
+        Items in the input, when it has a length.
+    estimates : dict
+        Predicted seconds for the remaining tasks per backend considered.
+    """
+
+    backend: str
+    n_workers: int
+    reason: str
+    probe_tasks: int = 0
+    probe_seconds: float = 0.0
+    task_seconds: float = None
+    first_call_seconds: float = None
+    cpu_share: float = None
+    gil_share: float = None
+    pickle_seconds: float = None
+    pickle_bytes: float = None
+    picklable: bool = None
+    total: int = None
+    estimates: dict = dataclasses.field(default_factory=dict)
+
+
+_last = None
+_last_lock = threading.Lock()
+
+
+def last_plan():
+    """The plan of the latest ``backend="auto"`` map of this process.
+
+    Returns
+    -------
+    Plan or None
+        None before any such map has decided.
+
+    Examples
+    --------
+    >>> import gilfree
+    >>> from gilfree.parallel import last_plan
+    >>> gilfree.pmap(abs, [-1, 2], backend="auto")
+    [1, 2]
+    >>> last_plan().backend
+    'serial'
+    """
+    return _last
+
+
+def _set_plan(plan):
+    global _last
+    with _last_lock:
+        _last = plan
+    log.debug("pmap(backend='auto'): %s on %d worker(s): %s", plan.backend, plan.n_workers,
+              plan.reason)
+
+
+# --------------------------------------------------------------------------
+# measurements shared with gilfree.compare
+# --------------------------------------------------------------------------
+
+
+def gil_share(serial_seconds, two_thread_seconds):
+    """Share of a task that holds the GIL, from the time of the same tasks
+    serially and on two threads: Amdahl's serial fraction at two workers,
+    ``2 T2 / T1 - 1``, clipped to [0, 1] (None without both times)."""
+    if not serial_seconds or not two_thread_seconds or serial_seconds <= 0:
+        return None
+    return min(1.0, max(0.0, 2.0 * two_thread_seconds / serial_seconds - 1.0))
+
+
+def measure_pickling(func, items, results):
+    """Pickling cost of a map's tasks for process workers, measured with
+    cloudpickle (what the processes backend sends them with): the sample
+    of ``items`` and of their ``results`` pickled and unpickled as one list
+    each (as a chunk travels), per item.
+
+    Returns a dict: ``picklable`` (bool), ``error`` (why not, or ""),
+    ``func_bytes``, ``item_bytes`` and ``result_bytes`` (mean per item),
+    ``item_seconds`` and ``result_seconds`` (dumps + loads, per item).
+    """
+    import pickle
+
+    import cloudpickle
+
+    out = {"picklable": True, "error": "", "func_bytes": None, "item_bytes": None,
+           "result_bytes": None, "item_seconds": None, "result_seconds": None}
+    try:
+        out["func_bytes"] = len(cloudpickle.dumps(func))
+    except Exception as exc:  # noqa: BLE001 - any pickling failure says "cannot"
+        out.update(picklable=False, error=f"func cannot be pickled ({type(exc).__name__}: "
+                                          f"{exc})")
+        return out
+    for what, objs in (("item", list(items)), ("result", list(results))):
+        if not objs:
+            continue
+        try:
+            # large objects: fewer of them (at most about 8 MB pickled)
+            one = len(cloudpickle.dumps(objs[0]))
+            objs = objs[:max(1, min(len(objs), (8 << 20) // max(one, 1)))]
+            t0 = time.perf_counter()
+            blob = cloudpickle.dumps(objs)
+            pickle.loads(blob)
+        except Exception:  # noqa: BLE001 - find which one
+            for i, obj in enumerate(objs):
+                try:
+                    pickle.loads(cloudpickle.dumps(obj))
+                except Exception as exc:  # noqa: BLE001
+                    out.update(picklable=False, error=f"{what} {i} cannot be pickled "
+                                                      f"({type(exc).__name__}: {exc})")
+                    return out
+            raise
+        out[f"{what}_seconds"] = (time.perf_counter() - t0) / len(objs)
+        out[f"{what}_bytes"] = len(blob) / len(objs)
+    return out
+
+
+def _schedstat_path():
+    """This thread's scheduler statistics file (Linux), else None."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    return f"/proc/self/task/{threading.get_native_id()}/schedstat"
+
+
+class ThreadClock:
+    """CPU time and run-queue wait of the calling thread since it was made.
+
+    The CPU time is ``time.thread_time()``; the run-queue wait (time the
+    thread was ready to run but had no core: a busy machine) comes from
+    ``/proc/self/task/<tid>/schedstat`` where Linux has it, else 0.  Only
+    waits of the task itself (I/O, sleeps, locks) should make a task look
+    like one that waits."""
+
+    def __init__(self):
+        self._path = _schedstat_path()
+        self.cpu0, self.wait0 = time.thread_time(), self._wait()
+
+    def _wait(self):
+        if self._path is not None:
+            try:
+                with open(self._path, encoding="ascii") as fh:
+                    return int(fh.read().split()[1]) * 1e-9
+            except (OSError, ValueError, IndexError):
+                self._path = None
+        return 0.0
+
+    def since(self):
+        """``(cpu, runqueue wait)`` seconds since the clock was made."""
+        return time.thread_time() - self.cpu0, self._wait() - self.wait0
+
+
+def cpu_share(wall, cpu, wait):
+    """CPU time over the wall time the thread was not kept off a core."""
+    avail = wall - wait
+    return 1.0 if avail <= 0 else min(1.0, max(0.0, cpu / avail))
+
+
+def io_workers(cpu_share, cores):
+    """Threads for tasks that spend ``cpu_share`` of their time on the CPU:
+    enough to keep the cores busy, at most ``AUTO_MAX_IO_WORKERS``."""
+    share = max(cpu_share or 0.0, 1.0 / _config.AUTO_MAX_IO_WORKERS)
+    return int(min(_config.AUTO_MAX_IO_WORKERS, max(cores, math.ceil(cores / share))))
+
+
+def _process_pool_running(n_workers):
+    """Whether the processes backend already has an idle pool of
+    ``n_workers`` workers (then a map pays no start-up)."""
+    return _pool.has_pool(n_workers)
+
+
+# --------------------------------------------------------------------------
+# the map
+# --------------------------------------------------------------------------
+
+
+class _Timed:
+    """``func`` that keeps, per thread, the wall clock, CPU time and
+    run-queue wait at the start of its first task and the end of its last
+    (for the two-thread probe)."""
+
+    def __init__(self, func, wait=0.0):
+        self.func = func
+        self.spans = {}
+        self._meet = threading.Barrier(2)
+        self._wait = wait
+
+    def __call__(self, item):
+        tid = threading.get_ident()
+        span = self.spans.get(tid)
+        if span is None:
+            # the first task of each thread waits (briefly) for the other
+            # thread, so that their spans overlap even when one starts late
+            try:
+                self._meet.wait(self._wait)
+            except threading.BrokenBarrierError:
+                pass
+            clock = ThreadClock()
+            span = self.spans[tid] = [clock, time.perf_counter(), None]
+        try:
+            return self.func(item)
+        finally:
+            span[2] = (time.perf_counter(),) + span[0].since()
+
+    def gil_share(self, serial_busy):
+        """Share of a task that held the GIL, from how busy each thread was
+        while it ran its tasks (CPU time over wall time), against
+        ``serial_busy``, the same ratio of the tasks run serially just
+        before (a busy machine lowers both alike).  By Amdahl's law at two
+        workers a thread is ``1 / (1 + g)`` as busy as one alone (g = 0:
+        both computed all along; g = 1: they took turns).  None without two
+        threads' spans."""
+        busy = []
+        for clock, t0, end in self.spans.values():
+            if end is None:
+                continue
+            t1, cpu, _ = end
+            if t1 > t0 and cpu > 0:
+                busy.append(cpu / (t1 - t0))
+        if len(busy) < 2 or serial_busy <= 0:
+            return None
+        u = min(1.0, sum(busy) / len(busy) / serial_busy)
+        return min(1.0, max(0.0, 1.0 / u - 1.0))
+
+
+def process_start_estimate(n_workers):
+    """Predicted seconds before a processes map of ``n_workers`` runs its
+    first task: none with an idle pool of that size, else
+    ``AUTO_PROCESS_START_SECONDS`` times how oversubscribed the cores are
+    (a busy machine starts interpreters slowly)."""
+    if _process_pool_running(n_workers):
+        return 0.0
+    import os
+
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = 0.0
+    return _config.AUTO_PROCESS_START_SECONDS * max(1.0, load / max(1, usable_cores()))
+
+
+class _Rest:
+    """The input after the probes: an iterator with a known length (so that
+    the map's auto-chunking keeps its tail rule)."""
+
+    def __init__(self, it, n):
+        self._it, self._n = it, n
+
+    def __len__(self):
+        return self._n
+
+    def __iter__(self):
+        return self._it
+
+
+class _Progress:
+    """One progress count over the phases of an auto map."""
+
+    def __init__(self, progress, total):
+        from ._progress import make_progress
+
+        self.sink = make_progress(progress, total)
+
+    def phase(self):
+        seen = [0]
+
+        def update(done, _total):
+            if done > seen[0]:
+                self.sink.update(done - seen[0])
+                seen[0] = done
+
+        return update
+
+
+def _shift_index(exc, offset):
+    """An error of a phase that started at input position ``offset``: its
+    item index (and note) counted from the start of the whole input."""
+    if not offset:
+        return
+    index = getattr(exc, "gilfree_index", None)
+    if isinstance(index, int):
+        try:
+            exc.gilfree_index = index + offset
+        except AttributeError:  # pragma: no cover - exceptions with __slots__
+            pass
+    if getattr(exc, "index", None) is not None and isinstance(exc.index, int):
+        try:
+            exc.index += offset
+        except AttributeError:  # pragma: no cover
+            pass
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        for k, note in enumerate(notes):
+            if isinstance(note, str) and note.startswith("gilfree.parallel:") and \
+                    isinstance(index, int):
+                notes[k] = note.replace(f"item {index}", f"item {index + offset}", 1)
+
+
+_MAP_KEYS = ("n_workers", "chunksize", "ordered", "progress", "timeout", "retries",
+             "initializer", "initargs", "inner_threads", "client", "prefetch_bytes")
+
+
+def with_auto(map_function, lazy, imap):
+    """``map_function`` (``imap`` or ``pmap``) that also takes
+    ``backend="auto"``; every other backend goes straight through.  ``imap``
+    is the plain map the auto map runs its phases on (passed in, so this
+    module does not import the one that wraps its maps with it)."""
+    import functools
+
+    @functools.wraps(map_function)
+    def wrapper(func, iterable, *, backend="threads", **kwargs):
+        if not (isinstance(backend, str) and backend == "auto"):
+            return map_function(func, iterable, backend=backend, **kwargs)
+        pieces = auto_map(func, iterable, kwargs, lazy, imap)
+        if lazy:
+            return _flatten(pieces)
+        out = []
+        for piece in pieces:
+            out.extend(piece)
+        return out
+
+    return wrapper
+
+
+def _flatten(pieces):
+    try:
+        for piece in pieces:
+            yield from piece
+    finally:
+        pieces.close()
+
+
+def auto_map(func, iterable, kwargs, lazy, imap):
+    """Check the arguments as the map does (now, not at the first next()),
+    then return the generator of the auto map's pieces (lists of results;
+    ``lazy``: pieces of one result where workers run, as ``imap`` yields)."""
+
+    unknown = sorted(set(kwargs) - set(_MAP_KEYS))
+    if unknown:
+        raise TypeError(f"pmap() got an unexpected keyword argument {unknown[0]!r}")
+    client = kwargs.get("client")
+    if client is not None:
+        raise ValueError(
+            f"client= is only used by backend='dask' (a dask.distributed Client or a scheduler "
+            f"address); got client={item_repr(client)} with backend='auto'"
+        )
+    # the threads map checks every argument when it is made, and starts
+    # nothing before its first next(): made and dropped, it is the check
+    imap(func, iterable, backend="threads", **kwargs).close()
+    opts = {k: v for k, v in kwargs.items() if k not in ("n_workers", "client")}
+    opts.setdefault("progress", False)
+    return _auto_gen(func, iterable, kwargs.get("n_workers"), opts, lazy, imap)
+
+
+def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
+    total = None
+    try:
+        total = len(iterable)
+    except TypeError:
+        pass
+    cores = usable_cores()
+    n_asked = resolve_n_workers(n_workers)
+    progress = _Progress(opts.pop("progress"), total)
+    it = iter(iterable)
+    done = 0
+    t_start = time.perf_counter()
+
+    def phase(items, backend, n, offset, chunksize=None, func=func):
+        """The tasks of ``items`` on ``backend``: pieces of results."""
+        kw = dict(opts)
+        if chunksize is not None:
+            kw["chunksize"] = chunksize
+        gen = imap(func, items, backend=backend, n_workers=n, progress=progress.phase(), **kw)
+        try:
+            if lazy:
+                for r in gen:
+                    yield [r]
+            else:
+                yield list(gen)
+        except BaseException as exc:
+            _shift_index(exc, offset)
+            raise
+        finally:
+            gen.close()
+
+    def elapsed():
+        return time.perf_counter() - t_start
+
+    # no timeout, retries or initializer: serial tasks are plain calls here
+    # (what the serial backend does, without its per-chunk bookkeeping)
+    direct = (opts.get("timeout") is None and not opts.get("retries")
+              and opts.get("initializer") is None)
+
+    def serial(items, offset, block=None):
+        """The tasks of ``items`` in this thread: pieces of ``block`` results
+        (all of ``items`` when None)."""
+        if not direct:
+            yield from phase(items, "serial", 1, offset)
+            return
+        src = iter(items)
+        while True:
+            chunk = list(itertools.islice(src, block)) if block else src
+            out = []
+            append = out.append
+            try:
+                for item in chunk:
+                    append(func(item))
+            except Exception as exc:
+                progress.sink.update(len(out))
+                annotate(exc, offset + len(out), item, "serial", "the caller's thread")
+                raise
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                raise _exit_error(exc, offset + len(out), item) from exc
+            if not out:
+                return
+            progress.sink.update(len(out))
+            offset += len(out)
+            yield out
+            if not block:
+                return
+
+    def serial_rest(task):
+        block = max(1, min(_config.PARALLEL_MAX_AUTO_CHUNK,
+                           int(_config.PARALLEL_TARGET_CHUNK_SECONDS["serial"]
+                               / max(task or 0.0, 1e-9))))
+        return serial(_rest(it, total, done), done, block)
+
+    try:
+        if n_asked == 1:
+            _set_plan(Plan("serial", 1, "n_workers resolves to 1 worker: serial, nothing "
+                           "probed", total=total))
+            yield from serial(_rest(it, total, 0), 0,
+                              block=_config.PARALLEL_PROBE_TASKS if lazy else None)
+            return
+        # -- 1. serial batches: the task time, its CPU share, the first call
+        size, batches = 1, []
+        serial_after_first = 0.0
+        first = None
+        probe_items, probe_results = [], []
+        sample_bytes = 0
+        ended = False
+        clock = clock_from = None
+        while True:
+            batch = list(itertools.islice(it, size))
+            if not batch:
+                ended = True
+                break
+            if clock is None and batches and elapsed() >= 1e-3:
+                # the run-queue wait is read from /proc only once the
+                # batches take long enough for the reads not to count
+                clock, clock_from = ThreadClock(), len(batches)
+            c0, t0 = time.thread_time(), time.perf_counter()
+            results = []
+            for piece in serial(batch, done):
+                results += piece
+            wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
+            yield results
+            batches.append([len(batch), wall, cpu, 0.0])
+            if len(probe_items) < _config.AUTO_PICKLE_SAMPLE and sample_bytes < 8 << 20:
+                # a sample for the pickling measurement (of arrays, at most
+                # about 8 MB are held for it)
+                for x, r in zip(batch[:_config.AUTO_PICKLE_SAMPLE - len(probe_items)], results):
+                    probe_items.append(x)
+                    probe_results.append(r)
+                    sample_bytes += _array_bytes(x) + _array_bytes(r)
+                    if sample_bytes >= 8 << 20:
+                        break
+            done += len(batch)
+            if first is None:
+                first = wall
+            else:
+                serial_after_first += wall
+            if len(batch) < size or (total is not None and done >= total):
+                ended = True
+                break
+            if len(batches) >= 2 and serial_after_first >= _config.AUTO_SERIAL_PROBE_SECONDS:
+                break
+            if len(batches) >= 2 and serial_after_first >= _config.AUTO_IO_PROBE_SECONDS:
+                _spread_wait(batches, clock, clock_from)
+                if _waits(batches[1:]):
+                    break  # tasks that mostly wait: threads, no need to time more
+            size *= 2
+        _spread_wait(batches, clock, clock_from)
+        task = _task_time(batches)
+        if ended:
+            # the input ended during the serial batches: the map ran serially
+            _set_plan(Plan("serial", 1, f"the whole map ({done} task(s)) ran serially in "
+                           f"{elapsed():.3g} s while its first tasks were timed: too short "
+                           "for workers to pay", probe_tasks=done, probe_seconds=elapsed(),
+                           task_seconds=task, total=total))
+            return
+        later = batches[1:] or batches
+        wall = sum(b[1] for b in later)
+        share = cpu_share(wall, sum(b[2] for b in later), sum(b[3] for b in later))
+        first_call = max(0.0, first - task)
+        remaining = None if total is None else total - done
+        # unknown length: assume at least as much again as has run
+        rest_serial = task * remaining if remaining is not None else max(elapsed(), task * done)
+        base = dict(task_seconds=task, first_call_seconds=first_call, cpu_share=share,
+                    total=total)
+        if rest_serial < _config.AUTO_SERIAL_BELOW_SECONDS or share < _config.AUTO_IO_CPU_SHARE:
+            probe_items = probe_results = None  # no pickling to measure
+        if rest_serial < _config.AUTO_SERIAL_BELOW_SECONDS:
+            _set_plan(Plan("serial", 1, f"{remaining} task(s) left of {task * 1e6:.3g} µs each "
+                           f"(~{rest_serial * 1e3:.3g} ms): too little for workers to pay",
+                           probe_tasks=done, probe_seconds=elapsed(), **base))
+            yield from serial_rest(task)
+            return
+
+        # -- 2. waiting tasks: threads, many of them
+        if share < _config.AUTO_IO_CPU_SHARE:
+            n = n_asked if n_workers is not None else io_workers(share, cores)
+            _set_plan(Plan("threads", n, f"tasks spend {1 - share:.0%} of their time "
+                           f"waiting (CPU {share:.0%} of {task * 1e3:.3g} ms each): threads, "
+                           f"{n} workers", probe_tasks=done, probe_seconds=elapsed(), **base))
+            yield from phase(_rest(it, total, done), "threads", n, done)
+            return
+
+        # -- 3. two threads against one: the GIL-bound share
+        gil = None
+        if task >= _config.AUTO_THREAD_PROBE_MIN_TASK:
+            m = max(8, int(_config.AUTO_THREAD_PROBE_SECONDS / max(task, 1e-9)))
+            if remaining is not None:
+                m = min(m, remaining)
+            batch = list(itertools.islice(it, m))
+            timed = _Timed(func, wait=_config.AUTO_THREAD_PROBE_SECONDS / 2)
+            # small chunks: both threads take tasks from the start, whenever
+            # each of them starts
+            yield from phase(batch, "threads", 2, done, chunksize=max(1, len(batch) // 8),
+                             func=timed)
+            done += len(batch)
+            gil = timed.gil_share(sum(b[2] for b in later) / wall if wall > 0 else 0.0)
+            if len(batch) < m or (total is not None and done >= total):
+                _set_plan(Plan("threads", 2, "the input ended during the two-thread probe",
+                               probe_tasks=done, probe_seconds=elapsed(), gil_share=gil,
+                               **base))
+                return
+        probe_seconds = elapsed()
+        remaining = None if total is None else total - done
+        rest_serial = task * remaining if remaining is not None else max(probe_seconds,
+                                                                         task * done)
+        pk = measure_pickling(func, probe_items, probe_results)
+        probe_items = probe_results = None  # held no longer than needed
+        pickle_s = (pk["item_seconds"] or 0.0) + (pk["result_seconds"] or 0.0)
+        pickle_b = (pk["item_bytes"] or 0.0) + (pk["result_bytes"] or 0.0)
+        n = n_asked
+        g = 1.0 if gil is None else gil
+        est = {"serial": rest_serial, "threads": rest_serial * (g + (1.0 - g) / n)}
+        start = process_start_estimate(n) + _config.AUTO_PROCESS_MAP_SECONDS
+        items_left = remaining if remaining is not None else rest_serial / max(task, 1e-9)
+        # the caller pickles every item and unpickles every result (one
+        # after the other); the workers share the tasks and their own pickling
+        est_proc = start + first_call + max(items_left * pickle_s,
+                                            (rest_serial + items_left * pickle_s) / n)
+        if pk["picklable"]:
+            est["processes"] = est_proc
+        why = (f"task {task * 1e3:.3g} ms, "
+               + (f"GIL-bound share {g:.0%} (2 threads vs 1), " if gil is not None else
+                  "too short for threads to pay (not probed), "
+                  if task < _config.AUTO_THREAD_PROBE_MIN_TASK else
+                  "GIL-bound share not measured (one thread ran the probe), ")
+               + (f"pickling {pickle_s * 1e6:.3g} µs and {pickle_b:.0f} B per task"
+                  if pk["picklable"] else pk["error"]))
+        best, note = _decide(est, est_proc, pk["picklable"])
+        why += note
+        predicted = ", ".join(f"{k} ~{v:.3g} s" for k, v in est.items())
+        left = f"{remaining} tasks left" if remaining is not None else "tasks left"
+        nb = 1 if best == "serial" else n
+        _set_plan(Plan(best, nb, f"{why}; predicted for the {left}: {predicted}",
+                       probe_tasks=done, probe_seconds=probe_seconds, gil_share=gil,
+                       pickle_seconds=pickle_s if pk["picklable"] else None,
+                       pickle_bytes=pickle_b if pk["picklable"] else None,
+                       picklable=pk["picklable"], estimates=est, **base))
+        if best == "serial":
+            yield from serial_rest(task)
+        else:
+            yield from phase(_rest(it, total, done), best, nb, done)
+    finally:
+        progress.sink.close()
+
+
+def _decide(est, est_proc, picklable):
+    """``(backend, note)``: the backend of least predicted time ``est``
+    (seconds per backend), serial unless another wins by AUTO_MIN_GAIN;
+    threads when processes would win (``est_proc``) but cannot be used."""
+    best = min(est, key=est.get)
+    if est[best] * _config.AUTO_MIN_GAIN > est["serial"]:
+        best = "serial"
+    if not picklable and best == "serial" and est_proc * _config.AUTO_MIN_GAIN <= est["serial"]:
+        return "threads", "; processes would need pickling: threads instead"
+    return best, ""
+
+
+def _exit_error(exc, index, item):
+    """A BaseException that is not an Exception from a task run here ends
+    the map as the serial backend reports it: a TaskExitError."""
+
+    what = f"{type(exc).__name__}({', '.join(map(item_repr, exc.args))})"
+    err = TaskExitError(
+        f"the task of item {index} ({item_repr(item)}) raised {what} on the 'serial' backend "
+        "in the caller's thread. A BaseException that is not an Exception ends the map; it is "
+        "reported as this error, not re-raised, so that it is not taken for this program's "
+        "own exit or Ctrl-C (the original is the __cause__)", index=index, exc_type=type(exc))
+    err.__cause__ = exc
+    return err
+
+
+def _spread_wait(batches, clock, start):
+    """Share the run-queue wait ``clock`` measured since batch ``start``
+    among those batches, in proportion to their wall times."""
+    if clock is None:
+        return
+    wait = clock.since()[1]
+    wall = sum(b[1] for b in batches[start:])
+    for b in batches[start:]:
+        b[3] = wait * b[1] / wall if wall > 0 else 0.0
+
+
+def _waits(batches):
+    """Whether the serial batches' tasks mostly waited (I/O, sleep)."""
+    wall = sum(b[1] for b in batches)
+    return cpu_share(wall, sum(b[2] for b in batches),
+                     sum(b[3] for b in batches)) < _config.AUTO_IO_CPU_SHARE
+
+
+def _task_time(batches):
+    """Serial seconds per task: from the batches after the first (which
+    paid the first call), else the first; each batch's wall time less the
+    time it waited for a core (but never below its CPU time)."""
+    later = batches[1:] or batches
+    n = sum(b[0] for b in later)
+    return sum(max(b[2], b[1] - b[3]) for b in later) / n if n else None
+
+
+def _rest(it, total, done):
+    return _Rest(it, total - done) if total is not None else it

@@ -1,0 +1,265 @@
+"""``pmap(..., backend="auto")`` and ``imap``: the results are serial's, no
+task runs twice, unpicklable work goes to threads, and ``last_plan()`` /
+the DEBUG log say what was chosen.
+
+Which backend wins depends on timings; tests that need one path force it
+(by the planner's constants or its decision function), never by asserting
+a time.
+"""
+
+import itertools
+import logging
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import gilfree
+from gilfree import _config
+from gilfree.parallel import Plan, TaskExitError, imap, last_plan, pmap
+from gilfree.parallel import _auto
+
+
+def square(x):
+    return x * x
+
+
+def spin(x, n=3000):
+    s = 0
+    for i in range(n):
+        s += i % 7
+    return s + x
+
+
+def nap(x):
+    time.sleep(0.002)
+    return x
+
+
+def record_call(item):
+    """Append the item to its file: counts calls in any process."""
+    path, x = item
+    with open(path, "a", encoding="ascii") as fh:
+        fh.write(f"{x}\n")
+    return spin(x, 2000)
+
+
+def boom_at_37(x):
+    if x == 37:
+        raise ValueError("item 37 is bad")
+    return spin(x, 500)
+
+
+def exit_at_5(x):
+    if x == 5:
+        raise SystemExit(3)
+    return x
+
+
+@pytest.fixture
+def force(monkeypatch):
+    """Make the planner measure everything and then choose ``backend``."""
+
+    def choose(backend):
+        monkeypatch.setattr(_config, "AUTO_SERIAL_BELOW_SECONDS", 0.0)
+        monkeypatch.setattr(_config, "AUTO_IO_CPU_SHARE", 0.0)
+        # short probes: the maps below go on after them
+        monkeypatch.setattr(_config, "AUTO_SERIAL_PROBE_SECONDS", 0.002)
+        monkeypatch.setattr(_config, "AUTO_THREAD_PROBE_SECONDS", 0.002)
+        monkeypatch.setattr(_config, "AUTO_THREAD_PROBE_MIN_TASK", 0.0)
+        monkeypatch.setattr(_auto, "_decide", lambda est, est_proc, picklable: (backend, ""))
+
+    return choose
+
+
+@pytest.mark.parametrize("make", [
+    lambda: list(range(-300, 300)),
+    lambda: (x for x in range(-300, 300)),  # no length
+    lambda: np.arange(-300, 300),
+    lambda: [],
+    lambda: [7],
+], ids=["list", "generator", "array", "empty", "one"])
+def test_results_equal_serial(make):
+    want = [square(x) for x in make()]
+    assert pmap(square, make(), backend="auto") == want
+    assert list(imap(square, make(), backend="auto")) == want
+    assert sorted(pmap(square, make(), backend="auto", ordered=False)) == sorted(want)
+
+
+@pytest.mark.parametrize("backend", ["serial", "threads", "processes"])
+def test_every_task_runs_once_whatever_is_chosen(tmp_path, force, backend):
+    force(backend)
+    path = str(tmp_path / "calls.txt")
+    items = [(path, x) for x in range(400)]
+    out = pmap(record_call, items, backend="auto", n_workers=2)
+    assert out == [spin(x, 2000) for x in range(400)]
+    with open(path, encoding="ascii") as fh:
+        calls = sorted(int(line) for line in fh)
+    assert calls == list(range(400))  # each once: probe results were kept
+    plan = last_plan()
+    assert plan.backend == backend
+    assert 0 < plan.probe_tasks < 400
+
+
+def test_every_task_runs_once_unforced():
+    calls = []
+    lock = threading.Lock()
+
+    def counted(x):
+        with lock:
+            calls.append(x)
+        return spin(x, 1000)
+
+    out = pmap(counted, range(500), backend="auto")
+    assert out == [spin(x, 1000) for x in range(500)]
+    assert sorted(calls) == list(range(500))
+
+
+def test_short_maps_run_serially_without_probing():
+    before = threading.active_count()
+    assert pmap(square, range(100), backend="auto") == [x * x for x in range(100)]
+    plan = last_plan()
+    assert isinstance(plan, Plan)
+    assert plan.backend == "serial" and plan.n_workers == 1
+    assert plan.probe_tasks == 100 and plan.gil_share is None and plan.picklable is None
+    assert threading.active_count() == before
+
+
+def test_unpicklable_work_falls_back_to_threads(monkeypatch):
+    # processes would win (no start-up, tasks hold the GIL) but cannot be used
+    monkeypatch.setattr(_config, "AUTO_SERIAL_BELOW_SECONDS", 0.0)
+    monkeypatch.setattr(_config, "AUTO_IO_CPU_SHARE", 0.0)
+    monkeypatch.setattr(_config, "AUTO_PROCESS_START_SECONDS", 0.0)
+    monkeypatch.setattr(_config, "AUTO_PROCESS_MAP_SECONDS", 0.0)
+    monkeypatch.setattr(_auto, "_process_pool_running", lambda n: True)
+    lock = threading.Lock()  # cannot be pickled
+
+    def holds_a_lock(x):
+        with lock:
+            return spin(x, 4000)
+
+    out = pmap(holds_a_lock, range(600), backend="auto", n_workers=2)
+    assert out == [spin(x, 4000) for x in range(600)]
+    plan = last_plan()
+    assert plan.picklable is False
+    assert plan.backend == "threads", plan.reason
+    assert "pickle" in plan.reason
+
+
+def test_decide_prefers_serial_unless_another_clearly_wins():
+    assert _auto._decide({"serial": 1.0, "threads": 0.95}, 2.0, True)[0] == "serial"
+    assert _auto._decide({"serial": 1.0, "threads": 0.5}, 2.0, True)[0] == "threads"
+    assert _auto._decide({"serial": 1.0, "threads": 1.0, "processes": 0.55}, 0.55,
+                         True)[0] == "processes"
+    best, note = _auto._decide({"serial": 1.0, "threads": 1.0}, 0.55, False)
+    assert best == "threads" and "pickling" in note
+
+
+def test_waiting_tasks_get_many_threads():
+    gilfree.pmap(nap, range(5), backend="threads")  # warm
+    out = pmap(nap, range(300), backend="auto")
+    assert out == list(range(300))
+    plan = last_plan()
+    assert plan.backend == "threads"
+    assert plan.n_workers > gilfree.usable_cores()
+    assert plan.cpu_share < _config.AUTO_IO_CPU_SHARE
+    # an explicit n_workers is kept
+    pmap(nap, range(300), backend="auto", n_workers=3)
+    assert last_plan().n_workers == 3
+
+
+def test_last_plan_and_debug_log(caplog):
+    with caplog.at_level(logging.DEBUG, logger="gilfree.parallel"):
+        pmap(square, range(10), backend="auto")
+    plan = last_plan()
+    assert gilfree.parallel.last_plan is last_plan
+    msgs = [r.getMessage() for r in caplog.records if r.name == "gilfree.parallel"]
+    assert any("serial" in m and plan.reason in m for m in msgs), msgs
+
+
+def test_one_worker_is_serial():
+    assert pmap(square, range(50), backend="auto", n_workers=1) == [x * x for x in range(50)]
+    assert last_plan().backend == "serial" and "1 worker" in last_plan().reason
+
+
+@pytest.mark.parametrize("backend", ["serial", "threads"])
+def test_errors_name_the_item_of_the_whole_input(force, backend):
+    force(backend)
+    with pytest.raises(ValueError, match="item 37 is bad") as info:
+        pmap(boom_at_37, range(200), backend="auto", n_workers=2)
+    assert info.value.gilfree_index == 37
+    assert any("item 37 " in n for n in info.value.__notes__)
+
+
+def test_errors_in_the_serial_probe_name_the_item():
+    with pytest.raises(ValueError) as info:
+        pmap(boom_at_37, range(40), backend="auto")
+    assert info.value.gilfree_index == 37
+
+
+def test_system_exit_in_a_task_ends_the_map_with_task_exit_error():
+    with pytest.raises(TaskExitError) as info:
+        pmap(exit_at_5, range(20), backend="auto")
+    assert info.value.index == 5 and isinstance(info.value.__cause__, SystemExit)
+
+
+def test_imap_is_lazy_and_closes():
+    it = imap(square, itertools.count(), backend="auto")
+    assert list(itertools.islice(it, 5)) == [0, 1, 4, 9, 16]
+    it.close()
+
+
+def test_progress_counts_every_task_once():
+    seen = []
+    pmap(spin, range(300), backend="auto", progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (300, 300)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_timeout_and_retries_go_through(force):
+    force("threads")
+    attempts = {}
+    lock = threading.Lock()
+
+    def flaky(x):
+        with lock:
+            attempts[x] = attempts.get(x, 0) + 1
+            first = attempts[x] == 1
+        if x % 50 == 3 and first:
+            raise OSError("try again")
+        return spin(x, 1000)
+
+    out = pmap(flaky, range(200), backend="auto", retries=1, timeout=30, n_workers=2)
+    assert out == [spin(x, 1000) for x in range(200)]
+    assert sum(attempts.values()) == 200 + 4
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"chunksize": 0},
+    {"chunksize": "big"},
+    {"n_workers": 0},
+    {"timeout": -1},
+    {"retries": -1},
+    {"ordered": "yes"},
+    {"initargs": (1,)},
+])
+def test_bad_arguments_get_the_message_of_other_backends(kwargs):
+    with pytest.raises((TypeError, ValueError)) as want:
+        pmap(square, range(3), backend="threads", **kwargs)
+    with pytest.raises(type(want.value)) as got:
+        pmap(square, range(3), backend="auto", **kwargs)
+    assert str(got.value) == str(want.value)
+    with pytest.raises(type(want.value)):
+        imap(square, range(3), backend="auto", **kwargs)  # checked at the call
+
+
+def test_bad_func_and_iterable_and_client():
+    with pytest.raises(TypeError) as want:
+        pmap(1, range(3), backend="threads")
+    with pytest.raises(TypeError, match=str(want.value).replace("(", r"\(").replace(")", r"\)")):
+        pmap(1, range(3), backend="auto")
+    with pytest.raises(TypeError, match="iterable"):
+        pmap(square, 5, backend="auto")
+    with pytest.raises(ValueError, match="client= is only used by backend='dask'"):
+        pmap(square, range(3), backend="auto", client="tcp://127.0.0.1:1")
