@@ -80,25 +80,74 @@ cdef enum:
 # stored row-major, are scattered from a diagonal-sized buffer.
 cdef extern from *:
     """
+    #include <stdint.h>
+    #include <string.h>
     #define GF_DTW_DIAG_BLOCK 32
+    #if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    #define GF_DTW_BYTE_BLOCKS 0  /* gf_dtw_transpose8 assumes little-endian words */
+    #else
+    #define GF_DTW_BYTE_BLOCKS 1
+    #endif
+    /* 8 x 8 bytes transposed in place: byte j of x[r] <-> byte r of x[j] */
+    static inline void gf_dtw_transpose8(uint64_t* x) {
+        uint64_t t;
+        int r;
+        for (r = 0; r < 4; r++) {
+            t = ((x[r] >> 32) ^ x[r + 4]) & 0x00000000FFFFFFFFull;
+            x[r] ^= t << 32; x[r + 4] ^= t;
+        }
+        for (r = 0; r < 8; r++) {
+            if (r & 2) continue;
+            t = ((x[r] >> 16) ^ x[r + 2]) & 0x0000FFFF0000FFFFull;
+            x[r] ^= t << 16; x[r + 2] ^= t;
+        }
+        for (r = 0; r < 8; r += 2) {
+            t = ((x[r] >> 8) ^ x[r + 1]) & 0x00FF00FF00FF00FFull;
+            x[r] ^= t << 8; x[r + 1] ^= t;
+        }
+    }
+
     /* rows' cells of diagonals kb .. ke - 1 from the diagonal-major buffers
        (index (k - kb) * R + i) to the row-major outputs, a run of columns per
        row: scattering each diagonal at once would touch a cache line per row
-       per cell, all at one stride. */
+       per cell, all at one stride.  Directions go by 8 x 8 byte blocks
+       (8 rows, 8 diagonals) where all 64 cells are in the tile. */
     static void gf_dtw_flush(Py_ssize_t kb, Py_ssize_t ke, Py_ssize_t R, Py_ssize_t W,
                              Py_ssize_t r0, Py_ssize_t c0, Py_ssize_t N,
                              const unsigned char* db, unsigned char* dirs,
                              const double* fb, double* full) {
-        Py_ssize_t i, k;
-        for (i = 0; i < R; i++) {
-            Py_ssize_t k0 = kb > i ? kb : i, k1 = ke < i + W ? ke : i + W;
-            if (dirs != NULL) {
-                unsigned char* drow = dirs + (r0 + i) * W - i;
-                for (k = k0; k < k1; k++) drow[k] = db[(k - kb) * R + i];
-            }
-            if (full != NULL) {
+        Py_ssize_t i, k, q;
+        if (full != NULL) {
+            for (i = 0; i < R; i++) {
+                Py_ssize_t k0 = kb > i ? kb : i, k1 = ke < i + W ? ke : i + W;
                 double* frow = full + (r0 + i) * N + c0 - i;
                 for (k = k0; k < k1; k++) frow[k] = fb[(k - kb) * R + i];
+            }
+        }
+        if (dirs == NULL) return;
+        for (i = 0; i < R; i += 8) {
+            const Py_ssize_t nr = R - i < 8 ? R - i : 8;
+            /* diagonals kA .. kE - 1 hold a cell of every row i .. i + 7 */
+            Py_ssize_t kA = kb > i + 7 ? kb : i + 7, kE = ke < i + W ? ke : i + W, kd = kA;
+            if (nr == 8 && GF_DTW_BYTE_BLOCKS) {
+                uint64_t x[8];
+                for (; kd + 8 <= kE; kd += 8) {
+                    for (q = 0; q < 8; q++) memcpy(&x[q], db + (kd + q - kb) * R + i, 8);
+                    gf_dtw_transpose8(x);
+                    for (q = 0; q < 8; q++)
+                        memcpy(dirs + (r0 + i + q) * W - (i + q) + kd, &x[q], 8);
+                }
+            } else {
+                kA = kd = kE;  /* no block: every cell below */
+            }
+            for (q = 0; q < nr; q++) {
+                const Py_ssize_t ii = i + q;
+                Py_ssize_t k0 = kb > ii ? kb : ii, k1 = ke < ii + W ? ke : ii + W;
+                unsigned char* drow = dirs + (r0 + ii) * W - ii;
+                /* the blocks wrote diagonals kA .. kd - 1 */
+                const Py_ssize_t ka = kA < k1 ? kA : k1;
+                for (k = k0; k < ka; k++) drow[k] = db[(k - kb) * R + ii];
+                for (k = kd > k0 ? kd : k0; k < k1; k++) drow[k] = db[(k - kb) * R + ii];
             }
         }
     }
