@@ -1,4 +1,6 @@
-"""Numba engine of the subsequence-DTW kernel (same cells as ext/dtw.pyx).
+"""Numba engine of the subsequence-DTW kernel (same cells as ext/dtw.pyx;
+each tile by anti-diagonals, ``_tile_diag``; the row-by-row ``_tile`` is
+kept as the reference shape of the same recurrence).
 
 Tiles of (template rows / ``row_blocks``) x ``block_cols`` signal columns run
 as a pipeline, like the Cython engine: row band r processes column block b
@@ -294,13 +296,20 @@ def _tile_diag(tT, sR, r0, r1, c0, c1, hb, r, vb, b, full, dirs, want_full, want
             for i in range(R):
                 k0 = max(kb, i)
                 k1 = min(ke, i + W)
+                if k1 <= k0:
+                    continue
+                src = (k0 - kb) * R + i
                 if want_dirs:
                     rowbase = c0 * M + (r0 + i) * W - i
-                    for kk in range(k0, k1):
-                        dirs[rowbase + kk] = db[(kk - kb) * R + i]
+                    drow = dirs[rowbase + k0 : rowbase + k1]
+                    dsrc = db[src:]
+                    for q in range(k1 - k0):
+                        drow[q] = dsrc[q * R]
                 if want_full:
-                    for kk in range(k0, k1):
-                        full[r0 + i, c0 + kk - i] = fb[(kk - kb) * R + i]
+                    frow = full[r0 + i, c0 + k0 - i : c0 + k1 - i]
+                    fsrc = fb[src:]
+                    for q in range(k1 - k0):
+                        frow[q] = fsrc[q * R]
             kb = ke
 
 
