@@ -12,6 +12,8 @@
 # GF_KDE_ACC_D / GF_KDE_ACC_F: partial sums (lanes) of the exp-family KDE
 #     sample loops, float64 / float32 (ext/_kde_loops.pxd).  Each must
 #     divide GF_KDE_LANES (the padding multiple of the sample count).
+# GF_RESAMPLE_SETS: interleaved sets of partial sums in resample_poly's inner
+#     product (ext/resample.pyx): 2, 4 or 8.
 
 cdef extern from *:
     """
@@ -19,14 +21,17 @@ cdef extern from *:
     /* a local experiment sets every constant with -D */
     #elif defined(__AVX512F__)
     #define GF_TUNING_LEVEL "avx512"
+    #define GF_RESAMPLE_SETS 4
     #define GF_KDE_ACC_D 16
     #define GF_KDE_ACC_F 32
     #elif defined(__AVX2__)
     #define GF_TUNING_LEVEL "avx2"
+    #define GF_RESAMPLE_SETS 2
     #define GF_KDE_ACC_D 8
     #define GF_KDE_ACC_F 16
     #else
     #define GF_TUNING_LEVEL "baseline"
+    #define GF_RESAMPLE_SETS 2
     #define GF_KDE_ACC_D 4
     #define GF_KDE_ACC_F 8
     #endif
@@ -34,3 +39,4 @@ cdef extern from *:
     const char* GF_TUNING_LEVEL
     int GF_KDE_ACC_D
     int GF_KDE_ACC_F
+    int GF_RESAMPLE_SETS

@@ -68,6 +68,162 @@ cdef enum:
     SPIN = 256
 
 
+# One tile by anti-diagonals (the default): the cells of an anti-diagonal
+# (i + j constant) are independent, so the local costs, the minima, the sums
+# and the direction bytes of a whole diagonal are computed with vector
+# instructions, as in the probe below.  Every cell uses the same expressions
+# as _cell (channels in ascending order, no FMA: this module is compiled with
+# -ffp-contract=off), so the result is the same bit for bit as row by row.
+# Three diagonals are kept, indexed by tile row + 1; index 0 holds the row
+# above the tile (``top``) and the first cell of each new diagonal's next row
+# the column left of the tile (``left``).  Directions and the full matrix,
+# stored row-major, are scattered from a diagonal-sized buffer.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #define GF_DTW_DIAG_BLOCK 32
+    #if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    #define GF_DTW_BYTE_BLOCKS 0  /* gf_dtw_transpose8 assumes little-endian words */
+    #else
+    #define GF_DTW_BYTE_BLOCKS 1
+    #endif
+    /* 8 x 8 bytes transposed in place: byte j of x[r] <-> byte r of x[j] */
+    static inline void gf_dtw_transpose8(uint64_t* x) {
+        uint64_t t;
+        int r;
+        for (r = 0; r < 4; r++) {
+            t = ((x[r] >> 32) ^ x[r + 4]) & 0x00000000FFFFFFFFull;
+            x[r] ^= t << 32; x[r + 4] ^= t;
+        }
+        for (r = 0; r < 8; r++) {
+            if (r & 2) continue;
+            t = ((x[r] >> 16) ^ x[r + 2]) & 0x0000FFFF0000FFFFull;
+            x[r] ^= t << 16; x[r + 2] ^= t;
+        }
+        for (r = 0; r < 8; r += 2) {
+            t = ((x[r] >> 8) ^ x[r + 1]) & 0x00FF00FF00FF00FFull;
+            x[r] ^= t << 8; x[r + 1] ^= t;
+        }
+    }
+
+    /* rows' cells of diagonals kb .. ke - 1 from the diagonal-major buffers
+       (index (k - kb) * R + i) to the row-major outputs, a run of columns per
+       row: scattering each diagonal at once would touch a cache line per row
+       per cell, all at one stride.  Directions go by 8 x 8 byte blocks
+       (8 rows, 8 diagonals) where all 64 cells are in the tile. */
+    static void gf_dtw_flush(Py_ssize_t kb, Py_ssize_t ke, Py_ssize_t R, Py_ssize_t W,
+                             Py_ssize_t r0, Py_ssize_t c0, Py_ssize_t N,
+                             const unsigned char* db, unsigned char* dirs,
+                             const double* fb, double* full) {
+        Py_ssize_t i, k, q;
+        if (full != NULL) {
+            for (i = 0; i < R; i++) {
+                Py_ssize_t k0 = kb > i ? kb : i, k1 = ke < i + W ? ke : i + W;
+                double* frow = full + (r0 + i) * N + c0 - i;
+                for (k = k0; k < k1; k++) frow[k] = fb[(k - kb) * R + i];
+            }
+        }
+        if (dirs == NULL) return;
+        for (i = 0; i < R; i += 8) {
+            const Py_ssize_t nr = R - i < 8 ? R - i : 8;
+            /* diagonals kA .. kE - 1 hold a cell of every row i .. i + 7 */
+            Py_ssize_t kA = kb > i + 7 ? kb : i + 7, kE = ke < i + W ? ke : i + W, kd = kA;
+            if (nr == 8 && GF_DTW_BYTE_BLOCKS) {
+                uint64_t x[8];
+                for (; kd + 8 <= kE; kd += 8) {
+                    for (q = 0; q < 8; q++) memcpy(&x[q], db + (kd + q - kb) * R + i, 8);
+                    gf_dtw_transpose8(x);
+                    for (q = 0; q < 8; q++)
+                        memcpy(dirs + (r0 + i + q) * W - (i + q) + kd, &x[q], 8);
+                }
+            } else {
+                kA = kd = kE;  /* no block: every cell below */
+            }
+            for (q = 0; q < nr; q++) {
+                const Py_ssize_t ii = i + q;
+                Py_ssize_t k0 = kb > ii ? kb : ii, k1 = ke < ii + W ? ke : ii + W;
+                unsigned char* drow = dirs + (r0 + ii) * W - ii;
+                /* the blocks wrote diagonals kA .. kd - 1 */
+                const Py_ssize_t ka = kA < k1 ? kA : k1;
+                for (k = k0; k < ka; k++) drow[k] = db[(k - kb) * R + ii];
+                for (k = kd > k0 ? kd : k0; k < k1; k++) drow[k] = db[(k - kb) * R + ii];
+            }
+        }
+    }
+
+    static int gf_dtw_tile_diag(const double* restrict tT, Py_ssize_t d, Py_ssize_t M,
+                                const double* restrict sT, Py_ssize_t N,
+                                Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c0, Py_ssize_t c1,
+                                const double* top, const double* left,
+                                double* bottom, double* right,
+                                double* full, unsigned char* dirs) {
+        const Py_ssize_t R = r1 - r0, W = c1 - c0, B = GF_DTW_DIAG_BLOCK;
+        const Py_ssize_t nf = full != NULL ? B * R : 0;
+        double* buf = (double*)malloc(sizeof(double) * (4 * (R + 1) + nf) + (size_t)(B * R));
+        double *p2, *p1, *cur, *tmp, *fb;
+        double* restrict cost;
+        unsigned char* db;
+        Py_ssize_t k, i, ch, kb = 0;
+        if (buf == NULL) return 0;
+        p2 = buf; p1 = buf + (R + 1); cur = buf + 2 * (R + 1); cost = buf + 3 * (R + 1);
+        fb = buf + 4 * (R + 1);
+        db = (unsigned char*)(fb + nf);
+        /* diagonals -2 and -1 */
+        p2[0] = top[0];
+        p1[0] = top[1];
+        p1[1] = left[0];
+        for (k = 0; k < R + W - 1; k++) {
+            const Py_ssize_t lo = k - W + 1 > 0 ? k - W + 1 : 0;
+            const Py_ssize_t hi = k < R - 1 ? k : R - 1;
+            /* cell (i, k - i): signal column c0 + k - i */
+            const double* restrict s = sT + c0 + k;
+            const double* restrict tt = tT + r0;
+            unsigned char* restrict dk = db + (k - kb) * R;
+            for (i = lo; i <= hi; i++) {
+                double v = tt[i] - s[-i];
+                cost[i] = v * v;
+            }
+            for (ch = 1; ch < d; ch++) {
+                const double* restrict sc = s + ch * N;
+                const double* restrict tc = tt + ch * M;
+                for (i = lo; i <= hi; i++) {
+                    double v = tc[i] - sc[-i];
+                    cost[i] = cost[i] + v * v;
+                }
+            }
+            for (i = lo; i <= hi; i++) {
+                const double diag = p2[i], up = p1[i], lft = p1[i + 1];
+                const double m1 = up < diag ? up : diag;
+                const double m = lft < m1 ? lft : m1;
+                cur[i + 1] = cost[i] + m;
+                dk[i] = (unsigned char)((up < diag) + 2 * (lft < m1));
+            }
+            if (full != NULL) {
+                double* restrict fk = fb + (k - kb) * R;
+                for (i = lo; i <= hi; i++) fk[i] = cur[i + 1];
+            }
+            if (k >= W - 1) right[k - (W - 1)] = cur[k - (W - 1) + 1];
+            if (hi == R - 1) bottom[k - (R - 1)] = cur[R];
+            if (k + 2 <= W) cur[0] = top[k + 2];
+            if (k + 1 < R) cur[k + 2] = left[k + 1];
+            tmp = p2; p2 = p1; p1 = cur; cur = tmp;
+            if (k + 1 - kb == B || k + 1 == R + W - 1) {
+                if (dirs != NULL || full != NULL)
+                    gf_dtw_flush(kb, k + 1, R, W, r0, c0, N, db, dirs, fb, full);
+                kb = k + 1;
+            }
+        }
+        free(buf);
+        return 1;
+    }
+    """
+    int gf_dtw_tile_diag(const double* tT, Py_ssize_t d, Py_ssize_t M, const double* sT,
+                         Py_ssize_t N, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c0,
+                         Py_ssize_t c1, const double* top, const double* left, double* bottom,
+                         double* right, double* full, uint8_t* dirs) noexcept nogil
+
+
 cdef inline void _costs(const double* t, Py_ssize_t d, const double* sT, Py_ssize_t N,
                         Py_ssize_t i, Py_ssize_t c0, Py_ssize_t W, double* cost) noexcept nogil:
     """cost[j] = sum_k (t[i, k] - s[c0 + j, k])**2, channels in order."""
@@ -134,10 +290,10 @@ cdef inline double _cell4(const double* p0, double* rb, const double* kc, uint8_
     return v
 
 
-cdef void _tile(const double* t, Py_ssize_t d, const double* sT, Py_ssize_t N, Py_ssize_t M,
-                Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c0, Py_ssize_t c1,
-                const double* top, const double* left, double* bottom, double* right,
-                double* full, uint8_t* dirs, double* scratch) noexcept nogil:
+cdef void _tile(const double* t, const double* tT, Py_ssize_t d, const double* sT,
+                Py_ssize_t N, Py_ssize_t M, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c0,
+                Py_ssize_t c1, const double* top, const double* left, double* bottom,
+                double* right, double* full, uint8_t* dirs, double* scratch) noexcept nogil:
     """One tile: rows [r0, r1), columns [c0, c1).
 
     ``top[k]`` = D[r0-1, c0-1+k] (k = 0..W), ``left[i-r0]`` = D[i, c0-1];
@@ -146,9 +302,12 @@ cdef void _tile(const double* t, Py_ssize_t d, const double* sT, Py_ssize_t N, P
     tile's column block is the (M, W) byte matrix at ``dirs + c0 * M``).
     ``scratch`` holds ``_scratch_doubles(W)`` doubles.
 
-    Rows go in groups of GROUP, interleaved in one buffer and skewed by one
-    column each (row q handles column s - q at step s), so that GROUP
-    independent min-add chains are in flight with few live pointers.
+    With ``tT`` (the template transposed, (d, M)) the tile is computed by
+    anti-diagonals (gf_dtw_tile_diag); without it, or when that cannot
+    allocate its diagonals, row by row: rows go in groups of GROUP,
+    interleaved in one buffer and skewed by one column each (row q handles
+    column s - q at step s), so that GROUP independent min-add chains are in
+    flight with few live pointers.  Both give the same values and bytes.
     """
     cdef Py_ssize_t W = c1 - c0, i = r0, j, k, q, s
     cdef double* rb = scratch                        # GROUP * (W + 1)
@@ -162,6 +321,9 @@ cdef void _tile(const double* t, Py_ssize_t d, const double* sT, Py_ssize_t N, P
     cdef uint8_t* drow
     cdef double l0, l1, l2, l3
     cdef double lf[GROUP]
+    if tT != NULL and gf_dtw_tile_diag(tT, d, M, sT, N, r0, r1, c0, c1, top, left, bottom,
+                                       right, full, NULL if dirs == NULL else dirs + c0 * M):
+        return
     while i + GROUP <= r1:
         for q in range(GROUP):
             _costs4(t, d, sT, N, i + q, q, c0, W, kc, tmp)
@@ -247,6 +409,7 @@ def accumulate(const double[:, ::1] t, const double[:, ::1] sT, double[:, ::1] f
     cdef int tid, team
     cdef double* hb
     cdef double* vb
+    cdef double* tT = NULL
     cdef double* scratch
     cdef Py_ssize_t* rows
     cdef Py_ssize_t* progress
@@ -271,6 +434,12 @@ def accumulate(const double[:, ::1] t, const double[:, ::1] sT, double[:, ::1] f
         fullp = &full[0, 0]
     if dirs.shape[0] > 0:
         dirp = &dirs[0]
+    # the template transposed for the anti-diagonal tiles (NULL: row by row)
+    tT = <double*> malloc(sizeof(double) * M * d)
+    if tT != NULL:
+        for i in range(M):
+            for j in range(d):
+                tT[j * M + i] = t[i, j]
     hb = <double*> malloc(sizeof(double) * (R + 1) * (N + 1))
     vb = <double*> malloc(sizeof(double) * (nb + 1) * M)
     rows = <Py_ssize_t*> malloc(sizeof(Py_ssize_t) * (R + 1))
@@ -280,6 +449,7 @@ def accumulate(const double[:, ::1] t, const double[:, ::1] sT, double[:, ::1] f
         free(vb)
         free(rows)
         free(progress)
+        free(tT)
         raise MemoryError("dtw accumulate: could not allocate the wavefront boundary buffers")
     nt = n_threads if n_threads < R else <int> R
     with nogil:
@@ -302,7 +472,7 @@ def accumulate(const double[:, ::1] t, const double[:, ::1] sT, double[:, ::1] f
                     c0 = b * W
                     c1 = c0 + W if c0 + W < N else N
                     for r in range(R):
-                        _tile(&t[0, 0], d, &sT[0, 0], N, M, rows[r], rows[r + 1], c0, c1,
+                        _tile(&t[0, 0], tT, d, &sT[0, 0], N, M, rows[r], rows[r + 1], c0, c1,
                               hb + r * (N + 1) + c0, vb + b * M + rows[r],
                               hb + (r + 1) * (N + 1) + c0 + 1, vb + (b + 1) * M + rows[r],
                               fullp, dirp, scratch)
@@ -331,7 +501,7 @@ def accumulate(const double[:, ::1] t, const double[:, ::1] sT, double[:, ::1] f
                         if scratch != NULL:
                             c0 = b * W
                             c1 = c0 + W if c0 + W < N else N
-                            _tile(&t[0, 0], d, &sT[0, 0], N, M, r0, r1, c0, c1,
+                            _tile(&t[0, 0], tT, d, &sT[0, 0], N, M, r0, r1, c0, c1,
                                   hb + r * (N + 1) + c0, vb + b * M + r0,
                                   hb + (r + 1) * (N + 1) + c0 + 1, vb + (b + 1) * M + r0,
                                   fullp, dirp, scratch)
@@ -344,6 +514,7 @@ def accumulate(const double[:, ::1] t, const double[:, ::1] sT, double[:, ::1] f
     free(vb)
     free(rows)
     free(progress)
+    free(tT)
     if failed:
         raise MemoryError("dtw accumulate: could not allocate a thread's scratch buffer")
 

@@ -9,8 +9,9 @@ matrices (L, M) with time on axis 0 and M channels.
   sample copied (as np.interp returns ``fp[-1]`` there).
 - ``linear_many``: the same for k signals stored back to back.
 - ``poly``: scipy.signal.resample_poly's polyphase FIR; each output sums
-  its taps in a fixed order (blocks of four channels with two interleaved
-  partial sums, remaining channels with eight; combined in a fixed order).
+  its taps in a fixed order: up to 8 channels in interleaved sets of partial
+  sums kept in registers (see the inner product below), more channels tap
+  by tap into a row of sums.
 
 Each output value is computed by one thread, the same way whatever the
 thread count.
@@ -28,6 +29,7 @@ import numpy as np
 cnp.import_array()
 
 from _openmp cimport gf_note_team, gf_openmp_enabled
+from _tuning cimport GF_RESAMPLE_SETS, GF_TUNING_LEVEL
 include "_omp_probe.pxi"
 
 cdef extern from *:
@@ -54,6 +56,8 @@ cdef extern from *:
                            double* out) noexcept nogil
 
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
+#: this build's per-variant tuning (must equal gilfree._config.SIMD_TUNING)
+TUNING = {"level": (<bytes>GF_TUNING_LEVEL).decode(), "resample_sets": GF_RESAMPLE_SETS}
 OPENMP = bool(gf_openmp_enabled())
 
 cdef enum:
@@ -121,87 +125,104 @@ def linear_many(const double[:, ::1] data, const int64_t[::1] offsets,
 
 
 
-cdef inline double _poly_one(const double* h, const double* xs, Py_ssize_t n,
-                             Py_ssize_t M) noexcept nogil:
-    """sum_r h[r] * xs[r*M] with eight interleaved partial sums."""
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef double s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
-    cdef Py_ssize_t r = 0
-    while r + 8 <= n:
-        s0 = s0 + h[r] * xs[r * M]
-        s1 = s1 + h[r + 1] * xs[(r + 1) * M]
-        s2 = s2 + h[r + 2] * xs[(r + 2) * M]
-        s3 = s3 + h[r + 3] * xs[(r + 3) * M]
-        s4 = s4 + h[r + 4] * xs[(r + 4) * M]
-        s5 = s5 + h[r + 5] * xs[(r + 5) * M]
-        s6 = s6 + h[r + 6] * xs[(r + 6) * M]
-        s7 = s7 + h[r + 7] * xs[(r + 7) * M]
-        r = r + 8
-    while r < n:
-        s0 = s0 + h[r] * xs[r * M]
-        r = r + 1
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+# resample_poly's inner product.  Output sample i of channel m is
+# sum_r h[p, r] * x[j0 + r, m]: for a C-contiguous (L, M) signal each tap
+# multiplies a row of M contiguous channels.  For M <= 8 the kernel is
+# compiled for that M, so the M channel sums stay in vector registers, with S
+# interleaved sets of sums (tap r goes to set r % S; leftover taps to set 0;
+# the sets are added in order at the end): S independent multiply-add chains
+# in flight.  S = GF_RESAMPLE_SETS (per SIMD variant, _tuning.pxd), at least
+# 8 / M.  Wider signals add each row into a row of M sums in memory, which
+# the compiler vectorises over the channels.
+cdef extern from *:
+    """
+    #define GF_RS_ROWS(MM, S)                                                    \\
+    static void gf_rs_rows_##MM##_##S(const double* h, const double* xs,         \\
+                                      Py_ssize_t n, double* o) {                 \\
+        double acc[S][MM];                                                       \\
+        Py_ssize_t r = 0;                                                        \\
+        int s, m;                                                                \\
+        for (s = 0; s < (S); s++)                                                \\
+            for (m = 0; m < (MM); m++) acc[s][m] = 0.0;                          \\
+        for (; r + (S) <= n; r += (S)) {                                         \\
+            for (s = 0; s < (S); s++) {                                          \\
+                const double wr = h[r + s];                                      \\
+                const double* row = xs + (r + s) * (MM);                         \\
+                for (m = 0; m < (MM); m++) acc[s][m] += wr * row[m];             \\
+            }                                                                    \\
+        }                                                                        \\
+        for (; r < n; r++)                                                       \\
+            for (m = 0; m < (MM); m++) acc[0][m] += h[r] * xs[r * (MM) + m];     \\
+        for (m = 0; m < (MM); m++) {                                             \\
+            double v = acc[0][m];                                                \\
+            for (s = 1; s < (S); s++) v += acc[s][m];                            \\
+            o[m] = v;                                                            \\
+        }                                                                        \\
+    }
+    #define GF_RS_ROWS_S(MM) GF_RS_ROWS(MM, 2) GF_RS_ROWS(MM, 4) GF_RS_ROWS(MM, 8)
+    GF_RS_ROWS_S(1) GF_RS_ROWS_S(2) GF_RS_ROWS_S(3) GF_RS_ROWS_S(4)
+    GF_RS_ROWS_S(5) GF_RS_ROWS_S(6) GF_RS_ROWS_S(7) GF_RS_ROWS_S(8)
 
+    typedef void (*gf_rs_kernel)(const double*, const double*, Py_ssize_t, double*);
 
-cdef inline void _poly_four(const double* h, const double* xs, Py_ssize_t n, Py_ssize_t M,
-                            double* o) noexcept nogil:
-    """Four neighbouring channels at once (one vector per tap): taps
-    alternate between two sets of partial sums, added at the end."""
-    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
-    cdef double b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0
-    cdef double w, v
-    cdef const double* row
-    cdef Py_ssize_t r = 0
-    while r + 2 <= n:
-        w = h[r]
-        row = xs + r * M
-        a0 = a0 + w * row[0]
-        a1 = a1 + w * row[1]
-        a2 = a2 + w * row[2]
-        a3 = a3 + w * row[3]
-        v = h[r + 1]
-        row = row + M
-        b0 = b0 + v * row[0]
-        b1 = b1 + v * row[1]
-        b2 = b2 + v * row[2]
-        b3 = b3 + v * row[3]
-        r = r + 2
-    if r < n:
-        w = h[r]
-        row = xs + r * M
-        a0 = a0 + w * row[0]
-        a1 = a1 + w * row[1]
-        a2 = a2 + w * row[2]
-        a3 = a3 + w * row[3]
-    o[0] = a0 + b0
-    o[1] = a1 + b1
-    o[2] = a2 + b2
-    o[3] = a3 + b3
+    /* the kernel compiled for M channels and `sets` sets (NULL: M > 8) */
+    static gf_rs_kernel gf_rs_pick(Py_ssize_t M, int sets) {
+        static const gf_rs_kernel table[8][3] = {
+            {gf_rs_rows_1_2, gf_rs_rows_1_4, gf_rs_rows_1_8},
+            {gf_rs_rows_2_2, gf_rs_rows_2_4, gf_rs_rows_2_8},
+            {gf_rs_rows_3_2, gf_rs_rows_3_4, gf_rs_rows_3_8},
+            {gf_rs_rows_4_2, gf_rs_rows_4_4, gf_rs_rows_4_8},
+            {gf_rs_rows_5_2, gf_rs_rows_5_4, gf_rs_rows_5_8},
+            {gf_rs_rows_6_2, gf_rs_rows_6_4, gf_rs_rows_6_8},
+            {gf_rs_rows_7_2, gf_rs_rows_7_4, gf_rs_rows_7_8},
+            {gf_rs_rows_8_2, gf_rs_rows_8_4, gf_rs_rows_8_8}};
+        int k;
+        if (M < 1 || M > 8) return NULL;
+        if (sets * M < 8) sets = (int)(8 / M);
+        k = sets >= 8 ? 2 : (sets >= 4 ? 1 : 0);
+        return table[M - 1][k];
+    }
+
+    /* o[m] = sum_r h[r] * xs[r*M + m], taps in order: rows into a row of sums */
+    static void gf_rs_rows(const double* h, const double* restrict xs, Py_ssize_t n,
+                           Py_ssize_t M, double* restrict o) {
+        Py_ssize_t r, m;
+        for (m = 0; m < M; m++) o[m] = 0.0;
+        for (r = 0; r < n; r++) {
+            const double wr = h[r];
+            const double* restrict row = xs + r * M;
+            for (m = 0; m < M; m++) o[m] = o[m] + wr * row[m];
+        }
+    }
+    """
+    ctypedef void (*gf_rs_kernel)(const double*, const double*, Py_ssize_t,
+                                  double*) noexcept nogil
+    gf_rs_kernel gf_rs_pick(Py_ssize_t M, int sets) noexcept nogil
+    void gf_rs_rows(const double* h, const double* xs, Py_ssize_t n, Py_ssize_t M,
+                    double* o) noexcept nogil
 
 
 cdef inline void _poly_chunk(const double* x, Py_ssize_t L, Py_ssize_t M, double* out,
                              const double* hr, Py_ssize_t nq, Py_ssize_t up,
-                             Py_ssize_t down, Py_ssize_t pre, Py_ssize_t i0,
-                             Py_ssize_t i1) noexcept nogil:
-    cdef Py_ssize_t i, m, r0, r1, j0, p, t, n
-    cdef const double* h
-    cdef const double* xs
+                             Py_ssize_t down, Py_ssize_t pre, gf_rs_kernel kern,
+                             Py_ssize_t i0, Py_ssize_t i1) noexcept nogil:
+    # t = (i + pre) * down = q * up + p, stepped without divisions
+    cdef Py_ssize_t i, r0, r1, j0, n, t = (i0 + pre) * down
+    cdef Py_ssize_t q = t // up, p = t % up, dq = down // up, dp = down % up
     for i in range(i0, i1):
-        t = (i + pre) * down
-        p = t % up
-        j0 = t // up - (nq - 1)
+        j0 = q - (nq - 1)
         r0 = -j0 if j0 < 0 else 0
         r1 = L - j0 if L - j0 < nq else nq
         n = r1 - r0
-        h = hr + p * nq + r0
-        xs = x + (j0 + r0) * M
-        m = 0
-        while m + 4 <= M:
-            _poly_four(h, xs + m, n, M, out + i * M + m)
-            m = m + 4
-        while m < M:
-            out[i * M + m] = _poly_one(h, xs + m, n, M)
-            m = m + 1
+        if kern != NULL:
+            kern(hr + p * nq + r0, x + (j0 + r0) * M, n, out + i * M)
+        else:
+            gf_rs_rows(hr + p * nq + r0, x + (j0 + r0) * M, n, M, out + i * M)
+        q = q + dq
+        p = p + dp
+        if p >= up:
+            p = p - up
+            q = q + 1
 
 
 def poly(const double[:, ::1] x, double[:, ::1] out, const double[:, ::1] hr,
@@ -210,6 +231,9 @@ def poly(const double[:, ::1] x, double[:, ::1] out, const double[:, ::1] hr,
     hr (up, nq) holds each phase's taps in reversed order."""
     cdef Py_ssize_t L = x.shape[0], M = x.shape[1], n_out = out.shape[0], nq = hr.shape[1]
     cdef Py_ssize_t chunk = POLY_CHUNK, nchunk, c, i1
+    cdef gf_rs_kernel kern = gf_rs_pick(M, GF_RESAMPLE_SETS)
+    if n_out == 0 or M == 0:
+        return
     nchunk = (n_out + chunk - 1) // chunk
     with nogil:
         for c in prange(nchunk, num_threads=n_threads, schedule="dynamic"):
@@ -217,7 +241,7 @@ def poly(const double[:, ::1] x, double[:, ::1] out, const double[:, ::1] hr,
             i1 = (c + 1) * chunk
             if i1 > n_out:
                 i1 = n_out
-            _poly_chunk(&x[0, 0], L, M, &out[0, 0], &hr[0, 0], nq, up, down, pre,
+            _poly_chunk(&x[0, 0], L, M, &out[0, 0], &hr[0, 0], nq, up, down, pre, kern,
                         c * chunk, i1)
 
 

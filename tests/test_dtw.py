@@ -262,6 +262,35 @@ def test_directions_and_paths_match_naive_backtracking(tiny_tiles, engine_):
             assert np.array_equal(flat[offsets[e] : offsets[e + 1]], naive_path(D, e))
 
 
+@settings(max_examples=15, deadline=None)
+@given(M=st.integers(1, 80), extra=st.integers(0, 300), block=st.integers(1, 120),
+       d=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_tiles_of_every_shape_match_naive(M, extra, block, d, seed):
+    """The compiled engines' tiles (computed by anti-diagonals, written out
+    in blocks of diagonals) for tiles wider and narrower than the template, template
+    rows more and fewer than a block of diagonals: matrix, last row and
+    backtracked paths as the naive recurrence, whatever the thread count."""
+    import unittest.mock as um
+
+    N = M + extra
+    rng = np.random.default_rng(seed)
+    t = rng.integers(-1, 2, (M, d)).astype(float)
+    s = rng.integers(-1, 2, (N, d)).astype(float)
+    D = naive_cost_matrix(t, s)
+    with um.patch.object(_config, "DTW_BLOCK_COLS", block), \
+            um.patch.object(_config, "DTW_MIN_BLOCK_COLS", 1):
+        for engine, nt in [("cython", 1), ("cython", 2), ("numba", 1), ("numba", 2)]:
+            assert np.array_equal(dtw.subsequence_cost_matrix(t, s, engine=engine,
+                                                              n_threads=nt), D)
+            last, dirs, _, W = dtw._accumulate(t, np.ascontiguousarray(s.T), want_full=False,
+                                               want_dirs=True, engine=engine, n_threads=nt)
+            assert np.array_equal(last, D[-1])
+            ends = np.arange(N)[:: max(1, N // 7)]
+            flat, offsets = dtw._trace_paths(dirs, M, W, ends, engine, nt)
+            for k, e in enumerate(ends):
+                assert np.array_equal(flat[offsets[k] : offsets[k + 1]], naive_path(D, e))
+
+
 def test_parallel_path_tracing_equals_serial(monkeypatch):
     monkeypatch.setattr(_config, "DTW_PARALLEL_PATHS_MIN", 1)
     rng = np.random.default_rng(4)

@@ -127,6 +127,20 @@ def test_poly_matches_scipy(engine, n_threads, L, up, down):
     assert_close_rel(got, ref, x, 1e-10)
 
 
+@pytest.mark.parametrize("compiled", ["cython", "numba"])
+@settings(max_examples=40, deadline=None)
+@given(L=st.integers(1, 400), channels=st.integers(1, 12), up=st.integers(1, 9),
+       down=st.integers(1, 9), threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
+def test_poly_every_channel_count_and_edge(compiled, L, channels, up, down, threads, seed):
+    """Every channel count (the compiled inner products are specialised for 1
+    to 8 channels and fall back beyond) and signals shorter than the filter,
+    where every output sample is an edge case."""
+    x = np.random.default_rng(seed).standard_normal((L, channels))
+    ref = signal.resample_poly(x, up, down)
+    got = gilfree.resample_poly(x, up, down, engine=compiled, n_threads=threads)
+    assert_close_rel(got, ref, x, 1e-10)
+
+
 def test_poly_axis_dtypes_and_trivial_ratio():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 101, 2))

@@ -129,9 +129,14 @@ DTW_PARALLEL_PATHS_MIN = 4096
 #:   sample loops (two vectors' worth: enough independent exps in flight to
 #:   keep the FMA units busy, few enough to stay in registers on AVX2).
 SIMD_TUNING = {
-    "baseline": {"kde_acc_f64": 4, "kde_acc_f32": 8},
-    "avx2": {"kde_acc_f64": 8, "kde_acc_f32": 16},
-    "avx512": {"kde_acc_f64": 16, "kde_acc_f32": 32},
+    "baseline": {"kde_acc_f64": 4, "kde_acc_f32": 8,
+                 # resample_sets: interleaved sets of channel sums in
+                 # resample_poly's inner product (ext/resample.pyx)
+                 "resample_sets": 2},
+    "avx2": {"kde_acc_f64": 8, "kde_acc_f32": 16,
+             "resample_sets": 2},
+    "avx512": {"kde_acc_f64": 16, "kde_acc_f32": 32,
+               "resample_sets": 4},
 }
 
 # --------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Numba engine of the subsequence-DTW kernel (same cells as ext/dtw.pyx).
+"""Numba engine of the subsequence-DTW kernel (same cells as ext/dtw.pyx;
+each tile by anti-diagonals, ``_tile_diag``; the row-by-row ``_tile`` is
+kept as the reference shape of the same recurrence).
 
 Tiles of (template rows / ``row_blocks``) x ``block_cols`` signal columns run
 as a pipeline, like the Cython engine: row band r processes column block b
@@ -166,6 +168,102 @@ def _tile(t, sT, r0, r1, c0, c1, hb, r, vb, b, full, dirs, want_full, want_dirs)
         hb[r + 1, c0 + 1 + j] = prev[j + 1]
 
 
+#: Anti-diagonals gathered before their directions and values are written
+#: out row by row (ext/dtw.pyx GF_DTW_DIAG_BLOCK).
+DIAG_BLOCK = 32
+
+
+@njit(**_JIT)
+def _tile_diag(tT, sR, r0, r1, c0, c1, hb, r, vb, b, full, dirs, want_full, want_dirs):
+    """The tile of ``_tile`` by anti-diagonals, as ext/dtw.pyx's
+    gf_dtw_tile_diag: the cells of a diagonal are independent, so their
+    costs, minima and directions are computed in loops LLVM vectorises; the
+    same expressions per cell give the same values and bytes.  ``tT`` (d, M)
+    is the template transposed, ``sR`` (d, N) the signal reversed (column j
+    at N - 1 - j), so that both run forward along a diagonal."""
+    R = r1 - r0
+    W = c1 - c0
+    M = tT.shape[1]
+    N = sR.shape[1]
+    d = tT.shape[0]
+    B = DIAG_BLOCK
+    bufs = np.empty((3, R + 1))
+    cost = np.empty(R)
+    db = np.empty(B * R, dtype=np.uint8)
+    fb = np.empty(B * R if want_full else 0)
+    top = hb[r, c0 : c1 + 1]
+    a2 = 0  # diagonal k - 2
+    a1 = 1  # diagonal k - 1
+    a0 = 2  # diagonal k
+    bufs[a2, 0] = top[0]
+    bufs[a1, 0] = top[1]
+    bufs[a1, 1] = vb[b, r0]
+    kb = 0
+    for k in range(R + W - 1):
+        lo = max(0, k - W + 1)
+        hi = min(R - 1, k)
+        n = hi - lo + 1
+        base = N - 1 - c0 - k + lo  # sR index of the cell in row lo
+        cst = cost[:n]
+        tt = tT[0, r0 + lo : r0 + lo + n]
+        sr = sR[0, base : base + n]
+        for q in range(n):
+            v = tt[q] - sr[q]
+            cst[q] = v * v
+        for ch in range(1, d):
+            tt = tT[ch, r0 + lo : r0 + lo + n]
+            sr = sR[ch, base : base + n]
+            for q in range(n):
+                v = tt[q] - sr[q]
+                cst[q] = cst[q] + v * v
+        p2 = bufs[a2, lo : lo + n]
+        p1 = bufs[a1, lo : lo + n]
+        p1n = bufs[a1, lo + 1 : lo + 1 + n]
+        cur = bufs[a0, lo + 1 : lo + 1 + n]
+        dk = db[(k - kb) * R + lo : (k - kb) * R + lo + n]
+        for q in range(n):
+            diag = p2[q]
+            up = p1[q]
+            lft = p1n[q]
+            m1 = up if up < diag else diag
+            m = lft if lft < m1 else m1
+            cur[q] = cst[q] + m
+            dk[q] = np.uint8(up < diag) + np.uint8(2) * np.uint8(lft < m1)
+        if want_full:
+            fk = fb[(k - kb) * R + lo : (k - kb) * R + lo + n]
+            for q in range(n):
+                fk[q] = cur[q]
+        if k >= W - 1:
+            vb[b + 1, r0 + k - (W - 1)] = bufs[a0, k - (W - 1) + 1]
+        if hi == R - 1:
+            hb[r + 1, c0 + 1 + k - (R - 1)] = bufs[a0, R]
+        if k + 2 <= W:
+            bufs[a0, 0] = top[k + 2]
+        if k + 1 < R:
+            bufs[a0, k + 2] = vb[b, r0 + k + 1]
+        a2, a1, a0 = a1, a0, a2
+        if k + 1 - kb == B or k + 1 == R + W - 1:
+            ke = k + 1
+            for i in range(R):
+                k0 = max(kb, i)
+                k1 = min(ke, i + W)
+                if k1 <= k0:
+                    continue
+                src = (k0 - kb) * R + i
+                if want_dirs:
+                    rowbase = c0 * M + (r0 + i) * W - i
+                    drow = dirs[rowbase + k0 : rowbase + k1]
+                    dsrc = db[src:]
+                    for q in range(k1 - k0):
+                        drow[q] = dsrc[q * R]
+                if want_full:
+                    frow = full[r0 + i, c0 + k0 - i : c0 + k1 - i]
+                    fsrc = fb[src:]
+                    for q in range(k1 - k0):
+                        frow[q] = fsrc[q * R]
+            kb = ke
+
+
 @njit(parallel=True, **_JIT)
 def _accumulate(t, sT, full, last, dirs, W, R):
     M = t.shape[0]
@@ -185,6 +283,12 @@ def _accumulate(t, sT, full, last, dirs, W, R):
     for r in range(R + 1):
         rows[r] = (r * M) // R
     progress = np.zeros(R, dtype=np.int64)
+    # the template transposed and the signal reversed, for _tile_diag
+    tT = np.ascontiguousarray(t.T)
+    sR = np.empty_like(sT)
+    for ch in range(sT.shape[0]):
+        for j in range(N):
+            sR[ch, N - 1 - j] = sT[ch, j]
     for r in prange(R):
         for b in range(nb):
             if r > 0:  # wait until band r - 1 has published column block b
@@ -195,8 +299,8 @@ def _accumulate(t, sT, full, last, dirs, W, R):
                         _yield()
             c0 = b * W
             c1 = min(c0 + W, N)
-            _tile(t, sT, rows[r], rows[r + 1], c0, c1, hb, r, vb, b, full, dirs,
-                  want_full, want_dirs)
+            _tile_diag(tT, sR, rows[r], rows[r + 1], c0, c1, hb, r, vb, b, full, dirs,
+                       want_full, want_dirs)
             _store_release(progress, r, b + 1)
     for j in range(N):
         last[j] = hb[R, j + 1]
