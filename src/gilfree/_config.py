@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------
-# Tuning constants (STYLE.md 12): every chunk size and threshold lives here.
+# Tuning constants: every chunk size and threshold lives here.
 # --------------------------------------------------------------------------
 
 #: Samples per inner block of the Parzen kernels (must match ext/parzen.pyx).

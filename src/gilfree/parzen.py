@@ -1,4 +1,4 @@
-"""Hypercube Parzen-window density estimation (KERNELS.md section 1).
+"""Hypercube Parzen-window density estimation.
 
 A sample ``x`` is inside the window of width ``h`` around a point ``q`` when
 ``abs(q[c] - x[c]) <= 0.5 * h`` in every dimension ``c`` (closed boundary).

@@ -1,6 +1,6 @@
 """Slide tiling: cut an image into tiles, drop the background ones, copy or
 resize the rest, reading the image once per band of tile rows, on every
-core, with the GIL released (KERNELS.md section 5).
+core, with the GIL released.
 
 Geometry
     Tile origins are ``range(0, H - th + 1, sh) x range(0, W - tw + 1, sw)``
