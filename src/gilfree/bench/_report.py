@@ -397,7 +397,9 @@ def _scaling_figure(wl, machine, cores):
                        gid=f"amdahl:{name}")
     if counts:
         hi = max(counts)
-        right.plot([1, hi], [1, hi], "k--", lw=1, label="ideal (speed-up = workers)")
+        # sampled densely: on a log2 worker axis the line y = x is a curve
+        ideal = np.geomspace(1, hi, 60)
+        right.plot(ideal, ideal, "k--", lw=1, label="ideal (speed-up = workers)")
         _integer_worker_axis(right, counts)
         right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     else:
