@@ -397,10 +397,15 @@ def _scaling_figure(wl, machine, cores):
                        gid=f"amdahl:{name}")
     if counts:
         hi = max(counts)
-        # sampled densely: on a log2 worker axis the line y = x is a curve
-        ideal = np.geomspace(1, hi, 60)
-        right.plot(ideal, ideal, "k--", lw=1, label="ideal (speed-up = workers)")
+        right.plot([1, hi], [1, hi], "k--", lw=1, label="ideal (speed-up = workers)")
         _integer_worker_axis(right, counts)
+        if right.get_xscale() == "log":
+            # log-log: the ideal line and the segments between measured
+            # counts stay straight lines, as on linear axes
+            from matplotlib.ticker import FuncFormatter
+
+            right.set_yscale("log", base=2)
+            right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
         right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     else:
         _integer_worker_axis(right, all_counts)
