@@ -49,6 +49,8 @@ autosummary_generate = True
 autosummary_imported_members = False
 autodoc_default_options = {"members": False}
 autodoc_typehints = "none"
+# signatures show defaults as written (np.float64), not their repr
+autodoc_preserve_defaults = True
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 # Checks on every documented object; a failure is a warning, and the CI
@@ -92,6 +94,8 @@ OPTIONAL_NAMES = {
     "gilfree.set_tuning",
     "gilfree.tuning",
     "gilfree.parallel.last_plan",
+    "gilfree.parallel.Plan",
+    "gilfree.distributed.parzen_density",
 }
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
