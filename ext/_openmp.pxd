@@ -1,4 +1,4 @@
-# All OpenMP use in gilfree goes through this file (STYLE.md 3): when the
+# All OpenMP use in gilfree goes through this file, so that when the
 # extension is compiled without OpenMP the calls still exist and report one
 # thread, and Cython's prange runs serially.
 #

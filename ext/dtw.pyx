@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Subsequence DTW accumulated cost, GIL-free with OpenMP (KERNELS.md 6).
+"""Subsequence DTW accumulated cost, GIL-free with OpenMP.
 
 Inputs are prepared once by ``gilfree.dtw``:
 

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Kernel density sums, GIL-free with OpenMP (KERNELS.md 2).
+"""Kernel density sums, GIL-free with OpenMP.
 
 Inputs are prepared once by ``gilfree.kde`` (the public module):
 

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Hypercube Parzen-window counts, GIL-free with OpenMP (KERNELS.md 1).
+"""Hypercube Parzen-window counts, GIL-free with OpenMP.
 
 The samples are prepared once by ``gilfree.parzen`` into a plan (see
 ``gilfree.parzen._Plan``): transposed to (d, n), cut into strips along the

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Signal resamplers, GIL-free with OpenMP (KERNELS.md section 4).
+"""Signal resamplers, GIL-free with OpenMP.
 
 Inputs are prepared once by ``gilfree.resample``: C-contiguous float64
 matrices (L, M) with time on axis 0 and M channels.

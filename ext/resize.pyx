@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Image resamplers, GIL-free with OpenMP (KERNELS.md section 3).
+"""Image resamplers, GIL-free with OpenMP.
 
 The public module ``gilfree.resize`` validates, converts to a 4-D
 C-contiguous batch (N, H, W, C), computes the tap tables

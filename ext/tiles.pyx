@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Slide tiling, GIL-free with OpenMP (KERNELS.md section 5).
+"""Slide tiling, GIL-free with OpenMP.
 
 The public module ``gilfree.tiles`` cuts the image into bands of tile rows
 and calls these kernels once per band with the band's rows (C-contiguous,

@@ -1,6 +1,6 @@
 """Shared test configuration.
 
-The tests run against the *installed* package (STYLE.md 9): the source tree's
+The tests run against the *installed* package, never the source tree: its
 ``src/`` is never on sys.path, and this is checked here.
 """
 

@@ -506,7 +506,7 @@ def test_build_without_openmp_warns_once_and_info_says_single_threaded(tmp_path)
 
 
 def test_cibuildwheel_configuration():
-    """The wheel matrix the README promises, tested by the smoke module."""
+    """The wheel matrix docs/platforms.md promises, tested by the smoke module."""
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
     cibw = cfg["tool"]["cibuildwheel"]

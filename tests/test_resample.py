@@ -1,5 +1,4 @@
-"""gilfree.resample_linear / resample_poly / resample_linear_many against NumPy and SciPy
-(KERNELS.md section 4)."""
+"""gilfree.resample_linear / resample_poly / resample_linear_many against NumPy and SciPy."""
 
 import threading
 

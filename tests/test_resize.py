@@ -1,5 +1,5 @@
 """gilfree.resize / resize_batch against Pillow, OpenCV and the engines'
-plain-Python twin (KERNELS.md section 3)."""
+plain-Python twin."""
 
 import threading
 

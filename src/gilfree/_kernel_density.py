@@ -358,7 +358,7 @@ class KernelDensity(_ParamsMixin):
     ----------
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+    feature_names_in_ : ndarray of str, shape (n_features,)
         Column names of a DataFrame passed to ``fit`` (only if all are strings).
     bandwidth_ : float
         The bandwidth: ``bandwidth``, or the rule's value.
@@ -439,7 +439,7 @@ class KernelDensity(_ParamsMixin):
 
         Parameters
         ----------
-        X : array_like or DataFrame, shape (n_queries, n_features_in_)
+        X : array_like or DataFrame, shape (n_queries, n_features)
 
         Returns
         -------
@@ -468,7 +468,7 @@ class KernelDensity(_ParamsMixin):
 
         Returns
         -------
-        ndarray of float64, shape (n_samples, n_features_in_)
+        ndarray of float64, shape (n_samples, n_features)
 
         Raises
         ------

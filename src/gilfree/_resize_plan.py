@@ -1,4 +1,4 @@
-"""Index and weight tables of the image resamplers (KERNELS.md section 3).
+"""Index and weight tables of the image resamplers.
 
 Every engine of ``resize`` runs the same inner loops on the same tables, so
 the tables are computed once here, in Python and NumPy, and handed to the

@@ -1,4 +1,4 @@
-"""Shared pieces of the slide-tiling engines (KERNELS.md section 5).
+"""Shared pieces of the slide-tiling engines.
 
 The public module ``gilfree.tiles`` validates the call once and hands every
 engine the same description of the work:

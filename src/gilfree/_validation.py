@@ -1,7 +1,7 @@
 """Input checks shared by the public kernel functions.
 
 Every error names the parameter, what was expected and what was received
-(STYLE.md 11).  Arrays are converted once to the kernel's dtype and layout;
+(so that the caller can fix it).  Arrays are converted once to the kernel's dtype and layout;
 non-contiguous, float32 or integer inputs are accepted and converted.
 """
 

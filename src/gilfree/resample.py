@@ -1,4 +1,4 @@
-"""Signal resampling, GIL-free (KERNELS.md section 4).
+"""Signal resampling, GIL-free.
 
 ``resample_linear``
     Linear, endpoint aligned: ``np.interp(np.linspace(0, L-1, num),

@@ -1,4 +1,4 @@
-"""Image resizing, one image or a batch, GIL-free (KERNELS.md section 3).
+"""Image resizing, one image or a batch, GIL-free.
 
 Methods and the reference each one reproduces:
 

@@ -209,6 +209,13 @@ def all_workloads():
 
 
 def get_workload(name):
+    """The registered workload called `name` (a :class:`Workload`).
+
+    Raises
+    ------
+    BenchError
+        When no workload has that name; the message lists the valid ones.
+    """
     _load_all()
     try:
         return _REGISTRY[name]

@@ -399,6 +399,13 @@ def _scaling_figure(wl, machine, cores):
         hi = max(counts)
         right.plot([1, hi], [1, hi], "k--", lw=1, label="ideal (speed-up = workers)")
         _integer_worker_axis(right, counts)
+        if right.get_xscale() == "log":
+            # log-log: the ideal line and the segments between measured
+            # counts stay straight lines, as on linear axes
+            from matplotlib.ticker import FuncFormatter
+
+            right.set_yscale("log", base=2)
+            right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
         right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     else:
         _integer_worker_axis(right, all_counts)

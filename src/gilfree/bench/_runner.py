@@ -10,6 +10,7 @@ from importlib import metadata
 from .._config import usable_cores
 from ._core import KINDS, BenchError, get_workload, measure, scaling_verdict, summarise, all_workloads
 
+#: the schema name and version written in every results file (``"schema"``)
 SCHEMA = "gilfree-bench/2"
 #: earlier results files that ``--compare`` still reads
 READABLE_SCHEMAS = ("gilfree-bench/1", SCHEMA)

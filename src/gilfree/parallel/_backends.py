@@ -112,6 +112,8 @@ class Backend:
         ``run.max_inflight``, ``run.segments`` and ``run.fn_blob`` (for
         pickling backends), and report with ``run.done(chunk, raw)``.
 
+    Notes
+    -----
     A subclass must implement :meth:`start`, :meth:`submit` and
     :meth:`shutdown`; the others have safe defaults.  A backend that runs
     chunks elsewhere (e.g. on a Dask cluster) can run there::
