@@ -32,6 +32,7 @@ pytestmark = pytest.mark.skipif(
 STUBS = (
     "__init__.pyi",
     "_typing.pyi",
+    "bench/__init__.pyi",
     "cli.pyi",
     "dtw.pyi",
     "kde.pyi",

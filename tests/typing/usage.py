@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from typing_extensions import assert_type
 
 import gilfree
+import gilfree.bench
 import gilfree.dtw
 import gilfree.parallel
 from gilfree import KernelDensity, Tiles, gaussian_kde
@@ -166,6 +167,32 @@ def parallel() -> None:
         assert_type(exc.candidates, list[int])
 
 
+def bench() -> None:
+    class Squares(gilfree.bench.Workload):
+        name = "typing-squares"
+        title = "squares"
+
+        def params(self, quick: bool) -> dict[str, Any]:
+            return {"n": 10}
+
+        def setup(self, params: dict[str, Any]) -> Any:
+            return list(range(params["n"]))
+
+        def reference(self, data: Any) -> Any:
+            return [x * x for x in data]
+
+        def approaches(self, data: Any, workers: Sequence[int]) -> list[gilfree.bench.Approach]:
+            return [gilfree.bench.Approach("serial", "python", 1, lambda: [x * x for x in data])]
+
+    wl = gilfree.bench.register(Squares())
+    assert_type(wl, Squares)
+    assert_type(gilfree.bench.get_workload("typing-squares"), gilfree.bench.Workload)
+    assert_type(gilfree.bench.default_workers(2), list[int])
+    fit = gilfree.bench.amdahl_fit([1, 2, 4], [1.0, 0.55, 0.3])
+    if fit is not None:
+        assert_type(fit.speedup(8), float)
+
+
 def deprecated_names() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
@@ -179,6 +206,7 @@ def main() -> None:
     images()
     signals()
     parallel()
+    bench()
     deprecated_names()
     print("usage.py: ok")
 
