@@ -1,5 +1,6 @@
 # Type aliases shared by gilfree's stub files.  This module exists only as a
 # stub (there is no gilfree/_typing.py): the names are for type checkers.
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any, Literal, TypeAlias, TypeVar
 
@@ -36,8 +37,12 @@ PixelT = TypeVar("PixelT", np.uint8, np.uint16, np.float32, np.float64)
 #: A real-valued float array of unspecified precision.
 FloatArray: TypeAlias = NDArray[np.floating[Any]]
 
-#: ``int`` or an ``(int, int)`` pair (tile sizes, strides, output shapes).
-IntOrPair: TypeAlias = int | tuple[int, int]
+#: An integer count or index: Python's or NumPy's (bool is refused at run time).
+Int: TypeAlias = int | np.integer[Any]
 
-#: A 2-D ``(rows, cols)`` output shape.
-Shape2: TypeAlias = tuple[int, int]
+#: A 2-D ``(rows, cols)`` output shape: a pair of integers (a tuple, a list
+#: or a 1-D integer array; the length is checked at run time).
+Shape2: TypeAlias = Sequence[Int] | NDArray[np.integer[Any]]
+
+#: An integer or a ``(rows, cols)`` pair (tile sizes, strides, output shapes).
+IntOrPair: TypeAlias = Int | Shape2

@@ -5,21 +5,21 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from typing_extensions import deprecated
 
-from ._typing import Engine
+from ._typing import Engine, Int
 
 __all__ = ["resample_linear", "resample_linear_many", "resample_poly"]
 
 def resample_linear(
     x: ArrayLike,
-    num: int,
-    axis: int = 0,
+    num: Int,
+    axis: Int = 0,
     *,
     engine: Engine = "auto",
     n_threads: int | None = None,
 ) -> NDArray[np.float64]: ...
 def resample_linear_many(
     arrays: Sequence[ArrayLike],
-    num: int,
+    num: Int,
     *,
     out: NDArray[np.float64] | None = None,
     engine: Engine = "auto",
@@ -31,9 +31,9 @@ def resample_linear_many(
 @overload
 def resample_poly(
     x: NDArray[np.float32],
-    up: int,
-    down: int,
-    axis: int = 0,
+    up: Int,
+    down: Int,
+    axis: Int = 0,
     window: tuple[Literal["kaiser"], float] = ("kaiser", 5.0),
     padtype: Literal["constant"] = "constant",
     cval: float | None = None,
@@ -44,9 +44,9 @@ def resample_poly(
 @overload
 def resample_poly(
     x: ArrayLike,
-    up: int,
-    down: int,
-    axis: int = 0,
+    up: Int,
+    down: Int,
+    axis: Int = 0,
     window: tuple[Literal["kaiser"], float] = ("kaiser", 5.0),
     padtype: Literal["constant"] = "constant",
     cval: float | None = None,
@@ -59,8 +59,8 @@ def resample_poly(
 @deprecated("gilfree.resample is linear interpolation: use gilfree.resample_linear")
 def resample(
     x: ArrayLike,
-    num: int,
-    axis: int = 0,
+    num: Int,
+    axis: Int = 0,
     *,
     method: Literal["linear"] = "linear",
     engine: Engine = "auto",
@@ -69,7 +69,7 @@ def resample(
 @deprecated("gilfree.resample_many is linear interpolation: use gilfree.resample_linear_many")
 def resample_many(
     arrays: Sequence[ArrayLike],
-    num: int,
+    num: Int,
     *,
     out: NDArray[np.float64] | None = None,
     engine: Engine = "auto",

@@ -4,7 +4,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._typing import Engine, IntOrPair, ResizeMethod
+from ._typing import Engine, Int, IntOrPair, ResizeMethod
 
 __all__ = ["Tiles", "iter_tiles", "tiles"]
 
@@ -44,7 +44,7 @@ def iter_tiles(
     out_shape: IntOrPair | None = None,
     method: ResizeMethod = "area",
     pad: float | Sequence[float] | None = None,
-    batch_size: int = 256,
+    batch_size: Int = 256,
     out_size: IntOrPair | None = None,
     engine: Engine = "auto",
     n_threads: int | None = None,

@@ -90,6 +90,8 @@ def images() -> None:
     assert_type(gilfree.resize(img8, (32, 48), engine="numpy"), NDArray[np.uint8])
     imgf = RNG.random((64, 96)).astype(np.float32)
     assert_type(gilfree.resize(imgf, (32, 48), "area", engine="numpy"), NDArray[np.float32])
+    half = [s // 2 for s in imgf.shape]  # a list works as a shape too
+    assert gilfree.resize(imgf, half, engine="numpy").shape == (32, 48)
     listed: Any = imgf.tolist()
     assert_type(gilfree.resize(listed, (32, 48), engine="numpy"), NDArray[Any])
     batch = np.stack([img8, img8])
@@ -112,6 +114,8 @@ def images() -> None:
 def signals() -> None:
     sig = RNG.standard_normal((100, 3))
     assert_type(gilfree.resample_linear(sig, 50, engine="numpy"), NDArray[np.float64])
+    n = np.int64(25)  # NumPy integers count as ints
+    assert gilfree.resample_linear(sig, n, axis=np.int64(0), engine="numpy").shape == (25, 3)
     many = gilfree.resample_linear_many([sig, sig[:80]], 40, engine="numpy")
     assert_type(many, NDArray[np.float64])
     f32 = sig.astype(np.float32)
@@ -153,6 +157,9 @@ def parallel() -> None:
 
     rows = gilfree.Parallelize([1.0, 2.0], lambda s: [s, s * 2], num_cores=1, backend="serial")
     assert_type(rows, NDArray[Any])
+    subjects = RNG.random((4, 3))
+    means = gilfree.Parallelize(subjects, lambda row: row.mean(), backend="serial")
+    assert means.shape == (4, 1)
     points = gilfree.sweep(lambda a, b: a + b, {"a": [1, 2], "b": [10]}, backend="serial")
     assert_type(points, list[tuple[dict[str, Any], Any]])
     kd = gilfree.with_params(KernelDensity(), {"bandwidth": 0.2})
