@@ -154,6 +154,9 @@ def parallel() -> None:
     with arr:
         assert_type(arr.is_shared, bool)
         assert_type(arr.segment_name, str | None)
+        private = arr.copy()  # an ordinary, writeable array
+        assert_type(private, NDArray[np.float64])
+        private[0] = 1.0
 
     rows = gilfree.Parallelize([1.0, 2.0], lambda s: [s, s * 2], num_cores=1, backend="serial")
     assert_type(rows, NDArray[Any])
