@@ -11,6 +11,7 @@
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -100,6 +101,5 @@ def test_wrong_calls_are_type_errors(tmp_path):
     """))
     rc, out = _mypy(tmp_path, bad)
     assert rc == 1, out
-    lines = {int(ln.split(":")[1]) for ln in out.splitlines()
-             if ln.startswith(str(bad)) and ": error:" in ln}
+    lines = {int(m.group(1)) for m in re.finditer(r"bad_usage\.py:(\d+): error:", out)}
     assert lines == set(range(6, 13)), out
