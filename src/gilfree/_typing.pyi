@@ -34,9 +34,6 @@ Float64Like: TypeAlias = (
 #: The pixel types of the image kernels (resize, tiles).
 PixelT = TypeVar("PixelT", np.uint8, np.uint16, np.float32, np.float64)
 
-#: A real-valued float array of unspecified precision.
-FloatArray: TypeAlias = NDArray[np.floating[Any]]
-
 #: An integer count or index: Python's or NumPy's (bool is refused at run time).
 Int: TypeAlias = int | np.integer[Any]
 
