@@ -1,0 +1,145 @@
+# Type stubs of gilfree's public API (PEP 561: the package ships py.typed).
+# The implementation modules carry no annotations; these stubs are checked
+# against the installed package by ``python -m mypy.stubtest gilfree`` in CI
+# (tests/typing/stubtest-allowlist.txt lists what stubtest cannot see).
+from contextlib import AbstractContextManager
+from typing import Any, Final, Literal
+
+from typing_extensions import Self
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from . import dtw as dtw
+from . import parallel as parallel
+from ._typing import Engine, Float32Like, Float64Like, KernelName
+from .kde import SingularCovarianceError as SingularCovarianceError
+from .kde import gaussian_kde as gaussian_kde
+from .kde import kde as kde
+from .parallel import BackendUnavailableError as BackendUnavailableError
+from .parallel import ParallelError as ParallelError
+from .parallel import Parallelize as Parallelize
+from .parallel import TaskTimeoutError as TaskTimeoutError
+from .parallel import WorkerCrashedError as WorkerCrashedError
+from .parallel import imap as imap
+from .parallel import pmap as pmap
+from .parallel import shared as shared
+from .parallel import sweep as sweep
+from .parallel import with_params as with_params
+from .parzen import parzen as parzen
+from .parzen import parzen_counts as parzen_counts
+from .resample import resample as resample
+from .resample import resample_linear as resample_linear
+from .resample import resample_linear_many as resample_linear_many
+from .resample import resample_many as resample_many
+from .resample import resample_poly as resample_poly
+from .resize import cv2_method as cv2_method
+from .resize import pillow_method as pillow_method
+from .resize import resize as resize
+from .resize import resize_batch as resize_batch
+from .tiles import Tiles as Tiles
+from .tiles import iter_tiles as iter_tiles
+from .tiles import tiles as tiles
+
+__version__: Final[str]
+
+__all__ = [
+    "EngineUnavailableError",
+    "KernelDensity",
+    "SingularCovarianceError",
+    "cv2_method",
+    "gaussian_kde",
+    "get_num_threads",
+    "kde",
+    "dtw",
+    "parzen",
+    "parzen_counts",
+    "pillow_method",
+    "resample_linear",
+    "resample_linear_many",
+    "resample_poly",
+    "resize",
+    "resize_batch",
+    "resolve_n_threads",
+    "set_num_threads",
+    "show_config",
+    "threads",
+    "usable_cores",
+    "Tiles",
+    "iter_tiles",
+    "tiles",
+    # parallel map
+    "BackendUnavailableError",
+    "ParallelError",
+    "Parallelize",
+    "TaskTimeoutError",
+    "WorkerCrashedError",
+    "imap",
+    "pmap",
+    "shared",
+    "sweep",
+    "with_params",
+]
+
+# -- threads and engines (gilfree._config) ----------------------------------
+
+class EngineUnavailableError(RuntimeError):
+    """An engine was asked for that this installation cannot run."""
+
+def get_num_threads() -> int: ...
+def set_num_threads(n: int | None) -> None: ...
+def threads(n: int | None) -> AbstractContextManager[int | None]: ...
+def usable_cores() -> int: ...
+def resolve_n_threads(n_threads: int | None = None, *, name: str = "n_threads") -> int: ...
+
+# -- build and machine description (gilfree._info) ---------------------------
+
+def show_config(*, probe_numba: bool = True) -> dict[str, Any]: ...
+
+# -- scikit-learn's KernelDensity (gilfree._kernel_density) ------------------
+
+class KernelDensity:
+    bandwidth: float | Literal["scott", "silverman"]
+    algorithm: Literal["auto", "kd_tree", "ball_tree"]
+    kernel: KernelName
+    metric: str
+    atol: float
+    rtol: float
+    breadth_first: bool
+    leaf_size: int
+    metric_params: dict[str, Any] | None
+    engine: Engine
+    n_threads: int | None
+    dtype: Float64Like | Float32Like
+    # fitted attributes (set by fit)
+    n_features_in_: int
+    feature_names_in_: NDArray[np.object_]
+    bandwidth_: float
+    def __init__(
+        self,
+        *,
+        bandwidth: float | Literal["scott", "silverman"] = 1.0,
+        algorithm: Literal["auto", "kd_tree", "ball_tree"] = "auto",
+        kernel: KernelName = "gaussian",
+        metric: str = "euclidean",
+        atol: float = 0,
+        rtol: float = 0,
+        breadth_first: bool = True,
+        leaf_size: int = 40,
+        metric_params: dict[str, Any] | None = None,
+        engine: Engine = "auto",
+        n_threads: int | None = None,
+        dtype: Float64Like | Float32Like = ...,
+    ) -> None: ...
+    def get_params(self, deep: bool = True) -> dict[str, Any]: ...
+    def set_params(self, **params: Any) -> Self: ...
+    def fit(
+        self, X: ArrayLike, y: object = None, sample_weight: ArrayLike | float | None = None
+    ) -> Self: ...
+    def score_samples(self, X: ArrayLike) -> NDArray[np.floating[Any]]: ...
+    def score(self, X: ArrayLike, y: object = None) -> float: ...
+    def sample(
+        self,
+        n_samples: int = 1,
+        random_state: int | np.random.RandomState | np.random.Generator | None = None,
+    ) -> NDArray[np.float64]: ...

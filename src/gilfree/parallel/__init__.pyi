@@ -1,0 +1,187 @@
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Literal, TypeVar, overload
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from typing_extensions import Self, TypeAlias
+
+from .._typing import BackendName
+
+__all__ = [
+    "Backend",
+    "BackendUnavailableError",
+    "Parallelize",
+    "ParallelError",
+    "SharedArray",
+    "SharedMemoryIdentityError",
+    "TaskExitError",
+    "TaskTimeoutError",
+    "WorkerCrashedError",
+    "available_backends",
+    "imap",
+    "pmap",
+    "register_backend",
+    "shared",
+    "sweep",
+    "with_params",
+]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+_ScalarT = TypeVar("_ScalarT", bound=np.generic)
+_ScalarT_co = TypeVar("_ScalarT_co", bound=np.generic, covariant=True)
+
+#: ``progress=``: False, True (a tqdm bar) or ``callback(done, total)``
+#: (``total`` None for inputs without a length)
+_Progress: TypeAlias = bool | Callable[[int, int | None], object]
+
+# -- errors -------------------------------------------------------------------
+
+class ParallelError(RuntimeError): ...
+
+class WorkerCrashedError(ParallelError):
+    index: int | None
+    candidates: list[int]
+    exitcode: int | None
+    def __init__(
+        self,
+        message: str,
+        *,
+        index: int | None = None,
+        candidates: Iterable[int] = (),
+        exitcode: int | None = None,
+    ) -> None: ...
+
+class TaskTimeoutError(TimeoutError):
+    index: int | None
+    timeout: float | None
+    def __init__(
+        self, message: str, *, index: int | None = None, timeout: float | None = None
+    ) -> None: ...
+
+class TaskExitError(ParallelError):
+    index: int | None
+    exc_type: type[BaseException] | None
+    def __init__(
+        self,
+        message: str,
+        *,
+        index: int | None = None,
+        exc_type: type[BaseException] | None = None,
+    ) -> None: ...
+
+class BackendUnavailableError(ParallelError): ...
+class SharedMemoryIdentityError(PermissionError): ...
+
+# -- the map ------------------------------------------------------------------
+
+def pmap(
+    func: Callable[[_T], _R],
+    iterable: Iterable[_T],
+    *,
+    backend: BackendName = "threads",
+    n_workers: int | None = None,
+    chunksize: Literal["auto"] | int = "auto",
+    ordered: bool = True,
+    progress: _Progress = False,
+    timeout: float | None = None,
+    retries: int = 0,
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
+    inner_threads: Literal["auto"] | int | None = "auto",
+    client: Any = None,
+    prefetch_bytes: Literal["auto"] | int = "auto",
+) -> list[_R]: ...
+
+# a generator: close() (or leaving a for loop) cancels the rest of the map
+def imap(
+    func: Callable[[_T], _R],
+    iterable: Iterable[_T],
+    *,
+    backend: BackendName = "threads",
+    n_workers: int | None = None,
+    chunksize: Literal["auto"] | int = "auto",
+    ordered: bool = True,
+    progress: _Progress = False,
+    timeout: float | None = None,
+    retries: int = 0,
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
+    inner_threads: Literal["auto"] | int | None = "auto",
+    client: Any = None,
+    prefetch_bytes: Literal["auto"] | int = "auto",
+) -> Generator[_R, None, None]: ...
+
+# -- shared memory --------------------------------------------------------------
+
+class SharedArray(np.ndarray[Any, np.dtype[_ScalarT_co]]):
+    """A read-only ndarray backed by a shared-memory segment (see shared())."""
+
+    @property
+    def is_shared(self) -> bool: ...
+    @property
+    def segment_name(self) -> str | None: ...
+    def release(self) -> None: ...
+    # a copy is an ordinary (private, writeable) ndarray
+    def copy(self, order: Literal["C", "F", "A", "K"] = "C") -> NDArray[_ScalarT_co]: ...  # type: ignore[override]
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> Literal[False]: ...
+
+@overload
+def shared(array: NDArray[_ScalarT]) -> SharedArray[_ScalarT]: ...
+@overload
+def shared(array: ArrayLike) -> SharedArray[Any]: ...
+
+# -- helpers ----------------------------------------------------------------------
+
+def Parallelize(  # noqa: N802 - the name of the helper it replaces
+    data: Sequence[_T] | NDArray[Any],
+    f: Callable[[_T], ArrayLike],
+    num_cores: int | None = None,
+    backend: BackendName = "processes",
+) -> NDArray[Any]: ...
+def sweep(
+    func: Callable[..., _R],
+    grid: Mapping[str, Iterable[Any]] | Sequence[Mapping[str, Iterable[Any]]],
+    *,
+    backend: BackendName = "processes",
+    n_workers: int | None = None,
+    progress: _Progress = False,
+) -> list[tuple[dict[str, Any], _R]]: ...
+def with_params(obj: _T, params: Mapping[str, Any]) -> _T: ...
+
+# -- backends -----------------------------------------------------------------------
+
+class Backend:
+    """Base class of the parallel map's backends (see register_backend)."""
+
+    name: ClassVar[str]
+    isolated: ClassVar[bool]
+    shares_memory: ClassVar[bool]
+    stops_tasks: ClassVar[bool]
+    soft_timeouts: ClassVar[bool]
+    serial_when_single: ClassVar[bool]
+    needs_pickling: ClassVar[bool]
+    target_chunk_seconds: ClassVar[float]
+    timeout_mode: Literal["alarm", "posthoc"] | None
+    n_workers: int
+    run: Any
+    def __init__(self, n_workers: int, run: Any) -> None: ...
+    def describe(self) -> str: ...
+    def start(self) -> None: ...
+    def submit(self, chunk: Any) -> None: ...
+    def outcome(self, chunk: Any, raw: Any) -> Any: ...
+    def release(self, chunk: Any) -> None: ...
+    def running(self, chunk: Any) -> tuple[int, int, float] | None: ...
+    def on_timeout(self, chunk: Any) -> Literal["abandoned", "killed"] | None: ...
+    def crash_error(self, exc: BaseException, chunk: Any, inflight: Any) -> BaseException: ...
+    def shutdown(self, abort: bool = False) -> None: ...
+
+def register_backend(
+    name: str,
+    factory: type[Backend] | Callable[[int, Any], Backend] | str,
+    *,
+    install_hint: str | None = None,
+    replace: bool = False,
+) -> None: ...
+def available_backends() -> list[str]: ...

@@ -1,0 +1,27 @@
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._typing import Engine
+
+__all__ = ["parzen", "parzen_counts"]
+
+# shape (m,) for a scalar width, (m, H) for H widths
+def parzen_counts(
+    samples: ArrayLike,
+    points: ArrayLike,
+    widths: float | ArrayLike,
+    *,
+    engine: Engine = "auto",
+    n_threads: int | None = None,
+) -> NDArray[np.int64]: ...
+def parzen(
+    samples: ArrayLike,
+    points: ArrayLike,
+    widths: float | ArrayLike,
+    *,
+    weights: ArrayLike | None = None,
+    engine: Engine = "auto",
+    n_threads: int | None = None,
+) -> NDArray[np.float64]: ...
