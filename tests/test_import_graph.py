@@ -19,15 +19,7 @@ ROOT = pathlib.Path(gilfree.__file__).resolve().parent
 #: being taken apart (function-level imports, harmless at run time but two
 #: modules that depend on each other).  Each must still exist: remove it
 #: here when it is gone; nothing may be added.
-KNOWN_CYCLES = {
-    # gilfree.info() reads __version__ from the package
-    frozenset({"gilfree", "gilfree._info"}),
-    # _kde_integrate needs kde's exponential-family sums
-    frozenset({"gilfree.kde", "gilfree._kde_integrate"}),
-    # the engine modules record thread counts in the package's _probe
-    frozenset({"gilfree._numba", "gilfree._numba._warm", "gilfree._numba.dtw",
-               "gilfree._numba._common"}),
-}
+KNOWN_CYCLES = set()  # none: keep it that way
 
 
 def _modules():

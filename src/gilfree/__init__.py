@@ -52,15 +52,7 @@ from .tiles import Tiles, iter_tiles, tiles
 from . import dtw
 from .bench._compare import compare
 
-# The version is written in pyproject.toml only; the installed metadata has it.
-from importlib.metadata import PackageNotFoundError as _NotInstalled
-from importlib.metadata import version as _dist_version
-
-try:
-    __version__ = _dist_version("gilfree")
-except _NotInstalled:  # pragma: no cover - a source tree without metadata
-    __version__ = "0+unknown"
-del _NotInstalled, _dist_version
+from ._version import __version__
 
 # Load the extensions' OpenMP runtime now, so that threadpoolctl (entered
 # before the first kernel call) finds it and its limits reach gilfree.

@@ -5,6 +5,7 @@ import platform
 import sys
 
 from . import _config
+from ._version import __version__
 
 __all__ = ["show_config", "numba_threading_layer"]
 
@@ -62,7 +63,6 @@ def show_config(mode="stdout", *, probe_numba=True):
         raise ValueError(f"mode must be 'stdout' or 'dicts'; got {mode!r}")
     import numpy as np
 
-    from . import __version__
 
     info = {
         "gilfree": __version__,

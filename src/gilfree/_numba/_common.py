@@ -6,7 +6,8 @@ import contextlib
 import warnings
 
 from .._config import import_numba
-from . import _cache, _probe
+from . import _cache
+from ._teams import record
 
 numba = import_numba()
 
@@ -23,8 +24,7 @@ def numba_threads(n):
     n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
     previous = numba.get_num_threads()
     numba.set_num_threads(n)
-    used = numba.get_num_threads()
-    _probe["last"], _probe["largest"] = used, max(_probe["largest"], used)
+    record(numba.get_num_threads())
     try:
         yield n
     finally:

@@ -85,7 +85,6 @@ __all__ = [
     "gaussian_kde_evaluate",
     "kde",
     "local_cluster",
-    "parzen",
     "parzen_counts",
     "parzen_density",
     "resize_batch",
