@@ -11,9 +11,6 @@ The docs are built from the *installed* package (like the tests): ``src/``
 is not put on ``sys.path``.
 """
 
-import importlib
-import os
-import re
 from datetime import date
 
 import gilfree
@@ -80,89 +77,3 @@ html_theme_options = {
 html_sidebars = {"index": [], "getting-started": [], "changelog": []}
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
-
-# -- pages and names that other work adds -------------------------------------
-# A toctree line or an API name listed here is dropped from the page source
-# when its target does not exist in this tree yet (a page still being
-# written, a function not yet merged); once it exists it is built like any
-# other, and the -W build checks it.
-OPTIONAL_PAGES = {"contributing", "guide/compare"}
-OPTIONAL_NAMES = {
-    "gilfree.compare",
-    "gilfree.parzen_density",
-    "gilfree.get_tuning",
-    "gilfree.set_tuning",
-    "gilfree.tuning",
-    "gilfree.parallel.last_plan",
-    "gilfree.parallel.Plan",
-    "gilfree.distributed.parzen_density",
-}
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _page_exists(docname):
-    return os.path.exists(os.path.join(_HERE, docname + ".md"))
-
-
-def _name_exists(fullname):
-    module, _, attr = fullname.rpartition(".")
-    try:
-        return hasattr(importlib.import_module(module), attr)
-    except ImportError:
-        return False
-
-
-def _current_module_lines(text):
-    """Yield (line, fullname or None) for the lines of an autosummary list."""
-    module = None
-    for line in text.splitlines(keepends=True):
-        m = re.match(r"\s*(?:\.\. currentmodule::|```\{currentmodule\})\s*(\S+)", line)
-        if m:
-            module = m.group(1).strip("`")
-        entry = line.strip()
-        if module and re.fullmatch(r"~?[A-Za-z_][\w.]*", entry or "-"):
-            yield line, f"{module}.{entry.lstrip('~')}"
-        else:
-            yield line, None
-
-
-def _drop_absent(app, docname, source):
-    text = source[0]
-    kept = []
-    for line, fullname in _current_module_lines(text):
-        if fullname in OPTIONAL_NAMES and not _name_exists(fullname):
-            continue
-        stripped = line.strip()
-        if stripped in OPTIONAL_PAGES or any(
-            stripped == os.path.relpath(p, os.path.dirname(docname) or ".") for p in OPTIONAL_PAGES
-        ):
-            target = os.path.normpath(os.path.join(os.path.dirname(docname), stripped))
-            if not _page_exists(target):
-                continue
-        kept.append(line)
-    source[0] = "".join(kept)
-
-
-def _patch_autosummary_generate():
-    """Keep autosummary's stub generation (which reads the page files
-    itself, before any source-read event) from trying absent optional names."""
-    from sphinx.ext.autosummary import generate
-
-    find = getattr(generate, "find_autosummary_in_lines", None)
-    if find is None or getattr(find, "_gilfree", False):
-        return  # another Sphinx: absent optional names then warn, visibly
-
-    def find_present(*args, **kwargs):
-        return [
-            e for e in find(*args, **kwargs)
-            if e.name not in OPTIONAL_NAMES or _name_exists(e.name)
-        ]
-
-    find_present._gilfree = True
-    generate.find_autosummary_in_lines = find_present
-
-
-def setup(app):
-    _patch_autosummary_generate()
-    app.connect("source-read", _drop_absent)

@@ -75,6 +75,7 @@ import numpy as np
 from . import _config
 from . import _tiles_plan as tp
 from ._compat import numpy_memmap
+from ._memory import address_span
 from ._tiles_job import _NO_MASK, DTYPES, TilePlan  # noqa: F401 - DTYPES: tiles.DTYPES
 from ._validation import check_positive_int, renamed_argument
 
@@ -131,19 +132,6 @@ def _find_mapping(arr):
     return None
 
 
-def _byte_span(a):
-    """[low, high) addresses spanned by the array view ``a``."""
-    lo = hi = a.__array_interface__["data"][0]
-    for n, st in zip(a.shape, a.strides):
-        if n == 0:
-            return lo, lo
-        if st > 0:
-            hi += (n - 1) * st
-        else:
-            lo += (n - 1) * st
-    return lo, hi + a.itemsize
-
-
 def _page_range(mapping, lo, hi, outward):
     """Page-aligned (offset, length) of the addresses [lo, hi) inside the
     mapping: rounded outward, or (``outward=False``) only whole pages below
@@ -161,7 +149,7 @@ def _release(mapping, view):
     """Drop ``view``'s pages from this process's resident set."""
     if mapping is None:
         return
-    start, length = _page_range(mapping, *_byte_span(view), outward=True)
+    start, length = _page_range(mapping, *address_span(view), outward=True)
     if length:
         try:
             mapping[0].madvise(mmap.MADV_DONTNEED, start, length)
@@ -194,8 +182,8 @@ class _Pages:
                 continue
             mm, base, size = m
             page = mmap.PAGESIZE
-            lo, hi = _byte_span(prev)
-            clo = _byte_span(cur)[0]
+            lo, hi = address_span(prev)
+            clo = address_span(cur)[0]
             # the whole pages of the previous band below the current band's first page
             start = max(lo - base, 0) // page * page
             end = min(-(-(hi - base) // page) * page, (clo - base) // page * page, size)

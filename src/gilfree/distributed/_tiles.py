@@ -11,11 +11,11 @@ import numpy as np
 
 from .. import _config
 from .._memory import byte_span
+from .._tiles_job import TilePlan as _plan_tiling
 from .._validation import renamed_argument
 from ..parallel._errors import add_note
 from ..resize import normalize_method
 from ..tiles import Tiles
-from ..tiles import _Job as _plan_tiling
 from ._core import _require, _run, split_bounds
 
 #: the module (``gilfree.tiles`` is also the name of its function), whose
