@@ -655,7 +655,7 @@ def test_bad_input():
                   template=template)
     with pytest.raises(ValueError, match="max_cost must be > 0"):
         dtw.BarthDtw(template, max_cost=-1).segment(data, FS_SMALL)
-    with pytest.raises(TypeError, match="grid values must be lists"):
+    with pytest.raises(TypeError, match=r"must be a list \(or array\) of values to try"):
         dtw.sweep(data, FS_SMALL, {"max_cost": 3.0}, template=template)
     with pytest.raises(ValueError, match="same number of channels"):
         dtw.subsequence_cost_matrix(np.zeros((3, 2)), np.zeros((9, 3)))

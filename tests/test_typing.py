@@ -35,6 +35,7 @@ STUBS = (
     "_typing.pyi",
     "bench/__init__.pyi",
     "cli.pyi",
+    "distributed/__init__.pyi",
     "dtw.pyi",
     "kde.pyi",
     "parallel/__init__.pyi",

@@ -2,8 +2,11 @@
 # The implementation modules carry no annotations; these stubs are checked
 # against the installed package by ``python -m mypy.stubtest gilfree`` in CI
 # (tests/typing/stubtest-allowlist.txt lists what stubtest cannot see).
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Final, Literal
+from os import PathLike
+from pathlib import Path
+from typing import Any, Final, Literal, TypeVar, overload
 
 from typing_extensions import Self
 
@@ -28,6 +31,7 @@ from .parallel import sweep as sweep
 from .parallel import with_params as with_params
 from .parzen import parzen as parzen
 from .parzen import parzen_counts as parzen_counts
+from .parzen import parzen_density as parzen_density
 from .resample import resample as resample
 from .resample import resample_linear as resample_linear
 from .resample import resample_linear_many as resample_linear_many
@@ -47,13 +51,15 @@ __all__ = [
     "EngineUnavailableError",
     "KernelDensity",
     "SingularCovarianceError",
+    "compare",
     "cv2_method",
     "gaussian_kde",
     "get_num_threads",
+    "get_tuning",
     "kde",
     "dtw",
-    "parzen",
     "parzen_counts",
+    "parzen_density",
     "pillow_method",
     "resample_linear",
     "resample_linear_many",
@@ -62,8 +68,10 @@ __all__ = [
     "resize_batch",
     "resolve_n_threads",
     "set_num_threads",
+    "set_tuning",
     "show_config",
     "threads",
+    "tuning",
     "usable_cores",
     "Tiles",
     "iter_tiles",
@@ -94,7 +102,34 @@ def resolve_n_threads(n_threads: int | None = None, *, name: str = "n_threads") 
 
 # -- build and machine description (gilfree._info) ---------------------------
 
-def show_config(*, probe_numba: bool = True) -> dict[str, Any]: ...
+@overload
+def show_config(mode: Literal["stdout"] = "stdout", *, probe_numba: bool = True) -> None: ...
+@overload
+def show_config(mode: Literal["dicts"], *, probe_numba: bool = True) -> dict[str, Any]: ...
+
+# -- tuning: memory budgets and thresholds that never change a result --------
+
+def get_tuning() -> dict[str, int | float]: ...
+def set_tuning(
+    *,
+    tiles_band_bytes: int = ...,
+    kde_min_pairs_per_thread: int = ...,
+    parzen_min_pairs_per_thread: int = ...,
+    parallel_share_min_bytes: int = ...,
+    dask_scatter_min_bytes: int = ...,
+    dask_start_timeout: float = ...,
+    dask_close_timeout: float = ...,
+) -> dict[str, int | float]: ...
+def tuning(
+    *,
+    tiles_band_bytes: int = ...,
+    kde_min_pairs_per_thread: int = ...,
+    parzen_min_pairs_per_thread: int = ...,
+    parallel_share_min_bytes: int = ...,
+    dask_scatter_min_bytes: int = ...,
+    dask_start_timeout: float = ...,
+    dask_close_timeout: float = ...,
+) -> AbstractContextManager[dict[str, int | float]]: ...
 
 # -- scikit-learn's KernelDensity (gilfree._kernel_density) ------------------
 
@@ -143,3 +178,40 @@ class KernelDensity:
         n_samples: int = 1,
         random_state: int | np.random.RandomState | np.random.Generator | None = None,
     ) -> NDArray[np.float64]: ...
+
+# -- gilfree.compare (gilfree.bench._compare) -----------------------------------
+
+_T = TypeVar("_T")
+
+class _CompareResult:  # runtime: gilfree.bench._compare.CompareResult (a dataclass)
+    record: dict[str, Any]
+    recommendation: dict[str, Any] | None
+    causes: dict[str, Any]
+    differs: list[dict[str, Any]]
+    paths: list[Path]
+    def __init__(
+        self,
+        record: dict[str, Any],
+        recommendation: dict[str, Any] | None,
+        causes: dict[str, Any],
+        differs: list[dict[str, Any]],
+        paths: list[Path] = ...,
+    ) -> None: ...
+    @property
+    def rows(self) -> list[dict[str, Any]]: ...
+    def fastest(self) -> dict[str, Any] | None: ...
+    def median(self, backend: str, workers: int | None = None) -> float | None: ...
+    def lines(self) -> list[str]: ...
+    def save(self, out: str | PathLike[str]) -> list[Path]: ...
+
+def compare(
+    func: Callable[[_T], object],
+    items: Iterable[_T],
+    *,
+    backends: Sequence[str] = ("serial", "threads", "processes"),
+    workers: int | Sequence[int] | None = None,
+    chunksize: Literal["auto"] | int = "auto",
+    repeats: int = 3,
+    budget_s: float = 30,
+    out: str | PathLike[str] | None = None,
+) -> _CompareResult: ...

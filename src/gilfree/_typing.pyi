@@ -23,7 +23,7 @@ ResizeMethodName: TypeAlias = Literal[
 ResizeMethod: TypeAlias = ResizeMethodName | IntEnum
 
 #: The built-in backends of the parallel map; any registered name is a str.
-BackendName: TypeAlias = Literal["threads", "processes", "serial", "dask"] | str
+BackendName: TypeAlias = Literal["auto", "threads", "processes", "serial", "dask"] | str
 
 #: ``dtype=`` of the KDE functions: float64 (exact) or float32 (fast mode).
 Float32Like: TypeAlias = type[np.float32] | np.dtype[np.float32] | Literal["float32", "f4"]

@@ -45,8 +45,11 @@ def config() -> None:
         assert_type(n, int | None)
         assert gilfree.get_num_threads() == 1
     gilfree.set_num_threads(None)
-    info = gilfree.show_config(probe_numba=False)
+    info = gilfree.show_config("dicts", probe_numba=False)
     assert_type(info, dict[str, Any])
+    assert_type(gilfree.get_tuning(), dict[str, int | float])
+    with gilfree.tuning(tiles_band_bytes=8 * 2**20) as tuned:
+        assert tuned["tiles_band_bytes"] == 8 * 2**20
     try:
         gilfree.kde([0.0, 1.0], [0.5], 1.0, engine="numpy")
     except gilfree.EngineUnavailableError as exc:  # a RuntimeError
@@ -56,7 +59,7 @@ def config() -> None:
 def density() -> None:
     x = RNG.standard_normal((200, 2))
     q = x[:5]
-    assert_type(gilfree.parzen(x, q, [0.5, 1.0], engine="numpy"), NDArray[np.float64])
+    assert_type(gilfree.parzen_density(x, q, [0.5, 1.0], engine="numpy"), NDArray[np.float64])
     assert_type(gilfree.parzen_counts(x, q, 0.5, engine="numpy"), NDArray[np.int64])
     d64 = gilfree.kde(x, q, 0.3, kernel="epanechnikov", engine="numpy")
     assert_type(d64, NDArray[np.float64])
@@ -169,6 +172,10 @@ def parallel() -> None:
     assert_type(kd, KernelDensity)
 
     assert_type(gilfree.parallel.available_backends(), list[str])
+    assert_type(gilfree.pmap(square, range(20), backend="auto"), list[int])
+    plan = gilfree.parallel.last_plan()
+    assert plan is not None
+    assert_type(plan.backend, str)
     try:
         gilfree.pmap(square, range(3), timeout=10.0, retries=0)
     except gilfree.TaskTimeoutError as exc:
@@ -207,7 +214,14 @@ def deprecated_names() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         out = gilfree.resample(np.arange(4.0), 3)  # type: ignore[deprecated]
+        dens = gilfree.parzen([0.0, 1.0], [0.5], 1.0)  # type: ignore[deprecated]
     assert_type(out, NDArray[np.float64])
+    assert_type(dens, NDArray[np.float64])
+
+
+def compare() -> None:
+    result = gilfree.compare(square, range(20), backends=("serial", "threads"), budget_s=2)
+    assert_type(result.median("serial"), float | None)
 
 
 def main() -> None:
@@ -218,6 +232,7 @@ def main() -> None:
     parallel()
     bench()
     deprecated_names()
+    compare()
     print("usage.py: ok")
 
 

@@ -1,3 +1,4 @@
+import dataclasses
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeVar, overload
 
@@ -12,6 +13,7 @@ __all__ = [
     "BackendUnavailableError",
     "Parallelize",
     "ParallelError",
+    "Plan",
     "SharedArray",
     "SharedMemoryIdentityError",
     "TaskExitError",
@@ -19,6 +21,7 @@ __all__ = [
     "WorkerCrashedError",
     "available_backends",
     "imap",
+    "last_plan",
     "pmap",
     "register_backend",
     "shared",
@@ -185,3 +188,26 @@ def register_backend(
     replace: bool = False,
 ) -> None: ...
 def available_backends() -> list[str]: ...
+
+# -- backend="auto" -------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What ``backend="auto"`` chose for a map, and why."""
+
+    backend: str
+    n_workers: int
+    reason: str
+    probe_tasks: int = 0
+    probe_seconds: float = 0.0
+    task_seconds: float | None = None
+    first_call_seconds: float | None = None
+    cpu_share: float | None = None
+    gil_share: float | None = None
+    pickle_seconds: float | None = None
+    pickle_bytes: float | None = None
+    picklable: bool | None = None
+    total: int | None = None
+    estimates: dict[str, float] = ...
+
+def last_plan() -> Plan | None: ...

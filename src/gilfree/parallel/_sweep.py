@@ -86,8 +86,8 @@ def _check_grid_dict(grid, where):
             raise TypeError(f"parameter names in grid{where} must be strings; got {key!r}")
         if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
             raise TypeError(
-                f"grid values must be lists (or arrays) of values to try; grid{where}[{key!r}] "
-                f"is {item_repr(values)} of type {type(values).__name__}. Wrap a single value "
+                f"grid{where}[{key!r}] must be a list (or array) of values to try; got "
+                f"{item_repr(values)} of type {type(values).__name__}. Wrap a single value "
                 "in a list: [value]"
             )
         if len(values) == 0:
