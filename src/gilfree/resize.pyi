@@ -1,7 +1,6 @@
 from enum import IntEnum
 from typing import Any, Final, overload
 
-import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._typing import Engine, PixelT, ResizeMethod, ResizeMethodName, Shape2

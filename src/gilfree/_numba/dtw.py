@@ -26,6 +26,10 @@ from ._common import numba_threads
 SPIN = 256
 _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
 
+#: Anti-diagonals gathered before their directions and values are written
+#: out row by row (ext/dtw.pyx GF_DTW_DIAG_BLOCK).
+DIAG_BLOCK = 32
+
 
 @njit(**_JIT)
 def _tile_diag(tT, sR, r0, r1, c0, c1, hb, r, vb, b, full, dirs, want_full, want_dirs):

@@ -19,8 +19,9 @@ from .. import _config
 from .._config import _check_integral, usable_cores
 from ..parallel import available_backends, pmap
 from ..parallel._api import imap
-from ..parallel._auto import (_process_pool_running, cpu_share, gil_share, io_workers, last_plan,
-                              measure_pickling, ThreadClock)
+from ..parallel._auto import last_plan
+from ..parallel._measure import (cpu_share, gil_share, io_workers, measure_pickling,
+                                 process_pool_running, ThreadClock)
 from ..parallel._checks import resolve_n_workers
 from ..parallel._errors import item_repr
 from ._core import _equal, measure, summarise
@@ -494,7 +495,7 @@ def compare(func, items, *, backends=("serial", "threads", "processes"), workers
                     causes["skipped"].append({"backend": "processes", "reason": pk["error"]})
                 continue
             if str(p) not in causes["process_startup"]:
-                warm = _process_pool_running(p)
+                warm = process_pool_running(p)
                 t0 = time.perf_counter()
                 pmap(_noop, range(p), backend="processes", n_workers=p, chunksize=1)
                 causes["process_startup"][str(p)] = None if warm else time.perf_counter() - t0

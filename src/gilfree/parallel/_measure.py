@@ -1,0 +1,127 @@
+"""What decides between serial, threads and processes, measured on a
+function's own tasks: the share of a task that holds the GIL (two threads
+against one), the CPU share of a task (the rest waits), what pickling an
+item and its result costs, and whether a process pool is already running.
+Used by ``backend="auto"`` and by :func:`gilfree.compare`.
+"""
+
+import math
+import pickle
+import sys
+import threading
+import time
+
+import cloudpickle
+
+from .. import _config
+from . import _pool
+
+__all__ = ["ThreadClock", "cpu_share", "gil_share", "io_workers", "measure_pickling",
+           "process_pool_running"]
+
+
+def gil_share(serial_seconds, two_thread_seconds):
+    """Share of a task that holds the GIL, from the time of the same tasks
+    serially and on two threads: Amdahl's serial fraction at two workers,
+    ``2 T2 / T1 - 1``, clipped to [0, 1] (None without both times)."""
+    if not serial_seconds or not two_thread_seconds or serial_seconds <= 0:
+        return None
+    return min(1.0, max(0.0, 2.0 * two_thread_seconds / serial_seconds - 1.0))
+
+
+def measure_pickling(func, items, results):
+    """Pickling cost of a map's tasks for process workers, measured with
+    cloudpickle (what the processes backend sends them with): the sample
+    of ``items`` and of their ``results`` pickled and unpickled as one list
+    each (as a chunk travels), per item.
+
+    Returns a dict: ``picklable`` (bool), ``error`` (why not, or ""),
+    ``func_bytes``, ``item_bytes`` and ``result_bytes`` (mean per item),
+    ``item_seconds`` and ``result_seconds`` (dumps + loads, per item).
+    """
+
+
+    out = {"picklable": True, "error": "", "func_bytes": None, "item_bytes": None,
+           "result_bytes": None, "item_seconds": None, "result_seconds": None}
+    try:
+        out["func_bytes"] = len(cloudpickle.dumps(func))
+    except Exception as exc:  # noqa: BLE001 - any pickling failure says "cannot"
+        out.update(picklable=False, error=f"func cannot be pickled ({type(exc).__name__}: "
+                                          f"{exc})")
+        return out
+    for what, objs in (("item", list(items)), ("result", list(results))):
+        if not objs:
+            continue
+        try:
+            # large objects: fewer of them (at most about 8 MB pickled)
+            one = len(cloudpickle.dumps(objs[0]))
+            objs = objs[:max(1, min(len(objs), (8 << 20) // max(one, 1)))]
+            t0 = time.perf_counter()
+            blob = cloudpickle.dumps(objs)
+            pickle.loads(blob)
+        except Exception:  # noqa: BLE001 - find which one
+            for i, obj in enumerate(objs):
+                try:
+                    pickle.loads(cloudpickle.dumps(obj))
+                except Exception as exc:  # noqa: BLE001
+                    out.update(picklable=False, error=f"{what} {i} cannot be pickled "
+                                                      f"({type(exc).__name__}: {exc})")
+                    return out
+            raise
+        out[f"{what}_seconds"] = (time.perf_counter() - t0) / len(objs)
+        out[f"{what}_bytes"] = len(blob) / len(objs)
+    return out
+
+
+def _schedstat_path():
+    """This thread's scheduler statistics file (Linux), else None."""
+
+    if not sys.platform.startswith("linux"):
+        return None
+    return f"/proc/self/task/{threading.get_native_id()}/schedstat"
+
+
+class ThreadClock:
+    """CPU time and run-queue wait of the calling thread since it was made.
+
+    The CPU time is ``time.thread_time()``; the run-queue wait (time the
+    thread was ready to run but had no core: a busy machine) comes from
+    ``/proc/self/task/<tid>/schedstat`` where Linux has it, else 0.  Only
+    waits of the task itself (I/O, sleeps, locks) should make a task look
+    like one that waits."""
+
+    def __init__(self):
+        self._path = _schedstat_path()
+        self.cpu0, self.wait0 = time.thread_time(), self._wait()
+
+    def _wait(self):
+        if self._path is not None:
+            try:
+                with open(self._path, encoding="ascii") as fh:
+                    return int(fh.read().split()[1]) * 1e-9
+            except (OSError, ValueError, IndexError):
+                self._path = None
+        return 0.0
+
+    def since(self):
+        """``(cpu, runqueue wait)`` seconds since the clock was made."""
+        return time.thread_time() - self.cpu0, self._wait() - self.wait0
+
+
+def cpu_share(wall, cpu, wait):
+    """CPU time over the wall time the thread was not kept off a core."""
+    avail = wall - wait
+    return 1.0 if avail <= 0 else min(1.0, max(0.0, cpu / avail))
+
+
+def io_workers(cpu_share, cores):
+    """Threads for tasks that spend ``cpu_share`` of their time on the CPU:
+    enough to keep the cores busy, at most ``AUTO_MAX_IO_WORKERS``."""
+    share = max(cpu_share or 0.0, 1.0 / _config.AUTO_MAX_IO_WORKERS)
+    return int(min(_config.AUTO_MAX_IO_WORKERS, max(cores, math.ceil(cores / share))))
+
+
+def process_pool_running(n_workers):
+    """Whether the processes backend already has an idle pool of
+    ``n_workers`` workers (then a map pays no start-up)."""
+    return _pool.has_pool(n_workers)
