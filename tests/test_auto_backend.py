@@ -132,7 +132,7 @@ def test_unpicklable_work_falls_back_to_threads(monkeypatch):
     monkeypatch.setattr(_config, "AUTO_IO_CPU_SHARE", 0.0)
     monkeypatch.setattr(_config, "AUTO_PROCESS_START_SECONDS", 0.0)
     monkeypatch.setattr(_config, "AUTO_PROCESS_MAP_SECONDS", 0.0)
-    monkeypatch.setattr(_auto, "_process_pool_running", lambda n: True)
+    monkeypatch.setattr(_auto, "process_pool_running", lambda n: True)
     lock = threading.Lock()  # cannot be pickled
 
     def holds_a_lock(x):
