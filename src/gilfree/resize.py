@@ -156,18 +156,23 @@ def pillow_method(code):
     >>> gilfree.pillow_method(3)   # PIL.Image.BICUBIC
     'bicubic'
     """
-    value = _int_code(code, "code")
-    if value not in PILLOW_FILTERS:
-        raise ValueError(
-            f"code={value} is not a Pillow resampling filter; Pillow's are "
-            + ", ".join(f"{v[0]} = {k}" for k, v in PILLOW_FILTERS.items())
-        )
-    pname, method, nearest, why = PILLOW_FILTERS[value]
+    return _method_in(PILLOW_FILTERS, _int_code(code, "code"),
+                      "a Pillow resampling filter; Pillow's are",
+                      "Pillow's Resampling.{name} ({value}) has no gilfree equivalent ({why}); "
+                      "the nearest supported method is {nearest!r}")
+
+
+def _method_in(table, value, what, unsupported):
+    """``table[value]``'s gilfree method (a table of ``code: (name, method,
+    nearest method, why not)``); ValueError for a code not in the table
+    (``what`` names the table) or one gilfree lacks (``unsupported``, a
+    format string of name, value, why and nearest)."""
+    if value not in table:
+        raise ValueError(f"code={value} is not {what} "
+                         + ", ".join(f"{v[0]} = {k}" for k, v in table.items()))
+    name, method, nearest, why = table[value]
     if method is None:
-        raise ValueError(
-            f"Pillow's Resampling.{pname} ({value}) has no gilfree equivalent ({why}); "
-            f"the nearest supported method is {nearest!r}"
-        )
+        raise ValueError(unsupported.format(name=name, value=value, why=why, nearest=nearest))
     return method
 
 
@@ -214,18 +219,9 @@ def cv2_method(code):
         value = by_name[key]
     else:
         value = _int_code(code, "code")
-    if value not in CV2_FLAGS:
-        raise ValueError(
-            f"code={value} is not an OpenCV interpolation flag; OpenCV's are "
-            + ", ".join(f"{v[0]} = {k}" for k, v in CV2_FLAGS.items())
-        )
-    cname, method, nearest, why = CV2_FLAGS[value]
-    if method is None:
-        raise ValueError(
-            f"cv2.{cname} ({value}) has no gilfree equivalent: {why}. "
-            f"The nearest supported method is {nearest!r}"
-        )
-    return method
+    return _method_in(CV2_FLAGS, value, "an OpenCV interpolation flag; OpenCV's are",
+                      "cv2.{name} ({value}) has no gilfree equivalent: {why}. "
+                      "The nearest supported method is {nearest!r}")
 
 
 def _pillow_member(method):
