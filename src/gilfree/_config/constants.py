@@ -263,8 +263,10 @@ DASK_START_TIMEOUT = 60.0
 #: Chunks per worker in gilfree.distributed's kernel scale-out: one coarse
 #: chunk per worker (stumpy's ``stumped`` model), sized by its threads.
 DISTRIBUTED_CHUNKS_PER_WORKER = 1
-#: Times gilfree.distributed resubmits a chunk whose worker (or scattered
-#: input) was lost, on top of the scheduler's own reruns.
+#: The ``retries`` of the gilfree.distributed adapters when not given: times
+#: a chunk the scheduler gave up on (KilledWorker) is submitted again, under
+#: the one resubmit policy of parallel/_cluster.Resubmits (a chunk that
+#: vanished with its worker is resubmitted up to DASK_LOST_RESUBMITS times).
 DISTRIBUTED_CHUNK_RETRIES = 2
 #: gilfree.distributed.tiles: a slide is cut into row bands of whole tile
 #: rows when it would otherwise be a larger task than the cohort's share of
