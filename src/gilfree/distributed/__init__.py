@@ -17,8 +17,8 @@ cluster (``pip install 'gilfree[dask]'``).  The model is stumpy's
 
 A chunk whose worker dies is rerun by the scheduler; one the scheduler
 gives up on is resubmitted (its input scattered again) up to ``retries``
-more times, and one whose task or input vanished up to
-``DASK_LOST_RESUBMITS`` times: the policy of ``pmap(backend="dask")``.
+more times, and one whose task or input vanished up to 5 times: the
+policy of ``pmap(backend="dask")``.
 
 Throughput grows with hosts as long as a chunk's compute time dominates
 the cost of moving its data: for the Parzen and KDE kernels a chunk of

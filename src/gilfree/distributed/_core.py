@@ -249,8 +249,9 @@ def scale_rows(func, split, kwargs, *, axis=0, out_axis=0, min_rows=1, threads_a
     n_workers : int, optional
         Use only the first ``n_workers`` workers of the cluster.
     retries : int, optional
-        Resubmissions of a chunk lost with its worker (default
-        ``DISTRIBUTED_CHUNK_RETRIES``).
+        Resubmissions of a chunk whose worker the scheduler gave up on
+        (default 2); a chunk that vanished with its worker is resubmitted
+        in any case, up to 5 times.
     """
     if split not in kwargs:
         raise ValueError(f"split={split!r} is not one of the keyword arguments "

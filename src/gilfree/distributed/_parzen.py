@@ -62,7 +62,7 @@ def parzen_density(samples, points, widths, *, weights=None, engine="auto", clie
                    n_workers=None, retries=None):
     """:func:`gilfree.parzen_density` on a Dask cluster, points split across
     workers; bit for bit what the local call returns (each chunk keeps at
-    least ``PARZEN_INDEX_MIN_POINTS`` points, so it sums the samples in
+    least as many points as the local call indexes at once, so it sums the samples in
     the same order as the whole call).
 
     Returns
