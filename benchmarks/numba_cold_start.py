@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/numba_cold_start.py [--families kde parzen ...]``.
 
-Each scenario starts new processes and calls ``gilfree._numba.warm(family)``
+Each scenario starts new processes and calls ``gilfree._numba_warm.warm(family)``
 there, which runs every Numba kernel of the family once on tiny inputs (the
 specialisations real calls need), and records the seconds per family (wall
 clock and the process's CPU time):
@@ -38,7 +38,7 @@ CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import gilfree
-from gilfree import _numba
+from gilfree import _numba_warm as _numba
 t_import = time.perf_counter() - t0
 out = {"import": t_import}
 for fam in sys.argv[1:]:
@@ -54,7 +54,7 @@ def _child_warm(families):
     import time as _t
 
     out = {}
-    from gilfree import _numba
+    from gilfree import _numba_warm as _numba
 
     for fam in families:
         w0, c0 = _t.perf_counter(), _t.process_time()
@@ -90,7 +90,7 @@ def _readonly_copy(dst):
 
 
 def main(argv=None):
-    from gilfree._numba import FAMILIES
+    from gilfree._numba_warm import FAMILIES
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--families", nargs="*", default=list(FAMILIES))

@@ -16,7 +16,7 @@ import pytest
 
 import gilfree
 from gilfree import _config
-from gilfree._numba import _cache
+from gilfree import _numba_cache as _cache
 
 
 def test_locator_is_installed_on_this_numba():
@@ -117,14 +117,14 @@ def test_auto_with_cython_never_imports_numba():
 
 
 def test_warm_rejects_unknown_families():
-    from gilfree import _numba
+    from gilfree import _numba_warm as _numba
 
     with pytest.raises(ValueError, match="unknown kernel families"):
         _numba.warm(["kde", "nope"])
 
 
 def test_warm_runs_the_engines():
-    from gilfree import _numba
+    from gilfree import _numba_warm as _numba
 
     spent = _numba.warm(["resize"])
     assert set(spent) == {"resize"} and spent["resize"] >= 0

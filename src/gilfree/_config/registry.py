@@ -191,7 +191,7 @@ def _numba_cold(kernel, name, spec):
     """Why ``auto`` passes over a Numba engine whose first call would compile
     (seconds) while a later engine in its order is ready, or None.  The
     engine is taken once Numba's cache holds its code (e.g. after
-    ``gilfree._numba.warm()`` or one explicit ``engine="numba"`` call);
+    ``gilfree._numba_warm.warm()`` or one explicit ``engine="numba"`` call);
     ``auto`` never waits for a compilation."""
     if name != "numba" or kernel in _numba_warm:
         return None
@@ -201,14 +201,14 @@ def _numba_cold(kernel, name, spec):
     path = spec["engines"].get(name, "")
     if not path.startswith("gilfree._numba."):
         return None
-    from .._numba import _cache
+    from .. import _numba_cache as _cache
 
     file = os.path.join(os.path.dirname(_cache.__file__), path.rsplit(".", 1)[1] + ".py")
     if _cache.has_cached_code(file):
         _numba_warm.add(kernel)
         return None
     return ("not compiled yet (its first call would compile for seconds; "
-            "gilfree._numba.warm() compiles it once for this machine)")
+            "gilfree._numba_warm.warm() compiles it once for this machine)")
 
 
 def _no_openmp(name, mod):

@@ -6,7 +6,7 @@ import contextlib
 import warnings
 
 from .._config import import_numba
-from . import _cache
+from .. import _numba_cache as _cache
 from ._teams import record
 
 numba = import_numba()

@@ -14,7 +14,7 @@ import time
 import cloudpickle
 
 from .. import _config
-from . import _pool
+from ._pool import has_pool
 
 __all__ = ["ThreadClock", "cpu_share", "gil_share", "io_workers", "measure_pickling",
            "process_pool_running"]
@@ -124,4 +124,4 @@ def io_workers(cpu_share, cores):
 def process_pool_running(n_workers):
     """Whether the processes backend already has an idle pool of
     ``n_workers`` workers (then a map pays no start-up)."""
-    return _pool.has_pool(n_workers)
+    return has_pool(n_workers)

@@ -29,13 +29,13 @@ from threadpoolctl import ThreadpoolController, threadpool_limits
 from .. import _config
 from .._compat.pythread import set_async_exc
 from .._config import _inner_limit
-from . import _attach
 from ._attach import (
     _cache,
     _ChunkScope,
     _maps,
     _MapState,
     _state_lock,
+    load,
     open_ref,
     read_blob,
 )
@@ -549,7 +549,7 @@ def _get_map_state(token, board_ref, fn_ref):
         return st  # ended: load nothing
     kind, payload = fn_ref
     blob = read_blob(*payload) if kind == "buf" else payload
-    st.func = _attach.load(blob, st)
+    st.func = load(blob, st)
     with _state_lock:
         _maps[token] = st
     return st
@@ -588,7 +588,7 @@ def process_chunk(token, board_ref, fn_ref, slot, items_blob, spec, base_attempt
         _running = scope
     try:
         try:
-            items = _attach.load(items_blob, scope)
+            items = load(items_blob, scope)
         except FileNotFoundError:  # its buffers were freed: the map has ended
             if _map_finished(st):
                 return _ended(pid)

@@ -63,7 +63,7 @@ def _resize():
 def _resample():
     import gilfree
 
-    from . import resample as mod
+    from ._numba import resample as mod
 
     x = np.cumsum(np.ones((100, 2)), axis=0)
     gilfree.resample_poly(x, 2, 3, engine="numba", n_threads=1)
@@ -73,7 +73,7 @@ def _resample():
 
 
 def _dtw():
-    from . import dtw as mod
+    from ._numba import dtw as mod
 
     rng = np.random.default_rng(0)
     t = rng.standard_normal((10, 3))

@@ -29,7 +29,7 @@ import tempfile
 #: Numba versions (major, minor) this module was tested with, inclusive.
 TESTED_NUMBA = ((0, 59), (0, 68))
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))  # gilfree/
 
 
 def _is_ours(py_file):
