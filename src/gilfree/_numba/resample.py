@@ -1,8 +1,10 @@
 """Numba engine of the signal resamplers (same formulas as
-ext/resample.pyx).  ``resample_poly`` sums each output's taps channel by
-channel with eight interleaved partial sums, an order of its own: its
-results agree with the Cython engine's and scipy's to rounding, not bit for
-bit.  Compiled lazily on first call."""
+ext/resample.pyx).  ``resample_poly`` copies each chunk's input window
+channel by channel into contiguous rows and computes every output of every
+channel as one contiguous dot product with its phase's taps, which LLVM
+vectorises in an order of its own: its results agree with the Cython
+engine's and scipy's to rounding, not bit for bit.  Compiled lazily on first
+call."""
 
 import numpy as np
 from numba import njit, prange
