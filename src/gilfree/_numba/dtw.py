@@ -117,6 +117,8 @@ def _flush_dirs(db64, db, Rs, kb, ke, R, W, r0, c0, M, dirs):
                 _store8(dirs, rowo + 6 * (W - 1), x6)
                 _store8(dirs, rowo + 7 * (W - 1), x7)
                 kd += 8
+            if kA == kb and kd == ke:
+                continue  # the blocks wrote every cell of these 8 rows
         else:
             kA = kE  # no block: every cell below
             kd = kE
