@@ -73,7 +73,7 @@ def _dot(h, ho, xs, xo, n):
 
 
 @njit(**_JIT)
-def _poly_chunk(x, out, hr, hp, nq, up, down, pre, i0, i1):
+def _poly_chunk(x, out, hr, hp, nq, nqp, up, down, pre, i0, i1):
     """Outputs [i0, i1): the chunk's input window is copied channel by
     channel into contiguous rows (each input sample serves about nq * up /
     down outputs, so the copy is a small part of the work), and each output
@@ -83,7 +83,6 @@ def _poly_chunk(x, out, hr, hp, nq, up, down, pre, i0, i1):
     so that the dot product has no scalar remainder; the padding multiplies
     samples by zero, which adds nothing to a finite sum."""
     L, M = x.shape
-    nqp = hp.shape[0] // up
     jlo = max(0, ((i0 + pre) * down) // up - (nq - 1))
     jhi = min(L, ((i1 - 1 + pre) * down) // up + 1)
     rows = max(0, jhi - jlo)
@@ -115,11 +114,12 @@ def _poly_chunk(x, out, hr, hp, nq, up, down, pre, i0, i1):
 
 
 @njit(parallel=True, **_JIT)
-def _poly_kernel(x, out, hr, hp, nq, up, down, pre, chunk):
+def _poly_kernel(x, out, hr, hp, nq, nqp, up, down, pre, chunk):
     n_out = out.shape[0]
     nchunk = (n_out + chunk - 1) // chunk
     for c in prange(nchunk):
-        _poly_chunk(x, out, hr, hp, nq, up, down, pre, c * chunk, min((c + 1) * chunk, n_out))
+        _poly_chunk(x, out, hr, hp, nq, nqp, up, down, pre, c * chunk,
+                    min((c + 1) * chunk, n_out))
 
 
 def linear(x, out, n_threads):
@@ -135,9 +135,10 @@ def linear_many(data, offsets, out, n_threads):
 def poly(x, out, hr, up, down, pre, n_threads):
     with numba_threads(n_threads):
         nq = hr.shape[1]
-        hp = np.zeros((hr.shape[0], -(-nq // DOT_PAD) * DOT_PAD))
+        nqp = -(-nq // DOT_PAD) * DOT_PAD
+        hp = np.zeros((hr.shape[0], nqp))
         hp[:, :nq] = hr
-        _poly_kernel(x, out, np.ascontiguousarray(hr).reshape(-1), hp.reshape(-1), nq, up,
+        _poly_kernel(x, out, np.ascontiguousarray(hr).reshape(-1), hp.reshape(-1), nq, nqp, up,
                      down, pre, RESAMPLE_POLY_CHUNK)
 
 
