@@ -13,6 +13,8 @@ block-major like the Cython engine's: column block b is an (M, w) byte
 matrix at ``c0 * M``.  Compiled lazily on first call (``cache=True``).
 """
 
+import sys
+
 import numpy as np
 from numba import njit, prange
 
@@ -29,6 +31,107 @@ _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
 #: Anti-diagonals gathered before their directions and values are written
 #: out row by row (ext/dtw.pyx GF_DTW_DIAG_BLOCK).
 DIAG_BLOCK = 32
+#: The 8 x 8 byte blocks of the direction write-out read 8-byte words as
+#: bytes in little-endian order.
+_LITTLE = sys.byteorder == "little"
+
+
+@njit(**_JIT)
+def _store8(out, o, x):
+    """The eight bytes of ``x`` (little-endian order) to out[o:o+8], o >= 0.
+    Unsigned indices: no negative-index wrap-around per byte, so that LLVM
+    sees eight adjacent byte stores and merges them into one."""
+    u = np.uint64(o)
+    out[u] = np.uint8(x & np.uint64(0xFF))
+    out[u + np.uint64(1)] = np.uint8((x >> np.uint64(8)) & np.uint64(0xFF))
+    out[u + np.uint64(2)] = np.uint8((x >> np.uint64(16)) & np.uint64(0xFF))
+    out[u + np.uint64(3)] = np.uint8((x >> np.uint64(24)) & np.uint64(0xFF))
+    out[u + np.uint64(4)] = np.uint8((x >> np.uint64(32)) & np.uint64(0xFF))
+    out[u + np.uint64(5)] = np.uint8((x >> np.uint64(40)) & np.uint64(0xFF))
+    out[u + np.uint64(6)] = np.uint8((x >> np.uint64(48)) & np.uint64(0xFF))
+    out[u + np.uint64(7)] = np.uint8((x >> np.uint64(56)) & np.uint64(0xFF))
+
+
+@njit(**_JIT)
+def _swap(a, b, shift, mask):
+    """One step of an 8 x 8 byte transpose: the ``mask`` bits of ``a`` above
+    ``shift`` trade places with those of ``b`` below it."""
+    t = ((a >> shift) ^ b) & mask
+    return a ^ (t << shift), b ^ t
+
+
+@njit(**_JIT)
+def _flush_dirs(db64, db, Rs, kb, ke, R, W, r0, c0, M, dirs):
+    """Direction bytes of diagonals kb .. ke - 1 from the diagonal-major
+    buffer (cell of tile row i on diagonal k at (k - kb) * Rs + i) to the
+    block-major output, a run of columns per row, as ext/dtw.pyx's
+    gf_dtw_flush: where all 64 cells of 8 rows x 8 diagonals are in the
+    tile, the block is read as eight 8-byte words, transposed in registers
+    and written as eight 8-byte runs; the other cells one by one."""
+    base = c0 * M
+    m32 = np.uint64(0x00000000FFFFFFFF)
+    m16 = np.uint64(0x0000FFFF0000FFFF)
+    m8 = np.uint64(0x00FF00FF00FF00FF)
+    s32 = np.uint64(32)
+    s16 = np.uint64(16)
+    s8 = np.uint64(8)
+    w8 = Rs // 8
+    uw8 = np.uint64(w8)
+    for i in range(0, R, 8):
+        nr = min(8, R - i)
+        # diagonals kA .. kE - 1 hold a cell of every row i .. i + 7
+        kA = max(kb, i + 7)
+        kE = min(ke, i + W)
+        kd = kA
+        if nr == 8 and _LITTLE:
+            while kd + 8 <= kE:
+                o = np.uint64((kd - kb) * w8 + i // 8)
+                x0 = db64[o]
+                x1 = db64[o + uw8]
+                x2 = db64[o + np.uint64(2) * uw8]
+                x3 = db64[o + np.uint64(3) * uw8]
+                x4 = db64[o + np.uint64(4) * uw8]
+                x5 = db64[o + np.uint64(5) * uw8]
+                x6 = db64[o + np.uint64(6) * uw8]
+                x7 = db64[o + np.uint64(7) * uw8]
+                x0, x4 = _swap(x0, x4, s32, m32)
+                x1, x5 = _swap(x1, x5, s32, m32)
+                x2, x6 = _swap(x2, x6, s32, m32)
+                x3, x7 = _swap(x3, x7, s32, m32)
+                x0, x2 = _swap(x0, x2, s16, m16)
+                x1, x3 = _swap(x1, x3, s16, m16)
+                x4, x6 = _swap(x4, x6, s16, m16)
+                x5, x7 = _swap(x5, x7, s16, m16)
+                x0, x1 = _swap(x0, x1, s8, m8)
+                x2, x3 = _swap(x2, x3, s8, m8)
+                x4, x5 = _swap(x4, x5, s8, m8)
+                x6, x7 = _swap(x6, x7, s8, m8)
+                # row i + q: its cells of diagonals kd .. kd + 7
+                rowo = base + (r0 + i) * W - i + kd
+                _store8(dirs, rowo, x0)
+                _store8(dirs, rowo + (W - 1), x1)
+                _store8(dirs, rowo + 2 * (W - 1), x2)
+                _store8(dirs, rowo + 3 * (W - 1), x3)
+                _store8(dirs, rowo + 4 * (W - 1), x4)
+                _store8(dirs, rowo + 5 * (W - 1), x5)
+                _store8(dirs, rowo + 6 * (W - 1), x6)
+                _store8(dirs, rowo + 7 * (W - 1), x7)
+                kd += 8
+            if kA == kb and kd == ke:
+                continue  # the blocks wrote every cell of these 8 rows
+        else:
+            kA = kE  # no block: every cell below
+            kd = kE
+        for q in range(nr):
+            ii = i + q
+            k0 = max(kb, ii)
+            k1 = min(ke, ii + W)
+            rowbase = base + (r0 + ii) * W - ii
+            ka = min(kA, k1)  # the blocks wrote diagonals kA .. kd - 1
+            for k in range(k0, ka):
+                dirs[rowbase + k] = db[(k - kb) * Rs + ii]
+            for k in range(max(kd, k0), k1):
+                dirs[rowbase + k] = db[(k - kb) * Rs + ii]
 
 
 @njit(**_JIT)
@@ -47,7 +150,9 @@ def _tile_diag(tT, sR, r0, r1, c0, c1, hb, r, vb, b, full, dirs, want_full, want
     B = DIAG_BLOCK
     bufs = np.empty((3, R + 1))
     cost = np.empty(R)
-    db = np.empty(B * R, dtype=np.uint8)
+    Rs = (R + 7) // 8 * 8  # diagonal stride of the direction bytes: 8-byte words per 8 rows
+    db64 = np.empty(B * Rs // 8, dtype=np.uint64)
+    db = db64.view(np.uint8)
     fb = np.empty(B * R if want_full else 0)
     top = hb[r, c0 : c1 + 1]
     a2 = 0  # diagonal k - 2
@@ -78,7 +183,7 @@ def _tile_diag(tT, sR, r0, r1, c0, c1, hb, r, vb, b, full, dirs, want_full, want
         p1 = bufs[a1, lo : lo + n]
         p1n = bufs[a1, lo + 1 : lo + 1 + n]
         cur = bufs[a0, lo + 1 : lo + 1 + n]
-        dk = db[(k - kb) * R + lo : (k - kb) * R + lo + n]
+        dk = db[(k - kb) * Rs + lo : (k - kb) * Rs + lo + n]
         for q in range(n):
             diag = p2[q]
             up = p1[q]
@@ -102,19 +207,15 @@ def _tile_diag(tT, sR, r0, r1, c0, c1, hb, r, vb, b, full, dirs, want_full, want
         a2, a1, a0 = a1, a0, a2
         if k + 1 - kb == B or k + 1 == R + W - 1:
             ke = k + 1
-            for i in range(R):
-                k0 = max(kb, i)
-                k1 = min(ke, i + W)
-                if k1 <= k0:
-                    continue
-                src = (k0 - kb) * R + i
-                if want_dirs:
-                    rowbase = c0 * M + (r0 + i) * W - i
-                    drow = dirs[rowbase + k0 : rowbase + k1]
-                    dsrc = db[src:]
-                    for q in range(k1 - k0):
-                        drow[q] = dsrc[q * R]
-                if want_full:
+            if want_dirs:
+                _flush_dirs(db64, db, Rs, kb, ke, R, W, r0, c0, M, dirs)
+            if want_full:
+                for i in range(R):
+                    k0 = max(kb, i)
+                    k1 = min(ke, i + W)
+                    if k1 <= k0:
+                        continue
+                    src = (k0 - kb) * R + i
                     frow = full[r0 + i, c0 + k0 - i : c0 + k1 - i]
                     fsrc = fb[src:]
                     for q in range(k1 - k0):
