@@ -142,8 +142,8 @@ def _hrow(s, so, d, do, C, W, ow, xb, xk, wide):
     The row is first copied into planar ``wide`` (W*C samples of the sum's
     type), so that each output is a contiguous dot product: integer sums
     vectorise over the taps; float sums keep Pillow's order, tap by tap, so
-    four outputs with as many taps are summed side by side instead (four
-    independent chains of additions)."""
+    four outputs with as many taps are summed side by side (four independent
+    chains of additions)."""
     if C == 1:
         row = s[so:so + W]
         for x in range(W):
@@ -265,9 +265,10 @@ def _conv_kernel(src, out, xb, xk, yb, yk, plan, n_threads):
 @njit(**_JIT)
 def _nearest_row(src, dst, i, xi, yi):
     """Row i of dst (oh, ow, C) from src (H, W, C) by the nearest indices."""
-    sy = src[yi[i]]
+    sy, di = src[yi[i]], dst[i]
     for j in range(dst.shape[1]):
-        dst[i, j, :] = sy[xi[j], :]
+        for c in range(dst.shape[2]):
+            di[j, c] = sy[xi[j], c]
 
 
 @njit(parallel=True, **_JIT)
