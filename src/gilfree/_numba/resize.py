@@ -1,13 +1,23 @@
 """Numba engine of the image resamplers (same tables, same per-row
-algorithm and the same arithmetic as ext/_resize_core.pxi).
+algorithm and the same arithmetic as ext/_resize_core.pxi; its twin on
+purpose: the engine contract wants both engines, and the Cython one is
+compiled ahead of time).
 
-Compiled lazily on first call (``cache=True`` keeps the machine code across
-sessions).  Threads: whole images per thread when there are at least as many
-images as threads, else the rows of each image in chunks.
+One generic function per job: Numba specialises it per pixel type, and the
+per-type differences (the accumulator, the store: clip to 8 bits, round to
+16 bits, or a cast) are chosen at compile time by the small ``@overload``
+helpers below, so a specialisation compiles only its own path.  The row loops
+are plain functions that ``gilfree._numba.tiles`` calls for each tile, and
+the parallel kernels only split the work (the loops vectorise best outside a
+``prange`` body).  Compiled lazily on first call (``cache=True`` keeps the
+machine code across sessions).  Threads: whole images per thread when there
+are at least as many images as threads, else the rows of each image in
+chunks.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from .._config import RESIZE_CHUNKS_PER_THREAD
 from ._common import numba_threads
@@ -56,196 +66,172 @@ def _plan(H, W, C, oh, ow, yb, hpass, vpass, vfirst):
     return np.asarray(flat, dtype=np.int64)
 
 
-@njit(inline="always", **_JIT)
-def _clip8(v):
-    v = v >> PRECISION_BITS
-    if v < 0:
-        return np.uint8(0)
-    if v > 255:
-        return np.uint8(255)
-    return np.uint8(v)
+# Compile-time choices by pixel type (each specialisation gets its own code).
+
+def _first(acc):
+    """The start of a sum in ``acc``'s type: Pillow's rounding half for the
+    22-bit fixed-point (uint8) sums, zero for the float64 ones."""
+
+
+@overload(_first)
+def _ov_first(acc):
+    if isinstance(acc.dtype, types.Integer):
+        return lambda acc: np.int32(HALF)
+    return lambda acc: 0.0
+
+
+def _mac(ss, px, w):
+    """``ss + px * w`` as the Cython engine computes it: int32 for the
+    fixed-point sums (wrapping as there), float64 otherwise."""
+
+
+@overload(_mac)
+def _ov_mac(ss, px, w):
+    if isinstance(w, types.Integer):
+        return lambda ss, px, w: np.int32(ss + np.int32(px) * w)
+    return lambda ss, px, w: ss + np.float64(px) * w
+
+
+def _ordered(acc):
+    """True for float sums (their order is Pillow's), False for integer ones."""
+
+
+@overload(_ordered)
+def _ov_ordered(acc):
+    flag = not isinstance(acc.dtype, types.Integer)
+    return lambda acc: flag
+
+
+def _put(d, i, v):
+    """Store a pass's sum: uint8 drops the fixed point and clips, uint16
+    rounds half away from zero (Pillow's ROUND_UP) and saturates, floats
+    are cast."""
+
+
+@overload(_put)
+def _ov_put(d, i, v):
+    if d.dtype == types.uint8:
+        def put_u8(d, i, v):
+            v = v >> PRECISION_BITS
+            d[i] = 0 if v < 0 else (255 if v > 255 else v)
+        return put_u8
+    if d.dtype == types.uint16:
+        def put_u16(d, i, v):
+            r = np.int64(v + 0.5) if v >= 0.0 else np.int64(v - 0.5)
+            d[i] = 0 if r < 0 else (65535 if r > 65535 else r)
+        return put_u16
+
+    def put(d, i, v):
+        d[i] = v
+    return put
+
+
+def _cast(a, v):
+    """``v`` in the element type of the array ``a``."""
+
+
+@overload(_cast)
+def _ov_cast(a, v):
+    ty = a.dtype
+    return lambda a, v: ty(v)
 
 
 @njit(**_JIT)
-def _hrow_u8(s, so, d, do, C, W, ow, xb, xk, wide):
-    kx = xk.shape[1]
-    if kx >= 8:
-        if C == 1:
-            for x in range(W):
-                wide[x] = s[so + x]
-        else:
-            for c in range(C):
-                for x in range(W):
-                    wide[c * W + x] = s[so + x * C + c]
-        if C == 1:
-            for x in range(ow):
-                n = xb[x, 1]
-                a0 = xb[x, 0]
-                k = xk[x, :n]
-                a = wide[a0:a0 + n]  # views: no index wraparound, vectorises
-                ss = np.int32(HALF)
-                for t in range(n):
-                    ss += np.int32(a[t] * k[t])
-                d[do + x] = _clip8(ss)
-            return
-        for x in range(ow):
-            n = xb[x, 1]
-            k = xk[x, :n]
-            for c in range(C):
-                a0 = c * W + xb[x, 0]
-                a = wide[a0:a0 + n]  # views: no index wraparound, vectorises
-                ss = np.int32(HALF)
-                for t in range(n):
-                    ss += np.int32(a[t] * k[t])
-                d[do + C * x + c] = _clip8(ss)
+def _hrow(s, so, d, do, C, W, ow, xb, xk, wide):
+    """One row, horizontal pass: d[do + x*C+c] = sum_t s[so + (start+t)*C+c] * k[t].
+    The row is first copied into planar ``wide`` (W*C samples of the sum's
+    type), so that each output is a contiguous dot product: integer sums
+    vectorise over the taps; float sums keep Pillow's order, tap by tap, so
+    four outputs with as many taps are summed side by side (four independent
+    chains of additions)."""
+    if C == 1:
+        row = s[so:so + W]
+        for x in range(W):
+            wide[x] = row[x]
     else:
-        for x in range(ow):
-            p = so + C * xb[x, 0]
-            n = xb[x, 1]
+        for c in range(C):
+            for x in range(W):
+                wide[c * W + x] = s[so + x * C + c]
+    first = _first(wide)
+    x = 0
+    while x < ow:
+        n = xb[x, 1]
+        if _ordered(wide) and x + 4 <= ow and xb[x + 3, 1] == n and xb[x + 1, 1] == n \
+                and xb[x + 2, 1] == n:
             for c in range(C):
-                ss = np.int32(HALF)
+                a0, a1 = wide[c * W + xb[x, 0]:], wide[c * W + xb[x + 1, 0]:]
+                a2, a3 = wide[c * W + xb[x + 2, 0]:], wide[c * W + xb[x + 3, 0]:]
+                s0 = s1 = s2 = s3 = first
                 for t in range(n):
-                    ss += np.int32(s[p + C * t + c]) * xk[x, t]
-                d[do + C * x + c] = _clip8(ss)
+                    s0 = _mac(s0, a0[t], xk[x, t])
+                    s1 = _mac(s1, a1[t], xk[x + 1, t])
+                    s2 = _mac(s2, a2[t], xk[x + 2, t])
+                    s3 = _mac(s3, a3[t], xk[x + 3, t])
+                _put(d, do + C * x + c, s0)
+                _put(d, do + C * (x + 1) + c, s1)
+                _put(d, do + C * (x + 2) + c, s2)
+                _put(d, do + C * (x + 3) + c, s3)
+            x += 4
+            continue
+        k = xk[x, :n]
+        for c in range(C):
+            a = wide[c * W + xb[x, 0]:c * W + xb[x, 0] + n]  # views: no wraparound, vectorises
+            ss = first
+            for t in range(n):
+                ss = _mac(ss, a[t], k[t])
+            _put(d, do + C * x + c, ss)
+        x += 1
 
 
 @njit(**_JIT)
-def _vrow_u8(s, so, rowlen, d, do, n, k, acc):
+def _vrow(s, so, rowlen, d, do, n, k, acc):
+    """One output row, vertical pass, from the n rows of ``rowlen`` samples
+    at s[so]: each row weighted into the row of sums ``acc``."""
+    first = _first(acc)
     for j in range(rowlen):
-        acc[j] = HALF
+        acc[j] = first
     for t in range(n):
         w = k[t]
         row = s[so + t * rowlen:so + (t + 1) * rowlen]
         for j in range(rowlen):
-            acc[j] += np.int32(np.int32(row[j]) * w)
+            acc[j] = _mac(acc[j], row[j], w)
     for j in range(rowlen):
-        d[do + j] = _clip8(acc[j])
-
-
-@njit(inline="always", **_JIT)
-def _round_u16(v):
-    """Pillow's ROUND_UP (half away from zero), saturated to uint16."""
-    i = np.int64(v + 0.5) if v >= 0.0 else np.int64(v - 0.5)
-    if i < 0:
-        i = 0
-    if i > 65535:
-        i = 65535
-    return i
+        _put(d, do + j, acc[j])
 
 
 @njit(**_JIT)
-def _hrow_f(s, so, d, do, C, ow, xb, xk, is_u16):
-    for x in range(ow):
-        p = so + C * xb[x, 0]
-        n = xb[x, 1]
-        for c in range(C):
-            ss = 0.0
-            for t in range(n):
-                ss += s[p + C * t + c] * xk[x, t]
-            if is_u16:
-                d[do + C * x + c] = _round_u16(ss)
-            else:
-                d[do + C * x + c] = ss
-
-
-@njit(**_JIT)
-def _vrow_f(s, so, rowlen, d, do, n, k, acc, is_u16):
-    for j in range(rowlen):
-        acc[j] = 0.0
-    for t in range(n):
-        w = k[t]
-        base = so + t * rowlen
-        for j in range(rowlen):
-            acc[j] += s[base + j] * w
-    for j in range(rowlen):
-        if is_u16:
-            d[do + j] = _round_u16(acc[j])
-        else:
-            d[do + j] = acc[j]
-
-
-@njit(**_JIT)
-def _pass_u8(op, s, so, d, do, r, W, C, ow, rl, xb, xk, yb, yk, acc):
+def _pass(op, s, so, d, do, r, W, C, ow, rl, xb, xk, yb, yk, acc):
     if op == OP_H:
-        _hrow_u8(s, so, d, do, C, W, ow, xb, xk, acc)
+        _hrow(s, so, d, do, C, W, ow, xb, xk, acc)
     else:
-        _vrow_u8(s, so, rl, d, do, yb[r, 1], yk[r], acc)
+        _vrow(s, so, rl, d, do, yb[r, 1], yk[r], acc)
 
 
 @njit(**_JIT)
-def _pass_f(op, s, so, d, do, r, W, C, ow, rl, xb, xk, yb, yk, acc, is_u16):
-    if op == OP_H:
-        _hrow_f(s, so, d, do, C, ow, xb, xk, is_u16)
-    else:
-        _vrow_f(s, so, rl, d, do, yb[r, 1], yk[r], acc, is_u16)
-
-
-@njit(**_JIT)
-def _offsets(plan, step, r, io, oo, W, C, ow, yb):
-    """(op, from_tmp, to_tmp, source offset, destination offset) of row r."""
+def _conv_rows(plan, step, r0, r1, img, io, tmp, out, oo, acc, W, C, ow, xb, xk, yb, yk):
+    """Rows r0..r1 of step ``step`` of one image (flat, at img[io]) into
+    ``out`` (at out[oo]) or ``tmp``, by the plan of ``_plan``; kept out of the
+    parallel kernels so that the hot loops compile as in a plain function."""
     base = 1 + 5 * step
-    op = plan[base]
-    from_tmp = plan[base + 1]
-    to_tmp = plan[base + 2]
-    hrow0 = plan[base + 4]
-    vshift = plan[11]
-    rl = plan[12]
-    if op == OP_H:
-        so = (r + hrow0) * W * C
-        do = r * ow * C
-    else:
-        so = (yb[r, 0] - (vshift if from_tmp else 0)) * rl
-        do = r * rl
-    if not from_tmp:
-        so += io
-    if not to_tmp:
-        do += oo
-    return op, from_tmp, to_tmp, so, do
-
-
-@njit(**_JIT)
-def _conv_row_u8(plan, step, r, img, io, tmp, out, oo, acc, W, C, ow, xb, xk, yb, yk):
-    op, from_tmp, to_tmp, so, do = _offsets(plan, step, r, io, oo, W, C, ow, yb)
-    rl = plan[12]
-    # four explicit calls: the image may be read-only, tmp and out are not
-    if from_tmp:
-        if to_tmp:
-            _pass_u8(op, tmp, so, tmp, do, r, W, C, ow, rl, xb, xk, yb, yk, acc)
-        else:
-            _pass_u8(op, tmp, so, out, do, r, W, C, ow, rl, xb, xk, yb, yk, acc)
-    else:
-        if to_tmp:
-            _pass_u8(op, img, so, tmp, do, r, W, C, ow, rl, xb, xk, yb, yk, acc)
-        else:
-            _pass_u8(op, img, so, out, do, r, W, C, ow, rl, xb, xk, yb, yk, acc)
-
-
-@njit(**_JIT)
-def _conv_row_f(plan, step, r, img, io, tmp, out, oo, acc, W, C, ow, xb, xk, yb, yk, is_u16):
-    op, from_tmp, to_tmp, so, do = _offsets(plan, step, r, io, oo, W, C, ow, yb)
-    rl = plan[12]
-    if from_tmp:
-        if to_tmp:
-            _pass_f(op, tmp, so, tmp, do, r, W, C, ow, rl, xb, xk, yb, yk, acc, is_u16)
-        else:
-            _pass_f(op, tmp, so, out, do, r, W, C, ow, rl, xb, xk, yb, yk, acc, is_u16)
-    else:
-        if to_tmp:
-            _pass_f(op, img, so, tmp, do, r, W, C, ow, rl, xb, xk, yb, yk, acc, is_u16)
-        else:
-            _pass_f(op, img, so, out, do, r, W, C, ow, rl, xb, xk, yb, yk, acc, is_u16)
-
-
-@njit(**_JIT)
-def _conv_rows_u8(plan, step, r0, r1, img, io, tmp, out, oo, acc, W, C, ow, xb, xk, yb, yk):
-    """Rows r0..r1 of one step, kept out of the parallel kernel so that the
-    hot loops compile as in a plain function (they vectorise there)."""
+    op, from_tmp, to_tmp, hrow0 = plan[base], plan[base + 1], plan[base + 2], plan[base + 4]
+    vshift, rl = plan[11], plan[12]
+    d = tmp if to_tmp else out
     for r in range(r0, r1):
-        _conv_row_u8(plan, step, r, img, io, tmp, out, oo, acc, W, C, ow, xb, xk, yb, yk)
+        if op == OP_H:
+            so, do = (r + hrow0) * W * C, r * ow * C
+        else:
+            so, do = (yb[r, 0] - (vshift if from_tmp else 0)) * rl, r * rl
+        if not to_tmp:
+            do += oo
+        # two explicit calls: the image may be read-only, tmp is not
+        if from_tmp:
+            _pass(op, tmp, so, d, do, r, W, C, ow, rl, xb, xk, yb, yk, acc)
+        else:
+            _pass(op, img, so + io, d, do, r, W, C, ow, rl, xb, xk, yb, yk, acc)
 
 
 @njit(parallel=True, **_JIT)
-def _conv_kernel_u8(src, out, xb, xk, yb, yk, plan, n_threads):
+def _conv_kernel(src, out, xb, xk, yb, yk, plan, n_threads):
     N, H, W, C = src.shape
     oh, ow = out.shape[1], out.shape[2]
     img = src.reshape(-1)
@@ -254,185 +240,170 @@ def _conv_kernel_u8(src, out, xb, xk, yb, yk, plan, n_threads):
     osz = oh * ow * C
     nsteps = plan[0]
     # scratch allocated before the parallel loops, one row per task (an
-    # allocation inside a prange body is slow here)
-    if N >= n_threads:
-        tmps = np.empty((n_threads, plan[13] + 1), dtype=np.uint8)
-        accs = np.empty((n_threads, plan[14]), dtype=np.int32)
-        for th in prange(n_threads):
-            for n in range(N * th // n_threads, N * (th + 1) // n_threads):
-                for step in range(nsteps):
-                    _conv_rows_u8(plan, step, 0, plan[4 + 5 * step], img, n * isz, tmps[th],
-                                   res, n * osz, accs[th], W, C, ow, xb, xk, yb, yk)
-    else:
-        tmp = np.empty(plan[13] + 1, dtype=np.uint8)
-        nchunks = n_threads * RESIZE_CHUNKS_PER_THREAD
-        accs = np.empty((nchunks, plan[14]), dtype=np.int32)
-        for n in range(N):
-            for step in range(nsteps):
-                rows = plan[4 + 5 * step]
-                for ch in prange(nchunks):
-                    _conv_rows_u8(plan, step, rows * ch // nchunks, rows * (ch + 1) // nchunks,
-                                   img, n * isz, tmp, res, n * osz, accs[ch], W, C, ow, xb, xk,
-                                   yb, yk)
-
-
-@njit(**_JIT)
-def _conv_rows_f(plan, step, r0, r1, img, io, tmp, out, oo, acc, W, C, ow, xb, xk, yb, yk, is_u16):
-    """Rows r0..r1 of one step, kept out of the parallel kernel so that the
-    hot loops compile as in a plain function (they vectorise there)."""
-    for r in range(r0, r1):
-        _conv_row_f(plan, step, r, img, io, tmp, out, oo, acc, W, C, ow, xb, xk, yb, yk, is_u16)
-
-
-@njit(parallel=True, **_JIT)
-def _conv_kernel_f(src, out, xb, xk, yb, yk, plan, n_threads, is_u16):
-    N, H, W, C = src.shape
-    oh, ow = out.shape[1], out.shape[2]
-    img = src.reshape(-1)
-    res = out.reshape(-1)
-    isz = H * W * C
-    osz = oh * ow * C
-    nsteps = plan[0]
-    # scratch allocated before the parallel loops, one row per task (an
-    # allocation inside a prange body is slow here)
+    # allocation inside a prange body is slow here); sums in the type of the
+    # weights (int32 fixed point for uint8, float64 otherwise)
     if N >= n_threads:
         tmps = np.empty((n_threads, plan[13] + 1), dtype=out.dtype)
-        accs = np.empty((n_threads, plan[14]), dtype=np.float64)
+        accs = np.empty((n_threads, plan[14]), dtype=xk.dtype)
         for th in prange(n_threads):
             for n in range(N * th // n_threads, N * (th + 1) // n_threads):
                 for step in range(nsteps):
-                    _conv_rows_f(plan, step, 0, plan[4 + 5 * step], img, n * isz, tmps[th],
-                                   res, n * osz, accs[th], W, C, ow, xb, xk, yb, yk, is_u16)
+                    _conv_rows(plan, step, 0, plan[4 + 5 * step], img, n * isz, tmps[th], res,
+                               n * osz, accs[th], W, C, ow, xb, xk, yb, yk)
     else:
         tmp = np.empty(plan[13] + 1, dtype=out.dtype)
         nchunks = n_threads * RESIZE_CHUNKS_PER_THREAD
-        accs = np.empty((nchunks, plan[14]), dtype=np.float64)
+        accs = np.empty((nchunks, plan[14]), dtype=xk.dtype)
         for n in range(N):
             for step in range(nsteps):
                 rows = plan[4 + 5 * step]
                 for ch in prange(nchunks):
-                    _conv_rows_f(plan, step, rows * ch // nchunks, rows * (ch + 1) // nchunks,
-                                   img, n * isz, tmp, res, n * osz, accs[ch], W, C, ow, xb, xk,
-                                   yb, yk, is_u16)
+                    _conv_rows(plan, step, rows * ch // nchunks, rows * (ch + 1) // nchunks, img,
+                               n * isz, tmp, res, n * osz, accs[ch], W, C, ow, xb, xk, yb, yk)
+
+
+@njit(**_JIT)
+def _nearest_row(src, dst, i, xi, yi):
+    """Row i of dst (oh, ow, C) from src (H, W, C) by the nearest indices."""
+    sy, di = src[yi[i]], dst[i]
+    for j in range(dst.shape[1]):
+        for c in range(dst.shape[2]):
+            di[j, c] = sy[xi[j], c]
 
 
 @njit(parallel=True, **_JIT)
 def _nearest_kernel(src, out, xi, yi):
-    N, oh, ow, C = out.shape
-    for t in prange(N * oh):
-        n = t // oh
-        i = t % oh
-        y = yi[i]
-        for j in range(ow):
-            x = xi[j]
-            for c in range(C):
-                out[n, i, j, c] = src[n, y, x, c]
+    oh = out.shape[1]
+    for t in prange(out.shape[0] * oh):
+        _nearest_row(src[t // oh], out[t // oh], t % oh, xi, yi)
 
 
-@njit(parallel=True, **_JIT)
-def _area_fast_kernel(src, out, kx, ky, addhalf, is_int, hi, n_threads):
-    N, H, W, C = src.shape
-    oh, ow = out.shape[1], out.shape[2]
-    rl = W * C
-    img = src.reshape(-1)
-    fscale = np.float32(1.0) / np.float32(kx * ky)
-    dscale = 1.0 / (kx * ky)
-    nchunks = n_threads * RESIZE_CHUNKS_PER_THREAD
-    iaccs = np.empty((nchunks, rl), dtype=np.int64)
-    faccs = np.empty((nchunks, rl), dtype=np.float64)
-    for ch in prange(nchunks):
-        iacc = iaccs[ch]
-        facc = faccs[ch]
-        for t in range(N * oh * ch // nchunks, N * oh * (ch + 1) // nchunks):
-            n = t // oh
-            i = t % oh
-            base = ((n * H + i * ky) * W) * C
-            if is_int:
-                for j in range(rl):
-                    iacc[j] = img[base + j]
-                for a in range(1, ky):
-                    for j in range(rl):
-                        iacc[j] += img[base + a * rl + j]
-                for x in range(ow):
-                    for c in range(C):
-                        s = np.int64(0)
-                        for b in range(kx):
-                            s += iacc[(x * kx + b) * C + c]
-                        if addhalf:
-                            out[n, i, x, c] = (s + 2) >> 2
-                        else:
-                            v = np.rint(np.float32(s) * fscale)
-                            if v < 0:
-                                v = np.float32(0)
-                            if v > hi:
-                                v = np.float32(hi)
-                            out[n, i, x, c] = v
+def _area_put(dst, i, x, c, s, kx, ky, addhalf, hi):
+    """OpenCV's rounding of a block sum (as gf_area_fast_row): integer sums
+    of 2 x 2 blocks add 2 and shift, other integer sums are scaled in
+    float32, rounded and saturated; float sums are scaled in float64."""
+
+
+@overload(_area_put)
+def _ov_area_put(dst, i, x, c, s, kx, ky, addhalf, hi):
+    if isinstance(s, types.Integer):
+        def put_int(dst, i, x, c, s, kx, ky, addhalf, hi):
+            if addhalf:
+                dst[i, x, c] = (s + 2) >> 2
             else:
-                for j in range(rl):
-                    facc[j] = img[base + j]
-                for a in range(1, ky):
-                    for j in range(rl):
-                        facc[j] += img[base + a * rl + j]
-                for x in range(ow):
-                    for c in range(C):
-                        s = 0.0
-                        for b in range(kx):
-                            s += facc[(x * kx + b) * C + c]
-                        out[n, i, x, c] = s * dscale
+                v = np.rint(np.float32(s) * (np.float32(1.0) / np.float32(kx * ky)))
+                dst[i, x, c] = 0 if v < 0 else (hi if v > hi else v)
+        return put_int
+
+    def put_float(dst, i, x, c, s, kx, ky, addhalf, hi):
+        dst[i, x, c] = s * (1.0 / (kx * ky))
+    return put_float
+
+
+@njit(**_JIT)
+def _area_fast_row(img, base, rl, kx, ky, dst, i, addhalf, hi, acc):
+    """Row i of dst (oh, ow, C) = the ky x kx block means of the ky rows of
+    ``rl`` samples at img[base] (flat): the rows summed per column first, into
+    the row of sums ``acc`` (int32/int64 for integer pixels, float64 for
+    floats), then kx columns per output, in that order (as gf_area_fast_row)."""
+    row = img[base:base + rl]
+    for j in range(rl):
+        acc[j] = row[j]
+    for a in range(1, ky):
+        row = img[base + a * rl:base + (a + 1) * rl]
+        for j in range(rl):
+            acc[j] += row[j]
+    C = dst.shape[2]
+    s0 = _cast(acc, 0)
+    for x in range(dst.shape[1]):
+        for c in range(C):
+            s = s0
+            for b in range(kx):
+                s += acc[(x * kx + b) * C + c]
+            _area_put(dst, i, x, c, s, kx, ky, addhalf, hi)
 
 
 @njit(parallel=True, **_JIT)
-def _area_tab_kernel(src, out, xofs, xsrc, xal, yofs, ysrc, yal, wt, is_int, hi, n_threads):
+def _area_fast_kernel(src, out, kx, ky, addhalf, hi, accs):
     N, H, W, C = src.shape
-    oh, ow = out.shape[1], out.shape[2]
-    xa = xal.astype(wt)
-    ya = yal.astype(wt)
-    zero = wt(0)
-    nchunks = n_threads * RESIZE_CHUNKS_PER_THREAD
-    accs = np.empty((nchunks, ow, C), dtype=wt)
-    bufs = np.empty((nchunks, ow, C), dtype=wt)
+    oh = out.shape[1]
+    img = src.reshape(-1)
+    nchunks = accs.shape[0]
     for ch in prange(nchunks):
-        acc = accs[ch]
-        buf = bufs[ch]
-        for t in range(N * oh * ch // nchunks, N * oh * (ch + 1) // nchunks):
-            n = t // oh
-            dy = t % oh
-            acc[:, :] = zero
-            for e in range(yofs[dy], yofs[dy + 1]):
-                sy = ysrc[e]
-                beta = ya[e]
-                for x in range(ow):
-                    for c in range(C):
-                        b = zero
-                        for k in range(xofs[x], xofs[x + 1]):
-                            b = b + wt(src[n, sy, xsrc[k], c]) * xa[k]
-                        buf[x, c] = b
-                for x in range(ow):
-                    for c in range(C):
-                        acc[x, c] = acc[x, c] + beta * buf[x, c]
-            for x in range(ow):
-                for c in range(C):
-                    if is_int:
-                        v = np.rint(acc[x, c])
-                        if v < 0:
-                            v = zero
-                        if v > hi:
-                            v = wt(hi)
-                        out[n, dy, x, c] = v
-                    else:
-                        out[n, dy, x, c] = acc[x, c]
+        _area_fast_rows(img, out, N * oh * ch // nchunks, N * oh * (ch + 1) // nchunks, H * W * C,
+                        W * C, kx, ky, addhalf, hi, accs[ch])
+
+
+@njit(**_JIT)
+def _area_fast_rows(img, out, t0, t1, isz, rl, kx, ky, addhalf, hi, acc):
+    """Output rows t0..t1 of the batch ``out`` (N, oh, ow, C), counted over
+    the images (flat in img, isz samples each)."""
+    oh = out.shape[1]
+    for t in range(t0, t1):
+        n, i = t // oh, t % oh
+        _area_fast_row(img, n * isz + i * ky * rl, rl, kx, ky, out[n], i, addhalf, hi, acc)
+
+
+def _area_round(dst, dy, x, c, v, hi):
+    """A fractional area sum stored: rounded and saturated for integer
+    pixels, cast for floats."""
+
+
+@overload(_area_round)
+def _ov_area_round(dst, dy, x, c, v, hi):
+    if isinstance(dst.dtype, types.Integer):
+        def put_int(dst, dy, x, c, v, hi):
+            r = np.rint(v)
+            dst[dy, x, c] = 0 if r < 0 else (hi if r > hi else r)
+        return put_int
+
+    def put(dst, dy, x, c, v, hi):
+        dst[dy, x, c] = v
+    return put
+
+
+@njit(**_JIT)
+def _area_tab_row(src, dst, dy, xofs, xsrc, xa, yofs, ysrc, ya, hi, acc, buf):
+    """Row dy of OpenCV's fractional INTER_AREA of src (H, W, C) into dst
+    (oh, ow, C); sums in the type of the weights xa, ya (float32, float64 for
+    float64 pixels), acc and buf (ow, C) scratch of that type."""
+    ow, C = dst.shape[1], dst.shape[2]
+    acc[:, :] = 0
+    for e in range(yofs[dy], yofs[dy + 1]):
+        sy = src[ysrc[e]]
+        beta = ya[e]
+        for x in range(ow):
+            for c in range(C):
+                b = _cast(xa, 0)
+                for k in range(xofs[x], xofs[x + 1]):
+                    b = b + _cast(xa, sy[xsrc[k], c]) * xa[k]
+                buf[x, c] = b
+        for x in range(ow):
+            for c in range(C):
+                acc[x, c] = acc[x, c] + beta * buf[x, c]
+    for x in range(ow):
+        for c in range(C):
+            _area_round(dst, dy, x, c, acc[x, c], hi)
+
+
+@njit(parallel=True, **_JIT)
+def _area_tab_kernel(src, out, xofs, xsrc, xa, yofs, ysrc, ya, hi, accs, bufs):
+    oh = out.shape[1]
+    nchunks = accs.shape[0]
+    for ch in prange(nchunks):
+        for t in range(out.shape[0] * oh * ch // nchunks, out.shape[0] * oh * (ch + 1) // nchunks):
+            _area_tab_row(src[t // oh], out[t // oh], t % oh, xofs, xsrc, xa, yofs, ysrc, ya, hi,
+                          accs[ch], bufs[ch])
 
 
 def conv_u8(src, out, xb, xk, yb, yk, hpass, vpass, vfirst, n_threads):
     plan = _plan(*src.shape[1:], *out.shape[1:3], yb, hpass, vpass, vfirst)
     with numba_threads(n_threads) as nt:
-        _conv_kernel_u8(src, out, xb, xk, yb, yk, plan, nt)
+        _conv_kernel(src, out, xb, xk, yb, yk, plan, nt)
 
 
 def conv_float(src, out, xb, xw, yb, yw, hpass, vpass, vfirst, n_threads):
-    plan = _plan(*src.shape[1:], *out.shape[1:3], yb, hpass, vpass, vfirst)
-    with numba_threads(n_threads) as nt:
-        _conv_kernel_f(src, out, xb, xw, yb, yw, plan, nt, out.dtype == np.uint16)
+    conv_u8(src, out, xb, xw, yb, yw, hpass, vpass, vfirst, n_threads)
 
 
 def nearest(src, out, xi, yi, n_threads):
@@ -444,14 +415,31 @@ def _hi(dtype):
     return 255 if dtype == np.uint8 else 65535
 
 
+def area_sums(dtype, kx, ky):
+    """The dtype of the integer-factor area sums: int32 while it cannot
+    overflow (uint8, uint16 and small blocks), int64 beyond, float64 for
+    floats."""
+    if dtype.kind != "u":
+        return np.float64
+    return np.int32 if kx * ky * _hi(dtype) < 2 ** 31 else np.int64
+
+
+def area_weights(dtype, xal, yal):
+    """The fractional area tables in the sums' type (float64 pixels: float64)."""
+    wt = np.float64 if dtype == np.float64 else np.float32
+    return xal.astype(wt, copy=False), yal.astype(wt, copy=False)
+
+
 def area_fast(src, out, kx, ky, addhalf, n_threads):
     with numba_threads(n_threads) as nt:
-        _area_fast_kernel(src, out, kx, ky, bool(addhalf), out.dtype.kind == "u", _hi(out.dtype),
-                          nt)
+        accs = np.empty((nt * RESIZE_CHUNKS_PER_THREAD, src.shape[2] * src.shape[3]),
+                        dtype=area_sums(src.dtype, kx, ky))
+        _area_fast_kernel(src, out, kx, ky, bool(addhalf), _hi(out.dtype), accs)
 
 
 def area_table(src, out, xofs, xsrc, xal, yofs, ysrc, yal, n_threads):
-    wt = np.float64 if out.dtype == np.float64 else np.float32
+    xa, ya = area_weights(out.dtype, xal, yal)
     with numba_threads(n_threads) as nt:
-        _area_tab_kernel(src, out, xofs, xsrc, xal, yofs, ysrc, yal, wt,
-                         out.dtype.kind == "u", _hi(out.dtype), nt)
+        shape = (nt * RESIZE_CHUNKS_PER_THREAD, out.shape[2], out.shape[3])
+        _area_tab_kernel(src, out, xofs, xsrc, xa, yofs, ysrc, ya, _hi(out.dtype),
+                         np.empty(shape, xa.dtype), np.empty(shape, xa.dtype))
