@@ -133,6 +133,8 @@ def test_unpicklable_work_falls_back_to_threads(monkeypatch):
     monkeypatch.setattr(_config, "AUTO_PROCESS_START_SECONDS", 0.0)
     monkeypatch.setattr(_config, "AUTO_PROCESS_MAP_SECONDS", 0.0)
     monkeypatch.setattr(_auto, "process_pool_running", lambda n: True)
+    # tasks that take turns (the lock): so measured, but not left to timing
+    monkeypatch.setattr(_auto._Timed, "gil_share", lambda self, serial_busy: 1.0)
     lock = threading.Lock()  # cannot be pickled
 
     def holds_a_lock(x):
@@ -147,6 +149,71 @@ def test_unpicklable_work_falls_back_to_threads(monkeypatch):
     assert "pickle" in plan.reason
 
 
+@pytest.fixture
+def least_probes(monkeypatch):
+    """Probes of the least size whatever the timings: the serial batches
+    stop after the second task, the two-thread probe runs one task per
+    thread, and the map goes on after them."""
+    monkeypatch.setattr(_config, "AUTO_SERIAL_BELOW_SECONDS", 0.0)
+    monkeypatch.setattr(_config, "AUTO_IO_CPU_SHARE", 0.0)
+    monkeypatch.setattr(_config, "AUTO_PROBE_SHARE", 0.0)
+    monkeypatch.setattr(_config, "AUTO_SERIAL_PROBE_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(_config, "AUTO_THREAD_PROBE_MIN_TASK", 0.0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: list(range(100)),
+    lambda: (x for x in range(100)),  # no length
+], ids=["list", "generator"])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_probes_scale_down_to_one_task_per_thread(least_probes, make, lazy):
+    run = (lambda *a, **k: list(imap(*a, **k))) if lazy else pmap
+    assert run(spin, make(), backend="auto", n_workers=2) == [spin(x) for x in range(100)]
+    plan = last_plan()
+    # the first call, one more timed serially, then one task on each thread
+    assert plan.probe_tasks == 4, plan
+    assert plan.gil_share is not None and plan.task_seconds > 0
+
+
+def test_pickling_is_not_measured_when_processes_cannot_win(least_probes, monkeypatch):
+    monkeypatch.setattr(_config, "AUTO_PROCESS_START_SECONDS", 1e6)
+    monkeypatch.setattr(_auto, "process_pool_running", lambda n: False)
+
+    def no_pickling(*args):
+        raise AssertionError("pickling measured")
+
+    monkeypatch.setattr(_auto, "measure_pickling", no_pickling)
+    assert pmap(spin, range(100), backend="auto", n_workers=2) == [spin(x) for x in range(100)]
+    plan = last_plan()
+    assert plan.picklable is None and plan.pickle_seconds is None
+    assert "processes cannot win" in plan.reason and "pickling not measured" in plan.reason
+    assert "processes" not in plan.estimates and plan.backend in ("serial", "threads")
+
+
+def test_pickling_is_measured_when_processes_could_win(least_probes, monkeypatch):
+    monkeypatch.setattr(_config, "AUTO_PROCESS_START_SECONDS", 0.0)
+    monkeypatch.setattr(_config, "AUTO_PROCESS_MAP_SECONDS", 0.0)
+    monkeypatch.setattr(_auto, "process_pool_running", lambda n: True)
+    monkeypatch.setattr(_auto._Timed, "gil_share", lambda self, serial_busy: 1.0)
+    monkeypatch.setattr(_auto, "_decide", lambda est, est_proc, picklable: ("serial", ""))
+    assert pmap(spin, range(100), backend="auto", n_workers=2) == [spin(x) for x in range(100)]
+    plan = last_plan()
+    assert plan.picklable is True and plan.pickle_bytes > 0
+    assert "processes" in plan.estimates and "pickling" in plan.reason
+
+
+def test_gil_share_leaves_out_time_kept_off_a_core():
+    timed = _auto._Timed(square)
+    # two threads, each on the CPU half of its span: they took turns ...
+    timed.spans = {1: [None, 0.0, (1.0, 0.5, 0.0)], 2: [None, 0.0, (1.0, 0.5, 0.0)]}
+    assert timed.gil_share(1.0) == pytest.approx(1.0)
+    # ... unless the other half they waited for a core (a busy machine)
+    timed.spans = {1: [None, 0.0, (1.0, 0.5, 0.5)], 2: [None, 0.0, (1.0, 0.5, 0.5)]}
+    assert timed.gil_share(1.0) == pytest.approx(0.0)
+    timed.spans = {1: [None, 0.0, (1.0, 0.5, 0.0)]}
+    assert timed.gil_share(1.0) is None  # one thread ran every task
+
+
 def test_decide_prefers_serial_unless_another_clearly_wins():
     assert _auto._decide({"serial": 1.0, "threads": 0.95}, 2.0, True)[0] == "serial"
     assert _auto._decide({"serial": 1.0, "threads": 0.5}, 2.0, True)[0] == "threads"
@@ -154,6 +221,8 @@ def test_decide_prefers_serial_unless_another_clearly_wins():
                          True)[0] == "processes"
     best, note = _auto._decide({"serial": 1.0, "threads": 1.0}, 0.55, False)
     assert best == "threads" and "pickling" in note
+    # pickling not measured (processes could not win): no fallback note
+    assert _auto._decide({"serial": 1.0, "threads": 0.98}, 1.5, None) == ("serial", "")
 
 
 def test_waiting_tasks_get_many_threads():
