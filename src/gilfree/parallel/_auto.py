@@ -494,7 +494,8 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
         # one task per thread and at most AUTO_PROBE_SHARE of the rest
         gil = None
         if task >= _config.AUTO_THREAD_PROBE_MIN_TASK:
-            probe_s = min(_config.AUTO_THREAD_PROBE_SECONDS, _config.AUTO_PROBE_SHARE * rest_serial)
+            probe_s = min(_config.AUTO_THREAD_PROBE_SECONDS,
+                          _config.AUTO_PROBE_SHARE * rest_serial)
             m = max(2, 2 * round(probe_s / max(task, 1e-9) / 2))
             if remaining is not None:
                 m = min(m, remaining)
@@ -572,7 +573,8 @@ def _decide(est, est_proc, picklable):
     best = min(est, key=est.get)
     if est[best] * _config.AUTO_MIN_GAIN > est["serial"]:
         best = "serial"
-    if picklable is False and best == "serial" and est_proc * _config.AUTO_MIN_GAIN <= est["serial"]:
+    if picklable is False and best == "serial" and \
+            est_proc * _config.AUTO_MIN_GAIN <= est["serial"]:
         return "threads", "; processes would need pickling: threads instead"
     return best, ""
 
