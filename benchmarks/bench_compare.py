@@ -265,6 +265,8 @@ _SHORT_SERIAL = [float("inf")]
 
 def main(names):
     for name in names or WORKLOADS:
+        print(f"[{name}: load average {os.getloadavg()[0]:.1f} at the start, "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}]", file=sys.stderr)
         func, items = WORKLOADS[name], make_items(name)
         result = gilfree.compare(func, items, budget_s=BUDGET)
         print(f"### {name}\n")

@@ -214,6 +214,17 @@ def test_gil_share_leaves_out_time_kept_off_a_core():
     assert timed.gil_share(1.0) is None  # one thread ran every task
 
 
+def test_task_time_and_cpu_share_come_from_batches_the_run_queue_clock_saw():
+    # [tasks, wall, cpu, run-queue wait]: the second batch was kept off a
+    # core before the clock started (it would look like a task that waits)
+    batches = [[1, 0.002, 0.002, 0.0], [1, 0.050, 0.001, 0.0], [2, 0.004, 0.002, 0.002]]
+    assert _auto._measured(batches, 2) == batches[2:]
+    assert _auto._task_time(_auto._measured(batches, 2)) == pytest.approx(0.001)
+    assert not _auto._waits(_auto._measured(batches, 2))
+    assert _auto._measured(batches, None) == batches[1:]  # no clock: after the first call
+    assert _auto._measured(batches[:1], None) == batches[:1]
+
+
 def test_decide_prefers_serial_unless_another_clearly_wins():
     assert _auto._decide({"serial": 1.0, "threads": 0.95}, 2.0, True)[0] == "serial"
     assert _auto._decide({"serial": 1.0, "threads": 0.5}, 2.0, True)[0] == "threads"

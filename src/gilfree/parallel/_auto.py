@@ -411,7 +411,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
             if not batch:
                 ended = True
                 break
-            if clock is None and batches and elapsed() >= 1e-3:
+            if clock is None and batches and (elapsed() >= 1e-3 or batches[0][1] >= 1e-4):
                 # the run-queue wait is read from /proc only once the
                 # batches take long enough for the reads not to count
                 clock, clock_from = ThreadClock(), len(batches)
@@ -448,14 +448,15 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
                              _config.AUTO_PROBE_SHARE * rest))
             if serial_after_first >= target:
                 break
-            if serial_after_first >= _config.AUTO_IO_PROBE_SECONDS:
+            if clock is not None and serial_after_first >= _config.AUTO_IO_PROBE_SECONDS:
                 _spread_wait(batches, clock, clock_from)
-                if _waits(batches[1:]):
+                if _waits(_measured(batches, clock_from)):
                     break  # tasks that mostly wait: threads, no need to time more
             # double the batch, but no further than the target
             size = max(1, min(2 * size, math.ceil((target - serial_after_first) / per_task)))
         _spread_wait(batches, clock, clock_from)
-        task = _task_time(batches)
+        later = _measured(batches, clock_from)
+        task = _task_time(later)
         if ended:
             # the input ended during the serial batches: the map ran serially
             _set_plan(Plan("serial", 1, f"the whole map ({done} task(s)) ran serially in "
@@ -463,7 +464,6 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
                            "for workers to pay", probe_tasks=done, probe_seconds=elapsed(),
                            task_seconds=task, total=total))
             return
-        later = batches[1:] or batches
         wall = sum(b[1] for b in later)
         share = cpu_share(wall, sum(b[2] for b in later), sum(b[3] for b in later))
         first_call = max(0.0, first - task)
@@ -611,13 +611,21 @@ def _waits(batches):
                      sum(b[3] for b in batches)) < _config.AUTO_IO_CPU_SHARE
 
 
+def _measured(batches, clock_from):
+    """The serial batches a task's time and CPU share are taken from: those
+    the run-queue clock covered (from batch ``clock_from``: before it, a
+    wait for a core would look like a task that waits), else the batches
+    after the first (which paid the first call), else the first."""
+    if clock_from is not None and batches[clock_from:]:
+        return batches[clock_from:]
+    return batches[1:] or batches
+
+
 def _task_time(batches):
-    """Serial seconds per task: from the batches after the first (which
-    paid the first call), else the first; each batch's wall time less the
-    time it waited for a core (but never below its CPU time)."""
-    later = batches[1:] or batches
-    n = sum(b[0] for b in later)
-    return sum(max(b[2], b[1] - b[3]) for b in later) / n if n else None
+    """Serial seconds per task over ``batches``: each batch's wall time
+    less the time it waited for a core (but never below its CPU time)."""
+    n = sum(b[0] for b in batches)
+    return sum(max(b[2], b[1] - b[3]) for b in batches) / n if n else None
 
 
 def _rest(it, total, done):
