@@ -456,7 +456,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
             size = max(1, min(2 * size, math.ceil((target - serial_after_first) / per_task)))
         _spread_wait(batches, clock, clock_from)
         later = _measured(batches, clock_from)
-        task = _task_time(later)
+        task, share = _task_time(later)
         if ended:
             # the input ended during the serial batches: the map ran serially
             _set_plan(Plan("serial", 1, f"the whole map ({done} task(s)) ran serially in "
@@ -464,8 +464,6 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
                            "for workers to pay", probe_tasks=done, probe_seconds=elapsed(),
                            task_seconds=task, total=total))
             return
-        wall = sum(b[1] for b in later)
-        share = cpu_share(wall, sum(b[2] for b in later), sum(b[3] for b in later))
         first_call = max(0.0, first - task)
         remaining = None if total is None else total - done
         # unknown length: assume at least as much again as has run
@@ -605,10 +603,10 @@ def _spread_wait(batches, clock, start):
 
 
 def _waits(batches):
-    """Whether the serial batches' tasks mostly waited (I/O, sleep)."""
-    wall = sum(b[1] for b in batches)
-    return cpu_share(wall, sum(b[2] for b in batches),
-                     sum(b[3] for b in batches)) < _config.AUTO_IO_CPU_SHARE
+    """Whether the serial batches' tasks mostly waited (I/O, sleep): in two
+    batches at least, none of them on the CPU for AUTO_IO_CPU_SHARE of
+    its time."""
+    return len(batches) >= 2 and _task_time(batches)[1] < _config.AUTO_IO_CPU_SHARE
 
 
 def _measured(batches, clock_from):
@@ -622,10 +620,23 @@ def _measured(batches, clock_from):
 
 
 def _task_time(batches):
-    """Serial seconds per task over ``batches``: each batch's wall time
-    less the time it waited for a core (but never below its CPU time)."""
+    """``(seconds per task, CPU share)`` of the serial tasks of ``batches``
+    (lists ``[tasks, wall, cpu, run-queue wait]``).
+
+    The CPU share is the largest of the batches' (CPU time over the wall
+    time not spent waiting for a core): a task that waits does so in every
+    batch, while a CPU-bound one stalled by what the run-queue clock does
+    not see (time a virtual machine's host took, another thread holding
+    the GIL) still shows its share in the other batches.  The task time is
+    the CPU time per task over that share."""
     n = sum(b[0] for b in batches)
-    return sum(max(b[2], b[1] - b[3]) for b in batches) / n if n else None
+    if not n:
+        return None, 1.0
+    share = max(cpu_share(b[1], b[2], b[3]) for b in batches)
+    cpu = sum(b[2] for b in batches)
+    if share > 0 and cpu > 0:
+        return cpu / share / n, share
+    return sum(max(b[2], b[1] - b[3]) for b in batches) / n, share
 
 
 def _rest(it, total, done):
