@@ -133,6 +133,8 @@ def test_unpicklable_work_falls_back_to_threads(monkeypatch):
     monkeypatch.setattr(_config, "AUTO_PROCESS_START_SECONDS", 0.0)
     monkeypatch.setattr(_config, "AUTO_PROCESS_MAP_SECONDS", 0.0)
     monkeypatch.setattr(_auto, "process_pool_running", lambda n: True)
+    # tasks that take turns (the lock): so measured, but not left to timing
+    monkeypatch.setattr(_auto._Timed, "gil_share", lambda self, serial_busy: 1.0)
     lock = threading.Lock()  # cannot be pickled
 
     def holds_a_lock(x):
@@ -147,6 +149,97 @@ def test_unpicklable_work_falls_back_to_threads(monkeypatch):
     assert "pickle" in plan.reason
 
 
+@pytest.fixture
+def least_probes(monkeypatch):
+    """Probes of the least size whatever the timings: the serial batches
+    stop after the second task, the two-thread probe runs one task per
+    thread, and the map goes on after them."""
+    monkeypatch.setattr(_config, "AUTO_SERIAL_BELOW_SECONDS", 0.0)
+    monkeypatch.setattr(_config, "AUTO_IO_CPU_SHARE", 0.0)
+    monkeypatch.setattr(_config, "AUTO_PROBE_SHARE", 0.0)
+    monkeypatch.setattr(_config, "AUTO_SERIAL_PROBE_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(_config, "AUTO_THREAD_PROBE_MIN_TASK", 0.0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: list(range(100)),
+    lambda: (x for x in range(100)),  # no length
+], ids=["list", "generator"])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_probes_scale_down_to_one_task_per_thread(least_probes, make, lazy):
+    run = (lambda *a, **k: list(imap(*a, **k))) if lazy else pmap
+    assert run(spin, make(), backend="auto", n_workers=2) == [spin(x) for x in range(100)]
+    plan = last_plan()
+    # the first call, one more timed serially, then one task on each thread
+    assert plan.probe_tasks == 4, plan
+    assert plan.gil_share is not None and plan.task_seconds > 0
+
+
+def test_pickling_is_not_measured_when_processes_cannot_win(least_probes, monkeypatch):
+    monkeypatch.setattr(_config, "AUTO_PROCESS_START_SECONDS", 1e6)
+    monkeypatch.setattr(_auto, "process_pool_running", lambda n: False)
+
+    def no_pickling(*args):
+        raise AssertionError("pickling measured")
+
+    monkeypatch.setattr(_auto, "measure_pickling", no_pickling)
+    assert pmap(spin, range(100), backend="auto", n_workers=2) == [spin(x) for x in range(100)]
+    plan = last_plan()
+    assert plan.picklable is None and plan.pickle_seconds is None
+    assert "processes cannot win" in plan.reason and "pickling not measured" in plan.reason
+    assert "processes" not in plan.estimates and plan.backend in ("serial", "threads")
+
+
+def test_pickling_is_measured_when_processes_could_win(least_probes, monkeypatch):
+    monkeypatch.setattr(_config, "AUTO_PROCESS_START_SECONDS", 0.0)
+    monkeypatch.setattr(_config, "AUTO_PROCESS_MAP_SECONDS", 0.0)
+    monkeypatch.setattr(_auto, "process_pool_running", lambda n: True)
+    monkeypatch.setattr(_auto._Timed, "gil_share", lambda self, serial_busy: 1.0)
+    monkeypatch.setattr(_auto, "_decide", lambda est, est_proc, picklable: ("serial", ""))
+    assert pmap(spin, range(100), backend="auto", n_workers=2) == [spin(x) for x in range(100)]
+    plan = last_plan()
+    assert plan.picklable is True and plan.pickle_bytes > 0
+    assert "processes" in plan.estimates and "pickling" in plan.reason
+
+
+def test_gil_share_leaves_out_time_kept_off_a_core():
+    timed = _auto._Timed(square)
+    # two threads, each on the CPU half of its span: they took turns ...
+    timed.spans = {1: [None, 0.0, (1.0, 0.5, 0.0)], 2: [None, 0.0, (1.0, 0.5, 0.0)]}
+    assert timed.gil_share(1.0) == pytest.approx(1.0)
+    # ... unless the other half they waited for a core (a busy machine)
+    timed.spans = {1: [None, 0.0, (1.0, 0.5, 0.5)], 2: [None, 0.0, (1.0, 0.5, 0.5)]}
+    assert timed.gil_share(1.0) == pytest.approx(0.0)
+    timed.spans = {1: [None, 0.0, (1.0, 0.5, 0.0)]}
+    assert timed.gil_share(1.0) is None  # one thread ran every task
+
+
+def test_task_time_and_cpu_share_come_from_batches_the_run_queue_clock_saw():
+    # [tasks, wall, cpu, run-queue wait]: the second batch was kept off a
+    # core before the clock started (it would look like a task that waits)
+    batches = [[1, 0.002, 0.002, 0.0], [1, 0.050, 0.001, 0.0], [2, 0.004, 0.002, 0.002]]
+    assert _auto._measured(batches, 2) == batches[2:]
+    task, share = _auto._task_time(_auto._measured(batches, 2))
+    assert task == pytest.approx(0.001) and share == pytest.approx(1.0)
+    assert _auto._measured(batches, None) == batches[1:]  # no clock: after the first call
+    assert _auto._measured(batches[:1], None) == batches[:1]
+
+
+def test_one_stalled_batch_does_not_make_a_task_look_waiting():
+    # the second batch lost 45 ms the run-queue clock did not see (stolen
+    # by a virtual machine's host, say): the third shows the task's share
+    batches = [[1, 1e-4, 1e-4, 0.0], [512, 0.046, 0.001, 0.0], [1024, 0.002, 0.002, 0.0]]
+    task, share = _auto._task_time(batches[1:])
+    assert share == pytest.approx(1.0) and task == pytest.approx(0.003 / 1536)
+    assert not _auto._waits(batches[1:])
+    # tasks that wait do so in every batch
+    waiting = [[1, 0.004, 1e-4, 0.0], [1, 0.002, 5e-5, 0.0], [2, 0.004, 1e-4, 0.0]]
+    task, share = _auto._task_time(waiting[1:])
+    assert share == pytest.approx(0.025) and task == pytest.approx(0.002)
+    assert _auto._waits(waiting[1:])
+    assert not _auto._waits(waiting[1:2])  # one batch is not enough to tell
+
+
 def test_decide_prefers_serial_unless_another_clearly_wins():
     assert _auto._decide({"serial": 1.0, "threads": 0.95}, 2.0, True)[0] == "serial"
     assert _auto._decide({"serial": 1.0, "threads": 0.5}, 2.0, True)[0] == "threads"
@@ -154,6 +247,8 @@ def test_decide_prefers_serial_unless_another_clearly_wins():
                          True)[0] == "processes"
     best, note = _auto._decide({"serial": 1.0, "threads": 1.0}, 0.55, False)
     assert best == "threads" and "pickling" in note
+    # pickling not measured (processes could not win): no fallback note
+    assert _auto._decide({"serial": 1.0, "threads": 0.98}, 1.5, None) == ("serial", "")
 
 
 def test_waiting_tasks_get_many_threads():

@@ -204,14 +204,23 @@ PARALLEL_POLL_INTERVAL = 0.05
 # pmap(backend="auto") and gilfree.compare
 # --------------------------------------------------------------------------
 
-#: backend="auto" runs the first tasks serially (in growing batches, results
-#: kept) until the batches after the first have taken this many seconds.
+#: backend="auto" times the first tasks serially (results kept) and then,
+#: unless they mostly wait, the next ones on two threads; each of these
+#: probes takes about this share of the predicted serial time of the rest
+#: of the map (within the bounds below), so that on short maps they cost
+#: little.
+AUTO_PROBE_SHARE = 0.03
+#: The serial probe: batches of 1, 1, 2, 4, ... tasks until the batches
+#: after the first (which may pay a compile) have taken at least this many
+#: seconds ...
+AUTO_SERIAL_PROBE_MIN_SECONDS = 0.001
+#: ... and at most this many (the share above, bounded).
 AUTO_SERIAL_PROBE_SECONDS = 0.01
 #: ... or only this many seconds when those batches mostly waited (I/O,
 #: sleep: threads, nothing more to measure).
 AUTO_IO_PROBE_SECONDS = 0.002
-#: ... then the next tasks on two threads, about this many serial seconds of
-#: them, to measure how much of a task holds the GIL.
+#: The two-thread probe (which measures how much of a task holds the GIL):
+#: at least one task per thread, at most this many serial seconds of tasks.
 AUTO_THREAD_PROBE_SECONDS = 0.05
 #: Tasks shorter than this (seconds) are not probed on threads: per-task
 #: hand-offs would cost more than a GIL-free task could gain.

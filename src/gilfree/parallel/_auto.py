@@ -1,20 +1,26 @@
 """``pmap(..., backend="auto")``: serial, threads or processes, decided
 from the first tasks.
 
-The first tasks run serially in the caller, in batches of 1, 2, 4, ...
-items, until the batches after the first have taken
-``AUTO_SERIAL_PROBE_SECONDS``: that gives the time of one task, the share
-of it spent on the CPU (the rest waits: I/O, sleep) and the first-call
-cost (the first batch's excess, e.g. a Numba compile).  A map that ends
-within those batches simply ran serially: no pool was started and nothing
-was measured beyond the work itself.  If much remains, the next tasks run
-on two threads (``AUTO_THREAD_PROBE_SECONDS`` of work): how their time
-compares with the serial time per task gives the share of a task that
-holds the GIL.  Pickling a few items and their results gives what
-processes would pay per task.  From these the planner predicts the time of
-the rest on each backend and runs it on the fastest (serial unless another
-wins by ``AUTO_MIN_GAIN``).  Every probe task is a task of the map: its
-result is kept, none runs twice.
+The first tasks run serially in the caller: one, one more (the first may
+pay imports or a compile), then batches of 2, 4, ... items until the
+batches after the first have taken ``AUTO_PROBE_SHARE`` of the predicted
+serial time of the rest (at least ``AUTO_SERIAL_PROBE_MIN_SECONDS``, at
+most ``AUTO_SERIAL_PROBE_SECONDS``): that gives the time of one task, the
+share of it spent on the CPU (the rest waits: I/O, sleep) and the
+first-call cost.  A map that ends within those batches simply ran
+serially: no pool was started and nothing was measured beyond the work
+itself.  Tasks that mostly wait go to threads.  Otherwise the next tasks
+run on two threads, at least one each and about ``AUTO_PROBE_SHARE`` of
+the rest (at most ``AUTO_THREAD_PROBE_SECONDS``): how busy each thread
+was against the serial tasks gives the share of a task that holds the
+GIL.  On a GIL-free function these tasks already run at two threads'
+speed, so the probe costs little more than its hand-offs.  Pickling a few
+items and their results gives what processes would pay per task; it is
+measured only when processes could win (their start-up plus the rest
+divided among the workers is below the other predictions).  The rest runs
+on the backend of least predicted time (serial unless another wins by
+``AUTO_MIN_GAIN``).  Every probe task is a task of the map: its result is
+kept, none runs twice.
 
 :func:`last_plan` returns the latest decision with its measurements; each
 decision is also logged at DEBUG level on the ``gilfree.parallel`` logger.
@@ -23,6 +29,7 @@ decision is also logged at DEBUG level on the ``gilfree.parallel`` logger.
 import dataclasses
 import itertools
 import logging
+import math
 import threading
 import time
 
@@ -161,9 +168,9 @@ class _Timed:
 
     def gil_share(self, serial_busy):
         """Share of a task that held the GIL, from how busy each thread was
-        while it ran its tasks (CPU time over wall time), against
-        ``serial_busy``, the same ratio of the tasks run serially just
-        before (a busy machine lowers both alike).  By Amdahl's law at two
+        while it ran its tasks (CPU time over the wall time it was not kept
+        off a core by other processes), against ``serial_busy``, the same
+        ratio of the tasks run serially just before.  By Amdahl's law at two
         workers a thread is ``1 / (1 + g)`` as busy as one alone (g = 0:
         both computed all along; g = 1: they took turns).  None without two
         threads' spans."""
@@ -171,9 +178,9 @@ class _Timed:
         for clock, t0, end in self.spans.values():
             if end is None:
                 continue
-            t1, cpu, _ = end
+            t1, cpu, wait = end
             if t1 > t0 and cpu > 0:
-                busy.append(cpu / (t1 - t0))
+                busy.append(cpu_share(t1 - t0, cpu, wait))
         if len(busy) < 2 or serial_busy <= 0:
             return None
         u = min(1.0, sum(busy) / len(busy) / serial_busy)
@@ -404,7 +411,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
             if not batch:
                 ended = True
                 break
-            if clock is None and batches and elapsed() >= 1e-3:
+            if clock is None and batches and (elapsed() >= 1e-3 or batches[0][1] >= 1e-4):
                 # the run-queue wait is read from /proc only once the
                 # batches take long enough for the reads not to count
                 clock, clock_from = ThreadClock(), len(batches)
@@ -427,20 +434,29 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
             done += len(batch)
             if first is None:
                 first = wall
-            else:
-                serial_after_first += wall
+                continue  # the first call may pay imports or a compile: one more batch of one
+            serial_after_first += wall
             if len(batch) < size or (total is not None and done >= total):
                 ended = True
                 break
-            if len(batches) >= 2 and serial_after_first >= _config.AUTO_SERIAL_PROBE_SECONDS:
+            # enough serial tasks timed: AUTO_PROBE_SHARE of what the rest
+            # would take serially, within the serial probe's bounds
+            per_task = max(serial_after_first / (done - batches[0][0]), 1e-9)
+            rest = per_task * (total - done) if total is not None else elapsed()
+            target = min(_config.AUTO_SERIAL_PROBE_SECONDS,
+                         max(_config.AUTO_SERIAL_PROBE_MIN_SECONDS,
+                             _config.AUTO_PROBE_SHARE * rest))
+            if serial_after_first >= target:
                 break
-            if len(batches) >= 2 and serial_after_first >= _config.AUTO_IO_PROBE_SECONDS:
+            if clock is not None and serial_after_first >= _config.AUTO_IO_PROBE_SECONDS:
                 _spread_wait(batches, clock, clock_from)
-                if _waits(batches[1:]):
+                if _waits(_measured(batches, clock_from)):
                     break  # tasks that mostly wait: threads, no need to time more
-            size *= 2
+            # double the batch, but no further than the target
+            size = max(1, min(2 * size, math.ceil((target - serial_after_first) / per_task)))
         _spread_wait(batches, clock, clock_from)
-        task = _task_time(batches)
+        later = _measured(batches, clock_from)
+        task, share = _task_time(later)
         if ended:
             # the input ended during the serial batches: the map ran serially
             _set_plan(Plan("serial", 1, f"the whole map ({done} task(s)) ran serially in "
@@ -448,9 +464,6 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
                            "for workers to pay", probe_tasks=done, probe_seconds=elapsed(),
                            task_seconds=task, total=total))
             return
-        later = batches[1:] or batches
-        wall = sum(b[1] for b in later)
-        share = cpu_share(wall, sum(b[2] for b in later), sum(b[3] for b in later))
         first_call = max(0.0, first - task)
         remaining = None if total is None else total - done
         # unknown length: assume at least as much again as has run
@@ -475,10 +488,13 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
             yield from phase(_rest(it, total, done), "threads", n, done)
             return
 
-        # -- 3. two threads against one: the GIL-bound share
+        # -- 3. two threads against one: the GIL-bound share, on at least
+        # one task per thread and at most AUTO_PROBE_SHARE of the rest
         gil = None
         if task >= _config.AUTO_THREAD_PROBE_MIN_TASK:
-            m = max(8, int(_config.AUTO_THREAD_PROBE_SECONDS / max(task, 1e-9)))
+            probe_s = min(_config.AUTO_THREAD_PROBE_SECONDS,
+                          _config.AUTO_PROBE_SHARE * rest_serial)
+            m = max(2, 2 * round(probe_s / max(task, 1e-9) / 2))
             if remaining is not None:
                 m = min(m, remaining)
             batch = list(itertools.islice(it, m))
@@ -488,7 +504,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
             yield from phase(batch, "threads", 2, done, chunksize=max(1, len(batch) // 8),
                              func=timed)
             done += len(batch)
-            gil = timed.gil_share(sum(b[2] for b in later) / wall if wall > 0 else 0.0)
+            gil = timed.gil_share(share)
             if len(batch) < m or (total is not None and done >= total):
                 _set_plan(Plan("threads", 2, "the input ended during the two-thread probe",
                                probe_tasks=done, probe_seconds=elapsed(), gil_share=gil,
@@ -498,15 +514,21 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
         remaining = None if total is None else total - done
         rest_serial = task * remaining if remaining is not None else max(probe_seconds,
                                                                          task * done)
-        pk = measure_pickling(func, probe_items, probe_results)
-        probe_items = probe_results = None  # held no longer than needed
-        pickle_s = (pk["item_seconds"] or 0.0) + (pk["result_seconds"] or 0.0)
-        pickle_b = (pk["item_bytes"] or 0.0) + (pk["result_bytes"] or 0.0)
         n = n_asked
         g = 1.0 if gil is None else gil
         est = {"serial": rest_serial, "threads": rest_serial * (g + (1.0 - g) / n)}
         start = process_start_estimate(n) + _config.AUTO_PROCESS_MAP_SECONDS
         items_left = remaining if remaining is not None else rest_serial / max(task, 1e-9)
+        # processes with free pickling: when even that cannot win, pickling
+        # is not measured (it can take milliseconds for large items)
+        floor = start + first_call + rest_serial / n
+        pk = {"picklable": None, "error": "", "item_seconds": None, "result_seconds": None,
+              "item_bytes": None, "result_bytes": None}
+        if floor < min(est.values()):
+            pk = measure_pickling(func, probe_items, probe_results)
+        probe_items = probe_results = None  # held no longer than needed
+        pickle_s = (pk["item_seconds"] or 0.0) + (pk["result_seconds"] or 0.0)
+        pickle_b = (pk["item_bytes"] or 0.0) + (pk["result_bytes"] or 0.0)
         # the caller pickles every item and unpickles every result (one
         # after the other); the workers share the tasks and their own pickling
         est_proc = start + first_call + max(items_left * pickle_s,
@@ -519,7 +541,9 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
                   if task < _config.AUTO_THREAD_PROBE_MIN_TASK else
                   "GIL-bound share not measured (one thread ran the probe), ")
                + (f"pickling {pickle_s * 1e6:.3g} µs and {pickle_b:.0f} B per task"
-                  if pk["picklable"] else pk["error"]))
+                  if pk["picklable"] else pk["error"] if pk["picklable"] is False else
+                  f"processes cannot win (start-up ~{start:.2g} s, at least ~{floor:.3g} s "
+                  "for the rest): pickling not measured"))
         best, note = _decide(est, est_proc, pk["picklable"])
         why += note
         predicted = ", ".join(f"{k} ~{v:.3g} s" for k, v in est.items())
@@ -541,11 +565,14 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
 def _decide(est, est_proc, picklable):
     """``(backend, note)``: the backend of least predicted time ``est``
     (seconds per backend), serial unless another wins by AUTO_MIN_GAIN;
-    threads when processes would win (``est_proc``) but cannot be used."""
+    threads when processes would win (``est_proc``) but cannot be used
+    (``picklable`` False; None: pickling not measured, processes could not
+    win)."""
     best = min(est, key=est.get)
     if est[best] * _config.AUTO_MIN_GAIN > est["serial"]:
         best = "serial"
-    if not picklable and best == "serial" and est_proc * _config.AUTO_MIN_GAIN <= est["serial"]:
+    if picklable is False and best == "serial" and \
+            est_proc * _config.AUTO_MIN_GAIN <= est["serial"]:
         return "threads", "; processes would need pickling: threads instead"
     return best, ""
 
@@ -576,19 +603,40 @@ def _spread_wait(batches, clock, start):
 
 
 def _waits(batches):
-    """Whether the serial batches' tasks mostly waited (I/O, sleep)."""
-    wall = sum(b[1] for b in batches)
-    return cpu_share(wall, sum(b[2] for b in batches),
-                     sum(b[3] for b in batches)) < _config.AUTO_IO_CPU_SHARE
+    """Whether the serial batches' tasks mostly waited (I/O, sleep): in two
+    batches at least, none of them on the CPU for AUTO_IO_CPU_SHARE of
+    its time."""
+    return len(batches) >= 2 and _task_time(batches)[1] < _config.AUTO_IO_CPU_SHARE
+
+
+def _measured(batches, clock_from):
+    """The serial batches a task's time and CPU share are taken from: those
+    the run-queue clock covered (from batch ``clock_from``: before it, a
+    wait for a core would look like a task that waits), else the batches
+    after the first (which paid the first call), else the first."""
+    if clock_from is not None and batches[clock_from:]:
+        return batches[clock_from:]
+    return batches[1:] or batches
 
 
 def _task_time(batches):
-    """Serial seconds per task: from the batches after the first (which
-    paid the first call), else the first; each batch's wall time less the
-    time it waited for a core (but never below its CPU time)."""
-    later = batches[1:] or batches
-    n = sum(b[0] for b in later)
-    return sum(max(b[2], b[1] - b[3]) for b in later) / n if n else None
+    """``(seconds per task, CPU share)`` of the serial tasks of ``batches``
+    (lists ``[tasks, wall, cpu, run-queue wait]``).
+
+    The CPU share is the largest of the batches' (CPU time over the wall
+    time not spent waiting for a core): a task that waits does so in every
+    batch, while a CPU-bound one stalled by what the run-queue clock does
+    not see (time a virtual machine's host took, another thread holding
+    the GIL) still shows its share in the other batches.  The task time is
+    the CPU time per task over that share."""
+    n = sum(b[0] for b in batches)
+    if not n:
+        return None, 1.0
+    share = max(cpu_share(b[1], b[2], b[3]) for b in batches)
+    cpu = sum(b[2] for b in batches)
+    if share > 0 and cpu > 0:
+        return cpu / share / n, share
+    return sum(max(b[2], b[1] - b[3]) for b in batches) / n, share
 
 
 def _rest(it, total, done):
