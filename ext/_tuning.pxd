@@ -38,7 +38,7 @@ cdef extern from *:
     #else
     #define GF_TUNING_LEVEL "baseline"
     #define GF_RESAMPLE_SETS 2
-    #define GF_RESIZE_ROWS 8
+    #define GF_RESIZE_ROWS 16
     #define GF_KDE_ACC_D 4
     #define GF_KDE_ACC_F 8
     #endif

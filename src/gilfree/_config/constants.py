@@ -135,7 +135,7 @@ SIMD_TUNING = {
                  "resample_sets": 2,
                  # resize_rows: image rows the horizontal pass of the
                  # convolution resamplers computes at once (ext/_resize_core.pxi)
-                 "resize_rows": 8},
+                 "resize_rows": 16},
     "avx2": {"kde_acc_f64": 8, "kde_acc_f32": 16,
              "resample_sets": 2, "resize_rows": 16},
     "avx512": {"kde_acc_f64": 16, "kde_acc_f32": 32,
