@@ -31,7 +31,7 @@
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 from libc.math cimport rint, rintf
-from _tuning cimport GF_RESIZE_ROWS
+from _tuning cimport GF_RESIZE_ROWS, GF_RESIZE_U8_BLOCKS
 
 ctypedef fused gf_pix_t:
     uint8_t
@@ -446,7 +446,14 @@ cdef inline void gf_conv_item(const GfConvPlan* p, int step, Py_ssize_t i,
     """Item ``i`` of step ``step`` (``gf_conv_items``): a row block of a
     horizontal step, a row of a vertical one (``acc`` as for the row
     functions: int32 for uint8, double otherwise)."""
+    cdef Py_ssize_t r
     if p.op[step] == GF_OP_H:
+        if gf_pix_t is uint8_t:
+            if not GF_RESIZE_U8_BLOCKS:
+                for r in range(i * GF_RESIZE_ROWS,
+                               min((i + 1) * GF_RESIZE_ROWS, p.rows[step])):
+                    gf_conv_u8_row(p, step, r, img, tmp, out, <int32_t*> acc)
+                return
         gf_hblock(p, step, i, img, tmp, out, blk)
     elif gf_pix_t is uint8_t:
         gf_conv_u8_row(p, step, i, img, tmp, out, <int32_t*> acc)

@@ -18,6 +18,9 @@
 #     resamplers computes at once (ext/_resize_core.pxi): each tap is then
 #     one multiply-add over this many rows (int32 or float64 lanes), and a
 #     block of rows x W samples stays in cache.
+# GF_RESIZE_U8_BLOCKS: 1 when the 8-bit horizontal pass goes by such blocks
+#     too, 0 when it goes row by row (GCC leaves the blocked 8-bit loop
+#     scalar below AVX-512, where the row loop is faster).
 
 cdef extern from *:
     """
@@ -27,18 +30,21 @@ cdef extern from *:
     #define GF_TUNING_LEVEL "avx512"
     #define GF_RESAMPLE_SETS 4
     #define GF_RESIZE_ROWS 16
+    #define GF_RESIZE_U8_BLOCKS 1
     #define GF_KDE_ACC_D 16
     #define GF_KDE_ACC_F 32
     #elif defined(__AVX2__)
     #define GF_TUNING_LEVEL "avx2"
     #define GF_RESAMPLE_SETS 2
     #define GF_RESIZE_ROWS 16
+    #define GF_RESIZE_U8_BLOCKS 0
     #define GF_KDE_ACC_D 8
     #define GF_KDE_ACC_F 16
     #else
     #define GF_TUNING_LEVEL "baseline"
     #define GF_RESAMPLE_SETS 2
     #define GF_RESIZE_ROWS 16
+    #define GF_RESIZE_U8_BLOCKS 0
     #define GF_KDE_ACC_D 4
     #define GF_KDE_ACC_F 8
     #endif
@@ -48,3 +54,4 @@ cdef extern from *:
     int GF_KDE_ACC_F
     int GF_RESAMPLE_SETS
     enum: GF_RESIZE_ROWS
+    int GF_RESIZE_U8_BLOCKS

@@ -19,7 +19,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 from libc.stdlib cimport free, malloc
 
 from _openmp cimport gf_note_team, gf_openmp_enabled
-from _tuning cimport GF_RESIZE_ROWS, GF_TUNING_LEVEL
+from _tuning cimport GF_RESIZE_ROWS, GF_RESIZE_U8_BLOCKS, GF_TUNING_LEVEL
 include "_omp_probe.pxi"
 
 import numpy as np
@@ -84,7 +84,8 @@ ctypedef fused probe_pix_t:
 
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 #: this build's per-variant tuning (must equal gilfree._config.SIMD_TUNING)
-TUNING = {"level": (<bytes>GF_TUNING_LEVEL).decode(), "resize_rows": GF_RESIZE_ROWS}
+TUNING = {"level": (<bytes>GF_TUNING_LEVEL).decode(), "resize_rows": GF_RESIZE_ROWS,
+          "resize_u8_blocks": GF_RESIZE_U8_BLOCKS}
 OPENMP = bool(gf_openmp_enabled())
 
 

@@ -134,12 +134,14 @@ SIMD_TUNING = {
                  # resample_poly's inner product (ext/resample.pyx)
                  "resample_sets": 2,
                  # resize_rows: image rows the horizontal pass of the
-                 # convolution resamplers computes at once (ext/_resize_core.pxi)
-                 "resize_rows": 16},
+                 # convolution resamplers computes at once (ext/_resize_core.pxi);
+                 # resize_u8_blocks: 1 if the 8-bit one goes by such blocks too
+                 # (else row by row)
+                 "resize_rows": 16, "resize_u8_blocks": 0},
     "avx2": {"kde_acc_f64": 8, "kde_acc_f32": 16,
-             "resample_sets": 2, "resize_rows": 16},
+             "resample_sets": 2, "resize_rows": 16, "resize_u8_blocks": 0},
     "avx512": {"kde_acc_f64": 16, "kde_acc_f32": 32,
-               "resample_sets": 4, "resize_rows": 16},
+               "resample_sets": 4, "resize_rows": 16, "resize_u8_blocks": 1},
 }
 
 # --------------------------------------------------------------------------
