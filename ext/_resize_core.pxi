@@ -449,7 +449,7 @@ cdef inline void gf_conv_item(const GfConvPlan* p, int step, Py_ssize_t i,
     cdef Py_ssize_t r
     if p.op[step] == GF_OP_H:
         if gf_pix_t is uint8_t:
-            if not GF_RESIZE_U8_BLOCKS:
+            if GF_RESIZE_U8_BLOCKS == 0:
                 for r in range(i * GF_RESIZE_ROWS,
                                min((i + 1) * GF_RESIZE_ROWS, p.rows[step])):
                     gf_conv_u8_row(p, step, r, img, tmp, out, <int32_t*> acc)

@@ -54,4 +54,4 @@ cdef extern from *:
     int GF_KDE_ACC_F
     int GF_RESAMPLE_SETS
     enum: GF_RESIZE_ROWS
-    int GF_RESIZE_U8_BLOCKS
+    enum: GF_RESIZE_U8_BLOCKS
