@@ -15,7 +15,10 @@
 #   thread doing a whole image).  Scratch: ``tmp`` of ``plan.tmp_len``
 #   elements (shared by the threads working on one image) and a per-thread
 #   accumulator row of ``plan.acc_len`` elements (int32 for uint8, double
-#   otherwise).
+#   otherwise).  ``gf_conv_item`` is the faster form for whole images: the
+#   horizontal steps go by blocks of ``GF_RESIZE_ROWS`` rows (``gf_hblock``,
+#   with a per-thread block buffer of ``gf_hblock_len(plan)`` pixels), and
+#   ``gf_conv_items(plan, step)`` says how many items a step has.
 # - Pillow's NEAREST: ``gf_nearest_row``.
 # - OpenCV's INTER_AREA: ``gf_area_fast_row`` (integer factors, per-thread
 #   accumulator of ``W * C`` int64 or double) and ``gf_area_tab_row``
@@ -28,6 +31,7 @@
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 from libc.math cimport rint, rintf
+from _tuning cimport GF_RESIZE_ROWS, GF_RESIZE_U8_BLOCKS
 
 ctypedef fused gf_pix_t:
     uint8_t
@@ -304,6 +308,159 @@ cdef inline void gf_conv_f_row(const GfConvPlan* p, int step, Py_ssize_t r,
                   rl, d + r * rl, p.yb[2 * r + 1], p.yk_f + r * p.ky, acc)
 
 
+# ------------------------------------------ horizontal pass by row blocks ----
+#
+# The horizontal pass of one row is a set of short dot products (one per
+# output, ending in a sum across the vector).  Taken GF_RESIZE_ROWS rows at a
+# time and transposed into ``blk`` (blk[j * R + r] = row r's sample j), each
+# tap becomes one multiply-add of a contiguous vector of R samples into R
+# sums that stay in registers.  Every lane runs the same operations in the
+# same order as the row loops above (integer sums for uint8, float64 sums in
+# tap order otherwise), so the results are the same bit for bit.
+
+cdef extern from *:
+    """
+    #include <string.h>
+    #if defined(__SSE2__) || defined(_M_X64)
+    #include <emmintrin.h>
+    /* rows s[0 .. 16) (row length rl) into b[j * 16 + r]: 16 x 16 bytes at a
+       time by four rounds of byte interleaves; the columns past the last
+       multiple of 16 are left to the caller */
+    static inline Py_ssize_t gf_transpose16_u8(const uint8_t* s, Py_ssize_t rl,
+                                               uint8_t* b) {
+        Py_ssize_t j;
+        int r, k, round;
+        for (j = 0; j + 16 <= rl; j += 16) {
+            __m128i a[16], t[16];
+            for (r = 0; r < 16; r++) a[r] = _mm_loadu_si128((const __m128i*)(s + r * rl + j));
+            for (round = 0; round < 4; round++) {
+                for (k = 0; k < 8; k++) {
+                    t[2 * k] = _mm_unpacklo_epi8(a[k], a[k + 8]);
+                    t[2 * k + 1] = _mm_unpackhi_epi8(a[k], a[k + 8]);
+                }
+                memcpy(a, t, sizeof a);
+            }
+            for (r = 0; r < 16; r++) _mm_storeu_si128((__m128i*)(b + (j + r) * 16), a[r]);
+        }
+        return j;
+    }
+    /* the same for float: 4 x 4 blocks */
+    static inline Py_ssize_t gf_transpose16_f32(const float* s, Py_ssize_t rl, float* b) {
+        Py_ssize_t j;
+        int q;
+        for (j = 0; j + 4 <= rl; j += 4) {
+            for (q = 0; q < 16; q += 4) {
+                __m128 r0 = _mm_loadu_ps(s + q * rl + j), r1 = _mm_loadu_ps(s + (q + 1) * rl + j);
+                __m128 r2 = _mm_loadu_ps(s + (q + 2) * rl + j), r3 = _mm_loadu_ps(s + (q + 3) * rl + j);
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                _mm_storeu_ps(b + j * 16 + q, r0);
+                _mm_storeu_ps(b + (j + 1) * 16 + q, r1);
+                _mm_storeu_ps(b + (j + 2) * 16 + q, r2);
+                _mm_storeu_ps(b + (j + 3) * 16 + q, r3);
+            }
+        }
+        return j;
+    }
+    #else
+    static inline Py_ssize_t gf_transpose16_u8(const uint8_t* s, Py_ssize_t rl, uint8_t* b) {
+        (void)s; (void)rl; (void)b; return 0;
+    }
+    static inline Py_ssize_t gf_transpose16_f32(const float* s, Py_ssize_t rl, float* b) {
+        (void)s; (void)rl; (void)b; return 0;
+    }
+    #endif
+    """
+    Py_ssize_t gf_transpose16_u8(const uint8_t* s, Py_ssize_t rl, uint8_t* b) noexcept nogil
+    Py_ssize_t gf_transpose16_f32(const float* s, Py_ssize_t rl, float* b) noexcept nogil
+
+
+cdef inline Py_ssize_t gf_hblock_len(const GfConvPlan* p) noexcept nogil:
+    """Elements of the per-thread block buffer of ``gf_hblock``."""
+    return p.W * p.C * GF_RESIZE_ROWS
+
+
+cdef inline Py_ssize_t gf_conv_items(const GfConvPlan* p, int step) noexcept nogil:
+    """Work items of step ``step`` for ``gf_conv_item``: row blocks of a
+    horizontal step, rows of a vertical one."""
+    if p.op[step] == GF_OP_H:
+        return (p.rows[step] + GF_RESIZE_ROWS - 1) // GF_RESIZE_ROWS
+    return p.rows[step]
+
+
+cdef inline void gf_hblock(const GfConvPlan* p, int step, Py_ssize_t b,
+                           const gf_pix_t* img, gf_pix_t* tmp, gf_pix_t* out,
+                           gf_pix_t* blk) noexcept nogil:
+    """Rows ``b * R`` to ``b * R + R - 1`` (R = GF_RESIZE_ROWS, fewer in the
+    last block) of horizontal step ``step``."""
+    cdef const gf_pix_t* s = img if p.src[step] == GF_FROM_IMAGE else tmp
+    cdef gf_pix_t* d = out if p.dst[step] == GF_TO_OUT else tmp
+    cdef Py_ssize_t C = p.C, ow = p.ow, rl = p.W * p.C, orl = p.ow * p.C
+    cdef Py_ssize_t r0 = b * GF_RESIZE_ROWS
+    cdef Py_ssize_t nr = min(<Py_ssize_t>GF_RESIZE_ROWS, p.rows[step] - r0)
+    cdef Py_ssize_t j, r, x, c, t, n
+    cdef const gf_pix_t* col
+    cdef int32_t ai[GF_RESIZE_ROWS]
+    cdef double af[GF_RESIZE_ROWS]
+    cdef int32_t wi
+    cdef double wf
+    s = s + (r0 + p.hrow0[step]) * rl
+    d = d + r0 * orl
+    j = 0
+    if nr == 16 and GF_RESIZE_ROWS == 16:
+        if gf_pix_t is uint8_t:
+            j = gf_transpose16_u8(s, rl, blk)
+        elif gf_pix_t is float:
+            j = gf_transpose16_f32(s, rl, blk)
+    for j in range(j, rl):
+        for r in range(nr):
+            blk[j * GF_RESIZE_ROWS + r] = s[r * rl + j]
+        for r in range(nr, GF_RESIZE_ROWS):   # a short last block: defined lanes
+            blk[j * GF_RESIZE_ROWS + r] = 0
+    for x in range(ow):
+        n = p.xb[2 * x + 1]
+        for c in range(C):
+            col = blk + (p.xb[2 * x] * C + c) * GF_RESIZE_ROWS
+            if gf_pix_t is uint8_t:
+                for r in range(GF_RESIZE_ROWS):
+                    ai[r] = GF_HALF
+                for t in range(n):
+                    wi = p.xk_i[x * p.kx + t]
+                    for r in range(GF_RESIZE_ROWS):
+                        ai[r] = ai[r] + col[t * C * GF_RESIZE_ROWS + r] * wi
+                for r in range(nr):
+                    d[r * orl + x * C + c] = gf_clip8(ai[r])
+            else:
+                for r in range(GF_RESIZE_ROWS):
+                    af[r] = 0.0
+                for t in range(n):
+                    wf = p.xk_f[x * p.kx + t]
+                    for r in range(GF_RESIZE_ROWS):
+                        af[r] = af[r] + col[t * C * GF_RESIZE_ROWS + r] * wf
+                for r in range(nr):
+                    d[r * orl + x * C + c] = gf_store(af[r], d)
+
+
+cdef inline void gf_conv_item(const GfConvPlan* p, int step, Py_ssize_t i,
+                              const gf_pix_t* img, gf_pix_t* tmp, gf_pix_t* out,
+                              void* acc, gf_pix_t* blk) noexcept nogil:
+    """Item ``i`` of step ``step`` (``gf_conv_items``): a row block of a
+    horizontal step, a row of a vertical one (``acc`` as for the row
+    functions: int32 for uint8, double otherwise)."""
+    cdef Py_ssize_t r
+    if p.op[step] == GF_OP_H:
+        if gf_pix_t is uint8_t:
+            if GF_RESIZE_U8_BLOCKS == 0:
+                for r in range(i * GF_RESIZE_ROWS,
+                               min((i + 1) * GF_RESIZE_ROWS, p.rows[step])):
+                    gf_conv_u8_row(p, step, r, img, tmp, out, <int32_t*> acc)
+                return
+        gf_hblock(p, step, i, img, tmp, out, blk)
+    elif gf_pix_t is uint8_t:
+        gf_conv_u8_row(p, step, i, img, tmp, out, <int32_t*> acc)
+    else:
+        gf_conv_f_row(p, step, i, img, tmp, out, <double*> acc)
+
+
 # -------------------------------------------------------------- nearest ----
 
 cdef inline void gf_nearest_row(const gf_pix_t* s, gf_pix_t* d, Py_ssize_t C, Py_ssize_t ow,
@@ -321,36 +478,50 @@ cdef inline void gf_nearest_row(const gf_pix_t* s, gf_pix_t* d, Py_ssize_t C, Py
 
 # ----------------------------------------------------------------- area ----
 
-cdef inline void gf_area_fast_row(const gf_pix_t* s, Py_ssize_t W, Py_ssize_t C,
-                                  Py_ssize_t ow, Py_ssize_t kx, Py_ssize_t ky,
-                                  int addhalf, gf_pix_t* d, int64_t* iacc,
-                                  double* facc) noexcept nogil:
-    """One output row of an integer-factor block mean: ``s`` is the first of
-    the ky input rows.  Integer dtypes use ``iacc`` (W*C int64), floats
-    ``facc`` (W*C double)."""
-    cdef Py_ssize_t rl = W * C, j, t, x, b, c
-    cdef int64_t isum
-    cdef double fsum
+ctypedef fused gf_sum_t:
+    int32_t
+    int64_t
+    double
+
+cdef enum:
+    GF_AREA_OUTS = 8    # outputs whose box sums the area kernel forms at once
+
+
+cdef inline void gf_area_fast_sums(const gf_pix_t* s, Py_ssize_t W, Py_ssize_t C,
+                                   Py_ssize_t ow, Py_ssize_t kx, Py_ssize_t ky, int addhalf,
+                                   gf_pix_t* d, gf_sum_t* acc) noexcept nogil:
+    """``gf_area_fast_row`` with row sums of type ``gf_sum_t``: the ky rows
+    are added into a row of sums (a streaming loop), then each output adds
+    its kx sums, GF_AREA_OUTS outputs at a time so that their additions
+    overlap (each in the same order as one at a time)."""
+    cdef Py_ssize_t rl = W * C, j, t, x, xc, x0, m, b, c
+    cdef gf_sum_t hs[GF_AREA_OUTS]
     cdef float fscale = (<float>1.0) / <float>(kx * ky)
     cdef double dscale = 1.0 / <double>(kx * ky)
     cdef const gf_pix_t* row
     cdef float v
-    if gf_pix_t is uint8_t or gf_pix_t is uint16_t:
+    for j in range(rl):
+        acc[j] = <gf_sum_t>s[j]
+    for t in range(1, ky):
+        row = s + t * rl
         for j in range(rl):
-            iacc[j] = s[j]
-        for t in range(1, ky):
-            row = s + t * rl
-            for j in range(rl):
-                iacc[j] = iacc[j] + row[j]
-        for x in range(ow):
-            for c in range(C):
-                isum = 0
-                for b in range(kx):
-                    isum = isum + iacc[(x * kx + b) * C + c]
-                if addhalf:
-                    d[x * C + c] = <gf_pix_t>((isum + 2) >> 2)
+            acc[j] = acc[j] + <gf_sum_t>row[j]
+    for xc in range((ow + GF_AREA_OUTS - 1) // GF_AREA_OUTS):
+        x0 = xc * GF_AREA_OUTS
+        m = min(<Py_ssize_t>GF_AREA_OUTS, ow - x0)
+        for c in range(C):
+            for x in range(GF_AREA_OUTS):
+                hs[x] = 0
+            for b in range(kx):
+                for x in range(m):
+                    hs[x] = hs[x] + acc[((x0 + x) * kx + b) * C + c]
+            for x in range(m):
+                if gf_sum_t is double:
+                    d[(x0 + x) * C + c] = <gf_pix_t>(hs[x] * dscale)
+                elif addhalf:
+                    d[(x0 + x) * C + c] = <gf_pix_t>((<int64_t>hs[x] + 2) >> 2)
                 else:
-                    v = rintf(<float>isum * fscale)
+                    v = rintf(<float>hs[x] * fscale)
                     if v < 0:
                         v = 0
                     if gf_pix_t is uint8_t:
@@ -359,20 +530,24 @@ cdef inline void gf_area_fast_row(const gf_pix_t* s, Py_ssize_t W, Py_ssize_t C,
                     else:
                         if v > 65535:
                             v = 65535
-                    d[x * C + c] = <gf_pix_t>v
+                    d[(x0 + x) * C + c] = <gf_pix_t>v
+
+
+cdef inline void gf_area_fast_row(const gf_pix_t* s, Py_ssize_t W, Py_ssize_t C,
+                                  Py_ssize_t ow, Py_ssize_t kx, Py_ssize_t ky,
+                                  int addhalf, gf_pix_t* d, int64_t* iacc,
+                                  double* facc) noexcept nogil:
+    """One output row of an integer-factor block mean: ``s`` is the first of
+    the ky input rows.  Integer dtypes use ``iacc`` (W*C int64; int32 sums
+    when a block's sum fits), floats ``facc`` (W*C double)."""
+    cdef int64_t vmax = 255 if gf_pix_t is uint8_t else 65535
+    if gf_pix_t is uint8_t or gf_pix_t is uint16_t:
+        if kx * ky * vmax < 2147483647:
+            gf_area_fast_sums(s, W, C, ow, kx, ky, addhalf, d, <int32_t*> iacc)
+        else:
+            gf_area_fast_sums(s, W, C, ow, kx, ky, addhalf, d, iacc)
     else:
-        for j in range(rl):
-            facc[j] = s[j]
-        for t in range(1, ky):
-            row = s + t * rl
-            for j in range(rl):
-                facc[j] = facc[j] + row[j]
-        for x in range(ow):
-            for c in range(C):
-                fsum = 0.0
-                for b in range(kx):
-                    fsum = fsum + facc[(x * kx + b) * C + c]
-                d[x * C + c] = <gf_pix_t>(fsum * dscale)
+        gf_area_fast_sums(s, W, C, ow, kx, ky, addhalf, d, facc)
 
 
 cdef inline void gf_area_tab_row(const gf_pix_t* img, Py_ssize_t W, Py_ssize_t C,

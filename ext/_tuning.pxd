@@ -14,6 +14,13 @@
 #     divide GF_KDE_LANES (the padding multiple of the sample count).
 # GF_RESAMPLE_SETS: interleaved sets of partial sums in resample_poly's inner
 #     product (ext/resample.pyx): 2, 4 or 8.
+# GF_RESIZE_ROWS: image rows the horizontal pass of the convolution
+#     resamplers computes at once (ext/_resize_core.pxi): each tap is then
+#     one multiply-add over this many rows (int32 or float64 lanes), and a
+#     block of rows x W samples stays in cache.
+# GF_RESIZE_U8_BLOCKS: 1 when the 8-bit horizontal pass goes by such blocks
+#     too, 0 when it goes row by row (GCC leaves the blocked 8-bit loop
+#     scalar below AVX-512, where the row loop is faster).
 
 cdef extern from *:
     """
@@ -22,16 +29,22 @@ cdef extern from *:
     #elif defined(__AVX512F__)
     #define GF_TUNING_LEVEL "avx512"
     #define GF_RESAMPLE_SETS 4
+    #define GF_RESIZE_ROWS 16
+    #define GF_RESIZE_U8_BLOCKS 1
     #define GF_KDE_ACC_D 16
     #define GF_KDE_ACC_F 32
     #elif defined(__AVX2__)
     #define GF_TUNING_LEVEL "avx2"
     #define GF_RESAMPLE_SETS 2
+    #define GF_RESIZE_ROWS 16
+    #define GF_RESIZE_U8_BLOCKS 0
     #define GF_KDE_ACC_D 8
     #define GF_KDE_ACC_F 16
     #else
     #define GF_TUNING_LEVEL "baseline"
     #define GF_RESAMPLE_SETS 2
+    #define GF_RESIZE_ROWS 16
+    #define GF_RESIZE_U8_BLOCKS 0
     #define GF_KDE_ACC_D 4
     #define GF_KDE_ACC_F 8
     #endif
@@ -40,3 +53,5 @@ cdef extern from *:
     int GF_KDE_ACC_D
     int GF_KDE_ACC_F
     int GF_RESAMPLE_SETS
+    enum: GF_RESIZE_ROWS
+    enum: GF_RESIZE_U8_BLOCKS

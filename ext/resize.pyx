@@ -19,6 +19,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 from libc.stdlib cimport free, malloc
 
 from _openmp cimport gf_note_team, gf_openmp_enabled
+from _tuning cimport GF_RESIZE_ROWS, GF_RESIZE_U8_BLOCKS, GF_TUNING_LEVEL
 include "_omp_probe.pxi"
 
 import numpy as np
@@ -82,17 +83,10 @@ ctypedef fused probe_pix_t:
     float
 
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
+#: this build's per-variant tuning (must equal gilfree._config.SIMD_TUNING)
+TUNING = {"level": (<bytes>GF_TUNING_LEVEL).decode(), "resize_rows": GF_RESIZE_ROWS,
+          "resize_u8_blocks": GF_RESIZE_U8_BLOCKS}
 OPENMP = bool(gf_openmp_enabled())
-
-
-cdef inline void _conv_row(const GfConvPlan* p, int step, Py_ssize_t r, const gf_pix_t* img,
-                           gf_pix_t* tmp, gf_pix_t* out, void* acc) noexcept nogil:
-    """Row ``r`` of step ``step``: the 8-bit loops (int32 accumulators) or
-    the float64 ones, by pixel type."""
-    if gf_pix_t is uint8_t:
-        gf_conv_u8_row(p, step, r, img, tmp, out, <int32_t*> acc)
-    else:
-        gf_conv_f_row(p, step, r, img, tmp, out, <double*> acc)
 
 
 def conv(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
@@ -108,6 +102,7 @@ def conv(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
     cdef Py_ssize_t n, r
     cdef int step
     cdef gf_pix_t* tmp
+    cdef gf_pix_t* blk
     cdef void* acc
     cdef int failed = 0
     cdef int* failed_flag = &failed
@@ -135,15 +130,18 @@ def conv(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
             gf_note_team()  # thread-count probe (_openmp.pxd)
             tmp = <gf_pix_t*> malloc(sizeof(gf_pix_t) * (plan.tmp_len + 1))
             acc = malloc(acc_size * plan.acc_len)
-            if tmp == NULL or acc == NULL:
+            blk = <gf_pix_t*> malloc(sizeof(gf_pix_t) * gf_hblock_len(&plan))
+            if tmp == NULL or acc == NULL or blk == NULL:
                 failed_flag[0] = 1
             else:
                 for n in prange(N, schedule="dynamic"):
                     for step in range(plan.nsteps):
-                        for r in range(plan.rows[step]):
-                            _conv_row(&plan, step, r, sp + n * isz, tmp, op + n * osz, acc)
+                        for r in range(gf_conv_items(&plan, step)):
+                            gf_conv_item(&plan, step, r, sp + n * isz, tmp, op + n * osz, acc,
+                                         blk)
             free(tmp)
             free(acc)
+            free(blk)
     else:
         tmp = <gf_pix_t*> malloc(sizeof(gf_pix_t) * (plan.tmp_len + 1))
         if tmp == NULL:
@@ -152,15 +150,18 @@ def conv(const gf_pix_t[:, :, :, ::1] src, gf_pix_t[:, :, :, ::1] out,
             with nogil, parallel(num_threads=n_threads):
                 gf_note_team()  # thread-count probe (_openmp.pxd)
                 acc = malloc(acc_size * plan.acc_len)
-                if acc == NULL:
+                blk = <gf_pix_t*> malloc(sizeof(gf_pix_t) * gf_hblock_len(&plan))
+                if acc == NULL or blk == NULL:
                     failed_flag[0] = 1
                 else:
-                    for r in prange(plan.rows[0], schedule="static"):
-                        _conv_row(&plan, 0, r, sp + n * isz, tmp, op + n * osz, acc)
+                    for r in prange(gf_conv_items(&plan, 0), schedule="static"):
+                        gf_conv_item(&plan, 0, r, sp + n * isz, tmp, op + n * osz, acc, blk)
                     if plan.nsteps == 2:
-                        for r in prange(plan.rows[1], schedule="static"):
-                            _conv_row(&plan, 1, r, sp + n * isz, tmp, op + n * osz, acc)
+                        for r in prange(gf_conv_items(&plan, 1), schedule="static"):
+                            gf_conv_item(&plan, 1, r, sp + n * isz, tmp, op + n * osz, acc,
+                                         blk)
                 free(acc)
+                free(blk)
         free(tmp)
     if failed:
         raise MemoryError("resize: could not allocate a thread's work buffer")

@@ -132,11 +132,16 @@ SIMD_TUNING = {
     "baseline": {"kde_acc_f64": 4, "kde_acc_f32": 8,
                  # resample_sets: interleaved sets of channel sums in
                  # resample_poly's inner product (ext/resample.pyx)
-                 "resample_sets": 2},
+                 "resample_sets": 2,
+                 # resize_rows: image rows the horizontal pass of the
+                 # convolution resamplers computes at once (ext/_resize_core.pxi);
+                 # resize_u8_blocks: 1 if the 8-bit one goes by such blocks too
+                 # (else row by row)
+                 "resize_rows": 16, "resize_u8_blocks": 0},
     "avx2": {"kde_acc_f64": 8, "kde_acc_f32": 16,
-             "resample_sets": 2},
+             "resample_sets": 2, "resize_rows": 16, "resize_u8_blocks": 0},
     "avx512": {"kde_acc_f64": 16, "kde_acc_f32": 32,
-               "resample_sets": 4},
+               "resample_sets": 4, "resize_rows": 16, "resize_u8_blocks": 1},
 }
 
 # --------------------------------------------------------------------------
