@@ -11,9 +11,7 @@ import numpy as np
 from ._errors import add_note, unpicklable_error
 from ._segments import MapSegments, check_picklable
 
-# --------------------------------------------------------------------------
-# Read-ahead in bytes
-# --------------------------------------------------------------------------
+# -- Read-ahead in bytes -----------------------------------------------------
 
 #: types whose items hold no array (the fast path of the read-ahead count)
 _PLAIN = frozenset({int, float, complex, bool, type(None), str, bytes})
@@ -112,9 +110,7 @@ class _Ahead:
         self.nbytes = 0
 
 
-# --------------------------------------------------------------------------
-# Ctrl-C and exit
-# --------------------------------------------------------------------------
+# -- Ctrl-C and exit ---------------------------------------------------------
 
 
 class _SigintWatch:

@@ -42,9 +42,7 @@ class SharedMemoryIdentityError(PermissionError):
     reading or unpickling anything from it."""
 
 
-# --------------------------------------------------------------------------
-# Worker-side state
-# --------------------------------------------------------------------------
+# -- Worker-side state -------------------------------------------------------
 
 _maps = {}  # map token -> _MapState
 _cache = {}  # buffer token -> _Mapping (what this worker has mapped)

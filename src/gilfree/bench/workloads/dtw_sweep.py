@@ -27,7 +27,7 @@ import numpy as np
 
 from ... import dtw
 from ..._reference import dtw_data as dd
-from .._core import Approach, Workload, register
+from .._core import Approach, Workload, engine_approaches, register
 from .._pools import process_map
 
 GRID = {"max_cost": [2, 3, 4, 5], "template__use_cols": [("gyr_ml",), ("gyr_ml", "gyr_si")]}
@@ -154,10 +154,8 @@ class DtwSweep(Workload):
                     out.append(Approach("gaitmap processes", "competitor", p,
                                         lambda tasks=tasks, p=p: process_map(gaitmap_point,
                                                                              tasks, p)))
-        for engine in ("numba", "cython"):
-            for p in workers:
-                out.append(Approach(f"gilfree sweep ({engine})", engine, p,
-                                    lambda e=engine, p=p: sweep(rec, tpl, e, p)))
+        out += engine_approaches(
+            lambda e, p: sweep(rec, tpl, e, p), workers, name="gilfree sweep ({})")
         return out
 
     def same(self, result, reference):
