@@ -72,13 +72,7 @@ import numpy as np
 from .. import _config
 from .._compat import linux
 from .._memory import address_span
-from ._attach import (
-    _SHM_DIR,
-    SEGMENT_PREFIX,
-    TOKEN_BYTES,
-    TRANSPORT_ENV,
-    _posixshmem,
-)
+from ._attach import _SHM_DIR, SEGMENT_PREFIX, TOKEN_BYTES, TRANSPORT_ENV, _posixshmem
 
 __all__ = ["SharedArray", "shared"]
 

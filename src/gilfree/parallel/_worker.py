@@ -638,10 +638,7 @@ def pack_outcome(results, failure):
     packed = None
     if failure is not None:
         pos, kind, exc, attempt = failure
-        tb = exc_blob = None
-        if exc is not None:
-            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            exc_blob = pack_exception(exc, tb, cloudpickle.dumps)
+        exc_blob, tb = (None, None) if exc is None else _pack_error(exc)
         packed = (pos, kind, exc_blob, tb, attempt)
     try:
         blob = pickle.dumps(results, protocol=5)
