@@ -89,7 +89,6 @@ class ParzenSeed(Workload):
             lambda e, p: gilfree.parzen_counts(x, q, h, engine=e, n_threads=p)[0], workers)
         return out
 
-
     def dask_approaches(self, data, client, workers):
         from ... import distributed as gd
 
