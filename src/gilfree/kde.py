@@ -445,7 +445,7 @@ class gaussian_kde(GaussianKdeBandwidth, GaussianKdeIntegrals):  # noqa: N801 - 
                  engine="auto", n_threads=None):
         self._dtype = _check_dtype(dtype)
         _config.resolve_engine("kde", engine)
-    _config.resolve_n_threads(n_threads)
+        _config.resolve_n_threads(n_threads)
         self._engine = engine
         self._n_threads = n_threads
         raw = np.asarray(dataset)

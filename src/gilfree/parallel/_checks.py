@@ -175,9 +175,6 @@ def _length(iterable):
         return None
 
 
-# -- Unpicklable objects: say which one --------------------------------------
-
-
 # -- Auto chunking -----------------------------------------------------------
 
 

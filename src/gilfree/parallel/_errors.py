@@ -146,11 +146,8 @@ def describe_exitcode(code):
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        extra = ""
-        if -code == signal.SIGKILL:
-            extra = ", e.g. by the out-of-memory killer"
-        elif -code == signal.SIGSEGV:
-            extra = ", a segmentation fault"
+        extra = {signal.SIGKILL: ", e.g. by the out-of-memory killer",
+                 signal.SIGSEGV: ", a segmentation fault"}.get(-code, "")
         return f"{name} (exit code {code}{extra})"
     return f"exit code {code}"
 
