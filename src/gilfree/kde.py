@@ -83,6 +83,11 @@ def _check_kernel(kernel):
     return kernel
 
 
+def _check_engine_threads(engine, n_threads):
+    _config.resolve_engine("kde", engine)
+    _config.resolve_n_threads(n_threads)
+
+
 # -- running an engine -------------------------------------------------------
 
 
@@ -333,8 +338,7 @@ def kde(samples, points, bandwidth, *, kernel="gaussian", weights=None, log=Fals
     """
     kernel = _check_kernel(kernel)
     dt = _check_dtype(dtype)
-    _config.resolve_engine("kde", engine)
-    _config.resolve_n_threads(n_threads)
+    _check_engine_threads(engine, n_threads)
     x = as_points_matrix(samples, "samples")
     n, d = x.shape
     q = _as_points(points, d)
@@ -444,8 +448,7 @@ class gaussian_kde(GaussianKdeBandwidth, GaussianKdeIntegrals):  # noqa: N801 - 
     def __init__(self, dataset, bw_method=None, weights=None, *, dtype=np.float64,
                  engine="auto", n_threads=None):
         self._dtype = _check_dtype(dtype)
-        _config.resolve_engine("kde", engine)
-        _config.resolve_n_threads(n_threads)
+        _check_engine_threads(engine, n_threads)
         self._engine = engine
         self._n_threads = n_threads
         raw = np.asarray(dataset)
