@@ -21,12 +21,11 @@ stretch, amplitude and noise), a 200-sample 3-axis template, and the grid
 Results are the 8 ``matches_start_end_`` arrays, compared exactly.
 """
 
-import itertools
-
 import numpy as np
 
 from ... import dtw
 from ..._reference import dtw_data as dd
+from ...parallel._sweep import expand_grid
 from .._core import Approach, Workload, engine_approaches, register
 from .._pools import process_map
 
@@ -35,8 +34,7 @@ GRID = {"max_cost": [2, 3, 4, 5], "template__use_cols": [("gyr_ml",), ("gyr_ml",
 
 def grid_points():
     """The grid in ParameterGrid order (keys sorted, last varies fastest)."""
-    keys = sorted(GRID)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(GRID[k] for k in keys))]
+    return expand_grid(GRID)
 
 
 def make_data(n, seed=2026):
