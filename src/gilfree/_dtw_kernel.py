@@ -144,9 +144,7 @@ def _trace_paths(dirs, M, block_cols, ends, engine, n_threads):
     return flat, offsets
 
 
-# --------------------------------------------------------------------------
-# Post-processing (gaitmap BarthDtw semantics)
-# --------------------------------------------------------------------------
+# -- Post-processing (gaitmap BarthDtw semantics) ----------------------------
 
 
 def _local_minima(cost):
@@ -198,9 +196,7 @@ def _snap_to_min(x, matches, win_samples):
     return snapped.reshape(matches.shape)
 
 
-# --------------------------------------------------------------------------
-# One distinct cost matrix
-# --------------------------------------------------------------------------
+# -- One distinct cost matrix ------------------------------------------------
 
 
 class _CostData:

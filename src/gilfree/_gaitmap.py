@@ -37,9 +37,7 @@ __all__ = [
 FIND_MATCHES_METHODS = ("find_peaks", "min_under_thres")
 
 
-# --------------------------------------------------------------------------
-# templates
-# --------------------------------------------------------------------------
+# -- templates ---------------------------------------------------------------
 
 
 def is_gaitmap_template(obj):
@@ -50,10 +48,8 @@ def is_gaitmap_template(obj):
 
 def _fixed_transform(scaling):
     """(scale, offset) of a gaitmap scaler that is a fixed affine map."""
-    if scaling is None:
-        return 1.0, 0.0
     name = type(scaling).__name__
-    if name == "IdentityTransformer":
+    if scaling is None or name == "IdentityTransformer":
         return 1.0, 0.0
     if name == "FixedScaler" and hasattr(scaling, "scale") and hasattr(scaling, "offset"):
         return scaling.scale, scaling.offset
@@ -124,9 +120,7 @@ def default_template_kwargs():
     return kwargs
 
 
-# --------------------------------------------------------------------------
-# keywords
-# --------------------------------------------------------------------------
+# -- keywords ----------------------------------------------------------------
 
 
 def check_gaitmap_keywords(est):
@@ -165,9 +159,7 @@ def match_ends_min_under_threshold(cost_function, max_cost):
     return pos[at_min[first]].astype(np.int64)
 
 
-# --------------------------------------------------------------------------
-# multi-sensor datasets and results
-# --------------------------------------------------------------------------
+# -- multi-sensor datasets and results ---------------------------------------
 
 
 def is_multi_sensor(data):
@@ -182,12 +174,8 @@ def sensor_items(data, template):
     """``[(sensor, sensor's data, sensor's template)]`` as gaitmap pairs
     them: a dict of templates applies each to its sensor (other sensors are
     ignored), one template applies to every sensor."""
-    if isinstance(data, dict):
-        sensors = list(data.keys())
-        get = data.__getitem__
-    else:
-        sensors = list(data.columns.unique(level=0))
-        get = data.__getitem__
+    sensors = list(data.keys()) if isinstance(data, dict) else list(data.columns.unique(level=0))
+    get = data.__getitem__
     if not sensors:
         raise ValueError("the multi-sensor dataset contains no sensors")
     if isinstance(template, dict):

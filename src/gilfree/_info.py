@@ -63,7 +63,6 @@ def show_config(mode="stdout", *, probe_numba=True):
         raise ValueError(f"mode must be 'stdout' or 'dicts'; got {mode!r}")
     import numpy as np
 
-
     info = {
         "gilfree": __version__,
         "python": sys.version.split()[0],

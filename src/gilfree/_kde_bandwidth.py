@@ -29,6 +29,9 @@ def _check_random_state(seed):
     raise ValueError(f"seed must be None, an int, a RandomState or a Generator; got {seed!r}")
 
 
+_BW_EXPECTED = "bw_method must be 'scott', 'silverman', a positive scalar or a callable"
+
+
 class GaussianKdeBandwidth:
     """scipy's ``gaussian_kde`` bandwidth methods and ``resample``, for a
     class with scipy's ``dataset``, ``d`` and ``n``."""
@@ -58,18 +61,12 @@ class GaussianKdeBandwidth:
             elif bw_method == "silverman":
                 self.covariance_factor = self.silverman_factor
             else:
-                raise ValueError(
-                    "bw_method must be 'scott', 'silverman', a positive scalar or a "
-                    f"callable; got {bw_method!r}"
-                )
+                raise ValueError(f"{_BW_EXPECTED}; got {bw_method!r}")
         elif np.isscalar(bw_method):
             if isinstance(bw_method, (bool, np.bool_)) or not isinstance(
                 bw_method, (numbers.Real, np.floating, np.integer)
             ):
-                raise TypeError(
-                    "bw_method must be 'scott', 'silverman', a positive scalar or a "
-                    f"callable; got {describe(bw_method)}"
-                )
+                raise TypeError(f"{_BW_EXPECTED}; got {describe(bw_method)}")
             if not (np.isfinite(bw_method) and bw_method > 0):
                 raise ValueError(
                     f"bw_method as a scalar is the bandwidth factor and must be finite "
@@ -81,10 +78,7 @@ class GaussianKdeBandwidth:
             self._bw_method = bw_method
             self.covariance_factor = lambda: self._bw_method(self)
         else:
-            raise ValueError(
-                "bw_method must be 'scott', 'silverman', a positive scalar or a "
-                f"callable; got {describe(bw_method)}"
-            )
+            raise ValueError(f"{_BW_EXPECTED}; got {describe(bw_method)}")
         self._compute_covariance()
 
     def _data_float(self):

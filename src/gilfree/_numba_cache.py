@@ -87,16 +87,13 @@ def fallback_dir():
     ``NUMBA_CACHE_DIR`` is set nor the in-tree ``__pycache__`` is writable;
     None when no candidate is usable.  Creates it."""
     for base in user_cache_base():
-        parent = os.path.dirname(base)
-        if os.path.basename(base).startswith("gilfree-numba-"):
-            got = _private_dir(base)
-        else:
+        if not os.path.basename(base).startswith("gilfree-numba-"):
             # ~/.cache may be shared-readable; only gilfree's own levels are private
             try:
-                os.makedirs(parent, mode=0o700, exist_ok=True)
+                os.makedirs(os.path.dirname(base), mode=0o700, exist_ok=True)
             except OSError:
                 continue
-            got = _private_dir(base)
+        got = _private_dir(base)
         if got is not None:
             return got
     return None

@@ -90,9 +90,7 @@ def thread_seconds(func, *, repeats=5, min_seconds=0.0):
     return best
 
 
-# --------------------------------------------------------------------------
-# the probes
-# --------------------------------------------------------------------------
+# -- the probes --------------------------------------------------------------
 
 
 def _kde_probe(dtype, sq):
@@ -284,9 +282,7 @@ def fraction(func, elements, probe, *, repeats=5, min_seconds=0.0, **params):
             "simd": ref.simd, "params": dict(params)}
 
 
-# --------------------------------------------------------------------------
-# the work of a workload, in the probes' units
-# --------------------------------------------------------------------------
+# -- the work of a workload, in the probes' units ----------------------------
 
 
 def resize_taps(in_shape, out_shape, method, channels=1):

@@ -205,8 +205,7 @@ def area_table(in_size, out_size):
         fsx2 = fsx1 + scale
         cell = min(scale, in_size - fsx1)
         sx1 = math.ceil(fsx1)
-        sx2 = math.floor(fsx2)
-        sx2 = min(sx2, in_size - 1)
+        sx2 = min(math.floor(fsx2), in_size - 1)
         sx1 = min(sx1, sx2)
         if sx1 - fsx1 > 1e-3:
             src.append(sx1 - 1)

@@ -93,22 +93,16 @@ def foreground(pixels, fgmode, thr_i, thr_f):
     (...).  The NumPy statement of the rule every engine implements."""
     if fgmode == FG_ALL:
         return np.ones(pixels.shape[:-1], dtype=bool)
-    C = pixels.shape[-1]
-    if pixels.dtype.kind == "u":
-        # uint8: 19595 R + 38470 G + 7471 B <= 255 * 65536 fits int32 exactly
-        acc = np.int32 if pixels.dtype == np.uint8 else np.int64
-        if C >= 3:
-            s = pixels[..., 0].astype(acc) * acc(LUMA_WEIGHTS[0])
-            s += pixels[..., 1].astype(acc) * acc(LUMA_WEIGHTS[1])
-            s += pixels[..., 2].astype(acc) * acc(LUMA_WEIGHTS[2])
-            return s < thr_i
-        return pixels[..., 0].astype(np.int64) < thr_i
-    if C >= 3:
-        s = pixels[..., 0].astype(np.float64) * float(LUMA_WEIGHTS[0])
-        s = s + pixels[..., 1].astype(np.float64) * float(LUMA_WEIGHTS[1])
-        s = s + pixels[..., 2].astype(np.float64) * float(LUMA_WEIGHTS[2])
-        return s < thr_f
-    return pixels[..., 0].astype(np.float64) < thr_f
+    integer = pixels.dtype.kind == "u"
+    thr = thr_i if integer else thr_f
+    if pixels.shape[-1] < 3:
+        return pixels[..., 0].astype(np.int64 if integer else np.float64) < thr
+    # uint8: 19595 R + 38470 G + 7471 B <= 255 * 65536 fits int32 exactly
+    acc = (np.int32 if pixels.dtype == np.uint8 else np.int64) if integer else np.float64
+    s = pixels[..., 0].astype(acc) * acc(LUMA_WEIGHTS[0])
+    for c in (1, 2):  # R, then G, then B: the engines' order of the sums
+        s += pixels[..., c].astype(acc) * acc(LUMA_WEIGHTS[c])
+    return s < thr
 
 
 def resize_stack(rs, src, dst, geom, tables):

@@ -40,9 +40,7 @@ def _parse_workers(text):
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--workers takes comma-separated positive integers such as 1,2,4; got {text!r}"
-        ) from None
+        values = []
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(
             f"--workers takes comma-separated positive integers such as 1,2,4; got {text!r}"
@@ -166,12 +164,18 @@ def _cmd_bench(args, parser):
                 pass
     _report.render(record, console)
     if args.out:
-        path = _report.save(record, args.out)
-        console.print(f"results: {path}")
-        if not args.no_plots:
-            for p in _report.plot(record, args.out):
-                console.print(f"plot: {p}")
+        _write_out(record, args, console)
     return 0
+
+
+def _write_out(record, args, console):
+    """``--out DIR``: results.json, and the plots unless ``--no-plots``."""
+    from .bench import _report
+
+    console.print(f"results: {_report.save(record, args.out)}")
+    if not args.no_plots:
+        for p in _report.plot(record, args.out):
+            console.print(f"plot: {p}")
 
 
 def _load_object(spec, option):
@@ -222,12 +226,7 @@ def _cmd_bench_func(args, parser, console):
         parser.exit(2, f"gilfree bench: error: {exc}\n")
     console.print(result)
     if args.out:
-        from .bench import _report
-
-        console.print(f"results: {_report.save(result.record, args.out)}")
-        if not args.no_plots:
-            for p in _report.plot(result.record, args.out):
-                console.print(f"plot: {p}")
+        _write_out(result.record, args, console)
     return 0
 
 
@@ -242,11 +241,13 @@ def _positive_float(text):
 
 
 def build_parser():
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="gilfree",
         description="GIL-free NumPy kernels: show the build, or benchmark threads vs processes.",
     )
-    parser.add_argument("--version", action="version", version=f"gilfree {_version()}")
+    parser.add_argument("--version", action="version", version=f"gilfree {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_info = sub.add_parser("info", help="show what this installation built and can run")
     p_info.add_argument("--json", action="store_true", help="print the configuration as JSON")
@@ -285,12 +286,6 @@ def build_parser():
                          help="with --func: seconds the comparison may take; beyond, the "
                               "backends are timed on a sample of the items (default 30)")
     return parser
-
-
-def _version():
-    from . import __version__
-
-    return __version__
 
 
 def main(argv=None):

@@ -59,9 +59,7 @@ _LOG_2PI = math.log(2 * math.pi)
 _PAD_LOG_WEIGHT = -1e30
 
 
-# --------------------------------------------------------------------------
-# input checks
-# --------------------------------------------------------------------------
+# -- input checks ------------------------------------------------------------
 
 
 def _check_dtype(dtype):
@@ -90,9 +88,7 @@ def _check_engine_threads(engine, n_threads):
     _config.resolve_n_threads(n_threads)
 
 
-# --------------------------------------------------------------------------
-# running an engine
-# --------------------------------------------------------------------------
+# -- running an engine -------------------------------------------------------
 
 
 def _call(func_name, before, q, after, H, engine, n_threads):
@@ -144,13 +140,10 @@ def _exp_family(x, w, q, c, sq, log, dtype, engine, n_threads):
     xs[:, :n] = x.T
     qk = np.ascontiguousarray(q, dtype=dtype)
     ck = np.ascontiguousarray(c, dtype=dtype)
-    if log:
-        lw = np.full(npad, _PAD_LOG_WEIGHT, dtype=dtype)
-        lw[:n] = np.log(w)
-        return _call("exp_logsum", (xs, lw), qk, (ck, bool(sq)), ck.shape[0], engine, n_threads)
-    wk = np.zeros(npad, dtype=dtype)
-    wk[:n] = w
-    return _call("exp_sum", (xs, wk), qk, (ck, bool(sq)), ck.shape[0], engine, n_threads)
+    wk = np.full(npad, _PAD_LOG_WEIGHT if log else 0.0, dtype=dtype)
+    wk[:n] = np.log(w) if log else w
+    return _call("exp_logsum" if log else "exp_sum", (xs, wk), qk, (ck, bool(sq)), ck.shape[0],
+                 engine, n_threads)
 
 
 def _sqrt_thresholds(h):
@@ -233,9 +226,7 @@ def _compact(x, w, q, h, kernel, dtype, engine, n_threads):
     return _call("compact_sum", before, qk, after, hk.shape[0], engine, n_threads)
 
 
-# --------------------------------------------------------------------------
-# kde: scikit-learn's kernels
-# --------------------------------------------------------------------------
+# -- kde: scikit-learn's kernels ---------------------------------------------
 
 
 def _log_vn(n):
@@ -364,21 +355,21 @@ def kde(samples, points, bandwidth, *, kernel="gaussian", weights=None, log=Fals
         sq = kernel == "exponential"
         c = 1.0 / h if sq else 0.5 / (h * h)
         out = _exp_family(x, w, q, c, sq, log, dt, engine, n_threads)
-        lognorm = _log_kernel_norm(h, d, kernel)
-        if log:
-            res = out + lognorm[None, :]
-        else:
-            res = _scale(out, lognorm)
     else:
         out = _compact(x, w, q, h, kernel, dt, engine, n_threads)
-        lognorm = _log_kernel_norm(h, d, kernel)
         if log:
             with np.errstate(divide="ignore"):
-                res = np.log(out) + lognorm[None, :]
-        else:
-            res = _scale(out, lognorm)
-    res = res.astype(dt, copy=False)
+                out = np.log(out)
+    lognorm = _log_kernel_norm(h, d, kernel)
+    res = (out + lognorm[None, :] if log else _scale(out, lognorm)).astype(dt, copy=False)
     return res[:, 0] if scalar else res
+
+
+def _whitened(chol, x, q):
+    """``x`` and ``q`` whitened by ``chol`` relative to the data mean (the sum
+    is translation invariant; centring keeps the coordinates small)."""
+    centre = x.mean(axis=0)
+    return _whiten(chol, x - centre), _whiten(chol, q - centre)
 
 
 def _scale(out, lognorm):
@@ -391,9 +382,7 @@ def _scale(out, lognorm):
         return np.exp(np.log(out) + lognorm[None, :])
 
 
-# --------------------------------------------------------------------------
-# gaussian_kde: the scipy drop-in
-# --------------------------------------------------------------------------
+# -- gaussian_kde: the scipy drop-in -----------------------------------------
 
 
 class gaussian_kde(GaussianKdeBandwidth, GaussianKdeIntegrals):  # noqa: N801 - the name of the scipy class it replaces
@@ -512,21 +501,13 @@ class gaussian_kde(GaussianKdeBandwidth, GaussianKdeIntegrals):  # noqa: N801 - 
     def _gauss_sum(x, w, q, chol, engine, n_threads):
         """``sum_j w_j exp(-|chol^-1 (x_j - q_i)|^2 / 2)`` for every row q_i:
         float64 (m,).  ``x`` (n, d), ``q`` (m, d) float64 (for the integrals)."""
-        centre = x.mean(axis=0)
-        xw = _whiten(chol, x - centre)
-        qw = _whiten(chol, q - centre)
+        xw, qw = _whitened(chol, x, q)
         return _exp_family(xw, w, qw, np.array([0.5]), False, False, np.dtype(np.float64),
                            engine, n_threads)[:, 0]
 
     def _estimate(self, points, log):
-        q = self._points(points)
-        x = self._data_float().T
         chol = self.cho_cov
-        # whiten relative to the data mean (the result is translation invariant;
-        # centring keeps the whitened coordinates small and accurate)
-        centre = x.mean(axis=0)
-        xw = _whiten(chol, x - centre)
-        qw = _whiten(chol, q - centre)
+        xw, qw = _whitened(chol, self._data_float().T, self._points(points))
 
         def exact(idx=slice(None)):
             return _exp_family(xw, self.weights, qw[idx], np.array([0.5]), False, log,

@@ -85,9 +85,7 @@ def _to_matrix(arr, axis, dtype=np.float64):
     """(L, M) C-contiguous float64 view/copy with time on axis 0, and the
     shape to restore."""
     moved = np.moveaxis(arr, axis, 0)
-    rest = moved.shape[1:]
-    mat = np.ascontiguousarray(moved.reshape(moved.shape[0], -1), dtype=dtype)
-    return mat, rest
+    return np.ascontiguousarray(moved.reshape(moved.shape[0], -1), dtype=dtype), moved.shape[1:]
 
 
 def _from_matrix(mat, rest, axis):
@@ -272,12 +270,6 @@ def _firwin_lowpass(numtaps, cutoff, beta):
     return h / np.sum(h)
 
 
-def _upfirdn_len(len_h, n_in, up, down):
-    n = n_in + (len_h + (-len_h % up)) // up - 1
-    total = n * up
-    return total // down + (1 if total % down else 0)
-
-
 @functools.lru_cache(maxsize=_config.RESAMPLE_FILTER_CACHE)
 def _poly_filter(up, down, beta=KAISER_BETA):
     """(reversed polyphase taps (up, nq), n_pre_remove) of
@@ -300,10 +292,8 @@ def _poly_filter(up, down, beta=KAISER_BETA):
 
 def _poly_plan(up, down, n_in, beta=KAISER_BETA):
     """(taps, n_pre_remove, n_out) as in scipy.signal.resample_poly."""
-    n_out = n_in * up
-    n_out = n_out // down + bool(n_out % down)
     hr, pre = _poly_filter(up, down, beta)
-    return hr, pre, n_out
+    return hr, pre, -(-n_in * up // down)
 
 
 def _rate(value, name):
@@ -396,8 +386,7 @@ def resample_poly(x, up, down, axis=0, window=("kaiser", KAISER_BETA), padtype="
     n_in = arr.shape[axis]
     out_dtype = np.float32 if arr.dtype == np.float32 else np.float64
     g = math.gcd(up, down)
-    up //= g
-    down //= g
+    up, down = up // g, down // g
     if up == down == 1:
         return np.array(arr, copy=True)
     _, mod, nt = _config.select("resample", engine, n_threads)

@@ -10,9 +10,7 @@ test (``tests/test_engine_contract.py``) checks that both sides agree, and
 they are not changeable at run time.
 """
 
-# --------------------------------------------------------------------------
-# Kernels
-# --------------------------------------------------------------------------
+# -- Kernels -----------------------------------------------------------------
 
 #: Samples per inner block of the Parzen kernels (compiled: ext/parzen.pyx).
 PARZEN_BLOCK = 256
@@ -144,9 +142,7 @@ SIMD_TUNING = {
                "resample_sets": 4, "resize_rows": 16, "resize_u8_blocks": 1},
 }
 
-# --------------------------------------------------------------------------
-# Parallel map (gilfree.parallel)
-# --------------------------------------------------------------------------
+# -- Parallel map (gilfree.parallel) -----------------------------------------
 
 #: NumPy arrays at least this large (bytes) in the arguments of process tasks
 #: travel through shared memory instead of being pickled.
@@ -205,9 +201,7 @@ PARALLEL_WORKER_IDLE_TIMEOUT = 300.0
 #: How often (seconds) the caller checks timeouts and Ctrl-C while waiting.
 PARALLEL_POLL_INTERVAL = 0.05
 
-# --------------------------------------------------------------------------
-# pmap(backend="auto") and gilfree.compare
-# --------------------------------------------------------------------------
+# -- pmap(backend="auto") and gilfree.compare --------------------------------
 
 #: backend="auto" times the first tasks serially (results kept) and then,
 #: unless they mostly wait, the next ones on two threads; each of these
@@ -254,9 +248,7 @@ AUTO_PICKLE_SAMPLE = 64
 COMPARE_PROBE_SHARE = 0.05
 
 
-# --------------------------------------------------------------------------
-# Dask scale-out (gilfree.parallel backend "dask", gilfree.distributed)
-# --------------------------------------------------------------------------
+# -- Dask scale-out (gilfree.parallel backend "dask", gilfree.distributed) ---
 
 #: Target duration of one chunk of map tasks on Dask: a task costs the
 #: scheduler a few milliseconds, so chunks are longer than on processes.
@@ -290,9 +282,7 @@ DISTRIBUTED_TILES_PARTS_PER_WORKER = 4
 #: task costs the scheduler a few milliseconds).
 DISTRIBUTED_TILES_MIN_PART_BYTES = 64 * 2**20
 
-# --------------------------------------------------------------------------
-# What users may change at run time (gilfree.set_tuning)
-# --------------------------------------------------------------------------
+# -- What users may change at run time (gilfree.set_tuning) ------------------
 
 #: ``gilfree.set_tuning`` keyword -> (kind, smallest value); the keyword is
 #: the constant's name in lower case.  Only constants read when a call runs

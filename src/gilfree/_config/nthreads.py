@@ -158,9 +158,7 @@ def usable_cores():
     except (AttributeError, OSError):
         n = os.cpu_count() or 1
     quota = _cgroup_cpus()
-    if quota is not None:
-        n = min(n, quota)
-    return max(1, n)
+    return max(1, n if quota is None else min(n, quota))
 
 
 def _env_threads():
@@ -241,14 +239,10 @@ def openmp_limit():
 
 def _default_threads():
     """What ``n_threads=None`` means here, before the OpenMP limit."""
-    user = _user_threads.get()
-    if user is not None:
-        return user
-    inner = _inner_limit.get()
-    if inner is not None:
-        return inner
-    env = _env_threads()
-    return env if env is not None else usable_cores()
+    for n in (_user_threads.get(), _inner_limit.get(), _env_threads()):
+        if n is not None:
+            return n
+    return usable_cores()
 
 
 def resolve_n_threads(n_threads=None, *, name="n_threads"):
@@ -292,9 +286,7 @@ def resolve_n_threads(n_threads=None, *, name="n_threads"):
 
 def _check_default(n, name):
     """A default thread count given to threads() / set_num_threads()."""
-    if n is None:
-        return None
-    return resolve_n_threads(n, name=name)
+    return None if n is None else resolve_n_threads(n, name=name)
 
 
 def set_num_threads(n):

@@ -25,6 +25,7 @@ __all__ = [
     "Workload",
     "amdahl_fit",
     "amdahl_speedup",
+    "engine_approaches",
     "scaling_verdict",
     "get_workload",
     "measure",
@@ -225,9 +226,7 @@ def get_workload(name):
         ) from None
 
 
-# --------------------------------------------------------------------------
-# measurement
-# --------------------------------------------------------------------------
+# -- measurement -------------------------------------------------------------
 
 
 def measure(fn, *, repeats, min_time, max_time):
@@ -261,9 +260,7 @@ def summarise(times, scale=1.0):
     }
 
 
-# --------------------------------------------------------------------------
-# Amdahl's law
-# --------------------------------------------------------------------------
+# -- Amdahl's law ------------------------------------------------------------
 
 
 #: Amdahl's law is fitted only from this many worker counts (1 included);
@@ -410,3 +407,11 @@ def scaling_verdict(points, *, cores=None, applies=True, note=""):
     return done("fit", f"serial fraction f = {fit.serial_fraction:.3f} (fit residual "
                        f"{fit.residual:.1%} RMS over {_counts(out['workers'])} workers); "
                        f"the model predicts {pred} workers")
+
+
+def engine_approaches(run, workers, name="{}"):
+    """The ``numba`` and ``cython`` approaches at every worker count:
+    ``run(engine, workers)`` computes the result; ``name`` formats the
+    engine into the approach's name."""
+    return [Approach(name.format(e), e, p, lambda e=e, p=p: run(e, p))
+            for e in ("numba", "cython") for p in workers]

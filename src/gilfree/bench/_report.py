@@ -4,7 +4,7 @@ import json
 import pathlib
 
 from ._core import BenchError
-from ._runner import READABLE_SCHEMAS, SCHEMA
+from ._runner import READABLE_SCHEMAS, SCHEMA, one_worker_times
 
 __all__ = ["compare", "figures", "load", "plot", "render", "save"]
 
@@ -322,21 +322,6 @@ def _time_figure(wl, machine):
     return fig
 
 
-def _one_worker_times(wl):
-    """Each approach's 1-worker median (its own, or its serial form's)."""
-    by_name = {}
-    for r in wl["results"]:
-        by_name.setdefault(r["approach"], []).append(r)
-    out = {}
-    for name, rows in by_name.items():
-        one = [r for r in rows if r["workers"] == 1]
-        if not one and rows[0].get("serial"):
-            one = [r for r in by_name.get(rows[0]["serial"], ()) if r["workers"] == 1]
-        if one:
-            out[name] = one[0]["median"]
-    return by_name, out
-
-
 def _scaling_figure(wl, machine, cores):
     import matplotlib
     import numpy as np
@@ -345,7 +330,7 @@ def _scaling_figure(wl, machine, cores):
     from ._core import amdahl_speedup
 
     baseline = wl["baseline"]
-    by_name, t1s = _one_worker_times(wl)
+    by_name, t1s = one_worker_times(wl["results"])
     base = [r for r in wl["results"] if r["approach"] == baseline and r["workers"] == 1]
     t_base = base[0]["median"] if base else None
     fig = Figure(figsize=(12, 6.4), layout="constrained")

@@ -252,6 +252,23 @@ def _probe(record, probe):
     }
 
 
+def one_worker_times(results):
+    """``({approach: its rows}, {approach: its 1-worker median})``; an
+    approach measured only from 2 workers takes its serial form's (a pool
+    of one worker runs the serial loop)."""
+    by_name = {}
+    for r in results:
+        by_name.setdefault(r["approach"], []).append(r)
+    out = {}
+    for name, rows in by_name.items():
+        one = [r for r in rows if r["workers"] == 1]
+        if not one and rows[0].get("serial"):
+            one = [r for r in by_name.get(rows[0]["serial"], ()) if r["workers"] == 1]
+        if one:
+            out[name] = one[0]["median"]
+    return by_name, out
+
+
 def _derive(record, *, cores=None, applies=True, note=""):
     """Throughput, speed-up vs the baseline, efficiency, and what the
     worker counts of each approach say about its scaling (Amdahl)."""
@@ -259,20 +276,12 @@ def _derive(record, *, cores=None, applies=True, note=""):
     base = [r for r in res if r["approach"] == record["baseline"] and r["workers"] == 1]
     t_base = base[0]["median"] if base else None
     work = record.get("work")
-    by_name = {}
-    for r in res:
-        by_name.setdefault(r["approach"], []).append(r)
+    by_name, t1s = one_worker_times(res)
     for name, rows in by_name.items():
-        one = [r for r in rows if r["workers"] == 1]
-        t1 = one[0]["median"] if one else None
+        t1 = t1s.get(name)
         points = [(r["workers"], r["median"]) for r in rows]
-        serial = rows[0].get("serial")
-        if t1 is None and serial:
-            # a pool of one worker runs the serial loop: its time is the 1-worker time
-            same = [r for r in by_name.get(serial, ()) if r["workers"] == 1]
-            if same:
-                t1 = same[0]["median"]
-                points.append((1, t1))
+        if t1 is not None and all(r["workers"] != 1 for r in rows):
+            points.append((1, t1))  # the 1-worker time of its serial form
         for r in rows:
             r["throughput"] = (work / r["median"]) if work and r["median"] > 0 else None
             r["speedup"] = (t_base / r["median"]) if t_base else None
@@ -291,11 +300,10 @@ def start_dask_cluster(workers):
     process per core up to the largest worker count, on 127.0.0.1."""
     try:
         from ..distributed import local_cluster
-        client = local_cluster(n_workers=max(workers), threads_per_worker=1)
+        return local_cluster(n_workers=max(workers), threads_per_worker=1)
     except ImportError as exc:
         raise BenchError(f"--backend dask needs dask.distributed ({exc}); install it with: "
                          "pip install 'gilfree[dask]'") from None
-    return client
 
 
 def run(names=None, *, workers=None, quick=False, repeats=3, min_time=None, max_time=None,
@@ -315,10 +323,9 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=None, max_
     workers = sorted(set(int(w) for w in workers))
     if not workers or workers[0] < 1:
         raise BenchError(f"workers must be positive integers; got {workers}")
-    if min_time is None:
-        min_time = TIMING[bool(quick)][0]
-    if max_time is None:
-        max_time = TIMING[bool(quick)][1]
+    lo, hi = TIMING[bool(quick)]
+    min_time = lo if min_time is None else min_time
+    max_time = hi if max_time is None else max_time
     start = time.perf_counter()
     load_before = _load_average()
     chosen = all_workloads() if not names else [get_workload(n) for n in names]
@@ -327,11 +334,12 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=None, max_
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "settings": {"quick": quick, "workers": workers, "repeats": repeats,
-                     "min_time": min_time, "max_time": max_time},
+                     "min_time": min_time, "max_time": max_time, "backend": backend},
         "workloads": [],
         "unavailable": [],
     }
-    out["settings"]["backend"] = backend
+    from ._pools import shutdown_processes
+
     client = start_dask_cluster(workers) if backend == "dask" else None
     try:
         for wl in chosen:
@@ -352,12 +360,8 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=None, max_
                 # otherwise be restarted by loky's memory check in the middle
                 # of a timed run; --quick keeps them (small inputs, and the
                 # start-up it saves is a fair part of its minute)
-                from ._pools import shutdown_processes
-
                 shutdown_processes()
     finally:
-        from ._pools import shutdown_processes
-
         shutdown_processes()
         if client is not None:
             client.close()

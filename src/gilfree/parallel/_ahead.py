@@ -11,9 +11,7 @@ import numpy as np
 from ._errors import add_note, unpicklable_error
 from ._segments import MapSegments, check_picklable
 
-# --------------------------------------------------------------------------
-# Read-ahead in bytes
-# --------------------------------------------------------------------------
+# -- Read-ahead in bytes -----------------------------------------------------
 
 #: types whose items hold no array (the fast path of the read-ahead count)
 _PLAIN = frozenset({int, float, complex, bool, type(None), str, bytes})
@@ -35,14 +33,15 @@ def _array_bytes(obj, depth=0, seen=None):
         return obj.nbytes
     if depth >= 2:
         return 0
-    if isinstance(obj, (tuple, list)):
+    if isinstance(obj, (tuple, list, dict)):
         seen = set() if seen is None else seen
-        return sum(_array_bytes(o, depth + 1, seen) for o in itertools.islice(obj, 64))
-    if isinstance(obj, dict):
-        seen = set() if seen is None else seen
-        return sum(_array_bytes(o, depth + 1, seen)
-                   for o in itertools.islice(obj.values(), 64))
+        return sum(_array_bytes(o, depth + 1, seen) for o in _first_values(obj))
     return 0
+
+
+def _first_values(obj):
+    """The first 64 elements of a tuple or list, or values of a dict."""
+    return itertools.islice(obj.values() if isinstance(obj, dict) else obj, 64)
 
 
 def _arrays_of(obj, out, depth=0):
@@ -57,11 +56,8 @@ def _arrays_of(obj, out, depth=0):
         return
     if depth >= 2:
         return
-    if isinstance(obj, (tuple, list)):
-        for o in itertools.islice(obj, 64):
-            _arrays_of(o, out, depth + 1)
-    elif isinstance(obj, dict):
-        for o in itertools.islice(obj.values(), 64):
+    if isinstance(obj, (tuple, list, dict)):
+        for o in _first_values(obj):
             _arrays_of(o, out, depth + 1)
 
 
@@ -112,9 +108,7 @@ class _Ahead:
         self.nbytes = 0
 
 
-# --------------------------------------------------------------------------
-# Ctrl-C and exit
-# --------------------------------------------------------------------------
+# -- Ctrl-C and exit ---------------------------------------------------------
 
 
 class _SigintWatch:
@@ -258,13 +252,10 @@ class _Input:
         """Whether the chunks in flight already hold ``prefetch_bytes`` of
         arrays (or, on processes, as many shared arrays as descriptors
         allow): then no more input is read until one finishes."""
-        if self.ahead.nbytes >= self.prefetch_bytes:
-            return True
         seg = self.segments
-        if seg is not None and (seg.live_bytes >= self.prefetch_bytes
-                                or seg.live_count >= self.max_buffers):
-            return True
-        return False
+        return self.ahead.nbytes >= self.prefetch_bytes or (
+            seg is not None and (seg.live_bytes >= self.prefetch_bytes
+                                 or seg.live_count >= self.max_buffers))
 
     def _emit(self, start, results):
         if not results:

@@ -54,9 +54,7 @@ from ._worker import Spec, backoff_delay
 __all__ = ["imap", "pmap"]
 
 
-# --------------------------------------------------------------------------
-# One map
-# --------------------------------------------------------------------------
+# -- One map -----------------------------------------------------------------
 
 
 class _Failures:
@@ -290,7 +288,6 @@ class _Run(_Failures, _Input):
         self.inflight = {}
         self.ahead = _Ahead()
 
-
     # -- called by backends -------------------------------------------------
 
     def done(self, chunk, raw):
@@ -299,7 +296,6 @@ class _Run(_Failures, _Input):
 
     def inflight_chunks(self):
         return list(self.inflight.values())
-
 
     # -- the scheduler ----------------------------------------------------
 
@@ -333,8 +329,7 @@ class _Run(_Failures, _Input):
             raise self._failure_error(chunk, outcome)
 
     def _new_chunk(self, start, items, base_attempt=0):
-        chunk_id = self._ids.__next__()
-        return Chunk(chunk_id, start, items, base_attempt)
+        return Chunk(next(self._ids), start, items, base_attempt)
 
     def _submit(self, chunk, found=None):
         """Hand ``chunk`` to the backend; ``found``: the arrays its items
@@ -414,12 +409,9 @@ class _Run(_Failures, _Input):
                     return
                 if not ready or out_next not in ready:
                     continue  # nothing to wait for: read more input
-            if self.timeout is not None or self.retry_heap:
-                tick = poll
-                if self.retry_heap:
-                    tick = max(0.0, min(tick, self.retry_heap[0][0] - time.monotonic()))
-            else:
-                tick = 0.25
+            tick = poll if self.timeout is not None or self.retry_heap else 0.25
+            if self.retry_heap:
+                tick = max(0.0, min(tick, self.retry_heap[0][0] - time.monotonic()))
             try:
                 got = self.done_q.get(timeout=tick)
             except queue.Empty:

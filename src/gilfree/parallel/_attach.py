@@ -42,9 +42,7 @@ class SharedMemoryIdentityError(PermissionError):
     reading or unpickling anything from it."""
 
 
-# --------------------------------------------------------------------------
-# Worker-side state
-# --------------------------------------------------------------------------
+# -- Worker-side state -------------------------------------------------------
 
 _maps = {}  # map token -> _MapState
 _cache = {}  # buffer token -> _Mapping (what this worker has mapped)
@@ -154,9 +152,9 @@ class _Mapping:
         self.ranges = []
 
 
-def view_of(ref, offset, shape, strides, dtype):
-    """A read-only view of a buffer's bytes for user code (worker side).
-    The view holds a buffer export of the mapping: the mapping lives as long
+def rebuild(ref, offset, shape, strides, dtype):
+    """Worker side: a read-only view of a buffer's bytes for user code (what
+    a pickled array reference turns into).  The view holds a buffer export of the mapping: the mapping lives as long
     as the view, whatever clean-up happens meanwhile."""
     token = ref[6]
     with _state_lock:
@@ -209,9 +207,3 @@ def load(blob, scope):
     finally:
         with _state_lock:
             _loading = None
-
-
-def rebuild(ref, offset, shape, strides, dtype):
-    """Worker side: a read-only view of a buffer that holds its mapping
-    (what a pickled array reference turns into)."""
-    return view_of(ref, offset, shape, strides, dtype)

@@ -32,10 +32,7 @@ import threading
 import time
 
 from .. import _config
-from ._errors import (
-    ParallelError,
-    WorkerCrashedError,
-)
+from ._errors import ParallelError, WorkerCrashedError
 from ._worker import (
     SimpleCtl,
     alarm_handler,
@@ -96,6 +93,12 @@ class Outcome:
         self.where = where
         self.crash = crash
         self.cancelled = cancelled
+
+
+def _local(failure):
+    """``run_items``' failure ``(pos, kind, exc, attempt)`` as an Outcome's:
+    the exception is this process's, so no traceback text comes with it."""
+    return None if failure is None else (*failure[:3], None, failure[3])
 
 
 class Backend:
@@ -185,9 +188,7 @@ class Backend:
         raise NotImplementedError
 
 
-# --------------------------------------------------------------------------
-# serial
-# --------------------------------------------------------------------------
+# -- serial ------------------------------------------------------------------
 
 
 class SerialBackend(Backend):
@@ -220,10 +221,8 @@ class SerialBackend(Backend):
         ctl = SimpleCtl()
         failure, elapsed = run_items(self.run.func, chunk.items, ctl, self.run.spec,
                                      chunk.base_attempt)
-        if failure is not None:
-            pos, kind, exc, attempt = failure
-            failure = (pos, kind, exc, None, attempt)
-        self.run.done(chunk, Outcome(ctl.results, failure, elapsed, "the caller's thread"))
+        self.run.done(chunk, Outcome(ctl.results, _local(failure), elapsed,
+                                     "the caller's thread"))
 
     def shutdown(self, abort=False):
         if self._alarm is not None:
@@ -231,9 +230,7 @@ class SerialBackend(Backend):
             self._alarm = None
 
 
-# --------------------------------------------------------------------------
-# threads
-# --------------------------------------------------------------------------
+# -- threads -----------------------------------------------------------------
 
 
 class _ThreadCtl:
@@ -326,19 +323,12 @@ class ThreadBackend(Backend):
                 failure, elapsed = (len(ctl.results), "error", exc, 0), 0.0
             if ctl.abandoned:
                 return  # the scheduler replaced this thread
-            if failure is not None:
-                pos, kind, exc, attempt = failure
-                failure = (pos, kind, exc, None, attempt)
-            run.done(chunk, Outcome(ctl.results, failure, elapsed, where))
+            run.done(chunk, Outcome(ctl.results, _local(failure), elapsed, where))
 
     def running(self, chunk):
         ctl = chunk.ctl
-        if ctl is None:
-            return None
-        started = ctl.started
-        if started is None:
-            return None
-        return ctl.pos, ctl.attempt, started
+        started = None if ctl is None else ctl.started  # read once: a worker resets it
+        return None if started is None else (ctl.pos, ctl.attempt, started)
 
     def on_timeout(self, chunk):
         chunk.ctl.abandoned = True
@@ -365,9 +355,7 @@ class ThreadBackend(Backend):
             self._blas = None
 
 
-# --------------------------------------------------------------------------
-# registry
-# --------------------------------------------------------------------------
+# -- registry ----------------------------------------------------------------
 
 _REGISTRY = {}
 

@@ -14,9 +14,7 @@ from ._errors import item_repr
 from ._pool import default_inner
 from ._shared import fd_limit, pool_max_buffers
 
-# --------------------------------------------------------------------------
-# Validation
-# --------------------------------------------------------------------------
+# -- Validation --------------------------------------------------------------
 
 
 def resolve_n_workers(n_workers):
@@ -48,13 +46,10 @@ def _check_chunksize(chunksize):
         if chunksize != "auto":
             raise ValueError(f"chunksize must be 'auto' or a positive int; got {chunksize!r}")
         return "auto"
-    if isinstance(chunksize, bool) or not isinstance(chunksize, numbers.Integral):
-        raise _type_error("chunksize", "'auto' or a positive int (tasks per chunk)", chunksize)
-    if chunksize < 1:
-        raise ValueError(
-            f"chunksize must be >= 1 (tasks per chunk) or 'auto'; got {chunksize}"
-        )
-    return int(chunksize)
+    n = _check_count(chunksize, "chunksize", "'auto' or a positive int (tasks per chunk)")
+    if n < 1:
+        raise ValueError(f"chunksize must be >= 1 (tasks per chunk) or 'auto'; got {n}")
+    return n
 
 
 def _check_timeout(timeout):
@@ -180,14 +175,7 @@ def _length(iterable):
         return None
 
 
-# --------------------------------------------------------------------------
-# Unpicklable objects: say which one
-# --------------------------------------------------------------------------
-
-
-# --------------------------------------------------------------------------
-# Auto chunking
-# --------------------------------------------------------------------------
+# -- Auto chunking -----------------------------------------------------------
 
 
 class _Batcher:

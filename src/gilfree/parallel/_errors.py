@@ -41,6 +41,15 @@ def item_repr(item):
         return f"<{type(item).__name__} object>"
 
 
+def _reduce(exc, *fields):
+    """``__reduce__`` of an error made from its message and keyword ``fields``."""
+    return _rebuild, (type(exc), exc.args[0], {f: getattr(exc, f) for f in fields})
+
+
+def _rebuild(cls, message, kwargs):
+    return cls(message, **kwargs)
+
+
 class ParallelError(RuntimeError):
     """Base class of the errors the parallel map raises itself."""
 
@@ -78,14 +87,7 @@ class WorkerCrashedError(ParallelError):
         self.exitcode = exitcode
 
     def __reduce__(self):
-        return (
-            _rebuild_crash,
-            (self.args[0], self.index, tuple(self.candidates), self.exitcode),
-        )
-
-
-def _rebuild_crash(message, index, candidates, exitcode):
-    return WorkerCrashedError(message, index=index, candidates=candidates, exitcode=exitcode)
+        return _reduce(self, "index", "candidates", "exitcode")
 
 
 class TaskTimeoutError(TimeoutError):
@@ -101,11 +103,7 @@ class TaskTimeoutError(TimeoutError):
         self.timeout = timeout
 
     def __reduce__(self):
-        return (_rebuild_timeout, (self.args[0], self.index, self.timeout))
-
-
-def _rebuild_timeout(message, index, timeout):
-    return TaskTimeoutError(message, index=index, timeout=timeout)
+        return _reduce(self, "index", "timeout")
 
 
 class TaskExitError(ParallelError):
@@ -131,11 +129,7 @@ class TaskExitError(ParallelError):
         self.exc_type = exc_type
 
     def __reduce__(self):
-        return (_rebuild_exit, (self.args[0], self.index, self.exc_type))
-
-
-def _rebuild_exit(message, index, exc_type):
-    return TaskExitError(message, index=index, exc_type=exc_type)
+        return _reduce(self, "index", "exc_type")
 
 
 class TaskKilled(Exception):
@@ -152,11 +146,8 @@ def describe_exitcode(code):
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        extra = ""
-        if -code == signal.SIGKILL:
-            extra = ", e.g. by the out-of-memory killer"
-        elif -code == signal.SIGSEGV:
-            extra = ", a segmentation fault"
+        extra = {signal.SIGKILL: ", e.g. by the out-of-memory killer",
+                 signal.SIGSEGV: ", a segmentation fault"}.get(-code, "")
         return f"{name} (exit code {code}{extra})"
     return f"exit code {code}"
 
@@ -210,9 +201,7 @@ def pack_exception(exc, tb_text, dumps):
         return dumps(stand_in)
 
 
-# --------------------------------------------------------------------------
-# What cannot be pickled
-# --------------------------------------------------------------------------
+# -- What cannot be pickled --------------------------------------------------
 
 
 def _children(obj):

@@ -40,7 +40,6 @@ def measure_pickling(func, items, results):
     ``item_seconds`` and ``result_seconds`` (dumps + loads, per item).
     """
 
-
     out = {"picklable": True, "error": "", "func_bytes": None, "item_bytes": None,
            "result_bytes": None, "item_seconds": None, "result_seconds": None}
     try:

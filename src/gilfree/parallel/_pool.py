@@ -38,9 +38,7 @@ def default_inner(n_workers):
 
 
 def _worker_env(inner):
-    env = {}
-    if inner is not None:
-        env = {var: str(inner) for var in THREAD_ENV_VARS}
+    env = {} if inner is None else {var: str(inner) for var in THREAD_ENV_VARS}
     # loky recycles a worker whose RSS grew by 300 MB, counting the pages of
     # shared arrays it read as a leak: leave that to the user's setting.
     env["LOKY_MAX_MEMORY_LEAK_SIZE"] = os.environ.get("LOKY_MAX_MEMORY_LEAK_SIZE", "1e18")

@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
-from functools import partial
 
 import cloudpickle
 
@@ -19,16 +18,9 @@ from .. import _config
 from .._compat import loky as _loky
 from .._compat.pythread import register_exit_hook
 from ._backends import Backend, Outcome
-from ._errors import (
-    TaskKilled,
-    WorkerCrashedError,
-    describe_exitcode,
-    item_repr,
-)
+from ._errors import TaskKilled, WorkerCrashedError, describe_exitcode, item_repr
 from ._pool import _pools_at_exit, _release_pool, acquire
-from ._worker import (
-    process_chunk,
-)
+from ._worker import process_chunk
 
 
 class _WorkerWatch:
@@ -172,10 +164,8 @@ class ProcessBackend(_WorkerWatch, Backend):
 
     def start(self):
         run = self.run
-        init_blob = None
-        if run.initializer is not None:
-            init_blob = cloudpickle.dumps((run.initializer, tuple(run.initargs)))
-        self._init_blob = init_blob
+        self._init_blob = None if run.initializer is None else cloudpickle.dumps(
+            (run.initializer, tuple(run.initargs)))
         self._procs = {}
         self._killed = {}
         self._retired = set()  # chunks whose worker was killed alone
@@ -246,7 +236,7 @@ class ProcessBackend(_WorkerWatch, Backend):
             chunk.future = fut
         register_exit_hook(_pools_at_exit)
         self._snapshot_processes()
-        fut.add_done_callback(partial(_forward, done, chunk))
+        fut.add_done_callback(lambda f: done(chunk, f))
 
     def outcome(self, chunk, fut):
         try:
@@ -325,9 +315,3 @@ class ProcessBackend(_WorkerWatch, Backend):
         if board is not None:
             board.release()
             self._board = None
-
-
-def _forward(done, chunk, fut):
-    done(chunk, fut)
-
-

@@ -72,19 +72,11 @@ import numpy as np
 from .. import _config
 from .._compat import linux
 from .._memory import address_span
-from ._attach import (
-    _SHM_DIR,
-    SEGMENT_PREFIX,
-    TOKEN_BYTES,
-    TRANSPORT_ENV,
-    _posixshmem,
-)
+from ._attach import _SHM_DIR, SEGMENT_PREFIX, TOKEN_BYTES, TRANSPORT_ENV, _posixshmem
 
 __all__ = ["SharedArray", "shared"]
 
-# --------------------------------------------------------------------------
-# Which transport
-# --------------------------------------------------------------------------
+# -- Which transport ---------------------------------------------------------
 
 _transport = None  # cached choice of this process ("memfd", "named" or "")
 
@@ -134,9 +126,7 @@ def _reset_transport():
     _transport = None
 
 
-# --------------------------------------------------------------------------
-# Buffers (creator side)
-# --------------------------------------------------------------------------
+# -- Buffers (creator side) --------------------------------------------------
 
 
 def _new_name():
@@ -356,9 +346,7 @@ class Buffer:
 _HUGE_PAGE = 2 * 2**20
 
 
-# --------------------------------------------------------------------------
-# SharedArray
-# --------------------------------------------------------------------------
+# -- SharedArray -------------------------------------------------------------
 
 
 class SharedArray(np.ndarray):
@@ -510,9 +498,7 @@ def shared(array):
     return out
 
 
-# --------------------------------------------------------------------------
-# The pool of buffers for arguments
-# --------------------------------------------------------------------------
+# -- The pool of buffers for arguments ---------------------------------------
 
 
 class BufferPool:

@@ -74,9 +74,7 @@ def backoff_delay(attempt, base, cap):
     return d * (0.75 + 0.5 * random.random())
 
 
-# --------------------------------------------------------------------------
-# Timeout alarm (main thread only)
-# --------------------------------------------------------------------------
+# -- Timeout alarm (main thread only) ----------------------------------------
 
 _alarm_armed = False
 _monotonic_ns = time.monotonic_ns
@@ -174,9 +172,7 @@ def _call_with_async_timeout(func, item, timeout):
         watchdog.close()
 
 
-# --------------------------------------------------------------------------
-# The chunk loop
-# --------------------------------------------------------------------------
+# -- The chunk loop ----------------------------------------------------------
 
 
 def run_items(func, items, ctl, spec, base_attempt=0):
@@ -351,9 +347,7 @@ class SimpleCtl:
         return True
 
 
-# --------------------------------------------------------------------------
-# Inner thread limits
-# --------------------------------------------------------------------------
+# -- Inner thread limits -----------------------------------------------------
 
 
 def limit_this_thread(n):
@@ -404,9 +398,7 @@ THREAD_ENV_VARS = (
 )
 
 
-# --------------------------------------------------------------------------
-# Process workers
-# --------------------------------------------------------------------------
+# -- Process workers ---------------------------------------------------------
 
 _init_failure = None  # (exc_blob, tb_text) if the user's initializer raised
 _running = None  # _ChunkScope of the chunk running now
@@ -646,10 +638,7 @@ def pack_outcome(results, failure):
     packed = None
     if failure is not None:
         pos, kind, exc, attempt = failure
-        tb = exc_blob = None
-        if exc is not None:
-            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            exc_blob = pack_exception(exc, tb, cloudpickle.dumps)
+        exc_blob, tb = (None, None) if exc is None else _pack_error(exc)
         packed = (pos, kind, exc_blob, tb, attempt)
     try:
         blob = pickle.dumps(results, protocol=5)

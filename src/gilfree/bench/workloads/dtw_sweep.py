@@ -21,13 +21,12 @@ stretch, amplitude and noise), a 200-sample 3-axis template, and the grid
 Results are the 8 ``matches_start_end_`` arrays, compared exactly.
 """
 
-import itertools
-
 import numpy as np
 
 from ... import dtw
 from ..._reference import dtw_data as dd
-from .._core import Approach, Workload, register
+from ...parallel._sweep import expand_grid
+from .._core import Approach, Workload, engine_approaches, register
 from .._pools import process_map
 
 GRID = {"max_cost": [2, 3, 4, 5], "template__use_cols": [("gyr_ml",), ("gyr_ml", "gyr_si")]}
@@ -35,8 +34,7 @@ GRID = {"max_cost": [2, 3, 4, 5], "template__use_cols": [("gyr_ml",), ("gyr_ml",
 
 def grid_points():
     """The grid in ParameterGrid order (keys sorted, last varies fastest)."""
-    keys = sorted(GRID)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(GRID[k] for k in keys))]
+    return expand_grid(GRID)
 
 
 def make_data(n, seed=2026):
@@ -154,10 +152,8 @@ class DtwSweep(Workload):
                     out.append(Approach("gaitmap processes", "competitor", p,
                                         lambda tasks=tasks, p=p: process_map(gaitmap_point,
                                                                              tasks, p)))
-        for engine in ("numba", "cython"):
-            for p in workers:
-                out.append(Approach(f"gilfree sweep ({engine})", engine, p,
-                                    lambda e=engine, p=p: sweep(rec, tpl, e, p)))
+        out += engine_approaches(
+            lambda e, p: sweep(rec, tpl, e, p), workers, name="gilfree sweep ({})")
         return out
 
     def same(self, result, reference):

@@ -13,7 +13,7 @@ import numpy as np
 
 import gilfree
 
-from .._core import Approach, Workload, register
+from .._core import Approach, Workload, engine_approaches, register
 from .._pools import process_map, split
 
 
@@ -84,10 +84,8 @@ class Kde(Workload):
         out.append(Approach("numpy", "numpy", 1,
                             lambda: gilfree.gaussian_kde(x, engine="numpy").evaluate(q),
                             warmup=False))
-        for engine in ("numba", "cython"):
-            for p in workers:
-                out.append(Approach(engine, engine, p, lambda e=engine, p=p:
-                                    gilfree.gaussian_kde(x, engine=e, n_threads=p).evaluate(q)))
+        out += engine_approaches(
+            lambda e, p: gilfree.gaussian_kde(x, engine=e, n_threads=p).evaluate(q), workers)
         return out
 
     def dask_approaches(self, data, client, workers):

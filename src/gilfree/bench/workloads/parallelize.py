@@ -16,12 +16,9 @@ import gilfree
 from .._core import Approach, Workload, register
 
 
-def make_profile(grid, widths):
-    """The per-subject function, pure Python (picklable for processes)."""
-    return _Profile(grid, widths)
-
-
 class _Profile:
+    """The per-subject function, pure Python by default (picklable for processes)."""
+
     def __init__(self, grid, widths, engine="python", n_threads=None):
         self.grid, self.widths, self.engine, self.n_threads = grid, widths, engine, n_threads
 

@@ -14,7 +14,7 @@ import numpy as np
 
 import gilfree
 
-from .._core import Approach, Workload, register
+from .._core import Approach, Workload, engine_approaches, register
 from .._pools import process_map, split, thread_map
 
 
@@ -85,12 +85,9 @@ class ParzenSeed(Workload):
                                 lambda p=p: _pooled(process_map, x, point, h, p)))
         out.append(Approach("numpy", "numpy", 1,
                             lambda: gilfree.parzen_counts(x, q, h, engine="numpy")[0]))
-        for engine in ("numba", "cython"):
-            for p in workers:
-                out.append(Approach(engine, engine, p, lambda e=engine, p=p:
-                                    gilfree.parzen_counts(x, q, h, engine=e, n_threads=p)[0]))
+        out += engine_approaches(
+            lambda e, p: gilfree.parzen_counts(x, q, h, engine=e, n_threads=p)[0], workers)
         return out
-
 
     def dask_approaches(self, data, client, workers):
         from ... import distributed as gd
@@ -167,10 +164,8 @@ class ParzenMulti(Workload):
         out.append(Approach("numpy", "numpy", 1,
                             lambda: gilfree.parzen_counts(x, q, h, engine="numpy"),
                             warmup=False))
-        for engine in ("numba", "cython"):
-            for p in workers:
-                out.append(Approach(engine, engine, p, lambda e=engine, p=p:
-                                    gilfree.parzen_counts(x, q, h, engine=e, n_threads=p)))
+        out += engine_approaches(
+            lambda e, p: gilfree.parzen_counts(x, q, h, engine=e, n_threads=p), workers)
         return out
 
     def dask_approaches(self, data, client, workers):

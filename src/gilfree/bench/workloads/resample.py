@@ -13,7 +13,7 @@ import numpy as np
 
 import gilfree
 
-from .._core import Approach, Workload, register
+from .._core import Approach, Workload, engine_approaches, register
 from .._pools import process_map, split, thread_map
 
 
@@ -74,11 +74,9 @@ class ResampleStrides(Workload):
                                 lambda p=p: _pooled(process_map, strides, num, p)))
         out.append(Approach("numpy", "numpy", 1,
                             lambda: gilfree.resample_linear_many(strides, num, engine="numpy")))
-        for engine in ("numba", "cython"):
-            for p in workers:
-                out.append(Approach(engine, engine, p, lambda e=engine, p=p:
-                                    gilfree.resample_linear_many(strides, num, engine=e,
-                                                                 n_threads=p)))
+        out += engine_approaches(
+            lambda e, p: gilfree.resample_linear_many(strides, num, engine=e, n_threads=p),
+            workers)
         return out
 
 
@@ -123,10 +121,8 @@ class ResamplePoly(Workload):
         out = [Approach("scipy", "competitor", 1, lambda: resample_poly(x, up, down, axis=0))]
         out.append(Approach("numpy", "numpy", 1,
                             lambda: gilfree.resample_poly(x, up, down, engine="numpy")))
-        for engine in ("numba", "cython"):
-            for p in workers:
-                out.append(Approach(engine, engine, p, lambda e=engine, p=p:
-                                    gilfree.resample_poly(x, up, down, engine=e, n_threads=p)))
+        out += engine_approaches(
+            lambda e, p: gilfree.resample_poly(x, up, down, engine=e, n_threads=p), workers)
         return out
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 import gilfree
 
-from .._core import Approach, Workload, register
+from .._core import Approach, Workload, engine_approaches, register
 from .._pools import process_map, split, thread_map
 
 
@@ -91,11 +91,9 @@ class Resize(Workload):
         for p in workers:
             out.append(Approach("gilfree.resize on threads", "gilfree", p,
                                 lambda p=p: _gilfree_threads(imgs, size, p)))
-        for engine in ("numba", "cython"):
-            for p in workers:
-                out.append(Approach(engine, engine, p, lambda e=engine, p=p:
-                                    gilfree.resize_batch(imgs, size, "bilinear", engine=e,
-                                                         n_threads=p)))
+        out += engine_approaches(
+            lambda e, p: gilfree.resize_batch(imgs, size, "bilinear", engine=e, n_threads=p),
+            workers)
         return out
 
     def dask_approaches(self, data, client, workers):

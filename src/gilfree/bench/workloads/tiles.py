@@ -19,7 +19,7 @@ import numpy as np
 
 import gilfree
 
-from .._core import Approach, Workload, register
+from .._core import Approach, Workload, engine_approaches, register
 from .._pools import split
 
 #: Foreground threshold, minimum fraction and patch size of the workload.
@@ -86,9 +86,7 @@ def synthetic_slide(shape, *, path=None, seed=0, band=512):
     return np.load(path, mmap_mode="r")
 
 
-# --------------------------------------------------------------------------
-# the seed approach: a per-tile function on a process pool
-# --------------------------------------------------------------------------
+# -- the seed approach: a per-tile function on a process pool ----------------
 
 _OPEN = {}
 
@@ -227,10 +225,7 @@ class TilesWorkload(Workload):
             out.append(Approach("python seed processes", "python-processes", p,
                                 lambda p=p: seed_loky(path, shape, p)))
         out.append(Approach("numpy", "numpy", 1, lambda: self._ours(slide, "numpy", 1)))
-        for engine in ("numba", "cython"):
-            for p in workers:
-                out.append(Approach(engine, engine, p,
-                                    lambda e=engine, p=p: self._ours(slide, e, p)))
+        out += engine_approaches(lambda e, p: self._ours(slide, e, p), workers)
         return out
 
 
