@@ -9,10 +9,10 @@ from . import _config
 from ._dtw_estimator import (BarthDtw, _apply_result, _match_ends_of, _postprocess,
                              _signal_matrix)
 from ._dtw_kernel import _CostData
-from ._dtw_params import _has_params, _Table
+from ._dtw_params import _Table
 from ._validation import check_number, describe
 from .parallel import pmap
-from .parallel._sweep import _clone, expand_grid
+from .parallel._sweep import _clone, _is_estimator, expand_grid
 
 _SweepPlan = collections.namedtuple(
     "_SweepPlan", ["base", "fs", "points", "table", "nt", "estimators", "settings", "inputs"])
@@ -39,7 +39,7 @@ def _plan_sweep(data, sampling_rate_hz, grid, template, estimator, columns, engi
     for p in points:
         for key in p:
             head = key.partition("__")[0]
-            if key not in valid and not (head in valid and _has_params(p.get(head))):
+            if key not in valid and not (head in valid and _is_estimator(p.get(head))):
                 raise ValueError(
                     f"unknown parameter {key!r} in the grid; valid BarthDtw parameters: "
                     f"{', '.join(sorted(valid))}"
