@@ -243,9 +243,7 @@ def scale_rows(func, split, kwargs, *, axis=0, out_axis=0, min_rows=1, threads_a
     if split not in kwargs:
         raise ValueError(f"split={split!r} is not one of the keyword arguments "
                          f"{sorted(kwargs)}")
-    data = kwargs[split]
-    if not isinstance(data, np.ndarray):
-        data = np.asarray(data)
+    data = np.asarray(kwargs[split])
     shared = {k: v for k, v in kwargs.items() if k != split}
     with _require().connection(client, n_workers) as (c, workers):
         per = _config.DISTRIBUTED_CHUNKS_PER_WORKER

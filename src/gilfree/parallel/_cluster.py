@@ -259,16 +259,17 @@ def scatter_to(client, obj, addr, attempts=4):
     """Scatter ``obj`` to the worker at ``addr`` (None: any), or to another
     live one if that worker is gone; returns ``(future, [address] or
     None)``."""
-    for attempt in range(attempts - 1):
+    for attempt in range(attempts):
+        target = [addr] if addr else None
         try:
-            [fut] = client.scatter([obj], workers=[addr] if addr else None, hash=False)
-            return fut, ([addr] if addr else None)
+            [fut] = client.scatter([obj], workers=target, hash=False)
+            return fut, target
         except (OSError, KeyError):  # that worker died meanwhile
+            if attempt == attempts - 1:
+                raise
             time.sleep(0.1 * (attempt + 1))
             alive = [a for a in worker_threads(client) if a != addr]
             addr = alive[0] if alive else None
-    [fut] = client.scatter([obj], workers=[addr] if addr else None, hash=False)
-    return fut, ([addr] if addr else None)
 
 
 def check_count(n, name):
@@ -315,11 +316,10 @@ def connection(client, n_workers):
     """The Client to use, and the workers (address -> nthreads) to use: the
     first ``n_workers`` of the cluster (all: None); ``client=None`` starts a
     LocalCluster of Dask's layout for the block."""
-    if n_workers is not None:
-        n_workers = check_count(n_workers, "n_workers")
-    if client is None:
+    if client is None:  # (default_layout checks n_workers)
         conn = start_local_cluster(*default_layout(n_workers, None))
     else:
+        n_workers = None if n_workers is None else check_count(n_workers, "n_workers")
         conn = connect(client)
     try:
         workers = worker_threads(conn.client)
@@ -432,6 +432,8 @@ class Tasks:
             fut = self._submit(tid, key + "-f", "forgotten")
         with self._lock:
             self._futures[tid] = fut
+        if self.closing:  # closed meanwhile (a resubmission racing the end)
+            return self.close()
         fut.add_done_callback(lambda f: self._on_done(tid, f))
 
     def _on_done(self, tid, fut):

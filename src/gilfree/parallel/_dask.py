@@ -363,8 +363,7 @@ class DaskBackend(Backend):
             self._inner = run.inner
             self._inner_by_host = {}
         spec = run.spec
-        self._spec = (spec[0], spec[1], spec[2], spec[3], "async" if spec[3] else None,
-                      self._inner)
+        self._spec = (*spec[:4], "async" if spec[3] else None, self._inner)
         self._scatter = _Scatterer(client, _config.DASK_SCATTER_MIN_BYTES)
         self._plugin = None
         if run.initializer is not None:

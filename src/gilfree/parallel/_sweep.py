@@ -233,6 +233,18 @@ class Params:
             out[name] = value
         return out
 
+    def _unknown_key(self, params, valid):
+        """The first key of ``params`` that names no parameter (``valid``:
+        :meth:`get_params`), or None.  A nested key is valid if its head is
+        set to an object with parameters in the same ``params`` (checked
+        when that object's parameters are set)."""
+        for key in params:
+            head, sep, _ = key.partition("__")
+            if head not in self._get_param_names() or (
+                    sep and key not in valid and not _is_estimator(params.get(head))):
+                return key
+        return None
+
     def _unknown(self, key, valid):
         raise ValueError(
             f"unknown parameter {key!r} for {type(self).__name__}; valid parameters: "
@@ -243,13 +255,10 @@ class Params:
         """Set parameters (``a__b=...`` sets those of parameter ``a``).
         Unknown names raise ValueError listing the valid ones; nothing is
         set then."""
-        own = self._get_param_names()
         valid = self.get_params(deep=True)
-        for key in params:
-            head, sep, _ = key.partition("__")
-            replaced = _is_estimator(params.get(head))  # nested keys checked below
-            if head not in own or (sep and key not in valid and not replaced):
-                self._unknown(key, valid)
+        key = self._unknown_key(params, valid)
+        if key is not None:
+            self._unknown(key, valid)
         nested = {}
         for key, value in params.items():
             head, sep, sub = key.partition("__")
