@@ -368,14 +368,11 @@ class Resubmits:
         scheduler gave up on it, else it vanished), or None: it is not
         resubmitted again."""
         n = self.count(key)
-        if killed:
-            if self.killed.get(key, 0) >= self.retries:
-                return None
-            self.killed[key] = self.killed.get(key, 0) + 1
-        else:
-            if self.lost.get(key, 0) >= _config.DASK_LOST_RESUBMITS:
-                return None
-            self.lost[key] = self.lost.get(key, 0) + 1
+        counts, limit = ((self.killed, self.retries) if killed
+                         else (self.lost, _config.DASK_LOST_RESUBMITS))
+        if counts.get(key, 0) >= limit:
+            return None
+        counts[key] = counts.get(key, 0) + 1
         return _config.PARALLEL_RETRY_BACKOFF_BASE * 2 ** min(n, 5)
 
 

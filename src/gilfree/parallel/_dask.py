@@ -24,8 +24,10 @@ Importing this module imports ``distributed``: the backend registry loads
 it lazily and turns an ImportError into an install hint.
 """
 
+import bisect
 import contextlib
 import io
+import itertools
 import os
 import pickle
 import secrets
@@ -348,13 +350,8 @@ class DaskBackend(Backend):
         elif run.client is not None and self.n_workers < total:
             # n_workers of an existing cluster: the first workers with that
             # many threads (loosely: others step in if they die)
-            subset, have = [], 0
-            for addr, nt in nthreads.items():
-                if have >= self.n_workers:
-                    break
-                subset.append(addr)
-                have += nt
-            self._restrict = subset
+            have = list(itertools.accumulate(nthreads.values()))
+            self._restrict = list(nthreads)[:bisect.bisect_left(have, self.n_workers) + 1]
         self._nthreads = nthreads
         if run.inner_arg == "auto":
             self._inner = "auto"
