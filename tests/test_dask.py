@@ -976,6 +976,23 @@ def test_distributed_chunk_survives_its_worker(full, tmp_path):
     assert got == [200_000.0 * i for i in range(3)]
 
 
+def test_distributed_killed_chunk_follows_the_one_resubmit_policy(full, tmp_path):
+    # two deaths exhaust the scheduler (allowed-failures = 1): retries=1
+    # resubmits the chunk once more and it succeeds; with retries=0 the
+    # loss is reported, naming the chunk (the policy of pmap on Dask)
+    _all_workers_up(full)
+    assert gd.scale_items(_exit_twice_at_3, [3], {"counter": str(tmp_path / "a")},
+                          threads_arg=None, client=full, retries=1) == [3]
+    _all_workers_up(full)
+    with pytest.raises(WorkerCrashedError, match=r"chunk 0 of 1 was lost .*retries=0") as info:
+        gd.scale_items(_exit_twice_at_3, [3], {"counter": str(tmp_path / "b")},
+                       threads_arg=None, client=full, retries=0)
+    assert info.value.candidates == [0]
+    _all_workers_up(full)
+    with pytest.raises(ValueError, match=r"retries must be an int >= 0"):
+        gd.scale_items(abs, [1], client=full, retries=-1)
+
+
 def test_distributed_own_cluster_is_closed(parzen_data):
     x, q, h, _ = parzen_data
     before = _children()

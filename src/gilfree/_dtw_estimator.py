@@ -50,13 +50,7 @@ class DtwTemplate(_Params):
 
     def __init__(self, data, sampling_rate_hz, scale=1.0, use_cols=None, *, columns=None,
                  offset=0.0, prescaled=False):
-        self.data = data
-        self.sampling_rate_hz = sampling_rate_hz
-        self.scale = scale
-        self.use_cols = use_cols
-        self.columns = columns
-        self.offset = offset
-        self.prescaled = prescaled
+        self._store_params(locals())
 
     @classmethod
     def from_gaitmap(cls, template):
@@ -215,18 +209,7 @@ class BarthDtw(_gaitmap.GaitmapResults, _Params):
                  max_cost=4.0, min_match_length_s=0.6, max_match_length_s=3.0,
                  max_template_stretch_ms=None, max_signal_stretch_ms=None, snap_to_min_win_ms=300,
                  snap_to_min_axis="gyr_ml", conflict_resolution=True, memory=None):
-        self.template = template
-        self.resample_template = resample_template
-        self.find_matches_method = find_matches_method
-        self.max_cost = max_cost
-        self.min_match_length_s = min_match_length_s
-        self.max_match_length_s = max_match_length_s
-        self.max_template_stretch_ms = max_template_stretch_ms
-        self.max_signal_stretch_ms = max_signal_stretch_ms
-        self.snap_to_min_win_ms = snap_to_min_win_ms
-        self.snap_to_min_axis = snap_to_min_axis
-        self.conflict_resolution = conflict_resolution
-        self.memory = memory
+        self._store_params(locals())
 
     # -- validation -------------------------------------------------------
 

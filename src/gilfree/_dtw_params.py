@@ -1,78 +1,18 @@
 """sklearn-style parameters and named-column tables of the DTW estimator
 (:class:`gilfree.dtw.BarthDtw`, :class:`gilfree.dtw.DtwTemplate`)."""
 
-import inspect
 from collections.abc import Sequence
 
 import numpy as np
 
 from ._validation import as_float_array, describe
+from .parallel._sweep import Params
 
 
-def _has_params(obj):
-    """True for objects with their own parameters (gilfree's, or a gaitmap
-    template's get_params/set_params)."""
-    return isinstance(obj, _Params) or (
-        callable(getattr(obj, "get_params", None)) and callable(getattr(obj, "set_params", None))
-        and not isinstance(obj, type))
-
-
-class _Params:
-    """get_params/set_params over the ``__init__`` arguments, nested with
-    ``<param>__<sub>`` for parameters that have parameters themselves."""
-
-    @classmethod
-    def _param_names(cls):
-        names = cls.__dict__.get("_PARAM_NAMES")
-        if names is None:
-            sig = inspect.signature(cls.__init__)
-            names = tuple(p for p in sig.parameters if p != "self")
-            cls._PARAM_NAMES = names
-        return names
-
-    def get_params(self, deep=True):
-        """Parameters of this object (and of nested ones, as ``a__b``)."""
-        out = {}
-        for name in self._param_names():
-            value = getattr(self, name)
-            if deep and _has_params(value):
-                for sub, v in value.get_params(deep=True).items():
-                    out[f"{name}__{sub}"] = v
-            out[name] = value
-        return out
-
-    def _unknown(self, key, valid):
-        raise ValueError(
-            f"unknown parameter {key!r} for {type(self).__name__}; valid parameters: "
-            f"{', '.join(sorted(valid))}"
-        )
-
-    def set_params(self, **params):
-        """Set parameters (``template__use_cols=...`` sets the template's).
-        Unknown names raise ValueError listing the valid ones."""
-        own = self._param_names()
-        valid = self.get_params(deep=True)
-        for key in params:
-            head, sep, _ = key.partition("__")
-            replaced = _has_params(params.get(head))  # nested keys checked below
-            if head not in own or (sep and key not in valid and not replaced):
-                self._unknown(key, valid)
-        nested = {}
-        for key, value in params.items():
-            head, sep, sub = key.partition("__")
-            if sep:
-                nested.setdefault(head, {})[sub] = value
-            else:
-                setattr(self, head, value)
-        for head, subs in nested.items():
-            obj = getattr(self, head)
-            if not _has_params(obj):
-                raise ValueError(
-                    f"cannot set {', '.join(f'{head}__{k}' for k in subs)}: {type(self).__name__}"
-                    f".{head} is {describe(obj)}, which has no parameters"
-                )
-            obj.set_params(**subs)
-        return self
+class _Params(Params):
+    """The parameter protocol of :mod:`gilfree.parallel._sweep` (in the
+    ``__init__`` order), shown with every parameter but arrays and
+    DataFrames."""
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items()

@@ -9,7 +9,7 @@ from . import _config
 from ._dtw_estimator import (BarthDtw, _apply_result, _match_ends_of, _postprocess,
                              _signal_matrix)
 from ._dtw_kernel import _CostData
-from ._dtw_params import _has_params, _Table
+from ._dtw_params import _Table
 from ._validation import check_number, describe
 from .parallel import pmap
 from .parallel._sweep import _clone, expand_grid
@@ -36,14 +36,10 @@ def _plan_sweep(data, sampling_rate_hz, grid, template, estimator, columns, engi
     _config.resolve_engine("dtw", engine)
     points = expand_grid(grid)
     valid = base.get_params(deep=True)
-    for p in points:
-        for key in p:
-            head = key.partition("__")[0]
-            if key not in valid and not (head in valid and _has_params(p.get(head))):
-                raise ValueError(
-                    f"unknown parameter {key!r} in the grid; valid BarthDtw parameters: "
-                    f"{', '.join(sorted(valid))}"
-                )
+    bad = next(filter(None, (base._unknown_key(p, valid) for p in points)), None)
+    if bad is not None:
+        raise ValueError(f"unknown parameter {bad!r} in the grid; valid BarthDtw parameters: "
+                         f"{', '.join(sorted(valid))}")
     table = _Table(data, columns, "data")
     nt = _config.resolve_n_threads(n_threads)
     estimators, settings, inputs = [], [], []

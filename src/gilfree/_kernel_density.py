@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from .kde import KERNELS, _check_dtype, _check_engine_threads, kde
+from .parallel._sweep import Params
 
 __all__ = ["KernelDensity", "NotFittedError"]
 
@@ -31,46 +32,17 @@ class NotFittedError(ValueError, AttributeError):
     ``ValueError`` and an ``AttributeError``)."""
 
 
-class _ParamsMixin:
-    """scikit-learn's parameter protocol over the ``__init__`` signature."""
+class _ParamsMixin(Params):
+    """The parameter protocol of :mod:`gilfree.parallel._sweep` in
+    scikit-learn's order and wording, shown as scikit-learn shows it."""
 
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p.name for p in sig.parameters.values()
-                      if p.name != "self" and p.kind != p.VAR_KEYWORD)
+    _SORTED_PARAMS = True
 
-    def get_params(self, deep=True):
-        """Parameters of this estimator (a dict; nested ones as ``a__b``)."""
-        out = {}
-        for key in self._get_param_names():
-            value = getattr(self, key)
-            if deep and hasattr(value, "get_params") and not isinstance(value, type):
-                out.update((f"{key}__{k}", v) for k, v in value.get_params().items())
-            out[key] = value
-        return out
-
-    def set_params(self, **params):
-        """Set parameters; unknown names raise ValueError listing the valid ones."""
-        if not params:
-            return self
-        valid = self.get_params(deep=True)
-        nested = {}
-        for key, value in params.items():
-            head, delim, sub = key.partition("__")
-            if head not in valid:
-                raise ValueError(
-                    f"Invalid parameter {head!r} for estimator {self}. Valid parameters are: "
-                    f"{self._get_param_names()!r}."
-                )
-            if delim:
-                nested.setdefault(head, {})[sub] = value
-            else:
-                setattr(self, head, value)
-                valid[head] = value
-        for head, sub_params in nested.items():
-            valid[head].set_params(**sub_params)
-        return self
+    def _unknown(self, key, valid):
+        raise ValueError(
+            f"Invalid parameter {key!r} for estimator {self}. Valid parameters are: "
+            f"{list(self._get_param_names())!r}."
+        )
 
     def __repr__(self):
         """``Class(param=value, ...)`` with the parameters that differ from
@@ -140,30 +112,19 @@ def _as_matrix(X, owner):
     if arr.dtype.kind not in "biuf":
         arr = arr.astype(np.float64)  # object/str: numpy's own TypeError/ValueError
     arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if arr.ndim == 0:
+    if arr.ndim < 2:
         raise ValueError(
-            f"Expected 2D array, got scalar array instead:\narray={arr!r}.\nReshape your data "
-            "either using array.reshape(-1, 1) if your data has a single feature or "
-            "array.reshape(1, -1) if it contains a single sample."
-        )
-    if arr.ndim == 1:
-        raise ValueError(
-            f"Expected 2D array, got 1D array instead:\narray={arr!r}.\nReshape your data "
-            "either using array.reshape(-1, 1) if your data has a single feature or "
-            "array.reshape(1, -1) if it contains a single sample."
+            f"Expected 2D array, got {('scalar', '1D')[arr.ndim]} array instead:\narray={arr!r}.\n"
+            "Reshape your data either using array.reshape(-1, 1) if your data has a single "
+            "feature or array.reshape(1, -1) if it contains a single sample."
         )
     if arr.ndim > 2:
         raise ValueError(f"Found array with dim {arr.ndim}. {owner} expected <= 2.")
     n, d = arr.shape
-    if n == 0:
+    if n == 0 or d == 0:
         raise ValueError(
-            f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is "
-            f"required by {owner}."
-        )
-    if d == 0:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
-            f"required by {owner}."
+            f"Found array with 0 {'sample' if n == 0 else 'feature'}(s) (shape={arr.shape}) "
+            f"while a minimum of 1 is required by {owner}."
         )
     if not np.isfinite(arr).all():
         what = "NaN" if np.isnan(arr).any() else "infinity or a value too large for dtype('float64')"
@@ -245,14 +206,9 @@ def _check_params(est):
     if isinstance(ls, bool) or not isinstance(ls, numbers.Integral) or ls < 1:
         raise ValueError(f"The 'leaf_size' parameter of {name} must be an int >= 1; got {ls!r}")
     bw = est.bandwidth
-    if isinstance(bw, str):
-        if bw not in ("scott", "silverman"):
-            raise ValueError(
-                f"The 'bandwidth' parameter of {name} must be a float > 0 or a str among "
-                f"{{'scott', 'silverman'}}; got {bw!r}"
-            )
-    elif (isinstance(bw, (bool, np.bool_)) or not isinstance(bw, (numbers.Real, np.floating))
-          or not (math.isfinite(bw) and bw > 0)):
+    if (bw not in ("scott", "silverman") if isinstance(bw, str) else
+            isinstance(bw, (bool, np.bool_)) or not isinstance(bw, (numbers.Real, np.floating))
+            or not (math.isfinite(bw) and bw > 0)):
         raise ValueError(
             f"The 'bandwidth' parameter of {name} must be a float > 0 or a str among "
             f"{{'scott', 'silverman'}}; got {bw!r}"
@@ -382,18 +338,7 @@ class KernelDensity(_ParamsMixin):
     def __init__(self, *, bandwidth=1.0, algorithm="auto", kernel="gaussian", metric="euclidean",
                  atol=0, rtol=0, breadth_first=True, leaf_size=40, metric_params=None,
                  engine="auto", n_threads=None, dtype=np.float64):
-        self.bandwidth = bandwidth
-        self.algorithm = algorithm
-        self.kernel = kernel
-        self.metric = metric
-        self.atol = atol
-        self.rtol = rtol
-        self.breadth_first = breadth_first
-        self.leaf_size = leaf_size
-        self.metric_params = metric_params
-        self.engine = engine
-        self.n_threads = n_threads
-        self.dtype = dtype
+        self._store_params(locals())
 
     def _check_fitted(self):
         if not hasattr(self, "_fit_X"):

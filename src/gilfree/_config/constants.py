@@ -259,6 +259,9 @@ DASK_SCATTER_MIN_BYTES = 2**20
 #: Times a Dask map resubmits a chunk lost with its workers (its result,
 #: or the function or arrays scattered for it) -- a rerun, not a retry.
 DASK_LOST_RESUBMITS = 5
+#: Times a task the scheduler gave up on (KilledWorker) is resubmitted when
+#: the caller gives no ``retries`` (the gilfree.distributed adapters).
+DASK_KILLED_RESUBMITS = 2
 #: Seconds a broadcast scatter may take before gilfree scatters to one
 #: worker instead (the others then fetch from it).
 DASK_BROADCAST_TIMEOUT = 10.0
@@ -269,11 +272,6 @@ DASK_START_TIMEOUT = 60.0
 #: Chunks per worker in gilfree.distributed's kernel scale-out: one coarse
 #: chunk per worker (stumpy's ``stumped`` model), sized by its threads.
 DISTRIBUTED_CHUNKS_PER_WORKER = 1
-#: The ``retries`` of the gilfree.distributed adapters when not given: times
-#: a chunk the scheduler gave up on (KilledWorker) is submitted again, under
-#: the one resubmit policy of parallel/_cluster.Resubmits (a chunk that
-#: vanished with its worker is resubmitted up to DASK_LOST_RESUBMITS times).
-DISTRIBUTED_CHUNK_RETRIES = 2
 #: gilfree.distributed.tiles: a slide is cut into row bands of whole tile
 #: rows when it would otherwise be a larger task than the cohort's share of
 #: one worker slot divided by this (so uneven cohorts balance) ...

@@ -5,16 +5,16 @@ layer (:mod:`gilfree.parallel._cluster`: connecting, scattering, and the
 resubmit policy of lost tasks).
 """
 
-import concurrent.futures
 import contextlib
+import queue
 import secrets
 import threading
-import time
 
 import numpy as np
 
 from .. import _config
 from ..parallel import WorkerCrashedError
+from ..parallel._checks import _check_retries
 from ..parallel._errors import add_note
 
 _INSTALL = "pip install 'gilfree[dask]'"
@@ -121,97 +121,84 @@ def _is_large_array(obj):
 
 
 def _run(client, func, parts, placement, shared, split, threads_arg, retries, what):
-    """Run ``_kernel_task`` on every part; results in order."""
+    """Run ``_kernel_task`` on every part, each on its worker of
+    ``placement`` (None: any), through the one task loop of the Dask layer
+    (:class:`gilfree.parallel._cluster.Tasks`); results in order."""
     cluster = _require()
-    retries = _config.DISTRIBUTED_CHUNK_RETRIES if retries is None else retries
-    retries = _config._check_integral(retries, "retries")
-    if retries < 0:
-        raise ValueError(f"retries must be >= 0; got {retries}")
-    tag = secrets.token_hex(5)
-    shared = dict(shared)
-    scatter_everywhere = cluster.scatter_everywhere
-    policy = cluster.Resubmits(retries)
-    common = [scatter_everywhere(client, func), scatter_everywhere(client, shared)]
+    retries = None if retries is None else _check_retries(retries)
+    lock = threading.Lock()
+    common = [cluster.scatter_everywhere(client, func),
+              cluster.scatter_everywhere(client, shared)]
     held = list(common)
-    futures = [None] * len(parts)
 
-    def submit(i, addr):
-        if policy.count(i) and cluster.lost_keys(client, common):
-            # every worker holding them died: scattered data is not recomputed
-            common[:] = [scatter_everywhere(client, func), scatter_everywhere(client, shared)]
-            held.extend(common)
-        part = parts[i]
-        target = [addr] if addr is not None else None
-        if _is_large_array(part):
-            part, target = cluster.scatter_to(client, part, addr)
-            held.append(part)
-        elif type(part) is tuple and any(_is_large_array(p) for p in part):
-            # a part carrying large arrays (e.g. a slide and its mask): each
-            # goes straight to the part's worker, not into the task graph
-            out = []
-            for p in part:
-                if _is_large_array(p):
-                    p, target = cluster.scatter_to(client, p, addr)
-                    held.append(p)
-                    addr = target[0] if target else None
-                out.append(p)
-            part = tuple(out)
-        for attempt in (0, 1):
-            fn_fut, shared_fut = common
-            try:
-                futures[i] = client.submit(
-                    _kernel_task, fn_fut, part, shared_fut, split, threads_arg,
-                    key=f"gilfree-{what}-{tag}-{i}-{policy.count(i)}-{attempt}", pure=False,
-                    workers=target, allow_other_workers=target is not None,
-                )
-                break
-            except concurrent.futures.CancelledError:
-                if attempt:
-                    raise
-                # the scheduler had already forgotten the scattered arguments
-                common[:] = [scatter_everywhere(client, func),
-                             scatter_everywhere(client, shared)]
+    def submit(i, key, again):
+        addr = placement[i]
+        with lock:
+            if again == "forgotten" or (again and cluster.lost_keys(client, common)):
+                # every worker holding them died: scattered data is not recomputed
+                common[:] = [cluster.scatter_everywhere(client, func),
+                             cluster.scatter_everywhere(client, shared)]
                 held.extend(common)
-        held.append(futures[i])
+            fn_fut, shared_fut = common
+        if again and addr not in cluster.worker_threads(client):
+            addr = None
+        part, target = parts[i], ([addr] if addr is not None else None)
+        # large arrays (a part, or those of a part that is a tuple, e.g. a
+        # slide and its mask) go straight to the part's worker, not into the
+        # task graph
+        pieces = part if type(part) is tuple else (part,)
+        out = []
+        for p in pieces:
+            if _is_large_array(p):
+                p, target = cluster.scatter_to(client, p, addr)
+                addr = target[0] if target else None
+                with lock:
+                    held.append(p)
+            out.append(p)
+        part = tuple(out) if type(part) is tuple else out[0]
+        return client.submit(_kernel_task, fn_fut, part, shared_fut, split, threads_arg,
+                             key=key, pure=False, workers=target,
+                             allow_other_workers=target is not None)
 
+    ends = queue.SimpleQueue()
+    tasks = cluster.Tasks(client, retries, f"gilfree-{what}-{secrets.token_hex(5)}", submit,
+                          lambda *end: ends.put(end))
     try:
-        for i, addr in enumerate(placement):
-            submit(i, addr)
-        index = {f.key: i for i, f in enumerate(futures)}
+        for i in range(len(parts)):
+            tasks.submit(i)
         results = [None] * len(parts)
-        ac = cluster.distributed.as_completed(list(futures), loop=client.loop)
-        for done in ac:
-            i = index[done.key]
-            if done.status == "finished":
-                results[i] = done.result()
-                continue
-            exc = None if done.status == "cancelled" else done.exception()
-            killed = cluster.Resubmits.is_killed(exc)
-            if exc is None or killed:
-                delay = policy.delay(i, killed)
-                if delay is not None:
-                    time.sleep(delay)
-                    alive = cluster.worker_threads(client)
-                    submit(i, placement[i] if placement[i] in alive else None)
-                    index[futures[i].key] = i
-                    ac.add(futures[i])
-                    continue
+        for _ in parts:
+            i, status, result, exc = _next_end(ends)
+            tasks.forget(i)
+            if status == "finished":
+                results[i] = result
+            elif status == "lost" or cluster.Resubmits.is_killed(exc):
                 raise WorkerCrashedError(
                     f"gilfree.distributed.{what}: chunk {i} of {len(parts)} was lost with its "
-                    f"worker after {policy.count(i)} resubmission(s) (retries={retries}): "
+                    f"worker after {tasks.policy.count(i)} resubmission(s) "
+                    f"(retries={tasks.policy.retries}): "
                     + (str(exc) if exc is not None else "its task or its input was lost"),
                     candidates=[i],
                 )
-            try:
-                done.result()
-            except BaseException as err:
-                add_note(err, f"gilfree.distributed.{what}: raised by chunk {i} of "
+            else:
+                add_note(exc, f"gilfree.distributed.{what}: raised by chunk {i} of "
                               f"{len(parts)} on the Dask cluster")
-                raise
+                raise exc
         return results
     finally:
+        tasks.close()
         with contextlib.suppress(Exception):
             client.cancel([f for f in held if f is not None])
+
+
+def _next_end(ends):
+    """The next task end of the queue, waiting in short steps (Ctrl-C
+    lands between them)."""
+    while True:
+        try:
+            return ends.get(timeout=0.1)
+        except queue.Empty:
+            pass
 
 
 def scale_rows(func, split, kwargs, *, axis=0, out_axis=0, min_rows=1, threads_arg="n_threads",
@@ -256,9 +243,7 @@ def scale_rows(func, split, kwargs, *, axis=0, out_axis=0, min_rows=1, threads_a
     if split not in kwargs:
         raise ValueError(f"split={split!r} is not one of the keyword arguments "
                          f"{sorted(kwargs)}")
-    data = kwargs[split]
-    if not isinstance(data, np.ndarray):
-        data = np.asarray(data)
+    data = np.asarray(kwargs[split])
     shared = {k: v for k, v in kwargs.items() if k != split}
     with _require().connection(client, n_workers) as (c, workers):
         per = _config.DISTRIBUTED_CHUNKS_PER_WORKER

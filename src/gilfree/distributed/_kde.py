@@ -22,13 +22,12 @@ def kde(samples, points, bandwidth, *, kernel="gaussian", weights=None, log=Fals
     -------
     ndarray, shape (m,) for a scalar bandwidth, else (m, H)
     """
-    local = _kde_local
     x = as_points_matrix(samples, "samples")
     q = _as_points(points, x.shape[1])
     check_positive_finite(bandwidth, "bandwidth")
     if weights is not None:
         weights = check_weights(weights, x.shape[0])
-    return scale_rows(local, "points",
+    return scale_rows(_kde_local, "points",
                       dict(samples=x, points=q, bandwidth=bandwidth, kernel=kernel,
                            weights=weights, log=log, dtype=dtype, engine=engine),
                       client=client, n_workers=n_workers, retries=retries)

@@ -51,11 +51,11 @@ def parzen_counts(samples, points, widths, *, engine="auto", client=None, n_work
     -------
     counts : ndarray of int64, shape (m,) for a scalar width, else (m, H)
     """
-    local = _counts_local
     x, q, h, _ = _parzen_inputs(samples, points, widths, None)
-    return scale_rows(local, "points", dict(samples=x, points=q, widths=h, engine=engine),
-                      min_rows=_config.PARZEN_INDEX_MIN_POINTS, client=client,
-                      n_workers=n_workers, retries=retries)
+    return scale_rows(_counts_local, "points",
+                      dict(samples=x, points=q, widths=h, engine=engine),
+                      min_rows=_config.PARZEN_INDEX_MIN_POINTS, client=client, n_workers=n_workers,
+                      retries=retries)
 
 
 def parzen_density(samples, points, widths, *, weights=None, engine="auto", client=None,
@@ -69,12 +69,11 @@ def parzen_density(samples, points, widths, *, weights=None, engine="auto", clie
     -------
     density : ndarray of float64, shape (m,) for a scalar width, else (m, H)
     """
-    local = _parzen_local
     x, q, h, w = _parzen_inputs(samples, points, widths, weights)
-    return scale_rows(local, "points", dict(samples=x, points=q, widths=h, weights=w,
-                                            engine=engine),
-                      min_rows=_config.PARZEN_INDEX_MIN_POINTS, client=client,
-                      n_workers=n_workers, retries=retries)
+    return scale_rows(_parzen_local, "points",
+                      dict(samples=x, points=q, widths=h, weights=w, engine=engine),
+                      min_rows=_config.PARZEN_INDEX_MIN_POINTS, client=client, n_workers=n_workers,
+                      retries=retries)
 
 
 def parzen(*args, **kwargs):

@@ -22,13 +22,12 @@ def resize_batch(images, shape=None, method="bicubic", *, size=None, engine="aut
     -------
     ndarray, shape (N, rows, cols) or (N, rows, cols, C), the input dtype
     """
-    local = _resize_local
     shape = _shape_of("gilfree.distributed.resize_batch", shape, size)
     method = normalize_method(method)
     arr = images if isinstance(images, np.ndarray) else np.asarray(images)
     if arr.ndim not in (3, 4):
         # let the local function word the error
-        return local(arr, shape, method, engine=engine, n_threads=1)
-    return scale_rows(local, "images", dict(images=arr, shape=shape, method=method,
+        return _resize_local(arr, shape, method, engine=engine, n_threads=1)
+    return scale_rows(_resize_local, "images", dict(images=arr, shape=shape, method=method,
                                             engine=engine),
                       client=client, n_workers=n_workers, retries=retries)

@@ -35,10 +35,6 @@ _TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".ome.tif", ".svs")
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
-def _address(a):
-    return a.__array_interface__["data"][0]
-
-
 def _mapped_view(a):
     """``a`` as a :data:`_MappedView` when its memory is a file mapped by an
     ``np.memmap`` (also what ``np.load(mmap_mode=...)`` and
@@ -57,9 +53,9 @@ def _mapped_view(a):
         return None
     if root.mode in ("r+", "w+"):
         root.flush()  # the workers read the file: write out what was changed through it
-    lo = _address(a) + byte_span(a.shape, a.strides, a.itemsize)[0]
+    lo = a.__array_interface__["data"][0] + byte_span(a.shape, a.strides, a.itemsize)[0]
     return _MappedView(root.filename, a.dtype.str, a.shape, a.strides,
-                       int(root.offset) + (lo - _address(root)))
+                       int(root.offset) + lo - root.__array_interface__["data"][0])
 
 
 def _open_mapped(v):

@@ -13,8 +13,9 @@ go through this module for:
 - scattering: to every worker (:func:`scatter_everywhere`) or to one
   (:func:`scatter_to`), and telling which scattered data no worker holds
   any more (:func:`lost_keys`: the scheduler cannot recompute it);
-- the one policy for resubmitting a task lost on the cluster
-  (:class:`Resubmits`).
+- following tasks to their end: results fetched as tasks finish, a task
+  lost on the cluster resubmitted under the one policy (:class:`Tasks`,
+  :class:`Resubmits`).
 
 Importing this module imports ``distributed`` (and ``dask``): callers load
 it lazily and turn an ImportError into an install hint.
@@ -24,6 +25,7 @@ import concurrent.futures
 import contextlib
 import os
 import signal
+import threading
 import time
 
 import dask
@@ -37,7 +39,7 @@ from .._config import usable_cores
 from ._errors import item_repr
 from ._worker import THREAD_ENV_VARS
 
-__all__ = ["Connection", "Resubmits", "connect", "connection", "default_layout",
+__all__ = ["Connection", "Resubmits", "Tasks", "check_client", "connect", "connection", "default_layout",
            "inner_threads_by_host", "local_cluster_kwargs", "lost_keys",
            "quiet_nanny_environ", "scatter_everywhere", "scatter_to", "start_local_cluster",
            "worker_threads"]
@@ -139,10 +141,10 @@ def _reap(pids, grace):
             os.kill(pid, signal.SIGKILL)
 
 
-def start_local_cluster(n_workers, threads_per_worker=1, dashboard=False):
+def start_local_cluster(n_workers, threads_per_worker=1):
     """A LocalCluster on 127.0.0.1 and a Client of it (not the default
     client of dask collections)."""
-    kwargs = local_cluster_kwargs(n_workers, threads_per_worker, dashboard)
+    kwargs = local_cluster_kwargs(n_workers, threads_per_worker)
     cluster = client = None
     with quiet_nanny_environ():
         try:
@@ -156,7 +158,7 @@ def start_local_cluster(n_workers, threads_per_worker=1, dashboard=False):
     return Connection(client, True, cluster)
 
 
-def connect(client=None, *, n_workers=None, threads_per_worker=1, dashboard=False):
+def connect(client=None, *, n_workers=None, threads_per_worker=1):
     """Resolve a user's ``client=`` into a :class:`Connection`.
 
     ``None`` starts a LocalCluster of ``n_workers`` processes with
@@ -166,7 +168,7 @@ def connect(client=None, *, n_workers=None, threads_per_worker=1, dashboard=Fals
     """
     if client is None:
         n = usable_cores() if n_workers is None else n_workers
-        return start_local_cluster(n, threads_per_worker, dashboard)
+        return start_local_cluster(n, threads_per_worker)
     if isinstance(client, str):
         try:
             c = distributed.Client(client, set_as_default=False,
@@ -178,18 +180,24 @@ def connect(client=None, *, n_workers=None, threads_per_worker=1, dashboard=Fals
                 "cluster"
             ) from exc
         return Connection(c, True)
-    if isinstance(client, distributed.Client):
-        if client.status not in ("running", "connecting", "newly-created"):
-            raise ValueError(
-                f"client is {client.status}: pass a running dask.distributed Client, a "
-                "scheduler address, or None for a local cluster"
-            )
-        return Connection(client)
-    raise TypeError(
-        "client must be a dask.distributed Client, a scheduler address such as "
-        f"'tcp://127.0.0.1:8786', or None for a local cluster; got {item_repr(client)} of type "
-        f"{type(client).__name__}"
-    )
+    check_client(client)
+    if client.status not in ("running", "connecting", "newly-created"):
+        raise ValueError(
+            f"client is {client.status}: pass a running dask.distributed Client, a "
+            "scheduler address, or None for a local cluster"
+        )
+    return Connection(client)
+
+
+def check_client(client):
+    """The type of a ``client=`` that is not None (whether it answers is
+    seen when connecting)."""
+    if not isinstance(client, (str, distributed.Client)):
+        raise TypeError(
+            "client must be a dask.distributed Client, a scheduler address such as "
+            f"'tcp://127.0.0.1:8786', or None for a local cluster; got {item_repr(client)} "
+            f"of type {type(client).__name__}"
+        )
 
 
 def worker_threads(client):
@@ -230,16 +238,12 @@ def lost_keys(client, futures):
     return {f.key for f in futures if not who.get(f.key)}
 
 
-def _report_cores():
-    return usable_cores()
-
-
 def inner_threads_by_host(client, nthreads):
     """Fair share of a host's cores for one running task there: the host's
     usable cores divided by all worker threads on that host (at least 1), so
     that tasks x inner threads never exceed the host's cores."""
     try:
-        cores = client.run(_report_cores)
+        cores = client.run(usable_cores)
     except Exception:  # pragma: no cover - a worker left meanwhile
         cores = {}
     threads, host_cores = {}, {}
@@ -255,16 +259,17 @@ def scatter_to(client, obj, addr, attempts=4):
     """Scatter ``obj`` to the worker at ``addr`` (None: any), or to another
     live one if that worker is gone; returns ``(future, [address] or
     None)``."""
-    for attempt in range(attempts - 1):
+    for attempt in range(attempts):
+        target = [addr] if addr else None
         try:
-            [fut] = client.scatter([obj], workers=[addr] if addr else None, hash=False)
-            return fut, ([addr] if addr else None)
+            [fut] = client.scatter([obj], workers=target, hash=False)
+            return fut, target
         except (OSError, KeyError):  # that worker died meanwhile
+            if attempt == attempts - 1:
+                raise
             time.sleep(0.1 * (attempt + 1))
             alive = [a for a in worker_threads(client) if a != addr]
             addr = alive[0] if alive else None
-    [fut] = client.scatter([obj], workers=[addr] if addr else None, hash=False)
-    return fut, ([addr] if addr else None)
 
 
 def check_count(n, name):
@@ -311,11 +316,10 @@ def connection(client, n_workers):
     """The Client to use, and the workers (address -> nthreads) to use: the
     first ``n_workers`` of the cluster (all: None); ``client=None`` starts a
     LocalCluster of Dask's layout for the block."""
-    if n_workers is not None:
-        n_workers = check_count(n_workers, "n_workers")
-    if client is None:
+    if client is None:  # (default_layout checks n_workers)
         conn = start_local_cluster(*default_layout(n_workers, None))
     else:
+        n_workers = None if n_workers is None else check_count(n_workers, "n_workers")
         conn = connect(client)
     try:
         workers = worker_threads(conn.client)
@@ -337,15 +341,16 @@ class Resubmits:
       lost.  It is resubmitted up to ``DASK_LOST_RESUBMITS`` times, whatever
       ``retries`` (nothing of it failed);
     - the scheduler gave up on it after workers died running it
-      (``KilledWorker``): it is resubmitted up to ``retries`` times.
+      (``KilledWorker``): it is resubmitted up to ``retries`` times
+      (None: ``DASK_KILLED_RESUBMITS``).
 
     Each resubmission waits ``PARALLEL_RETRY_BACKOFF_BASE * 2**n`` seconds
     (``n``: its resubmissions so far, at most 5), while the scheduler
     digests the worker's death.
     """
 
-    def __init__(self, retries):
-        self.retries = retries
+    def __init__(self, retries=None):
+        self.retries = _config.DASK_KILLED_RESUBMITS if retries is None else retries
         self.lost = {}
         self.killed = {}
 
@@ -363,12 +368,117 @@ class Resubmits:
         scheduler gave up on it, else it vanished), or None: it is not
         resubmitted again."""
         n = self.count(key)
-        if killed:
-            if self.killed.get(key, 0) >= self.retries:
-                return None
-            self.killed[key] = self.killed.get(key, 0) + 1
-        else:
-            if self.lost.get(key, 0) >= _config.DASK_LOST_RESUBMITS:
-                return None
-            self.lost[key] = self.lost.get(key, 0) + 1
+        counts, limit = ((self.killed, self.retries) if killed
+                         else (self.lost, _config.DASK_LOST_RESUBMITS))
+        if counts.get(key, 0) >= limit:
+            return None
+        counts[key] = counts.get(key, 0) + 1
         return _config.PARALLEL_RETRY_BACKOFF_BASE * 2 ** min(n, 5)
+
+
+class Tasks:
+    """Tasks on a Dask cluster followed to their end -- the one loop of
+    ``pmap(backend="dask")`` and of the kernel adapters.
+
+    A task's result is fetched as soon as it finishes (it lives on its
+    worker until fetched, and is lost if that worker dies first); a task
+    lost on the cluster is resubmitted, after the policy's back-off, under
+    the one :class:`Resubmits` policy; every other end is handed on.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    retries : int or None
+        ``Resubmits(retries)``.
+    prefix : str
+        Task keys are ``{prefix}-{tid}`` (``-r{n}`` after n resubmissions).
+    submit : callable
+        ``submit(tid, key, again) -> Future`` submits task ``tid`` under
+        ``key``.  ``again`` is False the first time, True when the task was
+        lost (scattered inputs that no worker holds any more must be
+        scattered again: the scheduler cannot recompute them), and
+        ``"forgotten"`` when submitting raised CancelledError (the scheduler
+        had forgotten scattered inputs: scatter them all again).
+    done : callable
+        ``done(tid, status, result, exc)``, once per task, from a Dask
+        callback or timer thread: ``"finished"`` with its result,
+        ``"error"`` with the exception it raised (with its traceback; a
+        ``KilledWorker`` past the policy too), or ``"lost"`` past the policy
+        (``exc``: the reason, or None).
+    """
+
+    def __init__(self, client, retries, prefix, submit, done):
+        self.client = client
+        self.policy = Resubmits(retries)
+        self.closing = False
+        self._prefix = prefix
+        self._submit = submit
+        self._done = done
+        self._futures = {}
+        self._lock = threading.Lock()
+
+    def submit(self, tid, again=False):
+        """Submit task ``tid`` (``again``: it was lost); submitted once more,
+        with everything scattered again, if the scheduler had forgotten its
+        scattered inputs."""
+        n = self.policy.count(tid)
+        key = f"{self._prefix}-{tid}" + (f"-r{n}" if n else "")
+        try:
+            fut = self._submit(tid, key, again)
+        except concurrent.futures.CancelledError:
+            fut = self._submit(tid, key + "-f", "forgotten")
+        with self._lock:
+            self._futures[tid] = fut
+        if self.closing:  # closed meanwhile (a resubmission racing the end)
+            return self.close()
+        fut.add_done_callback(lambda f: self._on_done(tid, f))
+
+    def _on_done(self, tid, fut):
+        if self.closing or self._futures.get(tid) is not fut:
+            return
+        status, result, exc = fut.status, None, None
+        try:
+            if status == "finished":
+                result = fut.result()
+            elif status == "error":
+                exc = fut.exception()
+                exc = exc.with_traceback(fut.traceback())
+            else:
+                status = "lost"
+        except Exception as e:  # cancelled or lost between its end and the fetch
+            status, exc = "lost", e
+        if self.closing:
+            return
+        killed = status == "error" and self.policy.is_killed(exc)
+        delay = self.policy.delay(tid, killed) if status == "lost" or killed else None
+        if delay is not None:
+            timer = threading.Timer(delay, self._resubmit, (tid,))
+            timer.daemon = True
+            timer.start()
+            return
+        self._done(tid, status, result, exc)
+
+    def _resubmit(self, tid):
+        if self.closing:
+            return
+        try:
+            self.submit(tid, again=True)
+        except Exception as err:  # the cluster is gone: report the loss
+            if not self.closing:
+                self._done(tid, "lost", None, err)
+
+    def forget(self, tid):
+        """Task ``tid`` is done with: its Future (its result on the cluster)
+        is let go."""
+        with self._lock:
+            self._futures.pop(tid, None)
+
+    def close(self):
+        """Stop following the tasks, and cancel those still on the cluster."""
+        self.closing = True
+        with self._lock:
+            futs = list(self._futures.values())
+            self._futures.clear()
+        if futs and self.client.status == "running":
+            with contextlib.suppress(Exception):
+                self.client.cancel(futs)

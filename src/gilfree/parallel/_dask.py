@@ -24,9 +24,10 @@ Importing this module imports ``distributed``: the backend registry loads
 it lazily and turns an ImportError into an install hint.
 """
 
-import concurrent.futures
+import bisect
 import contextlib
 import io
+import itertools
 import os
 import pickle
 import secrets
@@ -41,7 +42,8 @@ from distributed.comm import get_address_host
 from .. import _config
 from ._backends import Backend, Outcome
 from ._cluster import (
-    Resubmits,
+    Tasks,
+    check_client,
     connect,
     inner_threads_by_host,
     lost_keys,
@@ -276,60 +278,34 @@ class _InitializerPlugin(distributed.WorkerPlugin):
 # --------------------------------------------------------------------------
 
 
-class _LostTasks:
-    """What :class:`DaskBackend` does when a chunk's task ends: its result
-    fetched at once, or the chunk resubmitted by the one policy of
-    :class:`~._cluster.Resubmits`, or its loss reported."""
+class DaskBackend(Backend):
+    """Chunks of the map as dask.distributed tasks.
 
-    def _on_done(self, chunk, fut):
-        # Dask's callback thread.  The result is fetched here, at once: a
-        # finished result lives on its worker until fetched and is lost if
-        # that worker dies first.  Lost chunks are resubmitted: a result lost
-        # with its worker (always), a chunk the scheduler gave up on after
-        # its workers died (KilledWorker: while ``retries`` remain).
-        if self._closing or chunk.future is not fut:
-            return
-        status = fut.status
-        raw = exc = None
-        if status == "finished":
-            try:
-                raw = fut.result()
-            except Exception as e:  # cancelled or lost between done and fetch
-                status, exc = "lost", e
-        elif status == "error":
-            try:
-                exc = fut.exception()
-            except Exception as e:  # pragma: no cover
-                status, exc = "lost", e
-        else:
-            status = "lost"
-        if self._closing:
-            return
-        delay = None
-        if status == "lost" or Resubmits.is_killed(exc):
-            delay = self._policy.delay(chunk.id, killed=status != "lost")
-        if delay is not None:
-            timer = threading.Timer(delay, self._resubmit, (chunk, status, raw, exc))
-            timer.daemon = True
-            timer.start()
-            return
-        self.run.done(chunk, (status, raw, exc))
+    ``n_workers`` is the number of worker processes of a LocalCluster
+    gilfree starts (``client=None``; one thread each), and with an existing
+    cluster the number of tasks run at once (default: all its threads).
+    A task past its timeout is interrupted in its worker thread at its next
+    Python bytecode (inside a C call: when the call returns; Dask cannot
+    stop a task).  The initializer runs once on each worker present at the start
+    of the map and on every worker that joins (or is restarted) during it:
+    a WorkerPlugin registered for the map's duration.  Tasks are followed,
+    and lost ones resubmitted, by the one loop of :class:`~._cluster.Tasks`.
+    """
 
-    def _resubmit(self, chunk, status, raw, exc):
-        if self._closing:
-            return
-        try:
-            try:
-                self._submit(chunk, check=True)
-            except concurrent.futures.CancelledError:
-                self._submit(chunk, check=True, force=True)
-        except Exception as err:  # the cluster is gone: report the loss
-            if not self._closing:
-                self.run.done(chunk, ("lost", None, err))
+    name = "dask"
+    isolated = True
+    shares_memory = False
+    stops_tasks = False
+    soft_timeouts = False
+    serial_when_single = False
+    needs_pickling = False
+    uses_client = True
+    timeout_mode = "async"
+    target_chunk_seconds = _config.PARALLEL_TARGET_CHUNK_SECONDS["dask"]
 
     def crash_error(self, exc, chunk, inflight):
         lost = list(range(chunk.start, chunk.start + len(chunk.items)))
-        tries = self._policy.killed.get(chunk.id, 0)
+        tries = self._tasks.policy.killed.get(chunk.id, 0)
         if isinstance(exc, distributed.KilledWorker):
             why = (f"the Dask workers running it died {getattr(exc, 'allowed_failures', '?')}"
                    " + 1 times and the scheduler gave up on it (KilledWorker; "
@@ -351,40 +327,7 @@ class _LostTasks:
         return err
 
 
-class DaskBackend(_LostTasks, Backend):
-    """Chunks of the map as dask.distributed tasks.
-
-    ``n_workers`` is the number of worker processes of a LocalCluster
-    gilfree starts (``client=None``; one thread each), and with an existing
-    cluster the number of tasks run at once (default: all its threads).
-    A task past its timeout is interrupted in its worker thread at its next
-    Python bytecode (inside a C call: when the call returns; Dask cannot
-    stop a task).  The initializer runs once on each worker present at the start
-    of the map and on every worker that joins (or is restarted) during it:
-    a WorkerPlugin registered for the map's duration.
-    """
-
-    name = "dask"
-    isolated = True
-    shares_memory = False
-    stops_tasks = False
-    soft_timeouts = False
-    serial_when_single = False
-    needs_pickling = False
-    uses_client = True
-    timeout_mode = "async"
-    target_chunk_seconds = _config.PARALLEL_TARGET_CHUNK_SECONDS["dask"]
-
-    @staticmethod
-    def check_client(client):
-        """The type of ``client=`` (checked when the map is called; whether
-        it answers, when it starts)."""
-        if not isinstance(client, (str, distributed.Client)):
-            raise TypeError(
-                "client must be a dask.distributed Client, a scheduler address such as "
-                f"'tcp://127.0.0.1:8786', or None for a local cluster; got {item_repr(client)} "
-                f"of type {type(client).__name__}"
-            )
+    check_client = staticmethod(check_client)
 
     def start(self):
         run = self.run
@@ -392,12 +335,13 @@ class DaskBackend(_LostTasks, Backend):
         self._scatter = None
         self._fn = None
         self._closing = False
-        self._futures = {}
-        self._lock = threading.Lock()
+        self._tasks = None
+        self._chunks = {}
         self._token = secrets.token_hex(6)
-        self._policy = Resubmits(run.retries)
         self._conn = connect(run.client, n_workers=self.n_workers, threads_per_worker=1)
         client = self._conn.client
+        self._tasks = Tasks(client, run.retries, f"gilfree-map-{self._token}",
+                            self._submit_task, self._task_done)
         nthreads = worker_threads(client)
         total = sum(nthreads.values())
         self._restrict = None
@@ -406,13 +350,8 @@ class DaskBackend(_LostTasks, Backend):
         elif run.client is not None and self.n_workers < total:
             # n_workers of an existing cluster: the first workers with that
             # many threads (loosely: others step in if they die)
-            subset, have = [], 0
-            for addr, nt in nthreads.items():
-                if have >= self.n_workers:
-                    break
-                subset.append(addr)
-                have += nt
-            self._restrict = subset
+            have = list(itertools.accumulate(nthreads.values()))
+            self._restrict = list(nthreads)[:bisect.bisect_left(have, self.n_workers) + 1]
         self._nthreads = nthreads
         if run.inner_arg == "auto":
             self._inner = "auto"
@@ -421,8 +360,7 @@ class DaskBackend(_LostTasks, Backend):
             self._inner = run.inner
             self._inner_by_host = {}
         spec = run.spec
-        self._spec = (spec[0], spec[1], spec[2], spec[3], "async" if spec[3] else None,
-                      self._inner)
+        self._spec = (*spec[:4], "async" if spec[3] else None, self._inner)
         self._scatter = _Scatterer(client, _config.DASK_SCATTER_MIN_BYTES)
         self._plugin = None
         if run.initializer is not None:
@@ -490,18 +428,19 @@ class DaskBackend(_LostTasks, Backend):
             raise exc
 
     def submit(self, chunk):
-        blob, refs = self._dump_items(chunk)
-        chunk.state = (blob, refs)
-        self._submit(chunk)
+        chunk.state = self._dump_items(chunk)
+        self._chunks[chunk.id] = chunk
+        self._tasks.submit(chunk.id)
 
-    def _submit(self, chunk, check=False, force=False):
+    def _submit_task(self, tid, key, again):
+        chunk = self._chunks[tid]
         blob, refs = chunk.state
-        if check:
+        if again:
             # resubmitting: scattered data whose every holder died is gone for
             # good (the scheduler cannot recompute it): scatter it again
             fn_futs = self._fn_futures()
             lost = lost_keys(self._conn.client, fn_futs + list(refs))
-            if force:  # the scheduler had forgotten some of it already
+            if again == "forgotten":
                 lost |= {f.key for f in fn_futs + list(refs)}
             if lost:
                 self._scatter.forget(lost)
@@ -513,27 +452,25 @@ class DaskBackend(_LostTasks, Backend):
                     blob, refs = chunk.state = self._dump_items(chunk)
                     self._scatter.drop(old)
         fn_blob, fn_refs = self._function()
-        n = self._policy.count(chunk.id)
-        key = f"gilfree-map-{self._token}-{chunk.id}" + (f"-r{n}" if n else "")
-        fut = self._conn.client.submit(
+        return self._conn.client.submit(
             run_dask_chunk, self._token, fn_blob, fn_refs, blob, refs, self._spec,
-            self._inner_by_host,
-            chunk.base_attempt, key=key, pure=False, workers=self._restrict,
-            allow_other_workers=self._restrict is not None,
+            self._inner_by_host, chunk.base_attempt, key=key, pure=False,
+            workers=self._restrict, allow_other_workers=self._restrict is not None,
         )
-        chunk.future = fut
-        with self._lock:
-            self._futures[chunk.id] = fut
-        fut.add_done_callback(lambda f, c=chunk: self._on_done(c, f))
+
+    def _task_done(self, tid, status, result, exc):
+        chunk = self._chunks.get(tid)
+        if chunk is not None and not self._closing:
+            self.run.done(chunk, (status, result, exc))
 
     def outcome(self, chunk, raw):
         status, result, exc = raw
         if status == "lost":
             if self._closing:
                 return Outcome(cancelled=True)
-            return Outcome(crash=_LostChunk(
-                f"its task was cancelled or its result lost {self._policy.lost.get(chunk.id, 0)} "
-                f"times ({exc or 'no reason given'})"))
+            lost = self._tasks.policy.lost.get(chunk.id, 0)
+            return Outcome(crash=_LostChunk(f"its task was cancelled or its result lost {lost} "
+                                            f"times ({exc or 'no reason given'})"))
         if status == "error":
             if isinstance(exc, distributed.KilledWorker):
                 return Outcome(crash=exc)
@@ -549,25 +486,20 @@ class DaskBackend(_LostTasks, Backend):
     def release(self, chunk):
         """The chunk is done: its task's future and the arrays scattered for
         it alone are released from the cluster."""
-        with self._lock:
-            self._futures.pop(chunk.id, None)
+        self._tasks.forget(chunk.id)
+        self._chunks.pop(chunk.id, None)
         state, chunk.state = chunk.state, None
         if state is not None and self._scatter is not None:
             self._scatter.drop(state[1])
-        chunk.future = None
 
     def shutdown(self, abort=False):
         self._closing = True
         conn = self._conn
         if conn is None:
             return
-        with self._lock:
-            futs = list(self._futures.values())
-            self._futures.clear()
+        if self._tasks is not None:
+            self._tasks.close()
         client = conn.client
-        if futs and client.status == "running":
-            with contextlib.suppress(Exception):
-                client.cancel(futs)
         if self._scatter is not None:
             self._scatter.release()
         fn_futs = self._fn_futures()

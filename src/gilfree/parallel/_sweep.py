@@ -1,11 +1,13 @@
 """Helpers built on :func:`pmap`: ``Parallelize``, ``sweep``, ``with_params``."""
 
 import copy
+import inspect
 import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .._validation import describe
 from ._api import pmap
 from ._checks import resolve_n_workers
 from ._errors import item_repr
@@ -183,7 +185,96 @@ def sweep(func, grid, *, backend="processes", n_workers=None, progress=False):
 
 
 def _is_estimator(obj):
-    return hasattr(obj, "get_params") and hasattr(obj, "set_params") and not isinstance(obj, type)
+    """True for objects with parameters of their own: ``get_params`` and
+    ``set_params`` (gilfree's estimators, scikit-learn's, a gaitmap
+    template), not classes."""
+    return (callable(getattr(obj, "get_params", None))
+            and callable(getattr(obj, "set_params", None)) and not isinstance(obj, type))
+
+
+class Params:
+    """scikit-learn's parameter protocol over the ``__init__`` arguments,
+    for gilfree's estimators (:class:`gilfree.KernelDensity`,
+    :class:`gilfree.dtw.BarthDtw`, :class:`gilfree.dtw.DtwTemplate`):
+    ``get_params``/``set_params``, nested with ``<param>__<sub>`` for
+    parameters that have parameters themselves.  Parameters are stored
+    unchanged and validated where they are used, so ``sklearn.base.clone``
+    and :func:`with_params` rebuild an object from ``get_params``."""
+
+    #: list the parameters sorted by name (scikit-learn's order), else in
+    #: the order of the ``__init__`` signature
+    _SORTED_PARAMS = False
+
+    @classmethod
+    def _get_param_names(cls):
+        names = cls.__dict__.get("_PARAM_NAMES")
+        if names is None:
+            sig = inspect.signature(cls.__init__)
+            names = tuple(p.name for p in sig.parameters.values()
+                          if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
+            names = tuple(sorted(names)) if cls._SORTED_PARAMS else names
+            cls._PARAM_NAMES = names
+        return names
+
+    def _store_params(self, values):
+        """``__init__``'s part, called first with its ``locals()``: every
+        argument stored unchanged."""
+        for name, value in values.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    def get_params(self, deep=True):
+        """Parameters of this object (a dict; nested ones as ``a__b``)."""
+        out = {}
+        for name in self._get_param_names():
+            value = getattr(self, name)
+            if deep and _is_estimator(value):
+                out.update((f"{name}__{k}", v) for k, v in value.get_params(deep=True).items())
+            out[name] = value
+        return out
+
+    def _unknown_key(self, params, valid):
+        """The first key of ``params`` that names no parameter (``valid``:
+        :meth:`get_params`), or None.  A nested key is valid if its head is
+        set to an object with parameters in the same ``params`` (checked
+        when that object's parameters are set)."""
+        for key in params:
+            head, sep, _ = key.partition("__")
+            if head not in self._get_param_names() or (
+                    sep and key not in valid and not _is_estimator(params.get(head))):
+                return key
+        return None
+
+    def _unknown(self, key, valid):
+        raise ValueError(
+            f"unknown parameter {key!r} for {type(self).__name__}; valid parameters: "
+            f"{', '.join(sorted(valid))}"
+        )
+
+    def set_params(self, **params):
+        """Set parameters (``a__b=...`` sets those of parameter ``a``).
+        Unknown names raise ValueError listing the valid ones; nothing is
+        set then."""
+        valid = self.get_params(deep=True)
+        key = self._unknown_key(params, valid)
+        if key is not None:
+            self._unknown(key, valid)
+        nested = {}
+        for key, value in params.items():
+            head, sep, sub = key.partition("__")
+            if sep:
+                nested.setdefault(head, {})[sub] = value
+            else:
+                setattr(self, head, value)
+        for head, subs in nested.items():
+            obj = getattr(self, head)
+            if not _is_estimator(obj):
+                raise ValueError(
+                    f"cannot set {', '.join(f'{head}__{k}' for k in subs)}: {type(self).__name__}"
+                    f".{head} is {describe(obj)}, which has no parameters"
+                )
+            obj.set_params(**subs)
+        return self
 
 
 def _clone(obj):
