@@ -38,10 +38,16 @@ cdef extern from *:
 cdef enum:
     BLOCK = 256
 
+# Spreads within this relative distance of the largest count as equal, so
+# that the first such dimension is the strip key here and in the NumPy plan
+# (gilfree._config.PARZEN_SPREAD_TIE_RTOL) although the two sum in different
+# orders: mathematically equal variances may differ in their last bits.
+cdef double SPREAD_TIE_RTOL = 1e-9
+
 SIMD_VARIANT = (<bytes>GILFREE_SIMD_VARIANT).decode()
 OPENMP = bool(gf_openmp_enabled())
 #: the compiled twins of gilfree._config constants (checked by the engine contract)
-CONSTANTS = {"PARZEN_BLOCK": BLOCK}
+CONSTANTS = {"PARZEN_BLOCK": BLOCK, "PARZEN_SPREAD_TIE_RTOL": SPREAD_TIE_RTOL}
 
 
 cdef inline void _sec_window(const double[:, ::1] xs, Py_ssize_t sec, double qs,
@@ -415,19 +421,23 @@ def strip_plan(const double[:, ::1] x, double hwmax, Py_ssize_t strips_per_windo
                 for i in range(n):
                     dev = dev + (x[i, c] - mean) * (x[i, c] - mean)
                 var_v[c] = dev
+            # key: the first dimension whose spread ties the largest; sec:
+            # the same among the others
             best = var_v[0]
             for c in range(1, d):
                 if var_v[c] > best:
                     best = var_v[c]
-                    key = c
+            while var_v[key] < best * (1.0 - SPREAD_TIE_RTOL):
+                key += 1
             sec = key
             if d > 1:
-                sec = 1 if key == 0 else 0
-                second = var_v[sec]
-                for c in range(sec + 1, d):
+                second = -1.0
+                for c in range(d):
                     if c != key and var_v[c] > second:
                         second = var_v[c]
-                        sec = c
+                sec = 0
+                while sec == key or var_v[sec] < second * (1.0 - SPREAD_TIE_RTOL):
+                    sec += 1
             origin = x[0, key]
             top = x[0, key]
             for i in range(1, n):

@@ -209,6 +209,18 @@ def test_compiled_strip_order_is_the_lexsort_order(n, d, seed, scale, hwmax):
     _assert_same_order(*_strip_orders(x, hwmax))
 
 
+@pytest.mark.parametrize("seed", [3804, 8388608])
+def test_compiled_strip_order_with_equal_spreads(seed):
+    """Dimensions whose variances are equal but round differently in the two
+    plans (sequential sums in C, pairwise in NumPy) tie in both: the first
+    such dimension is the key."""
+    x = dyadic(np.random.default_rng(seed), (5, 5), scale=1)
+    _assert_same_order(*_strip_orders(x, 1 / 64))
+    # exact copies of one column: the same variance bit for bit
+    c = np.random.default_rng(seed).standard_normal(257)
+    _assert_same_order(*_strip_orders(np.column_stack([c, -c, c[::-1]]), 0.5))
+
+
 def test_compiled_strip_order_edge_values():
     x = np.array([[0.0, -0.0], [-0.0, 0.0], [1e150, -1e150], [-1e150, 1e150],
                   [5e-324, -5e-324], [2.0, 2.0], [2.0, 2.0], [-3.5, 7.25]] * 40)

@@ -42,7 +42,7 @@ CONTRACT = {
          "parzen_weighted": "plan q out n_threads"},
         optional={"strip_plan": "x hwmax strips_per_window min_strip_samples",
                   "candidates": "plan q", "probe": "xs q plan repeats"},
-        constants=("PARZEN_BLOCK",)),
+        constants=("PARZEN_BLOCK", "PARZEN_SPREAD_TIE_RTOL")),
     "kde": Family(
         {"exp_sum": "xs w q c sq out n_threads",
          "exp_logsum": "xs lw q c sq out n_threads",

@@ -93,9 +93,15 @@ def _strip_order_numpy(x, hwmax):
     point's candidates are then a few short contiguous runs.
     """
     n, d = x.shape
-    dims = np.argsort(-x.std(axis=0), kind="stable")
-    key = int(dims[0])
-    sec = int(dims[1]) if d > 1 else key
+    var = np.square(x - x.mean(axis=0)).sum(axis=0)
+    # the first dimension whose spread ties the largest (the compiled plan
+    # sums in another order: equal variances may differ in their last bits)
+    tie = 1.0 - _config.PARZEN_SPREAD_TIE_RTOL
+    key = int(np.flatnonzero(var >= var.max() * tie)[0])
+    sec = key
+    if d > 1:
+        others = np.delete(np.arange(d), key)
+        sec = int(others[np.flatnonzero(var[others] >= var[others].max() * tie)[0]])
     kx = x[:, key]
     origin = float(kx.min())
     span = float(kx.max()) - origin

@@ -14,6 +14,11 @@ they are not changeable at run time.
 
 #: Samples per inner block of the Parzen kernels (compiled: ext/parzen.pyx).
 PARZEN_BLOCK = 256
+#: Relative difference under which two dimensions' spreads count as equal
+#: when the Parzen index picks its strip dimensions (the compiled and the
+#: NumPy plan then pick the same dimension although they round differently;
+#: compiled: ext/parzen.pyx).
+PARZEN_SPREAD_TIE_RTOL = 1e-9
 #: Parzen strips per widest half window along the key dimension (finer
 #: strips visit fewer non-candidates but cost more binary searches).
 PARZEN_STRIPS_PER_WINDOW = 4
