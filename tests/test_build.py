@@ -86,6 +86,18 @@ def test_show_config_reports_the_build():
         assert key in cfg
     assert cfg["build"]["cython"]
     assert cfg["usable_cores"] >= 1
+    assert cfg["simd"] == _cy.load("kde").SIMD_VARIANT
+
+
+def test_show_config_reports_the_simd_level_of_the_loaded_kernels(monkeypatch):
+    """A build without SIMD variants runs its baseline on any CPU: that is
+    the level in use, not what the CPU supports."""
+    import types
+
+    baseline_only = types.SimpleNamespace(SIMD_VARIANT="baseline")
+    monkeypatch.setattr(_cy, "load", lambda name: baseline_only)
+    monkeypatch.setattr(_cy, "simd_level", lambda: "avx512")
+    assert gilfree.show_config(mode="dicts")["simd"] == "baseline"
 
 
 def test_import_is_fast_and_compiles_nothing():

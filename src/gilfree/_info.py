@@ -82,7 +82,9 @@ def show_config(mode="stdout", *, probe_numba=True):
         from . import _cy
 
         info["build"] = _cy.build_module().build_info()
-        info["simd"] = _cy.simd_level()
+        # the level of the kernels actually loaded: a build without SIMD
+        # variants runs its baseline whatever the CPU supports
+        info["simd"] = getattr(_cy.load("kde"), "SIMD_VARIANT", _cy.simd_level())
     except ImportError as exc:
         info["build"] = {"error": str(exc), "openmp": False}
         info["simd"] = "n/a"
