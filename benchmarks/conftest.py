@@ -40,6 +40,8 @@ def pytest_cmdline_main(config):
     if hasattr(config.option, "numprocesses"):
         config.option.numprocesses = 0
         config.option.dist = "no"
+    # nor is this an xdist worker when a test running in one started it
+    os.environ.pop("PYTEST_XDIST_WORKER", None)
 
 
 def pytest_collect_file(file_path, parent):
