@@ -33,6 +33,17 @@ import time
 import pytest
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Run the benchmarks in this process: pyproject.toml's addopts spread the
+    test suite over pytest-xdist workers, which pytest-benchmark refuses."""
+    if hasattr(config.option, "numprocesses"):
+        config.option.numprocesses = 0
+        config.option.dist = "no"
+    # nor is this an xdist worker when a test running in one started it
+    os.environ.pop("PYTEST_XDIST_WORKER", None)
+
+
 def pytest_collect_file(file_path, parent):
     """Collect ``bench_*.py`` as test modules (only in this folder)."""
     if (file_path.suffix == ".py" and file_path.name.startswith("bench_")

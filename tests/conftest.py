@@ -114,7 +114,17 @@ def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="run slow tests")
 
 
+#: Test files run on one pytest-xdist worker, in file order as without xdist:
+#: their module-scoped Dask clusters are started once, and the tests that
+#: count a cluster's processes and ports see no restart left by a test of the
+#: same file running meanwhile on the other worker.
+_ONE_WORKER_FILES = ("test_dask.py",)
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in _ONE_WORKER_FILES:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
     if config.getoption("--runslow") or os.environ.get("GILFREE_RUN_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="slow: use --runslow")
