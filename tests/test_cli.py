@@ -121,3 +121,14 @@ def test_unknown_command_is_a_usage_error():
                          text=True, timeout=120, env=dict(os.environ))
     assert out.returncode == 2
     assert "invalid choice" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`gilfree info | head -1`: the pipe closes before the output ends."""
+    proc = subprocess.Popen([sys.executable, "-m", "gilfree", "info"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(1)
+    proc.stdout.close()  # the reader leaves
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err, err.decode()
+    assert b"BrokenPipeError" not in err

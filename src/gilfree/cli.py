@@ -298,6 +298,12 @@ def main(argv=None):
     except MissingExtraError as exc:
         sys.stderr.write(f"gilfree {args.command}: error: {exc}\n")
         return EXIT_MISSING_EXTRA
+    except BrokenPipeError:  # the reader left (`gilfree info | head`): stop quietly
+        import os
+
+        # the interpreter flushes stdout again at exit: point it at nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
