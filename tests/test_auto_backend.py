@@ -134,7 +134,7 @@ def test_unpicklable_work_falls_back_to_threads(monkeypatch):
     monkeypatch.setattr(_config, "AUTO_PROCESS_MAP_SECONDS", 0.0)
     monkeypatch.setattr(_auto, "process_pool_running", lambda n: True)
     # tasks that take turns (the lock): so measured, but not left to timing
-    monkeypatch.setattr(_auto._Timed, "gil_share", lambda self, serial_busy: 1.0)
+    monkeypatch.setattr(_auto._Timed, "gil_share", lambda self, *measured: 1.0)
     lock = threading.Lock()  # cannot be pickled
 
     def holds_a_lock(x):
@@ -166,12 +166,12 @@ def least_probes(monkeypatch):
     lambda: (x for x in range(100)),  # no length
 ], ids=["list", "generator"])
 @pytest.mark.parametrize("lazy", [False, True])
-def test_probes_scale_down_to_one_task_per_thread(least_probes, make, lazy):
+def test_probes_scale_down_to_two_tasks_per_thread(least_probes, make, lazy):
     run = (lambda *a, **k: list(imap(*a, **k))) if lazy else pmap
     assert run(spin, make(), backend="auto", n_workers=2) == [spin(x) for x in range(100)]
     plan = last_plan()
-    # the first call, one more timed serially, then one task on each thread
-    assert plan.probe_tasks == 4, plan
+    # the first call, one more timed serially, then two tasks on each thread
+    assert plan.probe_tasks == 6, plan
     assert plan.gil_share is not None and plan.task_seconds > 0
 
 
@@ -194,7 +194,7 @@ def test_pickling_is_measured_when_processes_could_win(least_probes, monkeypatch
     monkeypatch.setattr(_config, "AUTO_PROCESS_START_SECONDS", 0.0)
     monkeypatch.setattr(_config, "AUTO_PROCESS_MAP_SECONDS", 0.0)
     monkeypatch.setattr(_auto, "process_pool_running", lambda n: True)
-    monkeypatch.setattr(_auto._Timed, "gil_share", lambda self, serial_busy: 1.0)
+    monkeypatch.setattr(_auto._Timed, "gil_share", lambda self, *measured: 1.0)
     monkeypatch.setattr(_auto, "_decide", lambda est, est_proc, picklable: ("serial", ""))
     assert pmap(spin, range(100), backend="auto", n_workers=2) == [spin(x) for x in range(100)]
     plan = last_plan()
@@ -212,6 +212,18 @@ def test_gil_share_leaves_out_time_kept_off_a_core():
     assert timed.gil_share(1.0) == pytest.approx(0.0)
     timed.spans = {1: [None, 0.0, (1.0, 0.5, 0.0)]}
     assert timed.gil_share(1.0) is None  # one thread ran every task
+
+
+def test_gil_share_is_at_least_what_two_threads_achieved():
+    """Busy threads can still be slow together (handing the GIL over costs
+    time): the share follows the two threads' speed-up over the serial time
+    of the same tasks, above 1 when they were slower than one thread."""
+    timed = _auto._Timed(square)
+    timed.spans = {1: [None, 0.0, (1.0, 1.0, 0.0)], 2: [None, 0.0, (1.0, 1.0, 0.0)]}
+    assert timed.gil_share(1.0) == pytest.approx(0.0)  # both busy all along
+    assert timed.gil_share(1.0, 2.0) == pytest.approx(0.0)  # and 2x serial
+    assert timed.gil_share(1.0, 1.5) == pytest.approx(1 / 3)  # 1.5x: Amdahl's g
+    assert timed.gil_share(1.0, 0.8) == pytest.approx(1.5)  # slower than serial
 
 
 def test_task_time_and_cpu_share_come_from_batches_the_run_queue_clock_saw():

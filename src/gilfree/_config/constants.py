@@ -224,7 +224,7 @@ AUTO_SERIAL_PROBE_SECONDS = 0.01
 #: sleep: threads, nothing more to measure).
 AUTO_IO_PROBE_SECONDS = 0.002
 #: The two-thread probe (which measures how much of a task holds the GIL):
-#: at least one task per thread, at most this many serial seconds of tasks.
+#: at least two tasks per thread, at most this many serial seconds of tasks.
 AUTO_THREAD_PROBE_SECONDS = 0.05
 #: Tasks shorter than this (seconds) are not probed on threads: per-task
 #: hand-offs would cost more than a GIL-free task could gain.

@@ -10,7 +10,7 @@ share of it spent on the CPU (the rest waits: I/O, sleep) and the
 first-call cost.  A map that ends within those batches simply ran
 serially: no pool was started and nothing was measured beyond the work
 itself.  Tasks that mostly wait go to threads.  Otherwise the next tasks
-run on two threads, at least one each and about ``AUTO_PROBE_SHARE`` of
+run on two threads, at least two each and about ``AUTO_PROBE_SHARE`` of
 the rest (at most ``AUTO_THREAD_PROBE_SECONDS``): how busy each thread
 was against the serial tasks gives the share of a task that holds the
 GIL.  On a GIL-free function these tasks already run at two threads'
@@ -166,25 +166,36 @@ class _Timed:
         finally:
             span[2] = (time.perf_counter(),) + span[0].since()
 
-    def gil_share(self, serial_busy):
+    def gil_share(self, serial_busy, serial_seconds=None):
         """Share of a task that held the GIL, from how busy each thread was
         while it ran its tasks (CPU time over the wall time it was not kept
         off a core by other processes), against ``serial_busy``, the same
         ratio of the tasks run serially just before.  By Amdahl's law at two
         workers a thread is ``1 / (1 + g)`` as busy as one alone (g = 0:
         both computed all along; g = 1: they took turns).  None without two
-        threads' spans."""
-        busy = []
+        threads' spans.
+
+        ``serial_seconds``, the serial time of the probe's tasks, also
+        bounds the share from below by what the two threads achieved
+        (``g = 2 / speed-up - 1``): handing the GIL back and forth costs
+        time that busy threads do not show, and threads slower than one
+        give a share above 1."""
+        busy, starts, ends = [], [], []
         for clock, t0, end in self.spans.values():
             if end is None:
                 continue
             t1, cpu, wait = end
             if t1 > t0 and cpu > 0:
                 busy.append(cpu_share(t1 - t0, cpu, wait))
+                starts.append(t0)
+                ends.append(t1)
         if len(busy) < 2 or serial_busy <= 0:
             return None
         u = min(1.0, sum(busy) / len(busy) / serial_busy)
-        return min(1.0, max(0.0, 1.0 / u - 1.0))
+        g = min(1.0, max(0.0, 1.0 / u - 1.0))
+        if serial_seconds:
+            g = max(g, 2.0 * (max(ends) - min(starts)) / serial_seconds - 1.0)
+        return g
 
 
 def process_start_estimate(n_workers):
@@ -489,12 +500,12 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
             return
 
         # -- 3. two threads against one: the GIL-bound share, on at least
-        # one task per thread and at most AUTO_PROBE_SHARE of the rest
+        # two tasks per thread and at most AUTO_PROBE_SHARE of the rest
         gil = None
         if task >= _config.AUTO_THREAD_PROBE_MIN_TASK:
             probe_s = min(_config.AUTO_THREAD_PROBE_SECONDS,
                           _config.AUTO_PROBE_SHARE * rest_serial)
-            m = max(2, 2 * round(probe_s / max(task, 1e-9) / 2))
+            m = max(4, 2 * round(probe_s / max(task, 1e-9) / 2))  # two tasks a thread or more
             if remaining is not None:
                 m = min(m, remaining)
             batch = list(itertools.islice(it, m))
@@ -504,11 +515,11 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
             yield from phase(batch, "threads", 2, done, chunksize=max(1, len(batch) // 8),
                              func=timed)
             done += len(batch)
-            gil = timed.gil_share(share)
+            gil = timed.gil_share(share, task * len(batch))
             if len(batch) < m or (total is not None and done >= total):
                 _set_plan(Plan("threads", 2, "the input ended during the two-thread probe",
-                               probe_tasks=done, probe_seconds=elapsed(), gil_share=gil,
-                               **base))
+                               probe_tasks=done, probe_seconds=elapsed(),
+                               gil_share=None if gil is None else min(gil, 1.0), **base))
                 return
         probe_seconds = elapsed()
         remaining = None if total is None else total - done
@@ -536,7 +547,9 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
         if pk["picklable"]:
             est["processes"] = est_proc
         why = (f"task {task * 1e3:.3g} ms, "
-               + (f"GIL-bound share {g:.0%} (2 threads vs 1), " if gil is not None else
+               + (f"GIL-bound share {min(g, 1.0):.0%} (2 threads vs 1"
+                  + (", slower than one), " if g > 1.0 else "), ")
+                  if gil is not None else
                   "too short for threads to pay (not probed), "
                   if task < _config.AUTO_THREAD_PROBE_MIN_TASK else
                   "GIL-bound share not measured (one thread ran the probe), ")
@@ -550,7 +563,8 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
         left = f"{remaining} tasks left" if remaining is not None else "tasks left"
         nb = 1 if best == "serial" else n
         _set_plan(Plan(best, nb, f"{why}; predicted for the {left}: {predicted}",
-                       probe_tasks=done, probe_seconds=probe_seconds, gil_share=gil,
+                       probe_tasks=done, probe_seconds=probe_seconds,
+                       gil_share=None if gil is None else min(gil, 1.0),
                        pickle_seconds=pickle_s if pk["picklable"] else None,
                        pickle_bytes=pickle_b if pk["picklable"] else None,
                        picklable=pk["picklable"], estimates=est, **base))
