@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from os import PathLike
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar, overload
+from typing import Any, Final, Literal, TypedDict, TypeVar, overload
 
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -110,26 +110,19 @@ def show_config(mode: Literal["dicts"], *, probe_numba: bool = True) -> dict[str
 # -- tuning: memory budgets and thresholds that never change a result --------
 
 def get_tuning() -> dict[str, int | float]: ...
-def set_tuning(
-    *,
-    tiles_band_bytes: int = ...,
-    kde_min_pairs_per_thread: int = ...,
-    parzen_min_pairs_per_thread: int = ...,
-    parallel_share_min_bytes: int = ...,
-    dask_scatter_min_bytes: int = ...,
-    dask_start_timeout: float = ...,
-    dask_close_timeout: float = ...,
-) -> dict[str, int | float]: ...
-def tuning(
-    *,
-    tiles_band_bytes: int = ...,
-    kde_min_pairs_per_thread: int = ...,
-    parzen_min_pairs_per_thread: int = ...,
-    parallel_share_min_bytes: int = ...,
-    dask_scatter_min_bytes: int = ...,
-    dask_start_timeout: float = ...,
-    dask_close_timeout: float = ...,
-) -> AbstractContextManager[dict[str, int | float]]: ...
+class _Tuning(TypedDict, total=False):
+    """The keyword arguments of set_tuning and tuning."""
+
+    tiles_band_bytes: int
+    kde_min_pairs_per_thread: int
+    parzen_min_pairs_per_thread: int
+    parallel_share_min_bytes: int
+    dask_scatter_min_bytes: int
+    dask_start_timeout: float
+    dask_close_timeout: float
+
+def set_tuning(**values: Unpack[_Tuning]) -> dict[str, int | float]: ...
+def tuning(**values: Unpack[_Tuning]) -> AbstractContextManager[dict[str, int | float]]: ...
 
 # -- scikit-learn's KernelDensity (gilfree._kernel_density) ------------------
 
