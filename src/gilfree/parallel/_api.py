@@ -9,6 +9,7 @@ traceback and the item's index.
 """
 
 import heapq
+import inspect
 import itertools
 import os
 import queue
@@ -343,6 +344,9 @@ class _Run(_Failures, _Input):
 
     _watching_sigint = False
     _sigints_at_start = 0
+    #: backend="auto"'s phases: the task time it measured, which sizes the
+    #: chunks from the start, and a cap on them while it times tasks
+    chunk_hint = None
 
     def _loop(self):
         self._watching_sigint = _SIGINT.watch()
@@ -351,6 +355,9 @@ class _Run(_Failures, _Input):
         self.progress = make_progress(self.progress_arg, self.total)
         self.batcher = _Batcher(self.chunksize, self.n_workers, self.total,
                                 self.backend.target_chunk_seconds)
+        hint = self.chunk_hint
+        if hint is not None:
+            self.batcher.record(1, hint.task_seconds)
         self.max_buffers = _max_buffers()
         self.ready = {}
         self.out = []
@@ -386,6 +393,8 @@ class _Run(_Failures, _Input):
                 if inflight and self._ahead_full():
                     break
                 n = batcher.next_size(next_index)
+                if hint is not None and hint.cap:
+                    n = min(n, hint.cap)
                 items, capped, found = self._take(src, n, next_index)
                 if not items:
                     exhausted = True
@@ -569,5 +578,19 @@ pmap.__doc__ = (
 """
 )
 
+_MAP_DEFAULTS = {name: p.default for name, p in inspect.signature(imap).parameters.items()
+                 if p.kind is p.KEYWORD_ONLY}
+
+
+def _run_phase(func, iterable, chunk_hint, **kwargs):
+    """One phase of an auto map: the plain map's pieces of results.
+    ``chunk_hint`` (or None): ``task_seconds``, the serial time of one task,
+    sizes the chunks from the start; ``cap``, while true, caps them."""
+    run = _Run(func, iterable, **{**_MAP_DEFAULTS, **kwargs})
+    run.chunk_hint = chunk_hint
+    run.check_picklable()
+    return run.pieces()
+
+
 # backend="auto": decided from the first tasks (parallel/_auto.py)
-imap, pmap = with_auto(imap, True, imap), with_auto(pmap, False, imap)
+imap, pmap = with_auto(imap, True, _run_phase), with_auto(pmap, False, _run_phase)

@@ -9,18 +9,21 @@ most ``AUTO_SERIAL_PROBE_SECONDS``): that gives the time of one task, the
 share of it spent on the CPU (the rest waits: I/O, sleep) and the
 first-call cost.  A map that ends within those batches simply ran
 serially: no pool was started and nothing was measured beyond the work
-itself.  Tasks that mostly wait go to threads.  Otherwise the next tasks
-run on two threads, at least two each and about ``AUTO_PROBE_SHARE`` of
-the rest (at most ``AUTO_THREAD_PROBE_SECONDS``): how busy each thread
-was against the serial tasks gives the share of a task that holds the
-GIL.  On a GIL-free function these tasks already run at two threads'
-speed, so the probe costs little more than its hand-offs.  Pickling a few
-items and their results gives what processes would pay per task; it is
-measured only when processes could win (their start-up plus the rest
-divided among the workers is below the other predictions).  The rest runs
-on the backend of least predicted time (serial unless another wins by
-``AUTO_MIN_GAIN``).  Every probe task is a task of the map: its result is
-kept, none runs twice.
+itself.  Tasks that mostly wait go to threads.  Otherwise the rest of the
+map starts on threads, in small chunks sized from the task time, each
+thread's first tasks timed: how busy the threads are against the serial
+tasks, and how many tasks a second they finish, give the share of a task
+that holds the GIL.  Once two threads have finished two tasks each (and
+about ``AUTO_PROBE_SHARE`` of the rest has run, at most
+``AUTO_THREAD_PROBE_SECONDS``), the map decides: pickling a few items and
+their results gives what processes would pay per task (measured only when
+processes could win: their start-up plus the rest divided among the
+workers is below the other predictions), and the backend of least
+predicted time takes the rest (serial unless another wins by
+``AUTO_MIN_GAIN``).  Threads simply go on; otherwise the threads' input is
+cut, the tasks they have taken finish there, and the rest goes to serial or
+processes.  Every probe task is a task of the map: its result is kept, none
+runs twice.
 
 :func:`last_plan` returns the latest decision with its measurements; each
 decision is also logged at DEBUG level on the ``gilfree.parallel`` logger.
@@ -60,8 +63,8 @@ class Plan:
     reason : str
         The decision in one line, with the measurements behind it.
     probe_tasks : int
-        Tasks run to measure (serially and on two threads); their results
-        are part of the map's.
+        Tasks run before the decision (serially, then timed on threads);
+        their results are part of the map's.
     probe_seconds : float
         Wall time of those tasks.
     task_seconds : float or None
@@ -140,62 +143,100 @@ def _set_plan(plan):
 
 class _Timed:
     """``func`` that keeps, per thread, the wall clock, CPU time and
-    run-queue wait at the start of its first task and the end of its last
-    (for the two-thread probe)."""
+    run-queue wait at the start of its first task, and at the end of its
+    last with the count of tasks it finished, while ``measuring``."""
 
-    def __init__(self, func, wait=0.0):
+    def __init__(self, func, parties=2, wait=0.0):
         self.func = func
         self.spans = {}
-        self._meet = threading.Barrier(2)
+        self.measuring = True
+        self._meet = threading.Barrier(max(1, parties))
         self._wait = wait
 
     def __call__(self, item):
+        if not self.measuring:
+            return self.func(item)
         tid = threading.get_ident()
         span = self.spans.get(tid)
         if span is None:
-            # the first task of each thread waits (briefly) for the other
-            # thread, so that their spans overlap even when one starts late
+            # the first task of each thread waits (briefly) for the others,
+            # so that their spans overlap even when one starts late
             try:
                 self._meet.wait(self._wait)
             except threading.BrokenBarrierError:
                 pass
-            clock = ThreadClock()
-            span = self.spans[tid] = [clock, time.perf_counter(), None]
+            span = self.spans[tid] = [ThreadClock(), time.perf_counter(), None]
         try:
             return self.func(item)
         finally:
-            span[2] = (time.perf_counter(),) + span[0].since()
+            if self.measuring:
+                tasks = span[2][3] + 1 if span[2] else 1
+                span[2] = (time.perf_counter(),) + span[0].since() + (tasks,)
 
-    def gil_share(self, serial_busy, serial_seconds=None):
+    def finished(self, at_least=1):
+        """``(tasks finished, threads that finished at_least tasks)``."""
+        counts = [span[2][3] for span in list(self.spans.values()) if span[2]]
+        return sum(counts), sum(c >= at_least for c in counts)
+
+    def gil_share(self, serial_busy, task=None, cores=2):
         """Share of a task that held the GIL, from how busy each thread was
         while it ran its tasks (CPU time over the wall time it was not kept
         off a core by other processes), against ``serial_busy``, the same
-        ratio of the tasks run serially just before.  By Amdahl's law at two
-        workers a thread is ``1 / (1 + g)`` as busy as one alone (g = 0:
-        both computed all along; g = 1: they took turns).  None without two
-        threads' spans.
+        ratio of the tasks run serially just before.  By Amdahl's law at p
+        workers (the threads that ran tasks, at most ``cores``) a thread is
+        ``1 / (1 + (p - 1) g)`` as busy as one alone (g = 0: all computed
+        all along; g = 1: they took turns).  None without two threads'
+        spans.
 
-        ``serial_seconds``, the serial time of the probe's tasks, also
-        bounds the share from below by what the two threads achieved
-        (``g = 2 / speed-up - 1``): handing the GIL back and forth costs
-        time that busy threads do not show, and threads slower than one
-        give a share above 1."""
-        busy, starts, ends = [], [], []
-        for clock, t0, end in self.spans.values():
+        ``task``, the serial time of one task, also bounds the share from
+        below by what the threads achieved (their tasks per second times
+        ``task`` is the speed-up S; ``g = (p / S - 1) / (p - 1)``): handing
+        the GIL back and forth costs time that busy threads do not show,
+        and threads slower than one give a share above 1."""
+        busy, rate = [], 0.0
+        for clock, t0, end in list(self.spans.values()):
             if end is None:
                 continue
-            t1, cpu, wait = end
+            t1, cpu, wait, tasks = end
             if t1 > t0 and cpu > 0:
                 busy.append(cpu_share(t1 - t0, cpu, wait))
-                starts.append(t0)
-                ends.append(t1)
+                rate += tasks / (t1 - t0)
         if len(busy) < 2 or serial_busy <= 0:
             return None
+        p = max(2, min(len(busy), cores))
         u = min(1.0, sum(busy) / len(busy) / serial_busy)
-        g = min(1.0, max(0.0, 1.0 / u - 1.0))
-        if serial_seconds:
-            g = max(g, 2.0 * (max(ends) - min(starts)) / serial_seconds - 1.0)
+        g = min(1.0, max(0.0, (1.0 / u - 1.0) / (p - 1)))
+        if task:
+            g = max(g, (p / (task * rate) - 1.0) / (p - 1))
         return g
+
+
+@dataclasses.dataclass
+class _Chunks:
+    """What an auto map's phase is told about its chunks: the serial time
+    of one task (they are sized from it from the start) and a cap on their
+    size while it is set."""
+
+    task_seconds: float
+    cap: int = None
+
+
+class _Feed:
+    """The input as a phase reads it, until ``cut`` (the items not read
+    stay in ``it`` for the next phase); ``taken``: items read."""
+
+    def __init__(self, it):
+        self._it, self.taken, self.cut = it, 0, False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.cut:
+            raise StopIteration
+        item = next(self._it)
+        self.taken += 1
+        return item
 
 
 def process_start_estimate(n_workers):
@@ -275,18 +316,19 @@ _MAP_KEYS = ("n_workers", "chunksize", "ordered", "progress", "timeout", "retrie
              "initializer", "initargs", "inner_threads", "client", "prefetch_bytes")
 
 
-def with_auto(map_function, lazy, imap):
+def with_auto(map_function, lazy, run_phase):
     """``map_function`` (``imap`` or ``pmap``) that also takes
-    ``backend="auto"``; every other backend goes straight through.  ``imap``
-    is the plain map the auto map runs its phases on (passed in, so this
-    module does not import the one that wraps its maps with it)."""
+    ``backend="auto"``; every other backend goes straight through.
+    ``run_phase(func, items, chunk_hint, **map_kwargs)`` is the plain map
+    the auto map runs its phases on, as pieces of results (passed in, so
+    this module does not import the one that wraps its maps with it)."""
     import functools
 
     @functools.wraps(map_function)
     def wrapper(func, iterable, *, backend="threads", **kwargs):
         if not (isinstance(backend, str) and backend == "auto"):
             return map_function(func, iterable, backend=backend, **kwargs)
-        pieces = auto_map(func, iterable, kwargs, lazy, imap)
+        pieces = auto_map(func, iterable, kwargs, lazy, run_phase)
         if lazy:
             return _flatten(pieces)
         out = []
@@ -305,10 +347,10 @@ def _flatten(pieces):
         pieces.close()
 
 
-def auto_map(func, iterable, kwargs, lazy, imap):
+def auto_map(func, iterable, kwargs, lazy, run_phase):
     """Check the arguments as the map does (now, not at the first next()),
-    then return the generator of the auto map's pieces (lists of results;
-    ``lazy``: pieces of one result where workers run, as ``imap`` yields)."""
+    then return the generator of the auto map's pieces (lists of results,
+    each as soon as it is there)."""
 
     unknown = sorted(set(kwargs) - set(_MAP_KEYS))
     if unknown:
@@ -321,13 +363,13 @@ def auto_map(func, iterable, kwargs, lazy, imap):
         )
     # the threads map checks every argument when it is made, and starts
     # nothing before its first next(): made and dropped, it is the check
-    imap(func, iterable, backend="threads", **kwargs).close()
+    run_phase(func, iterable, None, backend="threads", **kwargs).close()
     opts = {k: v for k, v in kwargs.items() if k not in ("n_workers", "client")}
     opts.setdefault("progress", False)
-    return _auto_gen(func, iterable, kwargs.get("n_workers"), opts, lazy, imap)
+    return _auto_gen(func, iterable, kwargs.get("n_workers"), opts, lazy, run_phase)
 
 
-def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
+def _auto_gen(func, iterable, n_workers, opts, lazy, run_phase):
     total = None
     try:
         total = len(iterable)
@@ -340,18 +382,12 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
     done = 0
     t_start = time.perf_counter()
 
-    def phase(items, backend, n, offset, chunksize=None, func=func):
+    def phase(items, backend, n, offset, func=func, chunks=None):
         """The tasks of ``items`` on ``backend``: pieces of results."""
-        kw = dict(opts)
-        if chunksize is not None:
-            kw["chunksize"] = chunksize
-        gen = imap(func, items, backend=backend, n_workers=n, progress=progress.phase(), **kw)
+        gen = run_phase(func, items, chunks, backend=backend, n_workers=n,
+                        progress=progress.phase(), **opts)
         try:
-            if lazy:
-                for r in gen:
-                    yield [r]
-            else:
-                yield list(gen)
+            yield from gen
         except BaseException as exc:
             _shift_index(exc, offset)
             raise
@@ -499,81 +535,113 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, imap):
             yield from phase(_rest(it, total, done), "threads", n, done)
             return
 
-        # -- 3. two threads against one: the GIL-bound share, on at least
-        # two tasks per thread and at most AUTO_PROBE_SHARE of the rest
-        gil = None
-        if task >= _config.AUTO_THREAD_PROBE_MIN_TASK:
-            probe_s = min(_config.AUTO_THREAD_PROBE_SECONDS,
-                          _config.AUTO_PROBE_SHARE * rest_serial)
-            m = max(4, 2 * round(probe_s / max(task, 1e-9) / 2))  # two tasks a thread or more
-            if remaining is not None:
-                m = min(m, remaining)
-            batch = list(itertools.islice(it, m))
-            timed = _Timed(func, wait=_config.AUTO_THREAD_PROBE_SECONDS / 2)
-            # small chunks: both threads take tasks from the start, whenever
-            # each of them starts
-            yield from phase(batch, "threads", 2, done, chunksize=max(1, len(batch) // 8),
-                             func=timed)
-            done += len(batch)
-            gil = timed.gil_share(share, task * len(batch))
-            if len(batch) < m or (total is not None and done >= total):
-                _set_plan(Plan("threads", 2, "the input ended during the two-thread probe",
-                               probe_tasks=done, probe_seconds=elapsed(),
+        # -- 3. the rest on threads, its first tasks timed: how busy the
+        # threads are against the serial tasks gives the share of a task that
+        # holds the GIL.  Once two threads have each finished two tasks (and
+        # about AUTO_PROBE_SHARE of the rest has run; or four times that on
+        # one thread: it holds the GIL), the map goes on where
+        # it is, or the input is cut (what the threads have taken finishes
+        # there) and the rest goes where it is predicted to take least time.
+        # A map that does best on threads thus never stops to decide.
+        n = n_asked
+        feed = _Feed(it)
+        plan = None
+
+        def decide(gil, timed_tasks):
+            nonlocal plan, probe_items, probe_results
+            left = None if total is None else total - done - feed.taken
+            rest = task * left if left is not None else max(elapsed(), task * done)
+            plan = _plan(func, gil, rest, left, n, probe_items, probe_results,
+                         probe_tasks=done + timed_tasks, probe_seconds=elapsed(), **base)
+            probe_items = probe_results = None  # held no longer than needed
+            _set_plan(plan)
+
+        if task < _config.AUTO_THREAD_PROBE_MIN_TASK:
+            decide(None, 0)
+        else:
+            probe_s = min(_config.AUTO_THREAD_PROBE_SECONDS, _config.AUTO_PROBE_SHARE * rest_serial)
+            m = max(4, round(probe_s / max(task, 1e-9)))
+            timed = _Timed(func, min(n, remaining or n),
+                           wait=_config.AUTO_THREAD_PROBE_SECONDS / 2)
+            # small chunks while timing (about two a thread in the m tasks):
+            # the decision comes early and little input is read ahead of it
+            chunks = _Chunks(task, max(1, m // (2 * n)))
+            for piece in phase(_rest(feed, total, done), "threads", n, done, func=timed,
+                               chunks=chunks):
+                yield piece
+                if plan is None:
+                    # two threads with two tasks each, or many more tasks
+                    # than asked for: one thread keeps the others waiting
+                    finished, threads = timed.finished(2)
+                    if finished >= m and (threads >= 2 or finished >= 4 * m):
+                        timed.measuring = False
+                        chunks.cap = None
+                        decide(timed.gil_share(share, task, cores), finished)
+                        feed.cut = plan.backend != "threads"
+            done += feed.taken
+            if plan is None:
+                gil = timed.gil_share(share, task, cores)
+                _set_plan(Plan("threads", n, "the input ended on threads while their first "
+                               f"tasks were timed (task {task * 1e3:.3g} ms)", probe_tasks=done,
+                               probe_seconds=elapsed(),
                                gil_share=None if gil is None else min(gil, 1.0), **base))
                 return
-        probe_seconds = elapsed()
-        remaining = None if total is None else total - done
-        rest_serial = task * remaining if remaining is not None else max(probe_seconds,
-                                                                         task * done)
-        n = n_asked
-        g = 1.0 if gil is None else gil
-        est = {"serial": rest_serial, "threads": rest_serial * (g + (1.0 - g) / n)}
-        start = process_start_estimate(n) + _config.AUTO_PROCESS_MAP_SECONDS
-        items_left = remaining if remaining is not None else rest_serial / max(task, 1e-9)
-        # processes with free pickling: when even that cannot win, pickling
-        # is not measured (it can take milliseconds for large items)
-        floor = start + first_call + rest_serial / n
-        pk = {"picklable": None, "error": "", "item_seconds": None, "result_seconds": None,
-              "item_bytes": None, "result_bytes": None}
-        if floor < min(est.values()):
-            pk = measure_pickling(func, probe_items, probe_results)
-        probe_items = probe_results = None  # held no longer than needed
-        pickle_s = (pk["item_seconds"] or 0.0) + (pk["result_seconds"] or 0.0)
-        pickle_b = (pk["item_bytes"] or 0.0) + (pk["result_bytes"] or 0.0)
-        # the caller pickles every item and unpickles every result (one
-        # after the other); the workers share the tasks and their own pickling
-        est_proc = start + first_call + max(items_left * pickle_s,
-                                            (rest_serial + items_left * pickle_s) / n)
-        if pk["picklable"]:
-            est["processes"] = est_proc
-        why = (f"task {task * 1e3:.3g} ms, "
-               + (f"GIL-bound share {min(g, 1.0):.0%} (2 threads vs 1"
-                  + (", slower than one), " if g > 1.0 else "), ")
-                  if gil is not None else
-                  "too short for threads to pay (not probed), "
-                  if task < _config.AUTO_THREAD_PROBE_MIN_TASK else
-                  "GIL-bound share not measured (one thread ran the probe), ")
-               + (f"pickling {pickle_s * 1e6:.3g} µs and {pickle_b:.0f} B per task"
-                  if pk["picklable"] else pk["error"] if pk["picklable"] is False else
-                  f"processes cannot win (start-up ~{start:.2g} s, at least ~{floor:.3g} s "
-                  "for the rest): pickling not measured"))
-        best, note = _decide(est, est_proc, pk["picklable"])
-        why += note
-        predicted = ", ".join(f"{k} ~{v:.3g} s" for k, v in est.items())
-        left = f"{remaining} tasks left" if remaining is not None else "tasks left"
-        nb = 1 if best == "serial" else n
-        _set_plan(Plan(best, nb, f"{why}; predicted for the {left}: {predicted}",
-                       probe_tasks=done, probe_seconds=probe_seconds,
-                       gil_share=None if gil is None else min(gil, 1.0),
-                       pickle_seconds=pickle_s if pk["picklable"] else None,
-                       pickle_bytes=pickle_b if pk["picklable"] else None,
-                       picklable=pk["picklable"], estimates=est, **base))
-        if best == "serial":
+            if plan.backend == "threads":
+                return
+        if plan.backend == "serial":
             yield from serial_rest(task)
         else:
-            yield from phase(_rest(it, total, done), best, nb, done)
+            yield from phase(_rest(it, total, done), plan.backend, plan.n_workers, done,
+                             chunks=_Chunks(task))
     finally:
         progress.sink.close()
+
+
+def _plan(func, gil, rest_serial, remaining, n, probe_items, probe_results, **base):
+    """The plan for the rest of a map: ``rest_serial`` predicted seconds
+    serially for its ``remaining`` tasks (None: unknown), given the share
+    ``gil`` of a task that holds the GIL (None: not measured) and, for
+    pickling, a sample of items and their results."""
+    task, first_call = base["task_seconds"], base["first_call_seconds"]
+    g = 1.0 if gil is None else gil
+    est = {"serial": rest_serial, "threads": rest_serial * (g + (1.0 - g) / n)}
+    start = process_start_estimate(n) + _config.AUTO_PROCESS_MAP_SECONDS
+    items_left = remaining if remaining is not None else rest_serial / max(task, 1e-9)
+    # processes with free pickling: when even that cannot win, pickling
+    # is not measured (it can take milliseconds for large items)
+    floor = start + first_call + rest_serial / n
+    pk = {"picklable": None, "error": "", "item_seconds": None, "result_seconds": None,
+          "item_bytes": None, "result_bytes": None}
+    if floor < min(est.values()):
+        pk = measure_pickling(func, probe_items or (), probe_results or ())
+    pickle_s = (pk["item_seconds"] or 0.0) + (pk["result_seconds"] or 0.0)
+    pickle_b = (pk["item_bytes"] or 0.0) + (pk["result_bytes"] or 0.0)
+    # the caller pickles every item and unpickles every result (one after
+    # the other); the workers share the tasks and their own pickling
+    est_proc = start + first_call + max(items_left * pickle_s,
+                                        (rest_serial + items_left * pickle_s) / n)
+    if pk["picklable"]:
+        est["processes"] = est_proc
+    why = (f"task {task * 1e3:.3g} ms, "
+           + (f"GIL-bound share {min(g, 1.0):.0%} ({n} threads vs 1"
+              + (", slower than one), " if g > 1.0 else "), ")
+              if gil is not None else
+              "too short for threads to pay (not probed), "
+              if task < _config.AUTO_THREAD_PROBE_MIN_TASK else
+              "GIL-bound share not measured (one thread ran the probe), ")
+           + (f"pickling {pickle_s * 1e6:.3g} µs and {pickle_b:.0f} B per task"
+              if pk["picklable"] else pk["error"] if pk["picklable"] is False else
+              f"processes cannot win (start-up ~{start:.2g} s, at least ~{floor:.3g} s "
+              "for the rest): pickling not measured"))
+    best, note = _decide(est, est_proc, pk["picklable"])
+    predicted = ", ".join(f"{k} ~{v:.3g} s" for k, v in est.items())
+    left = f"{remaining} tasks left" if remaining is not None else "tasks left"
+    return Plan(best, 1 if best == "serial" else n,
+                f"{why}{note}; predicted for the {left}: {predicted}",
+                gil_share=None if gil is None else min(gil, 1.0),
+                pickle_seconds=pickle_s if pk["picklable"] else None,
+                pickle_bytes=pickle_b if pk["picklable"] else None,
+                picklable=pk["picklable"], estimates=est, **base)
 
 
 def _decide(est, est_proc, picklable):
