@@ -532,7 +532,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, run_phase):
             _set_plan(Plan("threads", n, f"tasks spend {1 - share:.0%} of their time "
                            f"waiting (CPU {share:.0%} of {task * 1e3:.3g} ms each): threads, "
                            f"{n} workers", probe_tasks=done, probe_seconds=elapsed(), **base))
-            yield from phase(_rest(it, total, done), "threads", n, done)
+            yield from phase(_rest(it, total, done), "threads", n, done, chunks=_Chunks(task))
             return
 
         # -- 3. the rest on threads, its first tasks timed: how busy the
