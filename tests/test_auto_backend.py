@@ -134,7 +134,7 @@ def test_unpicklable_work_falls_back_to_threads(monkeypatch):
     monkeypatch.setattr(_config, "AUTO_PROCESS_MAP_SECONDS", 0.0)
     monkeypatch.setattr(_auto, "process_pool_running", lambda n: True)
     # tasks that take turns (the lock): so measured, but not left to timing
-    monkeypatch.setattr(_auto._Timed, "gil_share", lambda self, *measured: 1.0)
+    monkeypatch.setattr(_auto.TaskSpans, "gil_share", lambda self, *measured: 1.0)
     lock = threading.Lock()  # cannot be pickled
 
     def holds_a_lock(x):
@@ -196,7 +196,7 @@ def test_pickling_is_measured_when_processes_could_win(least_probes, monkeypatch
     monkeypatch.setattr(_config, "AUTO_PROCESS_START_SECONDS", 0.0)
     monkeypatch.setattr(_config, "AUTO_PROCESS_MAP_SECONDS", 0.0)
     monkeypatch.setattr(_auto, "process_pool_running", lambda n: True)
-    monkeypatch.setattr(_auto._Timed, "gil_share", lambda self, *measured: 1.0)
+    monkeypatch.setattr(_auto.TaskSpans, "gil_share", lambda self, *measured: 1.0)
     monkeypatch.setattr(_auto, "_decide", lambda est, est_proc, picklable: ("serial", ""))
     assert pmap(spin, range(100), backend="auto", n_workers=2) == [spin(x) for x in range(100)]
     plan = last_plan()
@@ -205,7 +205,7 @@ def test_pickling_is_measured_when_processes_could_win(least_probes, monkeypatch
 
 
 def test_gil_share_leaves_out_time_kept_off_a_core():
-    timed = _auto._Timed(square)
+    timed = _auto.TaskSpans(square)
     # spans: [clock, start, (end, cpu, run-queue wait, tasks)]
     # two threads, each on the CPU half of its span: they took turns ...
     timed.spans = {1: [None, 0.0, (1.0, 0.5, 0.0, 4)], 2: [None, 0.0, (1.0, 0.5, 0.0, 4)]}
@@ -222,7 +222,7 @@ def test_gil_share_is_at_least_what_the_threads_achieved():
     time): the share follows the threads' speed-up (their tasks per second
     times the serial time of a task), above 1 when they were slower than
     one thread."""
-    timed = _auto._Timed(square)
+    timed = _auto.TaskSpans(square)
     timed.spans = {1: [None, 0.0, (1.0, 1.0, 0.0, 4)], 2: [None, 0.0, (1.0, 1.0, 0.0, 4)]}
     assert timed.gil_share(1.0) == pytest.approx(0.0)  # both busy all along
     assert timed.gil_share(1.0, 0.25) == pytest.approx(0.0)  # 8 tasks of 0.25 s in 1 s
@@ -235,7 +235,7 @@ def test_gil_share_is_at_least_what_the_threads_achieved():
 
 
 def test_timing_stops_once_decided():
-    timed = _auto._Timed(square, parties=1)
+    timed = _auto.TaskSpans(square, parties=1)
     assert [timed(x) for x in range(3)] == [0, 1, 4]
     assert timed.finished(2) == (3, 1)
     timed.measuring = False

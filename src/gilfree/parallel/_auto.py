@@ -41,7 +41,7 @@ from .._config import usable_cores
 from ._ahead import _array_bytes
 from ._checks import resolve_n_workers
 from ._errors import TaskExitError, annotate, item_repr
-from ._measure import (ThreadClock, cpu_share, io_workers, measure_pickling,
+from ._measure import (TaskSpans, ThreadClock, cpu_share, io_workers, measure_pickling,
                        process_pool_running)
 
 __all__ = ["Plan", "auto_map", "last_plan", "with_auto"]
@@ -141,76 +141,6 @@ def _set_plan(plan):
 # --------------------------------------------------------------------------
 
 
-class _Timed:
-    """``func`` that keeps, per thread, the wall clock, CPU time and
-    run-queue wait at the start of its first task, and at the end of its
-    last with the count of tasks it finished, while ``measuring``."""
-
-    def __init__(self, func, parties=2, wait=0.0):
-        self.func = func
-        self.spans = {}
-        self.measuring = True
-        self._meet = threading.Barrier(max(1, parties))
-        self._wait = wait
-
-    def __call__(self, item):
-        if not self.measuring:
-            return self.func(item)
-        tid = threading.get_ident()
-        span = self.spans.get(tid)
-        if span is None:
-            # the first task of each thread waits (briefly) for the others,
-            # so that their spans overlap even when one starts late
-            try:
-                self._meet.wait(self._wait)
-            except threading.BrokenBarrierError:
-                pass
-            span = self.spans[tid] = [ThreadClock(), time.perf_counter(), None]
-        try:
-            return self.func(item)
-        finally:
-            if self.measuring:
-                tasks = span[2][3] + 1 if span[2] else 1
-                span[2] = (time.perf_counter(),) + span[0].since() + (tasks,)
-
-    def finished(self, at_least=1):
-        """``(tasks finished, threads that finished at_least tasks)``."""
-        counts = [span[2][3] for span in list(self.spans.values()) if span[2]]
-        return sum(counts), sum(c >= at_least for c in counts)
-
-    def gil_share(self, serial_busy, task=None, cores=2):
-        """Share of a task that held the GIL, from how busy each thread was
-        while it ran its tasks (CPU time over the wall time it was not kept
-        off a core by other processes), against ``serial_busy``, the same
-        ratio of the tasks run serially just before.  By Amdahl's law at p
-        workers (the threads that ran tasks, at most ``cores``) a thread is
-        ``1 / (1 + (p - 1) g)`` as busy as one alone (g = 0: all computed
-        all along; g = 1: they took turns).  None without two threads'
-        spans.
-
-        ``task``, the serial time of one task, also bounds the share from
-        below by what the threads achieved (their tasks per second times
-        ``task`` is the speed-up S; ``g = (p / S - 1) / (p - 1)``): handing
-        the GIL back and forth costs time that busy threads do not show,
-        and threads slower than one give a share above 1."""
-        busy, rate = [], 0.0
-        for clock, t0, end in list(self.spans.values()):
-            if end is None:
-                continue
-            t1, cpu, wait, tasks = end
-            if t1 > t0 and cpu > 0:
-                busy.append(cpu_share(t1 - t0, cpu, wait))
-                rate += tasks / (t1 - t0)
-        if len(busy) < 2 or serial_busy <= 0:
-            return None
-        p = max(2, min(len(busy), cores))
-        u = min(1.0, sum(busy) / len(busy) / serial_busy)
-        g = min(1.0, max(0.0, (1.0 / u - 1.0) / (p - 1)))
-        if task:
-            g = max(g, (p / (task * rate) - 1.0) / (p - 1))
-        return g
-
-
 @dataclasses.dataclass
 class _Chunks:
     """What an auto map's phase is told about its chunks: the serial time
@@ -223,10 +153,16 @@ class _Chunks:
 
 class _Feed:
     """The input as a phase reads it, until ``cut`` (the items not read
-    stay in ``it`` for the next phase); ``taken``: items read."""
+    stay in ``it`` for the next phase); ``taken``: items read.  Its length,
+    when ``n`` (the items left) is known, keeps the map's tail rule."""
 
-    def __init__(self, it):
-        self._it, self.taken, self.cut = it, 0, False
+    def __init__(self, it, n=None):
+        self._it, self._n, self.taken, self.cut = it, n, 0, False
+
+    def __len__(self):
+        if self._n is None:
+            raise TypeError("length unknown")
+        return self._n
 
     def __iter__(self):
         return self
@@ -253,20 +189,6 @@ def process_start_estimate(n_workers):
     except (AttributeError, OSError):
         load = 0.0
     return _config.AUTO_PROCESS_START_SECONDS * max(1.0, load / max(1, usable_cores()))
-
-
-class _Rest:
-    """The input after the probes: an iterator with a known length (so that
-    the map's auto-chunking keeps its tail rule)."""
-
-    def __init__(self, it, n):
-        self._it, self._n = it, n
-
-    def __len__(self):
-        return self._n
-
-    def __iter__(self):
-        return self._it
 
 
 class _Progress:
@@ -544,7 +466,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, run_phase):
         # there) and the rest goes where it is predicted to take least time.
         # A map that does best on threads thus never stops to decide.
         n = n_asked
-        feed = _Feed(it)
+        feed = _rest(it, total, done)
         plan = None
 
         def decide(gil, timed_tasks):
@@ -561,12 +483,12 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, run_phase):
         else:
             probe_s = min(_config.AUTO_THREAD_PROBE_SECONDS, _config.AUTO_PROBE_SHARE * rest_serial)
             m = max(4, round(probe_s / max(task, 1e-9)))
-            timed = _Timed(func, min(n, remaining or n),
+            timed = TaskSpans(func, min(n, remaining or n),
                            wait=_config.AUTO_THREAD_PROBE_SECONDS / 2)
             # small chunks while timing (about two a thread in the m tasks):
             # the decision comes early and little input is read ahead of it
             chunks = _Chunks(task, max(1, m // (2 * n)))
-            for piece in phase(_rest(feed, total, done), "threads", n, done, func=timed,
+            for piece in phase(feed, "threads", n, done, func=timed,
                                chunks=chunks):
                 yield piece
                 if plan is None:
@@ -722,4 +644,4 @@ def _task_time(batches):
 
 
 def _rest(it, total, done):
-    return _Rest(it, total - done) if total is not None else it
+    return _Feed(it, None if total is None else total - done)

@@ -16,7 +16,7 @@ import cloudpickle
 from .. import _config
 from ._pool import has_pool
 
-__all__ = ["ThreadClock", "cpu_share", "gil_share", "io_workers", "measure_pickling",
+__all__ = ["TaskSpans", "ThreadClock", "cpu_share", "gil_share", "io_workers", "measure_pickling",
            "process_pool_running"]
 
 
@@ -124,3 +124,73 @@ def process_pool_running(n_workers):
     """Whether the processes backend already has an idle pool of
     ``n_workers`` workers (then a map pays no start-up)."""
     return has_pool(n_workers)
+
+
+class TaskSpans:
+    """``func`` that keeps, per thread, the wall clock, CPU time and
+    run-queue wait at the start of its first task, and at the end of its
+    last with the count of tasks it finished, while ``measuring``."""
+
+    def __init__(self, func, parties=2, wait=0.0):
+        self.func = func
+        self.spans = {}
+        self.measuring = True
+        self._meet = threading.Barrier(max(1, parties))
+        self._wait = wait
+
+    def __call__(self, item):
+        if not self.measuring:
+            return self.func(item)
+        tid = threading.get_ident()
+        span = self.spans.get(tid)
+        if span is None:
+            # the first task of each thread waits (briefly) for the others,
+            # so that their spans overlap even when one starts late
+            try:
+                self._meet.wait(self._wait)
+            except threading.BrokenBarrierError:
+                pass
+            span = self.spans[tid] = [ThreadClock(), time.perf_counter(), None]
+        try:
+            return self.func(item)
+        finally:
+            if self.measuring:
+                tasks = span[2][3] + 1 if span[2] else 1
+                span[2] = (time.perf_counter(),) + span[0].since() + (tasks,)
+
+    def finished(self, at_least=1):
+        """``(tasks finished, threads that finished at_least tasks)``."""
+        counts = [span[2][3] for span in list(self.spans.values()) if span[2]]
+        return sum(counts), sum(c >= at_least for c in counts)
+
+    def gil_share(self, serial_busy, task=None, cores=2):
+        """Share of a task that held the GIL, from how busy each thread was
+        while it ran its tasks (CPU time over the wall time it was not kept
+        off a core by other processes), against ``serial_busy``, the same
+        ratio of the tasks run serially just before.  By Amdahl's law at p
+        workers (the threads that ran tasks, at most ``cores``) a thread is
+        ``1 / (1 + (p - 1) g)`` as busy as one alone (g = 0: all computed
+        all along; g = 1: they took turns).  None without two threads'
+        spans.
+
+        ``task``, the serial time of one task, also bounds the share from
+        below by what the threads achieved (their tasks per second times
+        ``task`` is the speed-up S; ``g = (p / S - 1) / (p - 1)``): handing
+        the GIL back and forth costs time that busy threads do not show,
+        and threads slower than one give a share above 1."""
+        busy, rate = [], 0.0
+        for clock, t0, end in list(self.spans.values()):
+            if end is None:
+                continue
+            t1, cpu, wait, tasks = end
+            if t1 > t0 and cpu > 0:
+                busy.append(cpu_share(t1 - t0, cpu, wait))
+                rate += tasks / (t1 - t0)
+        if len(busy) < 2 or serial_busy <= 0:
+            return None
+        p = max(2, min(len(busy), cores))
+        u = min(1.0, sum(busy) / len(busy) / serial_busy)
+        g = min(1.0, max(0.0, (1.0 / u - 1.0) / (p - 1)))
+        if task:
+            g = max(g, (p / (task * rate) - 1.0) / (p - 1))
+        return g
