@@ -6,87 +6,45 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from os import PathLike
 from pathlib import Path
-from typing import Any, Final, Literal, TypedDict, TypeVar, overload
+from typing import Any, Final, Literal, TypeVar, overload
 
 from typing_extensions import Self, Unpack
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import dtw as dtw
+from . import dtw
 from . import parallel as parallel
-from ._typing import Engine, Float32Like, Float64Like, KernelName
-from .kde import SingularCovarianceError as SingularCovarianceError
-from .kde import gaussian_kde as gaussian_kde
-from .kde import kde as kde
-from .parallel import BackendUnavailableError as BackendUnavailableError
-from .parallel import ParallelError as ParallelError
-from .parallel import Parallelize as Parallelize
-from .parallel import TaskTimeoutError as TaskTimeoutError
-from .parallel import WorkerCrashedError as WorkerCrashedError
-from .parallel import imap as imap
-from .parallel import pmap as pmap
-from .parallel import shared as shared
-from .parallel import sweep as sweep
-from .parallel import with_params as with_params
+from ._typing import Engine, Float32Like, Float64Like, KernelName, TuningOptions
+from .kde import SingularCovarianceError, gaussian_kde, kde
+from .parallel import BackendUnavailableError, ParallelError, Parallelize, TaskTimeoutError
+from .parallel import WorkerCrashedError, imap, pmap, shared, sweep, with_params
+from .parzen import parzen_counts, parzen_density
+from .resample import resample_linear, resample_linear_many, resample_poly
+from .resize import cv2_method, pillow_method, resize, resize_batch
+from .tiles import Tiles, iter_tiles, tiles
+
+# deprecated, outside __all__ (a FutureWarning at run time)
 from .parzen import parzen as parzen
-from .parzen import parzen_counts as parzen_counts
-from .parzen import parzen_density as parzen_density
 from .resample import resample as resample
-from .resample import resample_linear as resample_linear
-from .resample import resample_linear_many as resample_linear_many
 from .resample import resample_many as resample_many
-from .resample import resample_poly as resample_poly
-from .resize import cv2_method as cv2_method
-from .resize import pillow_method as pillow_method
-from .resize import resize as resize
-from .resize import resize_batch as resize_batch
-from .tiles import Tiles as Tiles
-from .tiles import iter_tiles as iter_tiles
-from .tiles import tiles as tiles
 
 __version__: Final[str]
 
+# What `from gilfree import *` gives: the runtime's __all__ (stubtest checks
+# that they agree), grouped by where the names are defined.
 __all__ = [
-    "EngineUnavailableError",
-    "KernelDensity",
-    "SingularCovarianceError",
-    "compare",
-    "cv2_method",
-    "gaussian_kde",
-    "get_num_threads",
-    "get_tuning",
-    "kde",
-    "dtw",
-    "parzen_counts",
-    "parzen_density",
-    "pillow_method",
-    "resample_linear",
-    "resample_linear_many",
-    "resample_poly",
-    "resize",
-    "resize_batch",
-    "resolve_n_threads",
-    "set_num_threads",
-    "set_tuning",
-    "show_config",
-    "threads",
-    "tuning",
-    "usable_cores",
-    "Tiles",
-    "iter_tiles",
-    "tiles",
-    # parallel map
-    "BackendUnavailableError",
-    "ParallelError",
-    "Parallelize",
-    "TaskTimeoutError",
-    "WorkerCrashedError",
-    "imap",
-    "pmap",
-    "shared",
-    "sweep",
-    "with_params",
+    "EngineUnavailableError", "get_num_threads", "resolve_n_threads", "set_num_threads",
+    "threads", "usable_cores", "show_config", "get_tuning", "set_tuning", "tuning",
+    "KernelDensity", "compare", "dtw",
+    "SingularCovarianceError", "gaussian_kde", "kde",  # .kde
+    "parzen_counts", "parzen_density",  # .parzen
+    "resample_linear", "resample_linear_many", "resample_poly",  # .resample
+    "cv2_method", "pillow_method", "resize", "resize_batch",  # .resize
+    "Tiles", "iter_tiles", "tiles",  # .tiles
+    # .parallel
+    "BackendUnavailableError", "ParallelError", "Parallelize", "TaskTimeoutError",
+    "WorkerCrashedError", "imap", "pmap", "shared", "sweep", "with_params",
 ]
 
 # -- threads and engines (gilfree._config) ----------------------------------
@@ -110,19 +68,8 @@ def show_config(mode: Literal["dicts"], *, probe_numba: bool = True) -> dict[str
 # -- tuning: memory budgets and thresholds that never change a result --------
 
 def get_tuning() -> dict[str, int | float]: ...
-class _Tuning(TypedDict, total=False):
-    """The keyword arguments of set_tuning and tuning."""
-
-    tiles_band_bytes: int
-    kde_min_pairs_per_thread: int
-    parzen_min_pairs_per_thread: int
-    parallel_share_min_bytes: int
-    dask_scatter_min_bytes: int
-    dask_start_timeout: float
-    dask_close_timeout: float
-
-def set_tuning(**values: Unpack[_Tuning]) -> dict[str, int | float]: ...
-def tuning(**values: Unpack[_Tuning]) -> AbstractContextManager[dict[str, int | float]]: ...
+def set_tuning(**values: Unpack[TuningOptions]) -> dict[str, int | float]: ...
+def tuning(**values: Unpack[TuningOptions]) -> AbstractContextManager[dict[str, int | float]]: ...
 
 # -- scikit-learn's KernelDensity (gilfree._kernel_density) ------------------
 

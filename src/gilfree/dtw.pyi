@@ -3,9 +3,9 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from typing_extensions import Self, TypeAlias
+from typing_extensions import Self, TypeAlias, Unpack
 
-from ._typing import Engine
+from ._typing import DtwSweepOptions, EngineOptions, OutOptions, ParamGrid
 
 __all__ = ["BarthDtw", "DtwTemplate", "subsequence_cost_matrix", "sweep"]
 
@@ -15,12 +15,7 @@ _T = TypeVar("_T")
 _PerSensor: TypeAlias = _T | dict[Hashable, _T]
 
 def subsequence_cost_matrix(
-    template: ArrayLike,
-    signal: ArrayLike,
-    *,
-    out: NDArray[np.float64] | None = None,
-    engine: Engine = "auto",
-    n_threads: int | None = None,
+    template: ArrayLike, signal: ArrayLike, **options: Unpack[OutOptions]
 ) -> NDArray[np.float64]: ...
 
 class DtwTemplate:
@@ -89,8 +84,7 @@ class BarthDtw:
         sampling_rate_hz: float,
         *,
         columns: Sequence[Hashable] | None = None,
-        engine: Engine = "auto",
-        n_threads: int | None = None,
+        **options: Unpack[EngineOptions],
     ) -> Self: ...
     @property
     def acc_cost_mat_(self) -> _PerSensor[NDArray[np.float64]]: ...
@@ -102,13 +96,6 @@ class BarthDtw:
     def set_params(self, **params: Any) -> Self: ...
 
 def sweep(
-    data: Any,
-    sampling_rate_hz: float,
-    grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Sequence[Any]]],
-    template: DtwTemplate | Any | None = None,
-    *,
-    estimator: BarthDtw | None = None,
-    columns: Sequence[Hashable] | None = None,
-    engine: Engine = "auto",
-    n_threads: int | None = None,
+    data: Any, sampling_rate_hz: float, grid: ParamGrid, template: DtwTemplate | Any | None = None,
+    **options: Unpack[DtwSweepOptions],
 ) -> list[BarthDtw]: ...

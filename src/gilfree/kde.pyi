@@ -13,31 +13,19 @@ KERNELS: Final[tuple[KernelName, ...]]
 
 class SingularCovarianceError(np.linalg.LinAlgError, ValueError): ...
 
+# The result has the dtype= asked for: float64 (the default) or float32.  (An
+# overload lists its keywords: stubtest cannot check **Unpack[...] in overloads.)
 @overload
 def kde(
-    samples: ArrayLike,
-    points: ArrayLike,
-    bandwidth: float | ArrayLike,
-    *,
-    kernel: KernelName = "gaussian",
-    weights: ArrayLike | None = None,
-    log: bool = False,
-    dtype: Float32Like,
-    engine: Engine = "auto",
-    n_threads: int | None = None,
+    samples: ArrayLike, points: ArrayLike, bandwidth: float | ArrayLike, *,
+    kernel: KernelName = "gaussian", weights: ArrayLike | None = None, log: bool = False,
+    dtype: Float32Like, engine: Engine = "auto", n_threads: int | None = None,
 ) -> NDArray[np.float32]: ...
 @overload
 def kde(
-    samples: ArrayLike,
-    points: ArrayLike,
-    bandwidth: float | ArrayLike,
-    *,
-    kernel: KernelName = "gaussian",
-    weights: ArrayLike | None = None,
-    log: bool = False,
-    dtype: Float64Like = ...,
-    engine: Engine = "auto",
-    n_threads: int | None = None,
+    samples: ArrayLike, points: ArrayLike, bandwidth: float | ArrayLike, *,
+    kernel: KernelName = "gaussian", weights: ArrayLike | None = None, log: bool = False,
+    dtype: Float64Like = ..., engine: Engine = "auto", n_threads: int | None = None,
 ) -> NDArray[np.float64]: ...
 
 _BwMethod: TypeAlias = Literal["scott", "silverman"] | float | Callable[[Any], float] | None

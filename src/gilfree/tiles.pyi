@@ -1,10 +1,11 @@
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from typing_extensions import Unpack
 
-from ._typing import Engine, Int, IntOrPair, ResizeMethod
+from ._typing import IntOrPair, IterTilesOptions, TilesOptions
 
 __all__ = ["Tiles", "iter_tiles", "tiles"]
 
@@ -19,33 +20,10 @@ class Tiles(NamedTuple):
     patches: NDArray[Any]
 
 def tiles(
-    image: ArrayLike,
-    size: IntOrPair,
-    stride: IntOrPair | None = None,
-    *,
-    threshold: float | None = None,
-    mask: NDArray[np.bool_] | None = None,
-    min_fraction: float = 0.0,
-    out_shape: IntOrPair | None = None,
-    method: ResizeMethod = "area",
-    pad: float | Sequence[float] | None = None,
-    out_size: IntOrPair | None = None,
-    engine: Engine = "auto",
-    n_threads: int | None = None,
+    image: ArrayLike, size: IntOrPair, stride: IntOrPair | None = None,
+    **options: Unpack[TilesOptions],
 ) -> Tiles: ...
 def iter_tiles(
-    image: ArrayLike,
-    size: IntOrPair,
-    stride: IntOrPair | None = None,
-    *,
-    threshold: float | None = None,
-    mask: NDArray[np.bool_] | None = None,
-    min_fraction: float = 0.0,
-    out_shape: IntOrPair | None = None,
-    method: ResizeMethod = "area",
-    pad: float | Sequence[float] | None = None,
-    batch_size: Int = 256,
-    out_size: IntOrPair | None = None,
-    engine: Engine = "auto",
-    n_threads: int | None = None,
+    image: ArrayLike, size: IntOrPair, stride: IntOrPair | None = None,
+    **options: Unpack[IterTilesOptions],
 ) -> Iterator[Tiles]: ...

@@ -66,6 +66,9 @@ def density() -> None:
     d32 = gilfree.kde(x, q, [0.3, 0.6], dtype=np.float32, log=True, engine="numpy")
     assert_type(d32, NDArray[np.float32])
     assert d32.dtype == np.float32 and d32.shape == (5, 2)
+    by_name = gilfree.kde(x, q, 0.3, dtype="float32", weights=None, engine="numpy")
+    assert_type(by_name, NDArray[np.float32])  # a dtype name picks the overload too
+    assert by_name.dtype == np.float32
 
     est = gaussian_kde(x.T, bw_method="silverman", engine="numpy")
     assert_type(est.evaluate(q.T), NDArray[np.floating[Any]])
@@ -104,7 +107,8 @@ def images() -> None:
     assert method == "bicubic"
     assert gilfree.cv2_method("INTER_AREA") == "area"
 
-    t = gilfree.tiles(img8, 32, threshold=200, min_fraction=0.0, out_shape=16, engine="numpy")
+    t = gilfree.tiles(img8, 32, threshold=200, min_fraction=0.0, out_shape=16, engine="numpy",
+                      mask=None, pad=None, method="area", n_threads=1)
     assert_type(t, Tiles)
     assert_type(t.coords, NDArray[np.int64])
     assert_type(t.fraction, NDArray[np.float64])
@@ -123,7 +127,10 @@ def signals() -> None:
     assert_type(many, NDArray[np.float64])
     f32 = sig.astype(np.float32)
     assert_type(gilfree.resample_poly(f32, 1000, 2048, engine="numpy"), NDArray[np.float32])
-    assert_type(gilfree.resample_poly(sig, 2, 3, engine="numpy"), NDArray[Any])
+    poly = gilfree.resample_poly(sig, 2, 3, engine="numpy")
+    assert_type(poly, NDArray[np.float64])  # float64 in, float64 out
+    assert poly.dtype == np.float64
+    assert_type(gilfree.resample_poly(sig.tolist(), 2, 3, engine="numpy"), NDArray[Any])
 
     tpl = RNG.standard_normal((20, 3))
     cost = gilfree.dtw.subsequence_cost_matrix(tpl, sig, engine="numpy")
@@ -149,6 +156,10 @@ def parallel() -> None:
     assert sorted(it) == [0, 1, 4, 9, 16]
     with contextlib.closing(gilfree.imap(square, range(100), backend="threads")) as lazy:
         assert next(lazy) == 0
+    every = gilfree.pmap(square, range(4), backend="serial", n_workers=1, chunksize=2, ordered=True,
+                         timeout=None, retries=0, initializer=None, initargs=(), inner_threads=None,
+                         client=None, prefetch_bytes="auto")
+    assert_type(every, list[int])
     done: list[tuple[int, int | None]] = []
     gilfree.pmap(square, range(3), progress=lambda n, total: done.append((n, total)))
 
@@ -222,6 +233,43 @@ def deprecated_names() -> None:
 def compare() -> None:
     result = gilfree.compare(square, range(20), backends=("serial", "threads"), budget_s=2)
     assert_type(result.median("serial"), float | None)
+
+
+def checked_not_run(x: NDArray[np.float64], img: NDArray[np.uint16]) -> None:
+    """Type-checked by mypy, never called (the distributed adapters want a Dask
+    cluster).  A call ending in ``# type: ignore[code]`` is one the stubs must
+    refuse: mypy --strict reports an unused ignore when a stub accepts it."""
+    import gilfree.distributed as gd
+
+    assert_type(gd.kde(x, x, 0.5), NDArray[np.float64])
+    assert_type(gd.kde(x, x, 0.5, dtype=np.float32, client="tcp://127.0.0.1:8786"), NDArray[np.float32])
+    assert_type(gd.parzen_counts(x, x, 0.5, engine="numba", n_workers=2, retries=1), NDArray[np.int64])
+    assert_type(gd.parzen_density(x, x, [0.5, 1.0], weights=None), NDArray[np.float64])
+    assert_type(gd.resize_batch(img, (8, 8), "area", size=None), NDArray[np.uint16])
+    assert_type(gd.tiles([img, "slide.tif"], 16, mask=[None, "mask.tif"], pad=0.0), list[Tiles])
+    swept = gd.dtw_sweep(x, 100.0, {"max_cost": [1.0]}, columns=["x"], retries=None)
+    assert_type(swept, list[gilfree.dtw.BarthDtw])
+    assert_type(gd.scale_items(square, [1, 2], threads_arg=None, client=None), list[int])
+    assert_type(gilfree.dtw.sweep(x, 100.0, [{"max_cost": [1.0]}], n_threads=2), list[gilfree.dtw.BarthDtw])
+    assert_type(gilfree.iter_tiles(img, 16, batch_size=8, mask=None), Iterator[Tiles])
+    assert_type(gilfree.resize(img, (8, 8), size=None, n_threads=2), NDArray[np.uint16])
+
+    # wrong keywords and values
+    gd.kde(x, x, 0.5, n_threads=2)  # type: ignore[call-overload]  # a cluster adapter has no n_threads
+    gd.parzen_counts(x, x, 0.5, n_threads=2)  # type: ignore[call-arg]
+    gd.parzen_density(x, x, 0.5, wieghts=None)  # type: ignore[call-arg]
+    gd.resize_batch(img, (8, 8), out=img)  # type: ignore[call-overload]
+    gd.tiles([img], 16, engine="cuda")  # type: ignore[arg-type]
+    gd.dtw_sweep(x, 100.0, {}, n_workers="2")  # type: ignore[arg-type]
+    gd.scale_items(square, [1], engine="numpy")  # type: ignore[call-arg]
+    gilfree.kde(x, x, 0.5, client=None)  # type: ignore[call-overload]
+    gilfree.parzen_counts(x, x, 0.5, weights=None)  # type: ignore[call-arg]
+    gilfree.tiles(img, 16, batch_size=4)  # type: ignore[call-arg]  # iter_tiles only
+    gilfree.resample_linear(x, 10, engine="cuda")  # type: ignore[arg-type]
+    gilfree.pmap(square, [1], chunk_size=2)  # type: ignore[call-arg]
+    gilfree.imap(square, [1], progress="yes")  # type: ignore[arg-type]
+    gilfree.sweep(square, {"x": [1]}, ordered=True)  # type: ignore[call-arg]
+    gilfree.set_tuning(tiles_band_bytes="8M")  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -4,21 +4,11 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal, TypeVar
 
+# the same names as the runtime's __all__ (stubtest checks that they agree)
 __all__ = [
-    "AmdahlFit",
-    "Approach",
-    "BenchError",
-    "SCHEMA",
-    "Unavailable",
-    "Workload",
-    "all_workloads",
-    "amdahl_fit",
-    "amdahl_speedup",
-    "default_workers",
-    "get_workload",
-    "register",
-    "run",
-    "scaling_verdict",
+    "SCHEMA", "BenchError", "Approach", "Workload", "Unavailable",
+    "AmdahlFit", "amdahl_fit", "amdahl_speedup", "scaling_verdict",
+    "register", "all_workloads", "get_workload", "default_workers", "run",
 ]
 
 _W = TypeVar("_W", bound=Workload)

@@ -4,39 +4,22 @@ from typing import Any, ClassVar, Literal, TypeVar, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from typing_extensions import Self, TypeAlias
+from typing_extensions import Self, Unpack
 
-from .._typing import BackendName
+from .._typing import BackendName, MapOptions, SweepOptions
 
+# the same names as the runtime's __all__ (stubtest checks that they agree)
 __all__ = [
-    "Backend",
-    "BackendUnavailableError",
-    "Parallelize",
-    "ParallelError",
-    "Plan",
-    "SharedArray",
-    "SharedMemoryIdentityError",
-    "TaskExitError",
-    "TaskTimeoutError",
-    "WorkerCrashedError",
-    "available_backends",
-    "imap",
-    "last_plan",
-    "pmap",
-    "register_backend",
-    "shared",
-    "sweep",
-    "with_params",
+    "pmap", "imap", "shared", "SharedArray", "Parallelize", "sweep", "with_params",
+    "ParallelError", "WorkerCrashedError", "TaskTimeoutError", "TaskExitError",
+    "BackendUnavailableError", "SharedMemoryIdentityError",
+    "Backend", "register_backend", "available_backends", "Plan", "last_plan",
 ]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 _ScalarT = TypeVar("_ScalarT", bound=np.generic)
 _ScalarT_co = TypeVar("_ScalarT_co", bound=np.generic, covariant=True)
-
-#: ``progress=``: False, True (a tqdm bar) or ``callback(done, total)``
-#: (``total`` None for inputs without a length)
-_Progress: TypeAlias = bool | Callable[[int, int | None], object]
 
 # -- errors -------------------------------------------------------------------
 
@@ -79,40 +62,12 @@ class SharedMemoryIdentityError(PermissionError): ...
 # -- the map ------------------------------------------------------------------
 
 def pmap(
-    func: Callable[[_T], _R],
-    iterable: Iterable[_T],
-    *,
-    backend: BackendName = "threads",
-    n_workers: int | None = None,
-    chunksize: Literal["auto"] | int = "auto",
-    ordered: bool = True,
-    progress: _Progress = False,
-    timeout: float | None = None,
-    retries: int = 0,
-    initializer: Callable[..., object] | None = None,
-    initargs: tuple[Any, ...] = (),
-    inner_threads: Literal["auto"] | int | None = "auto",
-    client: Any = None,
-    prefetch_bytes: Literal["auto"] | int = "auto",
+    func: Callable[[_T], _R], iterable: Iterable[_T], **options: Unpack[MapOptions]
 ) -> list[_R]: ...
 
 # a generator: close() (or leaving a for loop) cancels the rest of the map
 def imap(
-    func: Callable[[_T], _R],
-    iterable: Iterable[_T],
-    *,
-    backend: BackendName = "threads",
-    n_workers: int | None = None,
-    chunksize: Literal["auto"] | int = "auto",
-    ordered: bool = True,
-    progress: _Progress = False,
-    timeout: float | None = None,
-    retries: int = 0,
-    initializer: Callable[..., object] | None = None,
-    initargs: tuple[Any, ...] = (),
-    inner_threads: Literal["auto"] | int | None = "auto",
-    client: Any = None,
-    prefetch_bytes: Literal["auto"] | int = "auto",
+    func: Callable[[_T], _R], iterable: Iterable[_T], **options: Unpack[MapOptions]
 ) -> Generator[_R, None, None]: ...
 
 # -- shared memory --------------------------------------------------------------
@@ -146,10 +101,7 @@ def Parallelize(  # noqa: N802 - the name of the helper it replaces
 def sweep(
     func: Callable[..., _R],
     grid: Mapping[str, Iterable[Any]] | Sequence[Mapping[str, Iterable[Any]]],
-    *,
-    backend: BackendName = "processes",
-    n_workers: int | None = None,
-    progress: _Progress = False,
+    **options: Unpack[SweepOptions],
 ) -> list[tuple[dict[str, Any], _R]]: ...
 def with_params(obj: _T, params: Mapping[str, Any]) -> _T: ...
 
