@@ -154,6 +154,29 @@ def machine_info():
     }
 
 
+def new_record(settings, workloads=()):
+    """A results record of this machine, now, with these run settings."""
+    return {"schema": SCHEMA,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine_info(), "settings": settings, "workloads": list(workloads),
+            "unavailable": []}
+
+
+def workload_record(name, title, description, params, size, baseline, unit, work):
+    """One workload's entry of a results record, before its rows."""
+    return {"name": name, "title": title, "description": description, "params": params,
+            "size": size, "baseline": baseline, "unit": unit, "work": work, "results": [],
+            "amdahl": {}, "probe": None}
+
+
+def result_entry(approach, kind, workers, warmup, note, serial, times, scale):
+    """One checked row of a workload's results: times scaled by ``scale``
+    (< 1 run on a subset), with their median, min and max."""
+    return {"approach": approach, "kind": kind, "workers": workers, "warmup": warmup,
+            "estimated": scale != 1.0, "note": note, "serial": serial, "checked": True,
+            **summarise(times, scale)}
+
+
 def _close_all(approaches):
     for ap in approaches:
         if ap.close is not None:
@@ -181,19 +204,8 @@ def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=Non
     # (a full one over the imported libraries costs tens of ms each time)
     gc.collect()
     gc.freeze()
-    record = {
-        "name": wl.name,
-        "title": wl.title,
-        "description": wl.description,
-        "params": params,
-        "size": wl.summary(params),
-        "baseline": wl.baseline,
-        "unit": wl.unit,
-        "work": work,
-        "results": [],
-        "amdahl": {},
-        "probe": None,
-    }
+    record = workload_record(wl.name, wl.title, wl.description, params, wl.summary(params),
+                             wl.baseline, wl.unit, work)
     try:
         for ap in approaches:
             if on_step is not None:
@@ -216,18 +228,9 @@ def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=Non
                 _, more = measure(ap.run, repeats=repeats - len(times), min_time=min_time,
                                   max_time=max_time - sum(times))
                 times += more
-            entry = {
-                "approach": ap.name,
-                "kind": ap.kind,
-                "workers": ap.workers,
-                "warmup": warm * ap.scale if ap.warmup else 0.0,
-                "estimated": ap.estimated,
-                "note": ap.note,
-                "serial": ap.serial,
-                "checked": True,
-            }
-            entry.update(summarise(times, ap.scale))
-            record["results"].append(entry)
+            record["results"].append(result_entry(
+                ap.name, ap.kind, ap.workers, warm * ap.scale if ap.warmup else 0.0, ap.note,
+                ap.serial, times, ap.scale))
         probe = wl.ceiling(data)
     finally:
         _close_all(approaches)
@@ -329,15 +332,8 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=None, max_
     start = time.perf_counter()
     load_before = _load_average()
     chosen = all_workloads() if not names else [get_workload(n) for n in names]
-    out = {
-        "schema": SCHEMA,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "settings": {"quick": quick, "workers": workers, "repeats": repeats,
-                     "min_time": min_time, "max_time": max_time, "backend": backend},
-        "workloads": [],
-        "unavailable": [],
-    }
+    out = new_record({"quick": quick, "workers": workers, "repeats": repeats,
+                      "min_time": min_time, "max_time": max_time, "backend": backend})
     from ._pools import shutdown_processes
 
     client = start_dask_cluster(workers) if backend == "dask" else None
