@@ -8,6 +8,7 @@ import time
 from importlib import metadata
 
 from .._config import usable_cores
+from .._info import cpuinfo, numba_threading_layer, show_config
 from ._core import KINDS, BenchError, get_workload, measure, scaling_verdict, summarise, all_workloads
 
 #: the schema name and version written in every results file (``"schema"``)
@@ -86,16 +87,7 @@ _FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "av
 def cpu_details():
     """Vendor, family, model number and SIMD flags from /proc/cpuinfo
     (empty where there is none)."""
-    info = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if not line.strip():
-                    break  # the first processor is enough
-                key, _, value = line.partition(":")
-                info[key.strip().lower()] = value.strip()
-    except OSError:
-        pass
+    info = cpuinfo()
     flags = set((info.get("flags") or info.get("features") or "").split())
     return {
         "vendor": info.get("vendor_id") or info.get("cpu implementer"),
@@ -108,8 +100,6 @@ def cpu_details():
 def threading_layer():
     """The Numba threading layer this process uses (after a parallel Numba
     function ran, it is known without compiling a probe)."""
-    from .._info import numba_threading_layer
-
     try:
         import numba
 
@@ -127,8 +117,6 @@ def threading_layer():
 def machine_info():
     """System facts, the build, the SIMD variant in use and the versions of
     every library the run compares with."""
-    from .._info import show_config
-
     # the Numba threading layer is read after the run (see threading_layer),
     # when the kernels have picked it: probing it here would compile a
     # parallel function just for that
