@@ -44,11 +44,6 @@ def _noop(x):
     return x
 
 
-# --------------------------------------------------------------------------
-# arguments
-# --------------------------------------------------------------------------
-
-
 def _check_budget(budget_s):
     if isinstance(budget_s, bool) or not isinstance(budget_s, numbers.Real):
         raise TypeError(f"budget_s must be a positive number of seconds; got {budget_s!r} of "
@@ -113,11 +108,6 @@ def _check_workers(workers):
         _check_integral(w, "workers")
         out.add(resolve_n_workers(w))
     return sorted(out | {1})
-
-
-# --------------------------------------------------------------------------
-# the result
-# --------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -273,11 +263,6 @@ def _cause_lines(c):
     return out
 
 
-# --------------------------------------------------------------------------
-# result check
-# --------------------------------------------------------------------------
-
-
 def _same(a, b):
     """Whether two results are equal (arrays and frames by value)."""
 
@@ -313,11 +298,6 @@ def _first_difference(got, ref):
         if not _same(x, y):
             return f"item {i}: {item_repr(x)} instead of {item_repr(y)}"
     return None
-
-
-# --------------------------------------------------------------------------
-# measuring
-# --------------------------------------------------------------------------
 
 
 def _serial_probe(func, items, seconds):
