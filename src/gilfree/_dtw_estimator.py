@@ -198,8 +198,6 @@ class BarthDtw(_gaitmap.GaitmapResults, _Params):
                  snap_to_min_axis="gyr_ml", conflict_resolution=True, memory=None):
         self._store_params(locals())
 
-    # -- validation -------------------------------------------------------
-
     def _checked(self, fs, template=None):
         """Validated settings for data at ``fs`` Hz, including the resolved
         template (``self.template`` unless one is given)."""
@@ -267,8 +265,6 @@ class BarthDtw(_gaitmap.GaitmapResults, _Params):
         t = np.ascontiguousarray(t)
         key = (tuple(map(repr, names)), transform, t.shape, t.tobytes())
         return key, t, names, transform
-
-    # -- running ----------------------------------------------------------
 
     def _segment_one(self, data, fs, columns, template, engine, n_threads):
         """(post-processed result, cost data) of one single-sensor table."""
