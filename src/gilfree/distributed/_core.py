@@ -36,11 +36,6 @@ def _require():
     return _cluster
 
 
-# --------------------------------------------------------------------------
-# Clusters
-# --------------------------------------------------------------------------
-
-
 def local_cluster(n_workers=None, threads_per_worker=None, *, dashboard=False):
     """A Client of a new LocalCluster on this machine, bound to 127.0.0.1.
 
@@ -64,10 +59,6 @@ def local_cluster(n_workers=None, threads_per_worker=None, *, dashboard=False):
                                 dashboard)
 
 
-# --------------------------------------------------------------------------
-# Worker side
-# --------------------------------------------------------------------------
-
 #: One kernel at a time per worker process: each uses all the worker's
 #: threads, so chunks that land on the same worker queue instead of
 #: multiplying its threads.
@@ -86,11 +77,6 @@ def _kernel_task(func, part, shared, split, threads_arg):
             return func(part, **kwargs)
         kwargs[split] = part
         return func(**kwargs)
-
-
-# --------------------------------------------------------------------------
-# Generic scale-out
-# --------------------------------------------------------------------------
 
 
 def split_bounds(length, weights, min_size=1):
