@@ -189,12 +189,6 @@ def load(path):
     return data
 
 
-def _best_per_approach(wl):
-    """Fastest median per approach (over its worker counts), with workers."""
-    by_name, _ = one_worker_times(wl["results"])
-    return [min(rows, key=lambda r: r["median"]) for rows in by_name.values()]
-
-
 #: bar colours of the time plot: (legend label, kinds, colour)
 CATEGORIES = (
     ("pure Python (serial, threads, processes)", ("python", "python-threads",
@@ -209,10 +203,6 @@ CATEGORIES = (
 def _category(kind):
     return next((i for i, (_, kinds, _) in enumerate(CATEGORIES) if kind in kinds),
                 len(CATEGORIES) - 1)
-
-
-def _workers_label(p):
-    return f"{p} worker" + ("s" if p != 1 else "")
 
 
 def _integer_worker_axis(ax, counts):
@@ -278,11 +268,15 @@ def _time_figure(wl, machine):
     from matplotlib.ticker import NullLocator
 
     baseline = wl["baseline"]
-    rows = sorted(_best_per_approach(wl), key=lambda r: r["median"], reverse=True)
+    # each approach at its fastest worker count
+    rows = sorted((min(rows, key=lambda r: r["median"])
+                   for rows in one_worker_times(wl["results"])[0].values()),
+                  key=lambda r: r["median"], reverse=True)
     fig = Figure(figsize=(11.5, 0.4 * len(rows) + 2.2), layout="constrained")
     ax = fig.subplots()
     ax.set_gid("times")
-    labels = [f"{r['approach']} ({_workers_label(r['workers'])})" for r in rows]
+    labels = [f"{r['approach']} ({r['workers']} worker{'s' if r['workers'] != 1 else ''})"
+              for r in rows]
     times = [r["median"] for r in rows]
     colours = [CATEGORIES[_category(r["kind"])][2] for r in rows]
     bars = ax.barh(range(len(rows)), times, color=colours,
