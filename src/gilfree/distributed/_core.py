@@ -102,10 +102,6 @@ def split_bounds(length, weights, min_size=1):
     return bounds
 
 
-def _is_large_array(obj):
-    return isinstance(obj, np.ndarray) and obj.nbytes >= _config.DASK_SCATTER_MIN_BYTES
-
-
 def _run(client, func, parts, placement, shared, split, threads_arg, retries, what):
     """Run ``_kernel_task`` on every part, each on its worker of
     ``placement`` (None: any), through the one task loop of the Dask layer
@@ -135,7 +131,7 @@ def _run(client, func, parts, placement, shared, split, threads_arg, retries, wh
         pieces = part if type(part) is tuple else (part,)
         out = []
         for p in pieces:
-            if _is_large_array(p):
+            if isinstance(p, np.ndarray) and p.nbytes >= _config.DASK_SCATTER_MIN_BYTES:
                 p, target = cluster.scatter_to(client, p, addr)
                 addr = target[0] if target else None
                 with lock:
