@@ -95,20 +95,8 @@ class DtwTemplate(_Params):
         offset = check_number(self.offset, "template offset", positive=False)
         if not isinstance(self.prescaled, (bool, np.bool_)):
             raise TypeError(f"template prescaled must be True or False; got {describe(self.prescaled)}")
-        arr = np.empty((table.length, len(names)), dtype=np.float64)
-        for k, c in enumerate(names):
-            if self.prescaled:
-                arr[:, k] = table.column(c)
-            else:
-                arr[:, k] = _transform(table.column(c), scale, offset)
+        arr = _signal_matrix(table, names, (1.0, 0.0) if self.prescaled else (scale, offset)).T
         return tuple(names), arr, (scale, offset)
-
-
-def _transform(x, scale, offset):
-    """``(x - offset) / scale`` (gaitmap's FixedScaler, the same rounding)."""
-    if offset:
-        x = x - offset
-    return x / scale
 
 
 def _resample_linear(x, num):
@@ -125,7 +113,6 @@ def _resample_linear(x, num):
     lo = hi - 1
     slope = (x[hi] - x[lo]) / (xs[hi] - xs[lo])[:, None]
     return slope * (xn - xs[lo])[:, None] + x[lo]
-
 
 
 class BarthDtw(_gaitmap.GaitmapResults, _Params):
@@ -211,8 +198,6 @@ class BarthDtw(_gaitmap.GaitmapResults, _Params):
                  snap_to_min_axis="gyr_ml", conflict_resolution=True, memory=None):
         self._store_params(locals())
 
-    # -- validation -------------------------------------------------------
-
     def _checked(self, fs, template=None):
         """Validated settings for data at ``fs`` Hz, including the resolved
         template (``self.template`` unless one is given)."""
@@ -281,8 +266,6 @@ class BarthDtw(_gaitmap.GaitmapResults, _Params):
         key = (tuple(map(repr, names)), transform, t.shape, t.tobytes())
         return key, t, names, transform
 
-    # -- running ----------------------------------------------------------
-
     def _segment_one(self, data, fs, columns, template, engine, n_threads):
         """(post-processed result, cost data) of one single-sensor table."""
         table = _Table(data, columns, "data")
@@ -340,9 +323,7 @@ class BarthDtw(_gaitmap.GaitmapResults, _Params):
         cd = self.__dict__.get("_cost_data")
         if cd is None:
             raise AttributeError("acc_cost_mat_ is available after segment()")
-        if isinstance(cd, dict):
-            return {s: c.full() for s, c in cd.items()}
-        return cd.full()
+        return _gaitmap.per_sensor(cd, lambda c: c.full())
 
 
 def _resolve_template(template):
@@ -365,8 +346,8 @@ def _resolve_template(template):
 
 
 def _signal_matrix(table, names, transform):
-    """(k, N) float64: the named data columns transformed by ``(scale,
-    offset)`` as the template is."""
+    """(k, N) float64: the named columns transformed by ``(scale, offset)``
+    as ``(x - offset) / scale`` (gaitmap's FixedScaler, the same rounding)."""
     scale, offset = transform
     sT = np.empty((len(names), table.length), dtype=np.float64)
     for k, c in enumerate(names):
@@ -421,25 +402,14 @@ def _resolve_conflicts(matches, costs, keep):
     first = np.concatenate(([True], starts[1:] != starts[:-1]))
     if first.all():
         return
-    gid = np.cumsum(first) - 1
-    c = costs[valid]
-    gmin = np.minimum.reduceat(c, np.flatnonzero(first))
-    at_min = np.flatnonzero(c == gmin[gid])
-    _, pick = np.unique(gid[at_min], return_index=True)  # first minimum per group
     keep[valid] = False
-    keep[valid[at_min[pick]]] = True
+    keep[valid[_gaitmap.first_minimum_per_run(costs[valid], np.flatnonzero(first))]] = True
 
 
 def _apply_result(est, res, cd):
     """Set the result attributes (``res`` and ``cd`` may be dicts per sensor)."""
-    if isinstance(cd, dict):
-        est.matches_start_end_ = {s: r["matches"] for s, r in res.items()}
-        est.costs_ = {s: r["costs"] for s, r in res.items()}
-        est.paths_ = {s: r["paths"] for s, r in res.items()}
-        est.cost_function_ = {s: c.cost_function for s, c in cd.items()}
-    else:
-        est.matches_start_end_ = res["matches"]
-        est.costs_ = res["costs"]
-        est.paths_ = res["paths"]
-        est.cost_function_ = cd.cost_function
+    many = isinstance(cd, dict)  # ``res`` is a dict either way
+    for attr, key in (("matches_start_end_", "matches"), ("costs_", "costs"), ("paths_", "paths")):
+        setattr(est, attr, {s: r[key] for s, r in res.items()} if many else res[key])
+    est.cost_function_ = _gaitmap.per_sensor(cd, lambda c: c.cost_function)
     est._cost_data = cd

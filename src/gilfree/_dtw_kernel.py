@@ -32,12 +32,9 @@ def _accumulate(t, sT, *, want_full, want_dirs, engine, n_threads, full_out=None
     c0 = b * block_cols is an (M, w) matrix at offset c0 * M."""
     _, mod, nt = _config.select("dtw", engine, n_threads)
     M, N = t.shape[0], sT.shape[1]
-    if not want_full:
-        full = _NO_FULL
-    elif full_out is not None:
-        full = full_out
-    else:
-        full = np.empty((M, N), dtype=np.float64)
+    full = _NO_FULL
+    if want_full:
+        full = full_out if full_out is not None else np.empty((M, N), dtype=np.float64)
     dirs = np.empty(M * N, dtype=np.uint8) if want_dirs else _NO_DIRS
     last = np.empty(N, dtype=np.float64)
     W, R = _layout(M, N, nt)

@@ -82,12 +82,8 @@ class _Table:
             self.length = arr.shape[0]
         self._cache = {}
 
-    def missing(self, names):
-        have = set(self.columns)
-        return [c for c in names if c not in have]
-
     def require(self, names, what):
-        miss = self.missing(names)
+        miss = [c for c in names if c not in set(self.columns)]
         if miss:
             raise ValueError(
                 f"{self.name} is missing the column(s) {miss} needed for {what}; "
@@ -100,10 +96,8 @@ class _Table:
         out = self._cache.get(key)
         if out is None:
             self.require([col], "this step")
-            if self._frame is not None:
-                raw = self._frame[col].to_numpy()
-            else:
-                raw = self._array[:, self.columns.index(col)]
+            raw = (self._frame[col].to_numpy() if self._frame is not None
+                   else self._array[:, self.columns.index(col)])
             out = as_float_array(raw, f"{self.name} column {col!r}")
             self._cache[key] = out
         return out

@@ -97,15 +97,13 @@ def sweep(data, sampling_rate_hz, grid, template=None, *, estimator=None, column
                        n_threads)
     table, nt = plan.table, plan.nt
 
-    estimators, jobs, distinct, signals = [], [], {}, {}
-    for est, settings, (key, t, names, transform) in zip(plan.estimators, plan.settings,
-                                                         plan.inputs):
+    jobs, distinct, signals = [], {}, {}
+    for settings, (key, t, names, transform) in zip(plan.settings, plan.inputs):
         if key not in distinct:
             skey = (tuple(map(repr, names)), transform)
             if skey not in signals:
                 signals[skey] = _signal_matrix(table, names, transform)
             distinct[key] = _CostData(t, signals[skey], engine, n_threads)
-        estimators.append(est)
         jobs.append((key, settings))
 
     keys = list(distinct)
@@ -123,14 +121,11 @@ def sweep(data, sampling_rate_hz, grid, template=None, *, estimator=None, column
 
     found = pmap(run, keys, backend="threads" if workers > 1 else "serial", n_workers=workers,
                  chunksize=1, inner_threads=inner)
-    ends = [None] * len(jobs)
-    for mine in found:
-        for i, e in mine.items():
-            ends[i] = e
-    for est, (key, settings), e in zip(estimators, jobs, ends):
+    ends = {i: e for mine in found for i, e in mine.items()}
+    for i, (est, (key, settings)) in enumerate(zip(plan.estimators, jobs)):
         cd = distinct[key]
-        res = _postprocess(cd, settings, table, est.snap_to_min_axis, nt, ends=e)
-        _apply_result(est, res, cd)
+        _apply_result(est, _postprocess(cd, settings, table, est.snap_to_min_axis, nt,
+                                        ends=ends[i]), cd)
     for cd in distinct.values():
         cd.release()
-    return estimators
+    return plan.estimators

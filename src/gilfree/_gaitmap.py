@@ -146,17 +146,20 @@ def check_gaitmap_keywords(est):
 def match_ends_min_under_threshold(cost_function, max_cost):
     """gaitmap's ``find_matches_min_under_threshold``: the first minimum of
     every run of samples with ``cost <= max_cost`` (int64, ascending)."""
-    below = np.isfinite(cost_function) & (cost_function <= max_cost)
-    pos = np.flatnonzero(below)
+    pos = np.flatnonzero(np.isfinite(cost_function) & (cost_function <= max_cost))
     if pos.shape[0] == 0:
         return np.empty(0, dtype=np.int64)
     run_start = np.concatenate(([0], np.flatnonzero(np.diff(pos) > 1) + 1))
-    values = cost_function[pos]
-    mins = np.minimum.reduceat(values, run_start)
-    run_of = np.repeat(np.arange(run_start.shape[0]), np.diff(np.append(run_start, pos.shape[0])))
-    at_min = np.flatnonzero(values == mins[run_of])
+    return pos[first_minimum_per_run(cost_function[pos], run_start)].astype(np.int64)
+
+
+def first_minimum_per_run(values, starts):
+    """Index of the first minimum of every run ``values[starts[k]:starts[k + 1]]``
+    (``starts`` ascending, from 0)."""
+    run_of = np.repeat(np.arange(starts.shape[0]), np.diff(np.append(starts, values.shape[0])))
+    at_min = np.flatnonzero(values == np.minimum.reduceat(values, starts)[run_of])
     _, first = np.unique(run_of[at_min], return_index=True)
-    return pos[at_min[first]].astype(np.int64)
+    return at_min[first]
 
 
 # -- multi-sensor datasets and results ---------------------------------------
@@ -189,6 +192,11 @@ def sensor_items(data, template):
     return [(s, get(s), template) for s in sensors]
 
 
+def per_sensor(value, func):
+    """``func(value)``, or ``{sensor: func(v)}`` of a dict per sensor."""
+    return {s: func(v) for s, v in value.items()} if isinstance(value, dict) else func(value)
+
+
 def stride_list(matches):
     """gaitmap's stride list of ``matches`` (n, 2): a DataFrame with columns
     ``start``, ``end`` and the index ``s_id`` (0..n-1)."""
@@ -214,9 +222,7 @@ class GaitmapResults:
         matches = self.__dict__.get("matches_start_end_")
         if matches is None:
             raise AttributeError("stride_list_ is available after segment()")
-        if isinstance(matches, dict):
-            return {s: stride_list(m) for s, m in matches.items()}
-        return stride_list(matches)
+        return per_sensor(matches, stride_list)
 
     @property
     def matches_start_end_original_(self):
@@ -226,12 +232,5 @@ class GaitmapResults:
         if paths is None:
             raise AttributeError("matches_start_end_original_ is available after segment()")
 
-        def ends(ps):
-            out = np.empty((len(ps), 2), dtype=np.int64)
-            for i, p in enumerate(ps):
-                out[i] = p[0, 1], p[-1, 1] + 1
-            return out
-
-        if isinstance(paths, dict):
-            return {s: ends(ps) for s, ps in paths.items()}
-        return ends(paths)
+        return per_sensor(paths, lambda ps: np.array(
+            [(p[0, 1], p[-1, 1] + 1) for p in ps], dtype=np.int64).reshape(-1, 2))

@@ -10,15 +10,20 @@ from ._version import __version__
 __all__ = ["show_config", "numba_threading_layer"]
 
 
-def _cpu_model():
+def cpuinfo():
+    """The first processor's fields in /proc/cpuinfo, keys in lower case
+    (empty where there is none)."""
+    info = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
             for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(":")
+                info[key.strip().lower()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return info
 
 
 def numba_threading_layer():
@@ -67,7 +72,7 @@ def show_config(mode="stdout", *, probe_numba=True):
         "gilfree": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "cpu": _cpu_model(),
+        "cpu": cpuinfo().get("model name") or platform.processor() or platform.machine(),
         "usable_cores": _config.usable_cores(),
         "n_threads_default": _config.resolve_n_threads(None),
         "numpy": np.__version__,

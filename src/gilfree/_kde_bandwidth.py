@@ -36,8 +36,6 @@ class GaussianKdeBandwidth:
     """scipy's ``gaussian_kde`` bandwidth methods and ``resample``, for a
     class with scipy's ``dataset``, ``d`` and ``n``."""
 
-    # -- bandwidth --------------------------------------------------------
-
     def scotts_factor(self):
         """Scott's factor, ``neff ** (-1 / (d + 4))``."""
         return np.power(self.neff, -1.0 / (self.d + 4))
@@ -84,6 +82,12 @@ class GaussianKdeBandwidth:
     def _data_float(self):
         return as_float_array(self.dataset, "dataset")
 
+    def _data_cov(self):
+        """The data covariance (weighted, unbiased), (d, d)."""
+        self._data_covariance = np.atleast_2d(
+            np.cov(self._data_float(), rowvar=1, bias=False, aweights=self.weights))
+        return self._data_covariance
+
     def _compute_covariance(self):
         factor = self.covariance_factor()
         if not (np.ndim(factor) == 0 and np.isfinite(factor) and factor > 0):
@@ -92,11 +96,8 @@ class GaussianKdeBandwidth:
             )
         self.factor = factor
         if not hasattr(self, "_data_cho_cov"):
-            self._data_covariance = np.atleast_2d(
-                np.cov(self._data_float(), rowvar=1, bias=False, aweights=self.weights)
-            )
             try:
-                self._data_cho_cov = np.linalg.cholesky(self._data_covariance)
+                self._data_cho_cov = np.linalg.cholesky(self._data_cov())
             except np.linalg.LinAlgError as exc:
                 raise SingularCovarianceError(
                     "the data covariance matrix is singular (not positive definite): the "
@@ -116,10 +117,7 @@ class GaussianKdeBandwidth:
     def inv_cov(self):
         """Inverse of ``covariance`` (recomputed, as scipy does)."""
         self.factor = self.covariance_factor()
-        self._data_covariance = np.atleast_2d(
-            np.cov(self._data_float(), rowvar=1, bias=False, aweights=self.weights)
-        )
-        return np.linalg.inv(self._data_covariance) / self.factor**2
+        return np.linalg.inv(self._data_cov()) / self.factor**2
 
     @property
     def weights(self):

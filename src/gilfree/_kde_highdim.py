@@ -26,6 +26,7 @@ matrix products beyond ``KDE_WHITEN_BLOCK``.
 import math
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import _config
 
@@ -66,16 +67,6 @@ def applies(d):
     return d >= _config.KDE_GEMM_MIN_DIM
 
 
-def _blas_threads(n_threads):
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n_threads, user_api="blas")
-
-
 def gaussian_sum(xw, w, qw, log, n_threads, exact):
     """``sum_i w_i exp(-|q - x_i|^2 / 2)`` per point (or its log), float64 (m,).
 
@@ -99,7 +90,7 @@ def gaussian_sum(xw, w, qw, log, n_threads, exact):
     # blocks of points x samples of at most NUMPY_BLOCK_BYTES of float64
     rows = max(1, min(len(near), _config.NUMPY_BLOCK_BYTES // (8 * max(n, 1))))
     logw = np.log(w)
-    with _blas_threads(nt):
+    with threadpool_limits(limits=nt, user_api="blas"):
         for a in range(0, len(near), rows):
             idx = near[a:a + rows]
             q = qw[idx]

@@ -56,11 +56,8 @@ def _cholesky(cov, what):
 class GaussianKdeIntegrals:
     """scipy's ``gaussian_kde.integrate_*`` methods, for a class with
     scipy's attributes (``dataset``, ``d``, ``n``, ``weights``,
-    ``covariance``) and gilfree's ``_engine`` / ``_n_threads`` and
-    ``_gauss_sum(x, w, q, chol, engine, n_threads)``."""
-
-    def _dataset_rows(self):
-        return as_float_array(self.dataset, "dataset").T  # (n, d)
+    ``covariance``) and gilfree's ``_engine`` / ``_n_threads``,
+    ``_data_float()`` and ``_gauss_sum(x, w, q, chol, engine, n_threads)``."""
 
     def integrate_gaussian(self, mean, cov):
         """Integral of the estimate times a multivariate Gaussian.
@@ -97,7 +94,7 @@ class GaussianKdeIntegrals:
                 f"expected ({self.d}, {self.d})"
             )
         chol = _cholesky(self.covariance + cov, "covariance + cov")
-        sums = self._gauss_sum(self._dataset_rows(), np.asarray(self.weights, dtype=np.float64),
+        sums = self._gauss_sum(self._data_float().T, np.asarray(self.weights, dtype=np.float64),
                                mean[None, :], chol, self._engine, self._n_threads)
         return np.float64(sums[0] / _norm_const(chol))
 
@@ -129,7 +126,7 @@ class GaussianKdeIntegrals:
             if np.ndim(value) != 0:
                 raise ValueError(f"{name} must be a scalar bound; got {describe(value)}")
         stdev = math.sqrt(float(np.ravel(self.covariance)[0]))
-        data = as_float_array(self.dataset, "dataset").ravel()
+        data = self._data_float().ravel()
         delta = ndtr((float(high) - data) / stdev) - ndtr((float(low) - data) / stdev)
         return np.float64(np.dot(np.asarray(self.weights, dtype=np.float64), delta))
 

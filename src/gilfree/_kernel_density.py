@@ -258,11 +258,6 @@ def _validate(est, X, reset):
     return arr
 
 
-# --------------------------------------------------------------------------
-# the estimator
-# --------------------------------------------------------------------------
-
-
 class KernelDensity(_ParamsMixin):
     """Kernel density estimation, scikit-learn's ``KernelDensity`` on every core.
 
@@ -347,8 +342,6 @@ class KernelDensity(_ParamsMixin):
                 "appropriate arguments before using this estimator."
             )
 
-    # -- the estimator -----------------------------------------------------
-
     def fit(self, X, y=None, sample_weight=None):
         """Fit the estimate on the samples ``X``.
 
@@ -369,10 +362,8 @@ class KernelDensity(_ParamsMixin):
         arr = _validate(self, X, reset=True)
         n, d = arr.shape
         if isinstance(self.bandwidth, str):
-            if self.bandwidth == "scott":
-                self.bandwidth_ = n ** (-1 / (d + 4))
-            else:
-                self.bandwidth_ = (n * (d + 2) / 4) ** (-1 / (d + 4))
+            base = n if self.bandwidth == "scott" else n * (d + 2) / 4
+            self.bandwidth_ = base ** (-1 / (d + 4))
         else:
             self.bandwidth_ = self.bandwidth
         self._sample_weight = None if sample_weight is None else _sample_weight(sample_weight, n)

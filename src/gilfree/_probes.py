@@ -18,6 +18,8 @@ benchmarks (``benchmarks/``) and ``gilfree bench`` report each workload's
 throughput as a fraction of its probe.
 """
 
+import importlib
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -104,41 +106,28 @@ def _kde_probe(dtype, sq):
     return (lambda: mod.probe(xs, w, q, -0.5, sq, reps)), n * m * reps
 
 
-def _rows(dtype, rows, length=4096):
-    rng = np.random.default_rng(2)
-    src = rng.integers(0, 256, (rows, length)).astype(dtype)
-    return np.ascontiguousarray(src), np.empty(length, dtype=dtype)
-
-
-def _resize_taps_probe(dtype, taps=8):
-    """Image resize: ``taps`` weighted rows into one (a tap = one pixel times
-    one weight added to a sum), rows of 4096 pixels."""
+def _resize_probe(dtype, taps, area=False):
+    """Image resize: ``taps`` weighted rows of 4096 pixels into one (a tap =
+    one pixel times one weight added to a sum); ``area``: their mean (one
+    add per input pixel)."""
     taps = max(1, int(round(taps)))
-    src, out = _rows(dtype, taps)
-    if dtype == np.uint8:
+    src = np.random.default_rng(2).integers(0, 256, (taps, 4096)).astype(dtype)
+    out = np.empty(4096, dtype=dtype)
+    if area:
+        k = None
+    elif dtype == np.uint8:
         k = np.full(taps, (1 << 22) // taps, dtype=np.int32)
     else:
         k = np.full(taps, 1.0 / taps)
     mod = _cy.load("resize")
     reps = max(1, 256 // taps)
-    return (lambda: mod.probe(src, out, k, reps)), taps * src.shape[1] * reps
-
-
-def _resize_area_probe(dtype, rows=16):
-    """Area resize: the mean of ``rows`` rows (one add per input pixel)."""
-    rows = max(1, int(round(rows)))
-    src, out = _rows(dtype, rows)
-    mod = _cy.load("resize")
-    reps = max(1, 256 // rows)
-    return (lambda: mod.probe(src, out, None, reps)), rows * src.shape[1] * reps
+    return (lambda: mod.probe(src, out, k, reps)), taps * 4096 * reps
 
 
 def _parzen_probe(widths=32):
     """Parzen windows: candidates of 2-D points binned against ``widths``
     sorted half widths in [0.05, 0.5] (the candidates spread as a point's
     candidates do: within the widest half width)."""
-    import importlib
-
     parzen = importlib.import_module("gilfree.parzen")
     rng = np.random.default_rng(3)
     h = np.linspace(0.1, 1.0, int(widths))
@@ -186,10 +175,11 @@ _PROBES = {
     "kde-gaussian-f32": ("kde", "pairs", lambda: _kde_probe(np.float32, False)),
     "kde-exponential-f64": ("kde", "pairs", lambda: _kde_probe(np.float64, True)),
     "kde-exponential-f32": ("kde", "pairs", lambda: _kde_probe(np.float32, True)),
-    "resize-taps-u8": ("resize", "taps", lambda **kw: _resize_taps_probe(np.uint8, **kw)),
-    "resize-taps-f32": ("resize", "taps", lambda **kw: _resize_taps_probe(np.float32, **kw)),
-    "resize-area-u8": ("resize", "pixels", lambda **kw: _resize_area_probe(np.uint8, **kw)),
-    "resize-area-f32": ("resize", "pixels", lambda **kw: _resize_area_probe(np.float32, **kw)),
+    "resize-taps-u8": ("resize", "taps", lambda taps=8: _resize_probe(np.uint8, taps)),
+    "resize-taps-f32": ("resize", "taps", lambda taps=8: _resize_probe(np.float32, taps)),
+    "resize-area-u8": ("resize", "pixels", lambda rows=16: _resize_probe(np.uint8, rows, True)),
+    "resize-area-f32": ("resize", "pixels",
+                        lambda rows=16: _resize_probe(np.float32, rows, True)),
     "parzen": ("parzen", "candidates", _parzen_probe),
     "dtw": ("dtw", "cells", _dtw_probe),
     "tiles": ("tiles", "pixels", _tiles_probe),
@@ -312,8 +302,6 @@ def resize_taps(in_shape, out_shape, method, channels=1):
 
 def parzen_candidates(samples, points, widths):
     """(point, sample) candidates the compiled Parzen kernels visit."""
-    import importlib
-
     parzen = importlib.import_module("gilfree.parzen")
     _, q, _, _, _, plan, _ = parzen._prepare(samples, points, widths, None)
     return int(_cy.load("parzen").candidates(plan, q))
@@ -321,9 +309,6 @@ def parzen_candidates(samples, points, widths):
 
 def resample_poly_taps(n_in, up, down, channels=1):
     """Filter taps resample_poly computes, and the taps per output sample."""
-    import importlib
-    import math
-
     resample = importlib.import_module("gilfree.resample")
     g = math.gcd(up, down)
     hr, _, n_out = resample._poly_plan(up // g, down // g, n_in)

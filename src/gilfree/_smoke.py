@@ -144,9 +144,8 @@ def run(*, require_openmp=False, engines=None, say=print):
                 failures.append(f"{kernel}/numpy {label}: {type(exc).__name__}: {exc}")
                 continue
             for engine in available:
-                if engine == "numpy" or available[engine] is not True:
-                    continue
-                if engines is not None and engine not in engines:
+                if (engine == "numpy" or available[engine] is not True
+                        or (engines is not None and engine not in engines)):
                     continue
                 single = engine == "cython" and not _cy.load(kernel).OPENMP
                 for nt in ((1,) if engine == "python" else (1, 2)):

@@ -8,6 +8,7 @@ it the command says what to install and exits with status 2.
 """
 
 import argparse
+import importlib
 import sys
 
 __all__ = ["main"]
@@ -23,8 +24,6 @@ class MissingExtraError(Exception):
 
 def _require(module, feature):
     """Import ``module`` or raise MissingExtraError naming the extra."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -48,14 +47,18 @@ def _parse_workers(text):
     return values
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return v
+def _positive(kind, expected):
+    """An argparse type: ``kind(text)`` > 0 and finite, else "expected ..."."""
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            v = 0
+        if not (0 < v < float("inf")):
+            raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}")
+        return v
+
+    return parse
 
 
 def _cmd_info(args):
@@ -153,15 +156,8 @@ def _cmd_bench(args, parser):
         try:
             record = bench.run(names or None, workers=args.workers, quick=args.quick,
                                repeats=args.repeats, on_step=on_step, backend=args.backend)
-        except bench.BenchError as exc:
+        except bench.BenchError as exc:  # bench.run has let go of its pools
             parser.exit(1, f"gilfree bench: error: {exc}\n")
-        finally:
-            try:
-                from .bench._pools import shutdown_processes
-
-                shutdown_processes()
-            except ImportError:
-                pass
     _report.render(record, console)
     if args.out:
         _write_out(record, args, console)
@@ -180,8 +176,6 @@ def _write_out(record, args, console):
 
 def _load_object(spec, option):
     """``pkg.module:name`` -> the object (imported from sys.path)."""
-    import importlib
-
     module, sep, attr = spec.partition(":")
     if not sep or not module or not attr:
         raise ValueError(f"{option} takes pkg.module:name (a module on the import path and "
@@ -230,16 +224,6 @@ def _cmd_bench_func(args, parser, console):
     return 0
 
 
-def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        v = 0.0
-    if not (v > 0) or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds; got {text!r}")
-    return v
-
-
 def build_parser():
     from . import __version__
 
@@ -264,7 +248,7 @@ def build_parser():
                          help="small sizes: every workload in well under a minute")
     p_bench.add_argument("--workers", type=_parse_workers, metavar="1,2,4",
                          help="worker counts to measure (default: 1, 2, 4, ... up to the cores)")
-    p_bench.add_argument("--repeats", type=_positive_int, default=3,
+    p_bench.add_argument("--repeats", type=_positive(int, "a positive integer"), default=3,
                          help="timed runs per approach after the warm-up (default 3)")
     p_bench.add_argument("--out", metavar="DIR", help="write results.json and PNG plots here")
     p_bench.add_argument("--no-plots", action="store_true", help="with --out: skip the plots")
@@ -282,7 +266,8 @@ def build_parser():
     p_bench.add_argument("--backends", default="serial,threads,processes",
                          metavar="serial,threads,processes",
                          help="with --func: the backends to time (also: auto)")
-    p_bench.add_argument("--budget", type=_positive_float, default=30.0, metavar="SECONDS",
+    p_bench.add_argument("--budget", type=_positive(float, "a positive number of seconds"),
+                         default=30.0, metavar="SECONDS",
                          help="with --func: seconds the comparison may take; beyond, the "
                               "backends are timed on a sample of the items (default 30)")
     return parser

@@ -477,8 +477,6 @@ class gaussian_kde(GaussianKdeBandwidth, GaussianKdeIntegrals):  # noqa: N801 - 
             )
         self.set_bandwidth(bw_method=bw_method)
 
-    # -- evaluation -------------------------------------------------------
-
     def _points(self, points):
         raw = np.asarray(points)
         pts = np.atleast_2d(as_float_array(raw, "points"))

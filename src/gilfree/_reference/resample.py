@@ -7,9 +7,10 @@ M independent channels.  ``n_threads`` is accepted and ignored.
 import numpy as np
 
 
-def _linear_into(x, out):
-    """np.interp(linspace(0, L-1, num), arange(L), x[:, m]) for every m,
-    with np.interp's own formula ``(x[j+1] - x[j]) * (t - j) + x[j]``."""
+def linear(x, out, n_threads):
+    """x (L, M) -> out (num, M), endpoint-aligned linear interpolation:
+    np.interp(linspace(0, L-1, num), arange(L), x[:, m]) for every m, with
+    np.interp's own formula ``(x[j+1] - x[j]) * (t - j) + x[j]``."""
     L = x.shape[0]
     num = out.shape[0]
     if L == 1 or num == 1:
@@ -22,15 +23,10 @@ def _linear_into(x, out):
     out[num - 1] = x[L - 1]  # np.interp returns fp[-1] at the last sample point
 
 
-def linear(x, out, n_threads):
-    """x (L, M) -> out (num, M), endpoint-aligned linear interpolation."""
-    _linear_into(x, out)
-
-
 def linear_many(data, offsets, out, n_threads):
     """Signal k is data[offsets[k]:offsets[k+1]] (L_k, M); out (k, num, M)."""
     for k in range(out.shape[0]):
-        _linear_into(data[offsets[k]:offsets[k + 1]], out[k])
+        linear(data[offsets[k]:offsets[k + 1]], out[k], n_threads)
 
 
 def poly(x, out, hr, up, down, pre, n_threads):

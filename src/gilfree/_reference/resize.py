@@ -37,13 +37,8 @@ def _hpass_u8(img, xb, xk):
 
 
 def _vpass_u8(img, yb, yk):
-    H = img.shape[0]
-    acc = np.full((yb.shape[0],) + img.shape[1:], 1 << (PRECISION_BITS - 1), np.int64)
-    for t in range(yk.shape[1]):
-        w = np.where(t < yb[:, 1], yk[:, t], 0).astype(np.int64)
-        idx = np.minimum(yb[:, 0] + t, H - 1)
-        acc += img[idx].astype(np.int64) * w[:, None, None]
-    return np.clip(acc >> PRECISION_BITS, 0, 255).astype(np.uint8)
+    """The vertical pass: the horizontal one on the transposed image."""
+    return _hpass_u8(img.transpose(1, 0, 2), yb, yk).transpose(1, 0, 2)
 
 
 def _hpass_f(img, xb, xw):
@@ -57,13 +52,7 @@ def _hpass_f(img, xb, xw):
 
 
 def _vpass_f(img, yb, yw):
-    acc = np.zeros((yb.shape[0],) + img.shape[1:], np.float64)
-    for t in range(yw.shape[1]):
-        sel = np.flatnonzero(t < yb[:, 1])
-        if sel.size == 0:
-            break
-        acc[sel] += img[yb[sel, 0] + t] * yw[sel, t][:, None, None]
-    return _store(acc, img.dtype)
+    return _hpass_f(img.transpose(1, 0, 2), yb, yw).transpose(1, 0, 2)
 
 
 def _rows_needed(yb, H, vpass):

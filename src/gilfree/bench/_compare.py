@@ -10,7 +10,6 @@ workload, so its table, JSON and plots are the bench's own.
 """
 
 import dataclasses
-import datetime
 import math
 import numbers
 import time
@@ -24,9 +23,10 @@ from ..parallel._measure import (cpu_share, gil_share, io_workers, measure_pickl
                                  process_pool_running, ThreadClock)
 from ..parallel._checks import resolve_n_workers
 from ..parallel._errors import item_repr
-from ._core import _equal, measure, summarise
+from ._core import _equal, measure
 from ._report import _fmt_time, plot, render, save
-from ._runner import _derive, _load_average, default_workers, machine_info, SCHEMA
+from ._runner import (_derive, _load_average, default_workers, new_record, result_entry,
+                      workload_record)
 
 __all__ = ["CompareResult", "compare"]
 
@@ -42,11 +42,6 @@ _TIE = 0.05
 def _noop(x):
     """A task that does nothing: its map times the process pool's start-up."""
     return x
-
-
-# --------------------------------------------------------------------------
-# arguments
-# --------------------------------------------------------------------------
 
 
 def _check_budget(budget_s):
@@ -115,11 +110,6 @@ def _check_workers(workers):
     return sorted(out | {1})
 
 
-# --------------------------------------------------------------------------
-# the result
-# --------------------------------------------------------------------------
-
-
 @dataclasses.dataclass
 class CompareResult:
     """What :func:`gilfree.compare` measured.
@@ -173,22 +163,24 @@ class CompareResult:
         return _cause_lines(self.record["workloads"][0]["compare"])
 
     def __rich_console__(self, console, options):
-
         render(self.record, console)
-        for line in self.lines():
-            yield line
+        yield from self.lines()
+
+    def _printed(self, **kwargs):
+        """A rich Console (140 columns, into a string) that printed this."""
+        import io
+
+        from rich.console import Console
+
+        console = Console(file=io.StringIO(), width=140, **kwargs)
+        console.print(self)
+        return console
 
     def __str__(self):
         try:
-            from rich.console import Console
+            return self._printed(force_terminal=False, color_system=None).file.getvalue()
         except ImportError:
             return _plain(self)
-        import io
-
-        console = Console(file=io.StringIO(), width=140, force_terminal=False,
-                          color_system=None)
-        console.print(self)
-        return console.file.getvalue()
 
     def __repr__(self):
         rec = self.recommendation
@@ -197,15 +189,11 @@ class CompareResult:
 
     def _repr_html_(self):
         try:
-            from rich.console import Console
+            console = self._printed(record=True)
         except ImportError:
             import html
 
             return f"<pre>{html.escape(_plain(self))}</pre>"
-        import io
-
-        console = Console(file=io.StringIO(), record=True, width=140)
-        console.print(self)
         return console.export_html(inline_styles=True, code_format="<pre>{code}</pre>")
 
     def save(self, out):
@@ -235,32 +223,27 @@ def _plain(result):
     return "\n".join(out + result.lines())
 
 
-def _fmt_s(s):
-
-    return _fmt_time(s)
-
-
 def _cause_lines(c):
     out = ["Causes (measured on this machine):"]
     t = c.get("task_seconds")
     if t is not None:
-        out.append(f"  task: {_fmt_s(t)} per item, serially, on a core (CPU {c['cpu_share']:.0%} "
+        out.append(f"  task: {_fmt_time(t)} per item, serially, on a core (CPU {c['cpu_share']:.0%} "
                    "of it" + (", the rest waits" if c["cpu_share"] < 0.95 else "") + ")")
     g = c.get("gil_share")
     out.append("  GIL-bound share: " + (f"{g:.0%} of a task (2 threads vs 1 on the same items)"
                                         if g is not None else c.get("gil_note", "not measured")))
     pk = c.get("pickling") or {}
     if pk.get("picklable"):
-        out.append(f"  pickling per item: {_fmt_s(pk['item_seconds'])}, "
-                   f"{pk['item_bytes']:.0f} B; per result: {_fmt_s(pk['result_seconds'])}, "
+        out.append(f"  pickling per item: {_fmt_time(pk['item_seconds'])}, "
+                   f"{pk['item_bytes']:.0f} B; per result: {_fmt_time(pk['result_seconds'])}, "
                    f"{pk['result_bytes']:.0f} B (function {pk['func_bytes']} B)")
     elif pk:
         out.append(f"  pickling: {pk['error']}: processes cannot run it")
     for p, s in sorted((c.get("process_startup") or {}).items(), key=lambda kv: int(kv[0])):
         out.append(f"  process pool start-up, {p} workers: "
-                   + (_fmt_s(s) if s is not None else "a pool was already running"))
+                   + (_fmt_time(s) if s is not None else "a pool was already running"))
     for key, s in sorted((c.get("first_call") or {}).items()):
-        out.append(f"  first-call cost ({key}): {_fmt_s(s)}")
+        out.append(f"  first-call cost ({key}): {_fmt_time(s)}")
     ch = c.get("chunksize")
     if ch:
         out.append(f"  chunk size: {ch}")
@@ -278,11 +261,6 @@ def _cause_lines(c):
     else:
         out.append(f"Recommendation: none — {c.get('no_recommendation', 'nothing was timed')}")
     return out
-
-
-# --------------------------------------------------------------------------
-# result check
-# --------------------------------------------------------------------------
 
 
 def _same(a, b):
@@ -320,11 +298,6 @@ def _first_difference(got, ref):
         if not _same(x, y):
             return f"item {i}: {item_repr(x)} instead of {item_repr(y)}"
     return None
-
-
-# --------------------------------------------------------------------------
-# measuring
-# --------------------------------------------------------------------------
 
 
 def _serial_probe(func, items, seconds):
@@ -527,12 +500,9 @@ def compare(func, items, *, backends=("serial", "threads", "processes"), workers
             plan = last_plan()
             p = plan.n_workers if plan is not None else 1
             note = f"chose {plan.backend} x{plan.n_workers}" if plan is not None else ""
-        entry = {"approach": backend, "kind": _KINDS.get(backend, "python-threads"),
-                 "workers": p or 1, "warmup": warm_s * scale,
-                 "estimated": scale != 1.0, "note": note,
-                 "serial": "" if backend in ("serial", "auto") else "serial",
-                 "checked": True}
-        entry.update(summarise(times, scale))
+        entry = result_entry(backend, _KINDS.get(backend, "python-threads"), p or 1,
+                             warm_s * scale, note,
+                             "" if backend in ("serial", "auto") else "serial", times, scale)
         results.append(entry)
         if backend == "processes":
             causes["first_call"][f"processes x{p}"] = max(0.0, warm_s - entry["median"] / scale)
@@ -577,28 +547,21 @@ def compare(func, items, *, backends=("serial", "threads", "processes"), workers
 
     name = getattr(func, "__qualname__", None) or type(func).__name__
     module = getattr(func, "__module__", None) or ""
-    wl = {"name": name, "title": f"gilfree.compare of {module + '.' if module else ''}{name}",
-          "description": "pmap(func, items) on each backend and worker count",
-          "params": {"items": n, "measured_items": len(sub), "chunksize": chunksize,
-                     "backends": backends},
-          "size": f"{n:,} items" + (f" (~ timed on {len(sub):,})" if scale != 1.0 else ""),
-          "baseline": "serial", "unit": "items", "work": n, "results": results,
-          "amdahl": {}, "probe": None, "compare": causes}
+    wl = workload_record(
+        name, f"gilfree.compare of {module + '.' if module else ''}{name}",
+        "pmap(func, items) on each backend and worker count",
+        {"items": n, "measured_items": len(sub), "chunksize": chunksize, "backends": backends},
+        f"{n:,} items" + (f" (~ timed on {len(sub):,})" if scale != 1.0 else ""), "serial",
+        "items", n)
+    wl.update(results=results, compare=causes)
     _derive(wl, cores=cores, applies=cpu_share >= _config.AUTO_IO_CPU_SHARE,
             note="the tasks mostly wait (I/O, sleep): more workers do not divide a fixed "
                  "amount of computation")
-    record = {
-        "schema": SCHEMA,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "settings": {"quick": False, "workers": sorted({r["workers"] for r in results} or {1}),
-                     "repeats": repeats, "min_time": 0.0, "max_time": max_time,
-                     "backend": "local", "budget_s": budget_s},
-        "workloads": [wl],
-        "unavailable": [],
-        "run": {"wall_seconds": time.perf_counter() - t_start, "jit_seconds": 0.0,
-                "load_average": [load_before, _load_average()]},
-    }
+    record = new_record({"quick": False, "workers": sorted({r["workers"] for r in results} or {1}),
+                         "repeats": repeats, "min_time": 0.0, "max_time": max_time,
+                         "backend": "local", "budget_s": budget_s}, [wl])
+    record["run"] = {"wall_seconds": time.perf_counter() - t_start, "jit_seconds": 0.0,
+                     "load_average": [load_before, _load_average()]}
     result = CompareResult(record, rec, causes, causes["differs"])
     if out is not None:
         result.save(out)
@@ -632,8 +595,8 @@ def _recommend(rows, causes, chunksize):
                + (f" (best: {best_other['approach']} x{best_other['workers']}, "
                   f"{serial['median'] / best_other['median']:.2f}x)" if best_other else ""))
         if pk.get("picklable") and pk.get("item_seconds") is not None:
-            why += (f"; a task takes {_fmt_s(task)} and pickling it and its result "
-                    f"{_fmt_s(pk['item_seconds'] + (pk['result_seconds'] or 0))}")
+            why += (f"; a task takes {_fmt_time(task)} and pickling it and its result "
+                    f"{_fmt_time(pk['item_seconds'] + (pk['result_seconds'] or 0))}")
         elif g is not None:
             why += f"; GIL-bound share {g:.0%}"
     elif b == "threads":
@@ -652,7 +615,7 @@ def _recommend(rows, causes, chunksize):
                 " (the task holds the GIL, so threads do not help)" if g > 0.7 else "")
         if pk.get("item_seconds") is not None:
             per = pk["item_seconds"] + (pk["result_seconds"] or 0)
-            why += f"; pickling costs {_fmt_s(per)} per task ({per / task:.1%} of a task)"
+            why += f"; pickling costs {_fmt_time(per)} per task ({per / task:.1%} of a task)"
     if fastest is not pick:
         why += (f" ({fastest['approach']} x{fastest['workers']} was within {_TIE:.0%}; the "
                 "simpler one is recommended)")

@@ -8,6 +8,7 @@ every approach's result against the reference before its timings count.
 """
 
 import dataclasses
+import functools
 import importlib
 import math
 import statistics
@@ -184,7 +185,6 @@ def _equal(a, b):
 
 
 _REGISTRY = {}
-_LOADED = False
 _MODULES = ("parzen", "kde", "resize", "resample", "tiles", "dtw_sweep", "parallelize", "io")
 
 
@@ -194,13 +194,10 @@ def register(workload):
     return workload
 
 
+@functools.cache
 def _load_all():
-    global _LOADED
-    if _LOADED:
-        return
     for mod in _MODULES:
         importlib.import_module(f"gilfree.bench.workloads.{mod}")
-    _LOADED = True
 
 
 def all_workloads():

@@ -189,16 +189,6 @@ def load(path):
     return data
 
 
-def _best_per_approach(wl):
-    """Fastest median per approach (over its worker counts), with workers."""
-    best = {}
-    for r in wl["results"]:
-        b = best.get(r["approach"])
-        if b is None or r["median"] < b["median"]:
-            best[r["approach"]] = r
-    return list(best.values())
-
-
 #: bar colours of the time plot: (legend label, kinds, colour)
 CATEGORIES = (
     ("pure Python (serial, threads, processes)", ("python", "python-threads",
@@ -211,14 +201,8 @@ CATEGORIES = (
 
 
 def _category(kind):
-    for i, (_, kinds, _) in enumerate(CATEGORIES):
-        if kind in kinds:
-            return i
-    return len(CATEGORIES) - 1
-
-
-def _workers_label(p):
-    return f"{p} worker" + ("s" if p != 1 else "")
+    return next((i for i, (_, kinds, _) in enumerate(CATEGORIES) if kind in kinds),
+                len(CATEGORIES) - 1)
 
 
 def _integer_worker_axis(ax, counts):
@@ -227,14 +211,12 @@ def _integer_worker_axis(ax, counts):
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
     counts = sorted(set(int(c) for c in counts))
-    if counts[-1] / counts[0] >= 8:
-        ax.set_xscale("log", base=2)
     lo, hi = counts[0], counts[-1]
-    pad = 0.25 if ax.get_xscale() == "linear" else 0.0
-    if ax.get_xscale() == "linear":
-        ax.set_xlim(lo - pad * max(1, hi - lo), hi + pad * max(1, hi - lo))
-    else:
+    if hi / lo >= 8:
+        ax.set_xscale("log", base=2)
         ax.set_xlim(lo / 1.3, hi * 1.3)
+    else:
+        ax.set_xlim(lo - 0.25 * max(1, hi - lo), hi + 0.25 * max(1, hi - lo))
     ax.xaxis.set_major_locator(FixedLocator(counts))
     ax.xaxis.set_major_formatter(FixedFormatter([str(c) for c in counts]))
     ax.xaxis.set_minor_locator(NullLocator())
@@ -286,11 +268,15 @@ def _time_figure(wl, machine):
     from matplotlib.ticker import NullLocator
 
     baseline = wl["baseline"]
-    rows = sorted(_best_per_approach(wl), key=lambda r: r["median"], reverse=True)
+    # each approach at its fastest worker count
+    rows = sorted((min(rows, key=lambda r: r["median"])
+                   for rows in one_worker_times(wl["results"])[0].values()),
+                  key=lambda r: r["median"], reverse=True)
     fig = Figure(figsize=(11.5, 0.4 * len(rows) + 2.2), layout="constrained")
     ax = fig.subplots()
     ax.set_gid("times")
-    labels = [f"{r['approach']} ({_workers_label(r['workers'])})" for r in rows]
+    labels = [f"{r['approach']} ({r['workers']} worker{'s' if r['workers'] != 1 else ''})"
+              for r in rows]
     times = [r["median"] for r in rows]
     colours = [CATEGORIES[_category(r["kind"])][2] for r in rows]
     bars = ax.barh(range(len(rows)), times, color=colours,
@@ -440,10 +426,8 @@ def compare(a, b, console):
     table = Table(title="B vs A: time ratio A/B (> 1: B is faster)", title_justify="left")
     for col in ("workload", "approach", "workers", "A median", "B median", "A/B"):
         table.add_column(col, justify="left" if col in ("workload", "approach") else "right")
-    index = {}
-    for wl in a["workloads"]:
-        for r in wl["results"]:
-            index[(wl["name"], r["approach"], r["workers"])] = r["median"]
+    index = {(wl["name"], r["approach"], r["workers"]): r["median"]
+             for wl in a["workloads"] for r in wl["results"]}
     rows = 0
     for wl in b["workloads"]:
         for r in wl["results"]:

@@ -8,6 +8,7 @@ import time
 from importlib import metadata
 
 from .._config import usable_cores
+from .._info import cpuinfo, numba_threading_layer, show_config
 from ._core import KINDS, BenchError, get_workload, measure, scaling_verdict, summarise, all_workloads
 
 #: the schema name and version written in every results file (``"schema"``)
@@ -86,16 +87,7 @@ _FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "av
 def cpu_details():
     """Vendor, family, model number and SIMD flags from /proc/cpuinfo
     (empty where there is none)."""
-    info = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if not line.strip():
-                    break  # the first processor is enough
-                key, _, value = line.partition(":")
-                info[key.strip().lower()] = value.strip()
-    except OSError:
-        pass
+    info = cpuinfo()
     flags = set((info.get("flags") or info.get("features") or "").split())
     return {
         "vendor": info.get("vendor_id") or info.get("cpu implementer"),
@@ -108,8 +100,6 @@ def cpu_details():
 def threading_layer():
     """The Numba threading layer this process uses (after a parallel Numba
     function ran, it is known without compiling a probe)."""
-    from .._info import numba_threading_layer
-
     try:
         import numba
 
@@ -127,8 +117,6 @@ def threading_layer():
 def machine_info():
     """System facts, the build, the SIMD variant in use and the versions of
     every library the run compares with."""
-    from .._info import show_config
-
     # the Numba threading layer is read after the run (see threading_layer),
     # when the kernels have picked it: probing it here would compile a
     # parallel function just for that
@@ -152,6 +140,29 @@ def machine_info():
         "gilfree": cfg["gilfree"],
         "versions": library_versions(),
     }
+
+
+def new_record(settings, workloads=()):
+    """A results record of this machine, now, with these run settings."""
+    return {"schema": SCHEMA,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine_info(), "settings": settings, "workloads": list(workloads),
+            "unavailable": []}
+
+
+def workload_record(name, title, description, params, size, baseline, unit, work):
+    """One workload's entry of a results record, before its rows."""
+    return {"name": name, "title": title, "description": description, "params": params,
+            "size": size, "baseline": baseline, "unit": unit, "work": work, "results": [],
+            "amdahl": {}, "probe": None}
+
+
+def result_entry(approach, kind, workers, warmup, note, serial, times, scale):
+    """One checked row of a workload's results: times scaled by ``scale``
+    (< 1 run on a subset), with their median, min and max."""
+    return {"approach": approach, "kind": kind, "workers": workers, "warmup": warmup,
+            "estimated": scale != 1.0, "note": note, "serial": serial, "checked": True,
+            **summarise(times, scale)}
 
 
 def _close_all(approaches):
@@ -181,19 +192,8 @@ def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=Non
     # (a full one over the imported libraries costs tens of ms each time)
     gc.collect()
     gc.freeze()
-    record = {
-        "name": wl.name,
-        "title": wl.title,
-        "description": wl.description,
-        "params": params,
-        "size": wl.summary(params),
-        "baseline": wl.baseline,
-        "unit": wl.unit,
-        "work": work,
-        "results": [],
-        "amdahl": {},
-        "probe": None,
-    }
+    record = workload_record(wl.name, wl.title, wl.description, params, wl.summary(params),
+                             wl.baseline, wl.unit, work)
     try:
         for ap in approaches:
             if on_step is not None:
@@ -216,18 +216,9 @@ def run_workload(wl, *, workers, quick, repeats, min_time, max_time, on_step=Non
                 _, more = measure(ap.run, repeats=repeats - len(times), min_time=min_time,
                                   max_time=max_time - sum(times))
                 times += more
-            entry = {
-                "approach": ap.name,
-                "kind": ap.kind,
-                "workers": ap.workers,
-                "warmup": warm * ap.scale if ap.warmup else 0.0,
-                "estimated": ap.estimated,
-                "note": ap.note,
-                "serial": ap.serial,
-                "checked": True,
-            }
-            entry.update(summarise(times, ap.scale))
-            record["results"].append(entry)
+            record["results"].append(result_entry(
+                ap.name, ap.kind, ap.workers, warm * ap.scale if ap.warmup else 0.0, ap.note,
+                ap.serial, times, ap.scale))
         probe = wl.ceiling(data)
     finally:
         _close_all(approaches)
@@ -329,15 +320,8 @@ def run(names=None, *, workers=None, quick=False, repeats=3, min_time=None, max_
     start = time.perf_counter()
     load_before = _load_average()
     chosen = all_workloads() if not names else [get_workload(n) for n in names]
-    out = {
-        "schema": SCHEMA,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "settings": {"quick": quick, "workers": workers, "repeats": repeats,
-                     "min_time": min_time, "max_time": max_time, "backend": backend},
-        "workloads": [],
-        "unavailable": [],
-    }
+    out = new_record({"quick": quick, "workers": workers, "repeats": repeats,
+                      "min_time": min_time, "max_time": max_time, "backend": backend})
     from ._pools import shutdown_processes
 
     client = start_dask_cluster(workers) if backend == "dask" else None

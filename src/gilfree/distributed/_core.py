@@ -36,11 +36,6 @@ def _require():
     return _cluster
 
 
-# --------------------------------------------------------------------------
-# Clusters
-# --------------------------------------------------------------------------
-
-
 def local_cluster(n_workers=None, threads_per_worker=None, *, dashboard=False):
     """A Client of a new LocalCluster on this machine, bound to 127.0.0.1.
 
@@ -64,10 +59,6 @@ def local_cluster(n_workers=None, threads_per_worker=None, *, dashboard=False):
                                 dashboard)
 
 
-# --------------------------------------------------------------------------
-# Worker side
-# --------------------------------------------------------------------------
-
 #: One kernel at a time per worker process: each uses all the worker's
 #: threads, so chunks that land on the same worker queue instead of
 #: multiplying its threads.
@@ -86,11 +77,6 @@ def _kernel_task(func, part, shared, split, threads_arg):
             return func(part, **kwargs)
         kwargs[split] = part
         return func(**kwargs)
-
-
-# --------------------------------------------------------------------------
-# Generic scale-out
-# --------------------------------------------------------------------------
 
 
 def split_bounds(length, weights, min_size=1):
@@ -114,10 +100,6 @@ def split_bounds(length, weights, min_size=1):
     if k > 1 and sizes.min() < min_size:  # uneven weights: fall back to equal parts
         bounds = [length * i // k for i in range(k + 1)]
     return bounds
-
-
-def _is_large_array(obj):
-    return isinstance(obj, np.ndarray) and obj.nbytes >= _config.DASK_SCATTER_MIN_BYTES
 
 
 def _run(client, func, parts, placement, shared, split, threads_arg, retries, what):
@@ -149,7 +131,7 @@ def _run(client, func, parts, placement, shared, split, threads_arg, retries, wh
         pieces = part if type(part) is tuple else (part,)
         out = []
         for p in pieces:
-            if _is_large_array(p):
+            if isinstance(p, np.ndarray) and p.nbytes >= _config.DASK_SCATTER_MIN_BYTES:
                 p, target = cluster.scatter_to(client, p, addr)
                 addr = target[0] if target else None
                 with lock:

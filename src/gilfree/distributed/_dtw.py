@@ -62,16 +62,10 @@ def dtw_sweep(data, sampling_rate_hz, grid, template=None, *, estimator=None, co
     for idx, blob in zip(members, blobs):
         ests = pickle.loads(blob)
         for i, est in zip(idx, ests):
-            _as_local_sweep(est)
+            # as the local sweep leaves it: acc_cost_mat_, computed here on first
+            # access, uses this machine's threads (pickling kept the read-only
+            # flags and the cost data shared between the points of a group)
+            if est.__dict__.get("_cost_data") is not None:
+                est._cost_data.n_threads = None
             out[i] = est
     return out
-
-
-def _as_local_sweep(est):
-    """A segmented estimator from a worker as the local sweep leaves it: its
-    ``acc_cost_mat_``, computed here on first access, uses this machine's
-    threads (pickling kept the arrays' read-only flags and the sharing of
-    cost data between the points of a group)."""
-    cd = est.__dict__.get("_cost_data")
-    if cd is not None:
-        cd.n_threads = None

@@ -13,17 +13,21 @@ from ..parzen import parzen_counts as _counts_local
 from ._core import scale_rows
 
 
-def _parzen_inputs(samples, points, widths, weights):
-    """The checks of gilfree.parzen_density, done once on the client."""
+def _scale(local, samples, points, widths, weights, engine, client, n_workers, retries):
+    """``local`` on the cluster, after the checks of gilfree.parzen_density
+    (done once, on the client)."""
     x = as_points_matrix(samples, "samples")
     n, d = x.shape
     q_in = points if isinstance(points, np.ndarray) else np.asarray(points)
     if q_in.ndim == 1 and d > 1 and q_in.shape[0] == d:
         q_in = q_in.reshape(1, d)
-    q = as_points_matrix(q_in, "points", d=d)
+    kwargs = {"samples": x, "points": as_points_matrix(q_in, "points", d=d), "engine": engine}
     h, scalar = check_positive_finite(widths, "widths")
-    w = None if weights is None else check_weights(weights, n)
-    return x, q, (float(h[0]) if scalar else h), w
+    kwargs["widths"] = float(h[0]) if scalar else h
+    if local is _parzen_local:
+        kwargs["weights"] = None if weights is None else check_weights(weights, n)
+    return scale_rows(local, "points", kwargs, min_rows=_config.PARZEN_INDEX_MIN_POINTS,
+                      client=client, n_workers=n_workers, retries=retries)
 
 
 def parzen_counts(samples, points, widths, *, engine="auto", client=None, n_workers=None,
@@ -51,11 +55,8 @@ def parzen_counts(samples, points, widths, *, engine="auto", client=None, n_work
     -------
     counts : ndarray of int64, shape (m,) for a scalar width, else (m, H)
     """
-    x, q, h, _ = _parzen_inputs(samples, points, widths, None)
-    return scale_rows(_counts_local, "points",
-                      dict(samples=x, points=q, widths=h, engine=engine),
-                      min_rows=_config.PARZEN_INDEX_MIN_POINTS, client=client, n_workers=n_workers,
-                      retries=retries)
+    return _scale(_counts_local, samples, points, widths, None, engine, client, n_workers,
+                  retries)
 
 
 def parzen_density(samples, points, widths, *, weights=None, engine="auto", client=None,
@@ -69,11 +70,8 @@ def parzen_density(samples, points, widths, *, weights=None, engine="auto", clie
     -------
     density : ndarray of float64, shape (m,) for a scalar width, else (m, H)
     """
-    x, q, h, w = _parzen_inputs(samples, points, widths, weights)
-    return scale_rows(_parzen_local, "points",
-                      dict(samples=x, points=q, widths=h, weights=w, engine=engine),
-                      min_rows=_config.PARZEN_INDEX_MIN_POINTS, client=client, n_workers=n_workers,
-                      retries=retries)
+    return _scale(_parzen_local, samples, points, widths, weights, engine, client, n_workers,
+                  retries)
 
 
 def parzen(*args, **kwargs):

@@ -76,15 +76,14 @@ def _open_tiff(path):
         return tifffile.imread(path)
 
 
-def _open_source(src):
-    """Worker side: the array a slide (or mask) source stands for."""
+def _open_source(src, rows=None):
+    """Worker side: the array a slide (or mask) source stands for, or its
+    rows ``(lo, hi)``."""
     if isinstance(src, _MappedView):
-        return _open_mapped(src)
-    if isinstance(src, _SlideFile):
-        if src.kind == "npy":
-            return np.load(src.path, mmap_mode="r")
-        return _open_tiff(src.path)
-    return src
+        src = _open_mapped(src)
+    elif isinstance(src, _SlideFile):
+        src = np.load(src.path, mmap_mode="r") if src.kind == "npy" else _open_tiff(src.path)
+    return src if rows is None else src[rows[0]:rows[1]]
 
 
 def _file_kind(path):
@@ -137,14 +136,8 @@ def _tiles_part(part, size, stride, threshold, min_fraction, out_shape, method, 
     ``last`` (before the shift) are kept.
     """
     src, rows, msrc, mrows, shift, last = part
-    image = _open_source(src)
-    if rows is not None:
-        image = image[rows[0]:rows[1]]
-    mask = None
-    if msrc is not None:
-        mask = _open_source(msrc)
-        if mrows is not None:
-            mask = mask[mrows[0]:mrows[1]]
+    image = _open_source(src, rows)
+    mask = None if msrc is None else _open_source(msrc, mrows)
     out = _tiles_module.tiles(image, size, stride, threshold=threshold, mask=mask,
                 min_fraction=min_fraction, out_shape=out_shape, method=method, pad=pad,
                 engine=engine, n_threads=n_threads)

@@ -37,11 +37,6 @@ def grid_points():
     return expand_grid(GRID)
 
 
-def make_data(n, seed=2026):
-    rec, _ = dd.recording(n, seed=seed)
-    return rec, dd.template()
-
-
 def _template(tpl, use_cols=None):
     return dtw.DtwTemplate(tpl, dd.SAMPLING_RATE_HZ, scale=dd.SCALE, use_cols=use_cols,
                            columns=list(dd.TEMPLATE_AXES))
@@ -118,8 +113,7 @@ class DtwSweep(Workload):
                 "numpy_slice": 20_000, "python_slice": 1_500}
 
     def setup(self, params):
-        rec, tpl = make_data(params["samples"])
-        return rec, tpl, params
+        return dd.recording(params["samples"], seed=2026)[0], dd.template(), params
 
     def reference(self, data):
         rec, tpl, _ = data
