@@ -178,14 +178,6 @@ class _Scatterer:
 # --------------------------------------------------------------------------
 
 
-def _limit_worker_thread(n):
-    """Per-thread limits (OpenMP, Numba) of a Dask worker thread, set once
-    per thread and value."""
-    if getattr(_tls, "limit", None) != n:
-        limit_this_thread(n)
-        _tls.limit = n
-
-
 _FN_CACHE = {}  # map token -> function, in a worker (the last few maps)
 _FN_CACHE_SIZE = 8
 _fn_cache_lock = threading.Lock()
@@ -228,8 +220,9 @@ def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_hos
     if inner == "auto":
         inner = inner_by_host.get(get_address_host(address), 1) if address != "?" else None
     spec = Spec(*spec[:5], inner)
-    if inner:
-        _limit_worker_thread(inner)
+    if inner and getattr(_tls, "limit", None) != inner:
+        limit_this_thread(inner)  # per-thread limits (OpenMP, Numba): once per thread and value
+        _tls.limit = inner
     try:
         func = _function_of(token, fn_blob, fn_refs)
         items = _load(items_blob, refs)

@@ -130,10 +130,6 @@ def _reset_transport():
 # -- Buffers (creator side) --------------------------------------------------
 
 
-def _new_name():
-    return f"{SEGMENT_PREFIX}{os.getpid()}_{secrets.token_hex(6)}"
-
-
 def _check_space(nbytes, what):
     """Fail clearly (instead of a SIGBUS in a worker, or a hang) when the
     shared-memory filesystem cannot hold ``nbytes`` more."""
@@ -242,7 +238,7 @@ class Buffer:
             else:
                 _check_space(total, what)
                 while True:
-                    name = _new_name()
+                    name = f"{SEGMENT_PREFIX}{self.pid}_{secrets.token_hex(6)}"
                     try:
                         fd = _posixshmem.shm_open("/" + name,
                                                   os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
