@@ -96,7 +96,7 @@ def _tiles():
     rng = np.random.default_rng(0)
     slide = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     gilfree.tiles(slide, 16, threshold=200, engine="numba", n_threads=1)
-    gilfree.tiles(slide, 16, threshold=200, out_size=8, engine="numba", n_threads=1)
+    gilfree.tiles(slide, 16, threshold=200, out_shape=8, engine="numba", n_threads=1)
 
 
 _WARMERS = {"kde": _kde, "parzen": _parzen, "resize": _resize, "resample": _resample,

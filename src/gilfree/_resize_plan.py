@@ -134,9 +134,7 @@ def pillow_coefficients(in_size, out_size, method, *, fixed_point=False, pad_to=
     arg = ((xmin[:, None] + taps[None, :]).astype(np.float64) - center[:, None] + 0.5) * ss
     valid = taps[None, :] < count[:, None]
     w = np.where(valid, _filter(method, arg), 0.0)
-    total = np.zeros(out_size, dtype=np.float64)
-    for t in range(kmax):  # sequential, as Pillow sums its weights
-        total = total + w[:, t]
+    total = np.add.accumulate(w, axis=1)[:, -1]  # sequential, as Pillow sums its weights
     nz = total != 0.0
     w = np.where(nz[:, None], w / np.where(nz, total, 1.0)[:, None], w)
     if not fixed_point:

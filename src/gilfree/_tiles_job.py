@@ -39,15 +39,9 @@ def _real(value, name):
     return v
 
 
-def _threshold_range(dtype):
-    if dtype.kind == "f":
-        return 0.0, 1.0
-    return 0, int(np.iinfo(dtype).max) + 1
-
-
 def _check_threshold(threshold, dtype):
     t = _real(threshold, "threshold")
-    lo, hi = _threshold_range(dtype)
+    lo, hi = (0.0, 1.0) if dtype.kind == "f" else (0, int(np.iinfo(dtype).max) + 1)
     if not lo <= t <= hi:
         if dtype.kind == "f":
             raise ValueError(
@@ -88,6 +82,7 @@ def _check_pad(pad, dtype, C):
                     f"got {v!r}"
                 )
     return np.ascontiguousarray(p.astype(dtype))
+
 
 _NO_TAPS_B = np.zeros((1, 2), dtype=np.int32)
 _NO_TAPS_I = np.zeros((1, 1), dtype=np.int32)
@@ -266,19 +261,14 @@ class TilePlan:
 
     # ---------------------------------------------------------------- bands
 
-    def patch_shape(self):
-        return (self.oh, self.ow, self.C)
-
-    def patch_bytes(self):
-        return self.oh * self.ow * self.C * self.dtype.itemsize
-
     def bands(self, staged):
         """Tile-row ranges (i0, i1) of about TILES_BAND_BYTES each, counting
         the image rows a band spans and ``staged`` patch slots per tile."""
         n_r, n_c = len(self.rows), len(self.cols)
         rowbytes = self.W * (self.C * self.dtype.itemsize + (1 if self.mask8 is not None else 0))
         budget = _config.TILES_BAND_BYTES
-        per_row = self.sh * rowbytes + (n_c * self.patch_bytes() if staged else 0)
+        patch_bytes = self.oh * self.ow * self.C * self.dtype.itemsize
+        per_row = self.sh * rowbytes + (n_c * patch_bytes if staged else 0)
         b = (budget - (self.th - self.sh) * rowbytes) // max(per_row, 1)
         b = int(max(1, min(n_r, b)))
         return [(i0, min(i0 + b, n_r)) for i0 in range(0, n_r, b)]
@@ -289,12 +279,9 @@ class TilePlan:
         r_lo = int(self.rows[i0])
         r_hi = min(int(self.rows[i1 - 1]) + self.th, self.H)
         view = self.arr[r_lo:r_hi]
-        band = view if view.flags.c_contiguous else np.ascontiguousarray(view)
-        if self.mask8 is not None:
-            mview = self.mask8[r_lo:r_hi]
-            mband = mview if mview.flags.c_contiguous else np.ascontiguousarray(mview)
-        else:
-            mview, mband = None, _NO_MASK
+        band = np.ascontiguousarray(view)  # (a copy only when it is not contiguous)
+        mview = None if self.mask8 is None else self.mask8[r_lo:r_hi]
+        mband = _NO_MASK if mview is None else np.ascontiguousarray(mview)
         n_c = len(self.cols)
         if self._ys is None:  # the origins of every tile, row-major, computed once
             self._ys = np.repeat(self.rows, n_c)
@@ -314,4 +301,4 @@ class TilePlan:
         return np.stack([self.rows[flat // n_c], self.cols[flat % n_c]], axis=1).astype(np.int64)
 
     def empty_patches(self, k):
-        return np.empty((k,) + self.patch_shape(), dtype=self.dtype)
+        return np.empty((k, self.oh, self.ow, self.C), dtype=self.dtype)

@@ -251,22 +251,13 @@ def resample_many(arrays, num, *, out=None, engine="auto", n_threads=None):
     return resample_linear_many(arrays, num, out=out, engine=engine, n_threads=n_threads)
 
 
-def _kaiser(n, beta):
-    """scipy.signal.windows.kaiser(n, beta, sym=True)."""
-    if n == 1:
-        return np.ones(1)
-    k = np.arange(n, dtype=np.float64)
-    alpha = (n - 1) / 2.0
-    return np.i0(beta * np.sqrt(1 - ((k - alpha) / alpha) ** 2.0)) / np.i0(beta)
-
-
 def _firwin_lowpass(numtaps, cutoff, beta):
     """scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta)):
     windowed sinc, scaled to unit gain at DC (cutoff relative to Nyquist)."""
     alpha = 0.5 * (numtaps - 1)
     m = np.arange(numtaps, dtype=np.float64) - alpha
     h = cutoff * np.sinc(cutoff * m)
-    h = h * _kaiser(numtaps, beta)
+    h = h * np.kaiser(numtaps, beta)  # scipy.signal.windows.kaiser(numtaps, beta)
     return h / np.sum(h)
 
 

@@ -354,20 +354,13 @@ def _run(src, shape, method, engine, n_threads, out=None):
             "Use method='bilinear', 'bicubic' or 'lanczos' to enlarge (or 'nearest')."
         )
     _, mod, nt = _config.select("resize", engine, n_threads)
-    if empty or N == 0:
-        # Pillow: an image without pixels resizes to a black image
-        if out is None:
-            return np.zeros((N, oh, ow, C), dtype=src.dtype)
-        out[...] = 0
-        return out
-    if (oh, ow) == (H, W):
-        if out is None:
-            return src.copy()
-        np.copyto(out, src)
-        return out
     if out is None:
         out = np.empty((N, oh, ow, C), dtype=src.dtype)
-    if method == "nearest":
+    if empty or N == 0:
+        out[...] = 0  # Pillow: an image without pixels resizes to a black image
+    elif (oh, ow) == (H, W):
+        np.copyto(out, src)
+    elif method == "nearest":
         acc = src.dtype != np.uint16
         mod.nearest(src, out, _nearest_axis(W, ow, acc), _nearest_axis(H, oh, acc), nt)
     elif method == "area":
@@ -384,15 +377,13 @@ def _run(src, shape, method, engine, n_threads, out=None):
         hpass = ow != W
         vpass = oh != H
         vfirst = int(hpass and vpass and plan.pillow_vertical_first(H, W, oh, ow))
-        if src.dtype == np.uint8:
-            xb, xk = _pillow_axis(W, ow, method, True, _config.RESIZE_TAP_PAD) if hpass else (
-                _NO_TAPS_B, _NO_TAPS_I)
-            yb, yk = _pillow_axis(H, oh, method, True, 1) if vpass else (_NO_TAPS_B, _NO_TAPS_I)
-            mod.conv_u8(src, out, xb, xk, yb, yk, int(hpass), int(vpass), vfirst, nt)
-        else:
-            xb, xw = _pillow_axis(W, ow, method, False, 1) if hpass else (_NO_TAPS_B, _NO_TAPS_F)
-            yb, yw = _pillow_axis(H, oh, method, False, 1) if vpass else (_NO_TAPS_B, _NO_TAPS_F)
-            mod.conv_float(src, out, xb, xw, yb, yw, int(hpass), int(vpass), vfirst, nt)
+        u8 = src.dtype == np.uint8  # fixed point weights (int32), else float64
+        none = (_NO_TAPS_B, _NO_TAPS_I if u8 else _NO_TAPS_F)
+        pad = _config.RESIZE_TAP_PAD if u8 else 1
+        xb, xk = _pillow_axis(W, ow, method, u8, pad) if hpass else none
+        yb, yk = _pillow_axis(H, oh, method, u8, 1) if vpass else none
+        conv = mod.conv_u8 if u8 else mod.conv_float
+        conv(src, out, xb, xk, yb, yk, int(hpass), int(vpass), vfirst, nt)
     return out
 
 

@@ -68,6 +68,7 @@ count or the batch size.
 """
 
 import collections
+import contextlib
 import mmap
 
 import numpy as np
@@ -132,29 +133,28 @@ def _find_mapping(arr):
     return None
 
 
-def _page_range(mapping, lo, hi, outward):
-    """Page-aligned (offset, length) of the addresses [lo, hi) inside the
-    mapping: rounded outward, or (``outward=False``) only whole pages below
-    ``hi``'s page unless ``hi`` is itself page-aligned."""
-    mm, base, size = mapping
-    page = mmap.PAGESIZE
-    start = max(lo - base, 0) // page * page
-    end = hi - base
-    end = -(-end // page) * page if outward else end // page * page
-    end = min(end, size)
+def _pages_of(lo, hi, size):
+    """``(start, length)`` of the mapping's pages from offset ``lo`` (its
+    page) up to ``hi``, an offset rounded to a page already or the size."""
+    start = max(lo, 0) // mmap.PAGESIZE * mmap.PAGESIZE
+    end = min(hi, size)
     return (start, end - start) if end > start else (0, 0)
+
+
+def _page_up(offset):
+    return -(-offset // mmap.PAGESIZE) * mmap.PAGESIZE
 
 
 def _release(mapping, view):
     """Drop ``view``'s pages from this process's resident set."""
     if mapping is None:
         return
-    start, length = _page_range(mapping, *address_span(view), outward=True)
+    _, base, size = mapping
+    lo, hi = address_span(view)
+    start, length = _pages_of(lo - base, _page_up(hi - base), size)
     if length:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             mapping[0].madvise(mmap.MADV_DONTNEED, start, length)
-        except (OSError, ValueError):  # closed or not advisable: only a memory hint
-            pass
 
 
 class _Pages:
@@ -180,31 +180,31 @@ class _Pages:
         for i, (m, prev, cur) in enumerate(zip(self.maps, self.pending, views)):
             if m is None or prev is None:
                 continue
-            mm, base, size = m
-            page = mmap.PAGESIZE
+            _, base, size = m
             lo, hi = address_span(prev)
             clo = address_span(cur)[0]
             # the whole pages of the previous band below the current band's first page
-            start = max(lo - base, 0) // page * page
-            end = min(-(-(hi - base) // page) * page, (clo - base) // page * page, size)
-            if end > start:
-                rel[2 * i], rel[2 * i + 1] = base + start, end - start
+            hi = min(_page_up(hi - base), (clo - base) // mmap.PAGESIZE * mmap.PAGESIZE)
+            start, length = _pages_of(lo - base, hi, size)
+            if length:
+                rel[2 * i], rel[2 * i + 1] = base + start, length
         return rel
 
     def after(self, views):
         if self.in_kernel:
             self.pending = views
         else:
-            for m, v in zip(self.maps, views):
-                if m is not None and v is not None:
-                    _release(m, v)
+            self._release(views)
 
     def finish(self):
         if self.pending is not None:
-            for m, v in zip(self.maps, self.pending):
-                if m is not None and v is not None:
-                    _release(m, v)
+            self._release(self.pending)
         self.pending = None
+
+    def _release(self, views):
+        for m, v in zip(self.maps, views):
+            if v is not None:
+                _release(m, v)
 
 
 class _Job(TilePlan):
@@ -265,7 +265,6 @@ class _Job(TilePlan):
         if listed is not None:
             ends = np.searchsorted(listed, ends).astype(np.int64)
         rel = np.zeros((len(bands), 4), dtype=np.int64)
-        page = mmap.PAGESIZE
         for k, (m, arr) in enumerate(((self.image_map, self.arr), (self.mask_map, self.mask8))):
             if m is None:
                 continue
@@ -275,12 +274,13 @@ class _Job(TilePlan):
             for b, (i0, _) in enumerate(bands):
                 lo = data + int(self.rows[i0]) * rowbytes
                 if b + 1 < len(bands):  # whole pages below the next band's first row
-                    hi = (data + int(self.rows[bands[b + 1][0]]) * rowbytes) // page * page
+                    hi = (data + int(self.rows[bands[b + 1][0]]) * rowbytes) // mmap.PAGESIZE
+                    hi *= mmap.PAGESIZE
                 else:
-                    hi = -(-(data + self.H * rowbytes) // page) * page
-                start, end = max(lo, 0) // page * page, min(hi, size)
-                if end > start:
-                    rel[b, 2 * k], rel[b, 2 * k + 1] = base + start, end - start
+                    hi = _page_up(data + self.H * rowbytes)
+                start, length = _pages_of(lo, hi, size)
+                if length:
+                    rel[b, 2 * k], rel[b, 2 * k + 1] = base + start, length
         left = np.diff(ends, prepend=0)
         return ends, rel, left
 

@@ -19,6 +19,7 @@ advice needs Linux 5.14, the fallbacks cover older kernels);
 expected and does not work.
 """
 
+import contextlib
 import ctypes
 import mmap
 import os
@@ -133,11 +134,9 @@ def shmem_huge_pages_on_advice():
 
         top = mode(f"{THP}/shmem_enabled")
         sizes = []
-        try:
+        with contextlib.suppress(OSError):
             sizes = [mode(f"{THP}/{d}/shmem_enabled") for d in os.listdir(THP)
                      if d.startswith("hugepages-")]
-        except OSError:
-            pass
         # per-size settings, where the kernel has them, override the global
         # one unless they say "inherit"
         _huge_on_advice = "advise" in sizes or (

@@ -15,6 +15,7 @@ Checked against loky 3.7 (``LOKY_TESTED``; the package requires
 another version, or when these internals change.
 """
 
+import contextlib
 import os
 import signal
 
@@ -36,8 +37,7 @@ def executor_usable(ex):
 
 def executor_busy(ex):
     """Whether loky executor ``ex`` still has work submitted and not done."""
-    pending = getattr(ex, "_pending_work_items", None)
-    return bool(pending)
+    return bool(getattr(ex, "_pending_work_items", None))
 
 
 def worker_processes(ex):
@@ -78,11 +78,10 @@ def retire_worker(ex, pid, future, still_in_task, mark, unmark, killed_exc):
     except ProcessLookupError:
         return None
     try:
-        if not still_in_task():
-            os.kill(pid, signal.SIGCONT)
-            return "finished"
-        work_id = next((k for k, w in list(pending.items()) if w.future is future), None)
-        if work_id is None:  # its result is on its way
+        work_id = None
+        if still_in_task():
+            work_id = next((k for k, w in list(pending.items()) if w.future is future), None)
+        if work_id is None:  # the task ended meanwhile, or its result is on its way
             os.kill(pid, signal.SIGCONT)
             return "finished"
         mark()
@@ -91,13 +90,9 @@ def retire_worker(ex, pid, future, still_in_task, mark, unmark, killed_exc):
         rq.put(_RecycledWorkerPid(pid))
     except Exception:  # pragma: no cover - fall back to breaking the pool
         unmark()
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
         return None
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:  # pragma: no cover
-        pass
     return "killed"

@@ -63,8 +63,11 @@ def make_sync(use_numba_helpers=NUMBA_HELPERS):
     """``(load_acquire, store_release, sched_yield)`` intrinsics, built with
     Numba's ``cgutils`` helpers or with the public fallback."""
 
-    def element(context, builder, aryty, value, idx):
-        ary = context.make_array(aryty)(context, builder, value)
+    def element(context, builder, signature, args):
+        """A pointer to ``args[0][args[1]]`` (an int64 vector, an index)."""
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], signature.args[1], types.intp)
         if use_numba_helpers:
             return cgutils.get_item_pointer(context, builder, aryty, ary, [idx])
         return builder.gep(ary.data, [idx], inbounds=True)  # a C-contiguous vector
@@ -79,8 +82,7 @@ def make_sync(use_numba_helpers=NUMBA_HELPERS):
             return None
 
         def codegen(context, builder, signature, args):
-            ptr = element(context, builder, signature.args[0], args[0],
-                          context.cast(builder, args[1], signature.args[1], types.intp))
+            ptr = element(context, builder, signature, args)
             return builder.load_atomic(ptr, ordering="acquire", align=8)
 
         return types.int64(arr, idx), codegen
@@ -94,8 +96,7 @@ def make_sync(use_numba_helpers=NUMBA_HELPERS):
             return None
 
         def codegen(context, builder, signature, args):
-            ptr = element(context, builder, signature.args[0], args[0],
-                          context.cast(builder, args[1], signature.args[1], types.intp))
+            ptr = element(context, builder, signature, args)
             v = context.cast(builder, args[2], signature.args[2], types.int64)
             builder.store_atomic(v, ptr, ordering="release", align=8)
             return context.get_dummy_value()

@@ -15,6 +15,7 @@ Tested on CPython 3.10 to 3.14 (``CPYTHON_TESTED``);
 ``tests/test_compat_parallel.py`` fails loudly when one of them changes.
 """
 
+import contextlib
 import ctypes
 import os
 import threading
@@ -67,12 +68,10 @@ def register_exit_hook(hook):
                 register(hook)
             except RuntimeError:  # pragma: no cover - already shutting down
                 return
-        try:
+        with contextlib.suppress(ImportError, AttributeError, TypeError):
             from multiprocessing import util
 
             util.Finalize(None, hook, exitpriority=100)
-        except (ImportError, AttributeError, TypeError):  # pragma: no cover
-            pass
         _exit_hook_registered = True
 
 
@@ -90,7 +89,7 @@ def forget_parents_processes():
     registry of children (it clears it only in the processes it forks
     itself), and at exit would try to join them, or terminate the daemonic
     ones -- the parent's.  Forget them."""
-    try:
+    with contextlib.suppress(ImportError, AttributeError, TypeError):  # another Python
         from multiprocessing import process
 
         children = process._children
@@ -98,8 +97,6 @@ def forget_parents_processes():
         for p in list(children):
             if getattr(p, "_parent_pid", mine) != mine:
                 children.discard(p)
-    except (ImportError, AttributeError, TypeError):  # pragma: no cover - another Python
-        pass
 
 
 if hasattr(os, "register_at_fork"):

@@ -2,6 +2,7 @@
 (:class:`_Input`, a part of ``_api._Run``); and how Ctrl-C reaches the
 caller's scheduler."""
 
+import contextlib
 import itertools
 import signal
 import threading
@@ -147,18 +148,15 @@ class _SigintWatch:
             self._users -= 1
             if self._users <= 0:
                 self._users = 0
-                try:
+                with contextlib.suppress(ValueError, OSError):  # exiting
                     if signal.getsignal(signal.SIGINT) == self._handler:
                         signal.signal(signal.SIGINT, signal.default_int_handler)
-                except (ValueError, OSError):  # pragma: no cover - exiting
-                    pass
 
     def after_fork(self):
         self._lock = threading.Lock()
 
 
 _SIGINT = _SigintWatch()
-#: maps started and not yet closed (closed, killing their workers, at exit)
 
 
 class _Input:
@@ -216,13 +214,9 @@ class _Input:
         try:
             if ahead.plain_items:
                 items = list(itertools.islice(src, n))
-                found = None
                 if not ahead.sample_is_plain(items):
-                    ahead.plain_items = False
-                    found = {}
-                    for item in items:
-                        _arrays_of(item, found)
-                return items, False, found
+                    ahead.plain_items = False  # (then _Ahead.add looks for the arrays)
+                return items, False, None
             cap = max(1, self.prefetch_bytes // max(1, self.max_inflight))
             items = []
             found = {}

@@ -25,7 +25,9 @@ or a ``"module:Class"`` string imported on first use, with an install hint
 shown when the import fails (as joblib's external backends do).
 """
 
+import contextlib
 import importlib
+import pickle
 import queue
 import signal
 import threading
@@ -93,6 +95,16 @@ class Outcome:
         self.where = where
         self.crash = crash
         self.cancelled = cancelled
+
+    @classmethod
+    def unpickle(cls, blob, failure, elapsed, where):
+        """The Outcome of a worker's pickled report: ``blob`` the results,
+        ``failure`` None or ``(pos, kind, exc_blob, tb_text, attempt)``."""
+        if failure is not None:
+            pos, kind, exc_blob, tb, attempt = failure
+            failure = (pos, kind, None if exc_blob is None else pickle.loads(exc_blob), tb,
+                       attempt)
+        return cls([] if blob is None else pickle.loads(blob), failure, elapsed, where)
 
 
 def _local(failure):
@@ -276,13 +288,11 @@ class ThreadBackend(Backend):
         self._n_threads = 0
         self._lock = threading.Lock()
         self._blas = None
-        inner = self.run.inner
-        if inner is not None:
-            try:
-                # BLAS pools are process-wide: limit them for the map's duration
-                self._blas = threadpool_controller().limit(limits=inner, user_api="blas")
-            except Exception:  # pragma: no cover - never fail a map over a limit
-                self._blas = None
+        if self.run.inner is not None:
+            # BLAS pools are process-wide: limit them for the map's duration
+            with contextlib.suppress(Exception):  # never fail a map over a limit
+                self._blas = threadpool_controller().limit(limits=self.run.inner,
+                                                           user_api="blas")
 
     def _spawn(self):
         with self._lock:
@@ -340,18 +350,14 @@ class ThreadBackend(Backend):
     def shutdown(self, abort=False):
         self._cancel.set()
         # drop chunks nobody started, then tell every thread to stop
-        try:
+        with contextlib.suppress(queue.Empty):
             while True:
                 self._q.get_nowait()
-        except queue.Empty:
-            pass
         for _ in range(self._n_threads):
             self._q.put(None)
         if self._blas is not None:
-            try:
+            with contextlib.suppress(Exception):  # pragma: no cover
                 self._blas.restore_original_limits()
-            except Exception:  # pragma: no cover
-                pass
             self._blas = None
 
 

@@ -2,6 +2,7 @@
 parameter, what was expected and what was received), and the chunk sizes
 grown from measured task times."""
 
+import contextlib
 import math
 import numbers
 import os
@@ -78,26 +79,29 @@ def _check_count(value, name, expected):
     return int(value)
 
 
-def _check_retries(retries):
-    expected = "an int >= 0 (extra attempts per failing task)"
-    n = _check_count(retries, "retries", expected)
-    if n < 0:
-        raise ValueError(f"retries must be {expected}; got {n}")
+def _check_at_least(value, name, expected, minimum, auto=None):
+    """An int >= ``minimum``, or (given ``auto``) ``"auto"``: ``auto()``."""
+    if auto is not None and isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f"{name} must be {expected}; got {value!r}")
+        return auto()
+    n = _check_count(value, name, expected)
+    if n < minimum:
+        raise ValueError(f"{name} must be {expected}; got {n}")
     return n
+
+
+def _check_retries(retries):
+    return _check_at_least(retries, "retries", "an int >= 0 (extra attempts per failing task)",
+                           0)
 
 
 def _check_inner(inner_threads, n_workers):
-    expected = "'auto', None or an int >= 1 (threads inside each worker)"
-    if isinstance(inner_threads, str):
-        if inner_threads != "auto":
-            raise ValueError(f"inner_threads must be {expected}; got {inner_threads!r}")
-        return default_inner(n_workers)
     if inner_threads is None:
         return None
-    n = _check_count(inner_threads, "inner_threads", expected)
-    if n < 1:
-        raise ValueError(f"inner_threads must be {expected}; got {n}")
-    return n
+    return _check_at_least(inner_threads, "inner_threads",
+                           "'auto', None or an int >= 1 (threads inside each worker)", 1,
+                           lambda: default_inner(n_workers))
 
 
 def _check_progress(progress):
@@ -136,25 +140,17 @@ def _check_initializer(initializer, initargs):
 def _auto_prefetch_bytes():
     """``PARALLEL_PREFETCH_BYTES``, at most an eighth of the physical memory."""
     cap = _config.PARALLEL_PREFETCH_BYTES
-    try:
+    with contextlib.suppress(ValueError, OSError, AttributeError):
         phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         if phys > 0:
             cap = min(cap, phys // 8)
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        pass
     return max(cap, 1)
 
 
 def _check_prefetch(prefetch_bytes):
-    expected = "'auto' or a positive int (bytes of array data read ahead)"
-    if isinstance(prefetch_bytes, str):
-        if prefetch_bytes != "auto":
-            raise ValueError(f"prefetch_bytes must be {expected}; got {prefetch_bytes!r}")
-        return _auto_prefetch_bytes()
-    n = _check_count(prefetch_bytes, "prefetch_bytes", expected)
-    if n < 1:
-        raise ValueError(f"prefetch_bytes must be {expected}; got {n}")
-    return n
+    return _check_at_least(prefetch_bytes, "prefetch_bytes",
+                           "'auto' or a positive int (bytes of array data read ahead)", 1,
+                           _auto_prefetch_bytes)
 
 
 def _max_buffers():

@@ -147,14 +147,14 @@ class _Scatterer:
                 if hit[2] <= 0:
                     gone.append(hit[1])
                     self._forget_locked(key)
-        self._cancel(gone)
+        self.cancel(gone)
 
     def _forget_locked(self, key):
         hit = self._cache.pop(key)
         self._by_future.pop(hit[1].key, None)
         hit[0] = None
 
-    def _cancel(self, futs):
+    def cancel(self, futs):
         if futs and self.client.status == "running":
             with contextlib.suppress(Exception):
                 self.client.cancel(futs)
@@ -170,20 +170,12 @@ class _Scatterer:
             futs = [hit[1] for hit in self._cache.values()]
             self._cache.clear()
             self._by_future.clear()
-        self._cancel(futs)
+        self.cancel(futs)
 
 
 # --------------------------------------------------------------------------
 # Worker side
 # --------------------------------------------------------------------------
-
-
-def _limit_worker_thread(n):
-    """Per-thread limits (OpenMP, Numba) of a Dask worker thread, set once
-    per thread and value."""
-    if getattr(_tls, "limit", None) != n:
-        limit_this_thread(n)
-        _tls.limit = n
 
 
 _FN_CACHE = {}  # map token -> function, in a worker (the last few maps)
@@ -228,8 +220,9 @@ def run_dask_chunk(token, fn_blob, fn_refs, items_blob, refs, spec, inner_by_hos
     if inner == "auto":
         inner = inner_by_host.get(get_address_host(address), 1) if address != "?" else None
     spec = Spec(*spec[:5], inner)
-    if inner:
-        _limit_worker_thread(inner)
+    if inner and getattr(_tls, "limit", None) != inner:
+        limit_this_thread(inner)  # per-thread limits (OpenMP, Numba): once per thread and value
+        _tls.limit = inner
     try:
         func = _function_of(token, fn_blob, fn_refs)
         items = _load(items_blob, refs)
@@ -325,7 +318,6 @@ class DaskBackend(Backend):
         )
         err.__cause__ = exc if isinstance(exc, BaseException) else None
         return err
-
 
     check_client = staticmethod(check_client)
 
@@ -476,12 +468,7 @@ class DaskBackend(Backend):
                 return Outcome(crash=exc)
             return Outcome([], (0, "setup", exc, None, 0), 0.0, "a dask worker")
         n, blob, failure, elapsed, where = result
-        results = pickle.loads(blob) if blob is not None else []
-        if failure is not None:
-            pos, kind, exc_blob, tb, attempt = failure
-            exc = pickle.loads(exc_blob) if exc_blob is not None else None
-            failure = (pos, kind, exc, tb, attempt)
-        return Outcome(results, failure, elapsed, where)
+        return Outcome.unpickle(blob, failure, elapsed, where)
 
     def release(self, chunk):
         """The chunk is done: its task's future and the arrays scattered for
@@ -499,13 +486,9 @@ class DaskBackend(Backend):
             return
         if self._tasks is not None:
             self._tasks.close()
-        client = conn.client
-        if self._scatter is not None:
+        if self._scatter is not None:  # (else there is no function either)
             self._scatter.release()
-        fn_futs = self._fn_futures()
-        if fn_futs and client.status == "running":
-            with contextlib.suppress(Exception):
-                client.cancel(fn_futs)
+            self._scatter.cancel(self._fn_futures())
         self._fn = None
         self._unregister_plugin()
         conn.close(abort=abort)
@@ -520,6 +503,5 @@ class _LostChunk(Exception):
 def _dask_unpicklable(label, obj, exc):
     """The processes backend's 'cannot be pickled' error, worded for Dask."""
     err = unpicklable_error(label, obj, cloudpickle.dumps, label, exc)
-    msg = str(err).replace("process workers", "Dask workers")
-    return TypeError(msg)
+    return TypeError(str(err).replace("process workers", "Dask workers"))
 

@@ -8,6 +8,7 @@ naming the failing item (PEP 678 notes; on Python 3.10 the note is kept in
 ``exc.gilfree_index``.
 """
 
+import contextlib
 import functools
 import itertools
 import pickle
@@ -159,18 +160,14 @@ def add_note(exc, note):
     else:  # pragma: no cover - Python 3.10
         notes = list(getattr(exc, "__notes__", ()))
         notes.append(note)
-        try:
+        with contextlib.suppress(AttributeError):
             exc.__notes__ = notes
-        except AttributeError:
-            pass
 
 
 def annotate(exc, index, item, backend, where=None, tb_text=None):
     """Name the failing item on ``exc`` and chain the worker traceback."""
-    try:
+    with contextlib.suppress(AttributeError):  # exceptions with __slots__
         exc.gilfree_index = index
-    except AttributeError:  # exceptions with __slots__
-        pass
     place = f" in {where}" if where else ""
     add_note(
         exc,
@@ -211,10 +208,8 @@ def _children(obj):
         code = obj.__code__
         if obj.__closure__:
             for name, cell in zip(code.co_freevars, obj.__closure__):
-                try:
+                with contextlib.suppress(ValueError):
                     out.append((f" -> closure variable {name!r}", cell.cell_contents))
-                except ValueError:
-                    pass
         g = obj.__globals__
         names = set(code.co_names)
         for const in code.co_consts:  # names used by nested functions

@@ -106,10 +106,8 @@ def _release_pool(p, kill=False):
 
 
 def _shutdown_executor(ex, kill):
-    try:
+    with contextlib.suppress(Exception):  # already broken or gone
         ex.shutdown(wait=not kill, kill_workers=kill)
-    except Exception:  # pragma: no cover - already broken or gone
-        pass
 
 
 def _pools_at_exit():
@@ -137,11 +135,10 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
-def make_executor(n_workers, init_blob=None, inner=None):
-    """``(key, make)``: the identity of the pool of ``n_workers`` workers
-    with this initializer and inner threads, and a function that starts it."""
+def acquire(n_workers, init_blob=None, inner=None):
+    """A pool (see :func:`_acquire_pool`) of ``n_workers`` processes with
+    this initializer and inner threads."""
     env = _worker_env(inner)
-    key = (n_workers, init_blob, inner, tuple(sorted(env.items())))
 
     def make():
         from loky import ProcessPoolExecutor  # loky costs its import on first use only
@@ -156,12 +153,7 @@ def make_executor(n_workers, init_blob=None, inner=None):
                 env=env,
             )
 
-    return key, make
-
-
-def acquire(n_workers, init_blob=None, inner=None):
-    """A pool (see :func:`_acquire_pool`) of ``n_workers`` processes."""
-    return _acquire_pool(*make_executor(n_workers, init_blob, inner))
+    return _acquire_pool((n_workers, init_blob, inner, tuple(sorted(env.items()))), make)
 
 
 @contextlib.contextmanager

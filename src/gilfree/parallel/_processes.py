@@ -4,8 +4,8 @@ large arrays through shared memory, a control board per map through which
 the caller sees which item each worker runs."""
 
 import concurrent.futures
+import contextlib
 import os
-import pickle
 import secrets
 import signal
 import threading
@@ -47,10 +47,8 @@ class _WorkerWatch:
         if retired:
             return retired
         self._killed[chunk.id] = (chunk, pos, attempt)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)  # loky's pool breaks: crash_error tells
-        except ProcessLookupError:
-            pass
         return "killed"
 
     def _retire_worker(self, chunk, pid, started):
@@ -184,7 +182,6 @@ class ProcessBackend(_WorkerWatch, Backend):
             self._fn_ref = ("buf", (fseg.ref, len(blob)))
         else:
             self._fn_ref = ("bytes", blob)
-        self._pickle = pickle
         self._pool = None
         self._get_executor()
 
@@ -255,13 +252,7 @@ class ProcessBackend(_WorkerWatch, Backend):
             chunk.state[1] = retained
         if n < 0:
             return Outcome(cancelled=True)
-        loads = self._pickle.loads
-        results = loads(blob) if blob is not None else []
-        if failure is not None:
-            pos, kind, exc_blob, tb, attempt = failure
-            exc = loads(exc_blob) if exc_blob is not None else None
-            failure = (pos, kind, exc, tb, attempt)
-        return Outcome(results, failure, elapsed, f"worker process {pid}")
+        return Outcome.unpickle(blob, failure, elapsed, f"worker process {pid}")
 
     def release(self, chunk):
         """The scheduler is done with ``chunk`` (it reported, or was lost
@@ -304,11 +295,9 @@ class ProcessBackend(_WorkerWatch, Backend):
         if abort:
             self._snapshot_processes()
             for p in list(self._procs.values()):
-                try:
+                with contextlib.suppress(Exception):  # pragma: no cover - already gone
                     if p.exitcode is None:
                         p.kill()
-                except Exception:  # pragma: no cover - already gone
-                    pass
         pool, self._pool = getattr(self, "_pool", None), None
         if pool is not None:
             _release_pool(pool, kill=abort)

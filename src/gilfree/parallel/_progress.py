@@ -17,7 +17,7 @@ class _NoProgress:
         pass
 
 
-class _CallbackProgress:
+class _CallbackProgress(_NoProgress):
     def __init__(self, callback, total):
         self._callback = callback
         self._total = total
@@ -28,9 +28,6 @@ class _CallbackProgress:
         if n:
             self.done += n
             self._callback(self.done, self._total)
-
-    def close(self):
-        pass
 
 
 class _TqdmProgress:

@@ -57,6 +57,7 @@ choice are reset, and a child never unlinks or frees what its parent
 created (every clean-up compares the creator's pid with its own).
 """
 
+import contextlib
 import errno
 import mmap
 import os
@@ -129,10 +130,6 @@ def _reset_transport():
 # -- Buffers (creator side) --------------------------------------------------
 
 
-def _new_name():
-    return f"{SEGMENT_PREFIX}{os.getpid()}_{secrets.token_hex(6)}"
-
-
 def _check_space(nbytes, what):
     """Fail clearly (instead of a SIGBUS in a worker, or a hang) when the
     shared-memory filesystem cannot hold ``nbytes`` more."""
@@ -153,13 +150,8 @@ def _os_error(exc, what, nbytes):
     """``exc`` (an OSError from creating or filling shared memory) as what
     it is: too many open files, out of memory, or the original error."""
     if exc.errno in (errno.EMFILE, errno.ENFILE):
-        try:
-            import resource  # POSIX only
-
-            limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-            limit = f" (this process may open {limit} files: `ulimit -n`)"
-        except (ImportError, OSError, ValueError):  # pragma: no cover
-            limit = ""
+        limit = fd_limit()
+        limit = "" if limit is None else f" (this process may open {limit} files: `ulimit -n`)"
         return OSError(
             exc.errno,
             f"too many open files{limit} while creating shared memory for {what}: gilfree "
@@ -179,15 +171,13 @@ def _os_error(exc, what, nbytes):
 def _tracker(action, name):
     """Register/unregister with multiprocessing's resource tracker, which
     unlinks what is still registered if this process is killed outright."""
-    try:
+    with contextlib.suppress(Exception):  # the tracker is a safety net only
         getattr(resource_tracker, action)("/" + name, "shared_memory")
-    except Exception:  # pragma: no cover - the tracker is a safety net only
-        pass
 
 
 def _pwrite_all(fd, data, offset=0):
-    if isinstance(data, np.ndarray):  # C-contiguous; as bytes, whatever the dtype
-        data = data.reshape(-1).view(np.uint8)  # (datetime64 has no buffer format)
+    if isinstance(data, np.ndarray):  # as bytes in C order, whatever the dtype
+        data = np.ascontiguousarray(data).reshape(-1).view(np.uint8)  # (datetime64: no format)
     mv = memoryview(data).cast("B")
     done = 0
     while done < len(mv):
@@ -200,20 +190,14 @@ def _free(pid, kind, name, fd, mm):
     if os.getpid() != pid:
         return
     if mm is not None:
-        try:
+        with contextlib.suppress(BufferError):  # a temporary view is alive: unmapped when it goes
             mm.close()
-        except BufferError:  # a temporary view is alive: unmapped when it goes
-            pass
     if fd is not None:
-        try:
+        with contextlib.suppress(OSError):
             os.close(fd)
-        except OSError:  # pragma: no cover
-            pass
     if kind == "named" and name is not None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             _posixshmem.shm_unlink("/" + name)
-        except FileNotFoundError:
-            pass
         _tracker("unregister", name)
 
 
@@ -254,7 +238,7 @@ class Buffer:
             else:
                 _check_space(total, what)
                 while True:
-                    name = _new_name()
+                    name = f"{SEGMENT_PREFIX}{self.pid}_{secrets.token_hex(6)}"
                     try:
                         fd = _posixshmem.shm_open("/" + name,
                                                   os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
@@ -297,19 +281,13 @@ class Buffer:
     def _write_new(self, a):
         """Fill new pages with array ``a`` in C order (the cheapest way the
         kernel offers), without mapping them here yet (see populate)."""
-        if self.size >= _HUGE_PAGE and linux.shmem_huge_pages_on_advice():
+        huge = self.size >= _HUGE_PAGE and linux.shmem_huge_pages_on_advice()
+        if huge:
             # the kernel gives shared memory huge pages only to mappings that
-            # ask (shmem_enabled=advise): fill through one, about 4x cheaper
-            # than 4 KiB pages
+            # ask (shmem_enabled=advise): about 4x cheaper than 4 KiB pages
             self.mm.madvise(mmap.MADV_HUGEPAGE)
-            self.fill(a)
-            self.populated = True
-        elif sys.platform.startswith("linux"):
-            # pwrite is the cheapest way to fill new 4 KiB pages
-            _pwrite_all(self.fd, a if a.flags.c_contiguous else np.ascontiguousarray(a))
-        else:
-            self.fill(a)
-            self.populated = True
+        self.fill(a)  # (pwrite: the cheapest way to fill new 4 KiB pages on Linux)
+        self.populated = huge or not sys.platform.startswith("linux")
 
     def fill(self, a):
         """Copy ``a`` (C order) into the buffer: through this process's
@@ -318,7 +296,7 @@ class Buffer:
         if a.nbytes == 0:
             return
         if not self.populated and self.fd is not None:
-            _pwrite_all(self.fd, a if a.flags.c_contiguous else np.ascontiguousarray(a))
+            _pwrite_all(self.fd, a)
             return
         dst = np.frombuffer(self.mm, dtype=np.uint8, count=a.nbytes)
         try:
@@ -521,7 +499,6 @@ class BufferPool:
         self._timer = None
         self._to_populate = []  # returned buffers whose pages are not mapped here yet
         self._populator = None  # the thread mapping them (while there are some)
-        self._pid = os.getpid()
 
     def take(self, nbytes, kind):
         """An idle buffer of ``kind`` for ``nbytes`` (a little larger at
@@ -551,10 +528,7 @@ class BufferPool:
             self._free.append(buf)
             drop = self._over_budget_locked(now)
             if self._timer is None and self._free:
-                self._timer = threading.Timer(_config.PARALLEL_SHARE_POOL_IDLE_SECONDS + 0.5,
-                                              self._on_timer)
-                self._timer.daemon = True
-                self._timer.start()
+                self._arm_timer_locked(_config.PARALLEL_SHARE_POOL_IDLE_SECONDS + 0.5)
         for b in drop:
             b.close()
         if populate and not buf.populated and buf not in drop:
@@ -584,10 +558,8 @@ class BufferPool:
                     self._populator = None
                     return
                 buf = self._to_populate.pop(0)
-            try:
+            with contextlib.suppress(ValueError):  # closed meanwhile (pool trimmed or cleared)
                 buf.populate()
-            except ValueError:  # closed meanwhile (pool trimmed or cleared)
-                pass
 
     def _over_budget_locked(self, now):
         idle = _config.PARALLEL_SHARE_POOL_IDLE_SECONDS
@@ -610,12 +582,14 @@ class BufferPool:
             self._timer = None
             drop = self._over_budget_locked(time.monotonic())
             if self._free:
-                self._timer = threading.Timer(_config.PARALLEL_SHARE_POOL_IDLE_SECONDS / 2,
-                                              self._on_timer)
-                self._timer.daemon = True
-                self._timer.start()
+                self._arm_timer_locked(_config.PARALLEL_SHARE_POOL_IDLE_SECONDS / 2)
         for b in drop:
             b.close()
+
+    def _arm_timer_locked(self, delay):
+        self._timer = threading.Timer(delay, self._on_timer)
+        self._timer.daemon = True
+        self._timer.start()
 
     @property
     def nbytes(self):
@@ -643,12 +617,7 @@ class BufferPool:
     def _after_fork_in_child(self):
         """A forked child owns none of these buffers: forget them (their
         finalizers do nothing outside the creator) and the threads."""
-        self._free = []
-        self._lock = threading.Lock()
-        self._timer = None
-        self._to_populate = []
-        self._populator = None
-        self._pid = os.getpid()
+        self.__init__()
 
 
 def fd_limit():

@@ -259,13 +259,9 @@ class Params:
         key = self._unknown_key(params, valid)
         if key is not None:
             self._unknown(key, valid)
-        nested = {}
-        for key, value in params.items():
-            head, sep, sub = key.partition("__")
-            if sep:
-                nested.setdefault(head, {})[sub] = value
-            else:
-                setattr(self, head, value)
+        direct, nested = _split_nested(params)
+        for head, value in direct.items():
+            setattr(self, head, value)
         for head, subs in nested.items():
             obj = getattr(self, head)
             if not _is_estimator(obj):
@@ -289,21 +285,29 @@ def _clone(obj):
     return type(obj)(**{k: _clone(v) for k, v in params.items()})
 
 
-def _apply(obj, params, path):
-    valid = obj.get_params(deep=True)
-    direct = {}
-    nested = {}
+def _split_nested(params):
+    """``({name: value}, {name: {sub: value}})`` of ``params``, whose keys
+    ``name__sub`` set parameter ``sub`` of parameter ``name``."""
+    direct, nested = {}, {}
     for key, value in params.items():
         head, sep, rest = key.partition("__")
+        if sep:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            direct[head] = value
+    return direct, nested
+
+
+def _apply(obj, params, path):
+    valid = obj.get_params(deep=True)
+    for key in params:
+        head = key.partition("__")[0]
         if head not in valid:
             raise ValueError(
                 f"invalid parameter {path + head!r} for {type(obj).__name__}; valid parameters "
                 f"are: {sorted(k for k in valid if '__' not in k)}"
             )
-        if sep:
-            nested.setdefault(head, {})[rest] = value
-        else:
-            direct[head] = value
+    direct, nested = _split_nested(params)
     if direct:
         obj.set_params(**direct)
     if nested:

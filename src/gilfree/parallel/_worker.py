@@ -11,6 +11,8 @@ ignored: the caller handles Ctrl-C and kills its workers) and then
 :func:`process_chunk` per chunk.
 """
 
+import collections
+import contextlib
 import gc
 import itertools
 import os
@@ -49,23 +51,16 @@ class _SoftTimeout(BaseException):
     task's own ``except Exception`` does not swallow it)."""
 
 
-class Spec(tuple):
-    """What every chunk of one map needs to know (a picklable tuple):
-    ``(retries, backoff_base, backoff_max, timeout, timeout_mode, inner)``,
-    where ``timeout_mode`` is ``"alarm"`` (interrupt in this thread with
+class Spec(collections.namedtuple(
+        "Spec", "retries backoff_base backoff_max timeout timeout_mode inner",
+        defaults=(0, 0.1, 30.0, None, None, None))):
+    """What every chunk of one map needs to know (a picklable tuple), where
+    ``timeout_mode`` is ``"alarm"`` (interrupt in this thread with
     SIGALRM), ``"async"`` (interrupt this thread from a timer thread: the
     task sees the exception at its next Python bytecode), ``"posthoc"``
     (check after the call), or None (the caller watches)."""
 
     __slots__ = ()
-
-    def __new__(cls, retries=0, backoff_base=0.1, backoff_max=30.0, timeout=None,
-                timeout_mode=None, inner=None):
-        return super().__new__(cls, (retries, backoff_base, backoff_max, timeout,
-                                     timeout_mode, inner))
-
-    def __getnewargs__(self):
-        return tuple(self)
 
 
 def backoff_delay(attempt, base, cap):
@@ -103,9 +98,7 @@ def _call_with_alarm(func, item, timeout):
     signal.setitimer(signal.ITIMER_REAL, timeout)
     _alarm_armed = True
     try:
-        result = func(item)
-        _alarm_armed = False
-        return result
+        return func(item)
     finally:
         _alarm_armed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -204,14 +197,9 @@ def run_items(func, items, ctl, spec, base_attempt=0):
                 try:
                     if mode == "alarm":
                         r = _call_with_alarm(func, item, timeout)
-                    elif mode == "async":
+                    elif mode in ("async", "posthoc"):
                         t_item = time.perf_counter()
-                        r = watchdog.call(func, item)
-                        if time.perf_counter() - t_item > timeout:
-                            kind = "timeout"
-                    elif mode == "posthoc":
-                        t_item = time.perf_counter()
-                        r = func(item)
+                        r = func(item) if watchdog is None else watchdog.call(func, item)
                         if time.perf_counter() - t_item > timeout:
                             kind = "timeout"
                     else:
@@ -248,18 +236,11 @@ def _run_plain(func, items, ctl):
     board = getattr(ctl, "board", None)
     if board is not None:
         return _run_plain_board(func, items, ctl, board)
-    cancel = getattr(ctl, "cancel", None)
-    if cancel is not None:  # a worker thread
-        is_set = cancel.is_set
-        for pos, item in enumerate(items):
-            if is_set():
-                break
-            try:
-                append(func(item))
-            except BaseException as exc:
-                return (pos, "error", exc, 0)
-        return None
+    cancel = getattr(ctl, "cancel", None)  # set on a worker thread
+    is_set = bool if cancel is None else cancel.is_set  # (bool() is False)
     for pos, item in enumerate(items):
+        if is_set():
+            break
         try:
             append(func(item))
         except BaseException as exc:
@@ -362,10 +343,8 @@ def limit_this_thread(n):
             numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
         except Exception:  # pragma: no cover - never fail a task over a limit
             pass
-    try:
+    with contextlib.suppress(Exception):
         threadpool_controller().limit(limits=n, user_api="openmp")
-    except Exception:  # pragma: no cover
-        pass
 
 
 _controller = None  # (len(sys.modules) when made, ThreadpoolController)
@@ -445,10 +424,8 @@ def _reaper_loop(parent):
             # finish its tasks as an orphan; exiting also lets the resource
             # tracker (whose pipe we inherited) unlink the caller's segments
             os._exit(1)
-        try:
+        with contextlib.suppress(Exception):  # never kill the worker
             _prune()
-        except Exception:  # pragma: no cover - never kill the worker
-            pass
 
 
 def process_init(init_blob, inner, parent=None):
@@ -456,10 +433,8 @@ def process_init(init_blob, inner, parent=None):
     global _init_failure, _reaper
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if inner:
-        try:
+        with contextlib.suppress(Exception):
             threadpool_limits(limits=inner)
-        except Exception:  # pragma: no cover
-            pass
     if parent is None:
         parent = os.getppid()
     if os.getppid() != parent:  # the caller died while this worker was starting
@@ -472,10 +447,10 @@ def process_init(init_blob, inner, parent=None):
             initializer, initargs = pickle.loads(init_blob)
             initializer(*initargs)
         except BaseException as exc:  # SystemExit too: reported with every chunk
-            _init_failure = _pack_error(exc)
+            _init_failure = pack_error(exc)
 
 
-def _pack_error(exc):
+def pack_error(exc):
     """``(exc_blob, tb_text)`` of an exception, to send to the caller."""
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return pack_exception(exc, tb, cloudpickle.dumps), tb
@@ -571,7 +546,7 @@ def process_chunk(token, board_ref, fn_ref, slot, items_blob, spec, base_attempt
     except FileNotFoundError:  # the map already ended and freed its board
         return _ended(pid)
     except BaseException as exc:  # refused shared memory, a function that cannot load
-        blob, tb = _pack_error(exc)
+        blob, tb = pack_error(exc)
         return 0, None, (0, "setup", blob, tb, 0), 0.0, pid, ()
     if _map_finished(st):
         return _ended(pid)
@@ -590,7 +565,7 @@ def process_chunk(token, board_ref, fn_ref, slot, items_blob, spec, base_attempt
         del items
     except BaseException as exc:
         n, results_blob, elapsed = 0, None, 0.0
-        blob, tb = _pack_error(exc)
+        blob, tb = pack_error(exc)
         failure = (0, "setup", blob, tb, 0)
     retained = _end_chunk(scope, st)
     return n, results_blob, failure, elapsed, pid, retained
@@ -598,10 +573,7 @@ def process_chunk(token, board_ref, fn_ref, slot, items_blob, spec, base_attempt
 
 def _run_chunk(st, items, slot, spec, base_attempt):
     ctl = BoardCtl(st.board, slot)
-    if spec[4] == "alarm":
-        with alarm_handler():
-            failure, elapsed = run_items(st.func, items, ctl, spec, base_attempt)
-    else:
+    with alarm_handler() if spec[4] == "alarm" else contextlib.nullcontext():
         failure, elapsed = run_items(st.func, items, ctl, spec, base_attempt)
     ctl.end()
     results_blob, packed_failure = pack_outcome(ctl.results, failure)
@@ -638,7 +610,7 @@ def pack_outcome(results, failure):
     packed = None
     if failure is not None:
         pos, kind, exc, attempt = failure
-        exc_blob, tb = (None, None) if exc is None else _pack_error(exc)
+        exc_blob, tb = (None, None) if exc is None else pack_error(exc)
         packed = (pos, kind, exc_blob, tb, attempt)
     try:
         blob = pickle.dumps(results, protocol=5)
