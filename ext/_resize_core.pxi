@@ -361,6 +361,44 @@ cdef extern from *:
         }
         return j;
     }
+    /* the inverse, for the block's outputs: b[j * 16 + r] (j < n) into the
+       rows d[r * rl + j], r < 16; columns past the last multiple of 16
+       (float: 4) are left to the caller */
+    static inline Py_ssize_t gf_untranspose16_u8(const uint8_t* b, Py_ssize_t n,
+                                                 uint8_t* d, Py_ssize_t rl) {
+        Py_ssize_t j;
+        int r, k, round;
+        for (j = 0; j + 16 <= n; j += 16) {
+            __m128i a[16], t[16];
+            for (r = 0; r < 16; r++) a[r] = _mm_loadu_si128((const __m128i*)(b + (j + r) * 16));
+            for (round = 0; round < 4; round++) {
+                for (k = 0; k < 8; k++) {
+                    t[2 * k] = _mm_unpacklo_epi8(a[k], a[k + 8]);
+                    t[2 * k + 1] = _mm_unpackhi_epi8(a[k], a[k + 8]);
+                }
+                memcpy(a, t, sizeof a);
+            }
+            for (r = 0; r < 16; r++) _mm_storeu_si128((__m128i*)(d + r * rl + j), a[r]);
+        }
+        return j;
+    }
+    static inline Py_ssize_t gf_untranspose16_f32(const float* b, Py_ssize_t n, float* d,
+                                                  Py_ssize_t rl) {
+        Py_ssize_t j;
+        int q;
+        for (j = 0; j + 4 <= n; j += 4) {
+            for (q = 0; q < 16; q += 4) {
+                __m128 r0 = _mm_loadu_ps(b + j * 16 + q), r1 = _mm_loadu_ps(b + (j + 1) * 16 + q);
+                __m128 r2 = _mm_loadu_ps(b + (j + 2) * 16 + q), r3 = _mm_loadu_ps(b + (j + 3) * 16 + q);
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                _mm_storeu_ps(d + q * rl + j, r0);
+                _mm_storeu_ps(d + (q + 1) * rl + j, r1);
+                _mm_storeu_ps(d + (q + 2) * rl + j, r2);
+                _mm_storeu_ps(d + (q + 3) * rl + j, r3);
+            }
+        }
+        return j;
+    }
     #else
     static inline Py_ssize_t gf_transpose16_u8(const uint8_t* s, Py_ssize_t rl, uint8_t* b) {
         (void)s; (void)rl; (void)b; return 0;
@@ -368,15 +406,28 @@ cdef extern from *:
     static inline Py_ssize_t gf_transpose16_f32(const float* s, Py_ssize_t rl, float* b) {
         (void)s; (void)rl; (void)b; return 0;
     }
+    static inline Py_ssize_t gf_untranspose16_u8(const uint8_t* b, Py_ssize_t n, uint8_t* d,
+                                                 Py_ssize_t rl) {
+        (void)b; (void)n; (void)d; (void)rl; return 0;
+    }
+    static inline Py_ssize_t gf_untranspose16_f32(const float* b, Py_ssize_t n, float* d,
+                                                  Py_ssize_t rl) {
+        (void)b; (void)n; (void)d; (void)rl; return 0;
+    }
     #endif
     """
     Py_ssize_t gf_transpose16_u8(const uint8_t* s, Py_ssize_t rl, uint8_t* b) noexcept nogil
     Py_ssize_t gf_transpose16_f32(const float* s, Py_ssize_t rl, float* b) noexcept nogil
+    Py_ssize_t gf_untranspose16_u8(const uint8_t* b, Py_ssize_t n, uint8_t* d,
+                                   Py_ssize_t rl) noexcept nogil
+    Py_ssize_t gf_untranspose16_f32(const float* b, Py_ssize_t n, float* d,
+                                    Py_ssize_t rl) noexcept nogil
 
 
 cdef inline Py_ssize_t gf_hblock_len(const GfConvPlan* p) noexcept nogil:
-    """Elements of the per-thread block buffer of ``gf_hblock``."""
-    return p.W * p.C * GF_RESIZE_ROWS
+    """Elements of the per-thread block buffer of ``gf_hblock``: the block's
+    input samples, then its outputs, both transposed."""
+    return (p.W + p.ow) * p.C * GF_RESIZE_ROWS
 
 
 cdef inline Py_ssize_t gf_conv_items(const GfConvPlan* p, int step) noexcept nogil:
@@ -391,7 +442,9 @@ cdef inline void gf_hblock(const GfConvPlan* p, int step, Py_ssize_t b,
                            const gf_pix_t* img, gf_pix_t* tmp, gf_pix_t* out,
                            gf_pix_t* blk) noexcept nogil:
     """Rows ``b * R`` to ``b * R + R - 1`` (R = GF_RESIZE_ROWS, fewer in the
-    last block) of horizontal step ``step``."""
+    last block) of horizontal step ``step``.  The outputs are formed (rounded
+    or cast) R at a time into ``ob[(x * C + c) * R + r]`` (contiguous vector
+    stores), and transposed back into the R output rows at the end."""
     cdef const gf_pix_t* s = img if p.src[step] == GF_FROM_IMAGE else tmp
     cdef gf_pix_t* d = out if p.dst[step] == GF_TO_OUT else tmp
     cdef Py_ssize_t C = p.C, ow = p.ow, rl = p.W * p.C, orl = p.ow * p.C
@@ -399,9 +452,11 @@ cdef inline void gf_hblock(const GfConvPlan* p, int step, Py_ssize_t b,
     cdef Py_ssize_t nr = min(<Py_ssize_t>GF_RESIZE_ROWS, p.rows[step] - r0)
     cdef Py_ssize_t j, r, x, c, t, n
     cdef const gf_pix_t* col
+    cdef gf_pix_t* ob = blk + rl * GF_RESIZE_ROWS
+    cdef gf_pix_t* o
     cdef int32_t ai[GF_RESIZE_ROWS]
     cdef double af[GF_RESIZE_ROWS]
-    cdef int32_t wi
+    cdef int32_t wi, v
     cdef double wf
     s = s + (r0 + p.hrow0[step]) * rl
     d = d + r0 * orl
@@ -420,6 +475,7 @@ cdef inline void gf_hblock(const GfConvPlan* p, int step, Py_ssize_t b,
         n = p.xb[2 * x + 1]
         for c in range(C):
             col = blk + (p.xb[2 * x] * C + c) * GF_RESIZE_ROWS
+            o = ob + (x * C + c) * GF_RESIZE_ROWS
             if gf_pix_t is uint8_t:
                 for r in range(GF_RESIZE_ROWS):
                     ai[r] = GF_HALF
@@ -427,8 +483,11 @@ cdef inline void gf_hblock(const GfConvPlan* p, int step, Py_ssize_t b,
                     wi = p.xk_i[x * p.kx + t]
                     for r in range(GF_RESIZE_ROWS):
                         ai[r] = ai[r] + col[t * C * GF_RESIZE_ROWS + r] * wi
-                for r in range(nr):
-                    d[r * orl + x * C + c] = gf_clip8(ai[r])
+                for r in range(GF_RESIZE_ROWS):   # gf_clip8, branch-free
+                    v = ai[r] >> GF_PRECISION_BITS
+                    v = 0 if v < 0 else v
+                    v = 255 if v > 255 else v
+                    o[r] = <uint8_t>v
             else:
                 for r in range(GF_RESIZE_ROWS):
                     af[r] = 0.0
@@ -436,8 +495,17 @@ cdef inline void gf_hblock(const GfConvPlan* p, int step, Py_ssize_t b,
                     wf = p.xk_f[x * p.kx + t]
                     for r in range(GF_RESIZE_ROWS):
                         af[r] = af[r] + col[t * C * GF_RESIZE_ROWS + r] * wf
-                for r in range(nr):
-                    d[r * orl + x * C + c] = gf_store(af[r], d)
+                for r in range(GF_RESIZE_ROWS):
+                    o[r] = gf_store(af[r], d)
+    j = 0
+    if nr == 16 and GF_RESIZE_ROWS == 16:
+        if gf_pix_t is uint8_t:
+            j = gf_untranspose16_u8(ob, orl, d, orl)
+        elif gf_pix_t is float:
+            j = gf_untranspose16_f32(ob, orl, d, orl)
+    for j in range(j, orl):
+        for r in range(nr):
+            d[r * orl + j] = ob[j * GF_RESIZE_ROWS + r]
 
 
 cdef inline void gf_conv_item(const GfConvPlan* p, int step, Py_ssize_t i,
