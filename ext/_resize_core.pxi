@@ -555,25 +555,96 @@ cdef enum:
     GF_AREA_OUTS = 8    # outputs whose box sums the area kernel forms at once
 
 
+cdef extern from *:
+    """
+    /* the sum of n contiguous row sums (one output's box, one channel): any
+       order of the additions is allowed (integer sums are exact; float64
+       sums of the input samples are exact unless their exponents span more
+       than the double's 53 bits) */
+    #define GF_BOX_SUM(NAME, T)                                             \
+        static inline T NAME(const T* a, Py_ssize_t n) {                    \
+            T s = 0;                                                         \
+            _Pragma("omp simd reduction(+:s)")                               \
+            for (Py_ssize_t i = 0; i < n; i++) s += a[i];                    \
+            return s;                                                        \
+        }
+    GF_BOX_SUM(gf_box_sum_i32, int32_t)
+    GF_BOX_SUM(gf_box_sum_i64, int64_t)
+    GF_BOX_SUM(gf_box_sum_f64, double)
+    """
+    int32_t gf_box_sum_i32(const int32_t* a, Py_ssize_t n) noexcept nogil
+    int64_t gf_box_sum_i64(const int64_t* a, Py_ssize_t n) noexcept nogil
+    double gf_box_sum_f64(const double* a, Py_ssize_t n) noexcept nogil
+
+
+cdef inline void gf_area_put(gf_pix_t* d, gf_sum_t h, int addhalf, float fscale,
+                             double dscale) noexcept nogil:
+    """One output from its block sum: float64 sums times 1/(kx*ky); integer
+    sums as OpenCV, (sum + 2) >> 2 (2x2 path) or rint(float32(sum) * scale)
+    saturated."""
+    cdef float v
+    if gf_sum_t is double:
+        d[0] = <gf_pix_t>(h * dscale)
+    elif addhalf:
+        d[0] = <gf_pix_t>((<int64_t>h + 2) >> 2)
+    else:
+        v = rintf(<float>h * fscale)
+        if v < 0:
+            v = 0
+        if gf_pix_t is uint8_t:
+            if v > 255:
+                v = 255
+        else:
+            if v > 65535:
+                v = 65535
+        d[0] = <gf_pix_t>v
+
+
 cdef inline void gf_area_fast_sums(const gf_pix_t* s, Py_ssize_t W, Py_ssize_t C,
                                    Py_ssize_t ow, Py_ssize_t kx, Py_ssize_t ky, int addhalf,
                                    gf_pix_t* d, gf_sum_t* acc) noexcept nogil:
     """``gf_area_fast_row`` with row sums of type ``gf_sum_t``: the ky rows
-    are added into a row of sums (a streaming loop), then each output adds
-    its kx sums, GF_AREA_OUTS outputs at a time so that their additions
-    overlap (each in the same order as one at a time)."""
-    cdef Py_ssize_t rl = W * C, j, t, x, xc, x0, m, b, c
+    are added into a row of sums (a streaming loop, four rows per pass over
+    the sums), then each output adds its kx sums: one contiguous reduction
+    per output with one channel, else GF_AREA_OUTS outputs at a time so that
+    their additions overlap."""
+    cdef Py_ssize_t rl = ow * kx * C, j, t, x, xc, x0, m, b, c
     cdef gf_sum_t hs[GF_AREA_OUTS]
+    cdef gf_sum_t h
     cdef float fscale = (<float>1.0) / <float>(kx * ky)
     cdef double dscale = 1.0 / <double>(kx * ky)
-    cdef const gf_pix_t* row
-    cdef float v
+    cdef Py_ssize_t srl = W * C
+    cdef const gf_pix_t* r0
+    cdef const gf_pix_t* r1
+    cdef const gf_pix_t* r2
+    cdef const gf_pix_t* r3
     for j in range(rl):
         acc[j] = <gf_sum_t>s[j]
-    for t in range(1, ky):
-        row = s + t * rl
+    t = 1
+    while t + 4 <= ky:
+        r0 = s + t * srl
+        r1 = r0 + srl
+        r2 = r1 + srl
+        r3 = r2 + srl
         for j in range(rl):
-            acc[j] = acc[j] + <gf_sum_t>row[j]
+            acc[j] = acc[j] + ((<gf_sum_t>r0[j] + <gf_sum_t>r1[j])
+                               + (<gf_sum_t>r2[j] + <gf_sum_t>r3[j]))
+        t = t + 4
+    while t < ky:
+        r0 = s + t * srl
+        for j in range(rl):
+            acc[j] = acc[j] + <gf_sum_t>r0[j]
+        t = t + 1
+    if C == 1:
+        for x in range(ow):
+            if gf_sum_t is int32_t:
+                h = gf_box_sum_i32(acc + x * kx, kx)
+            elif gf_sum_t is int64_t:
+                h = gf_box_sum_i64(acc + x * kx, kx)
+            else:
+                h = gf_box_sum_f64(acc + x * kx, kx)
+            gf_area_put(d + x, h, addhalf, fscale, dscale)
+        return
     for xc in range((ow + GF_AREA_OUTS - 1) // GF_AREA_OUTS):
         x0 = xc * GF_AREA_OUTS
         m = min(<Py_ssize_t>GF_AREA_OUTS, ow - x0)
@@ -584,21 +655,7 @@ cdef inline void gf_area_fast_sums(const gf_pix_t* s, Py_ssize_t W, Py_ssize_t C
                 for x in range(m):
                     hs[x] = hs[x] + acc[((x0 + x) * kx + b) * C + c]
             for x in range(m):
-                if gf_sum_t is double:
-                    d[(x0 + x) * C + c] = <gf_pix_t>(hs[x] * dscale)
-                elif addhalf:
-                    d[(x0 + x) * C + c] = <gf_pix_t>((<int64_t>hs[x] + 2) >> 2)
-                else:
-                    v = rintf(<float>hs[x] * fscale)
-                    if v < 0:
-                        v = 0
-                    if gf_pix_t is uint8_t:
-                        if v > 255:
-                            v = 255
-                    else:
-                        if v > 65535:
-                            v = 65535
-                    d[(x0 + x) * C + c] = <gf_pix_t>v
+                gf_area_put(d + (x0 + x) * C + c, hs[x], addhalf, fscale, dscale)
 
 
 cdef inline void gf_area_fast_row(const gf_pix_t* s, Py_ssize_t W, Py_ssize_t C,
