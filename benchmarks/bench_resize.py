@@ -21,7 +21,11 @@
   (what the AMD EPYC Zen 5 machine of docs/benchmarks/hardware.md reaches on
   a shared host, AVX-512 and AVX2 builds, less a margin): the area kernels
   and the float32 ones stream every input pixel from memory, which the
-  in-cache probes do not (docs/benchmarks/hardware.md).
+  in-cache probes do not (docs/benchmarks/hardware.md: float32 area reads
+  its 32 MB at about the speed of a NumPy sum over them, about 0.35 of its
+  probe; on a host under load 11 to 17 the float32 bilinear rows moved
+  between 0.30 and 0.43, the AVX2 build's 8-bit bicubic between 0.25 and
+  0.34).
 
 Every gilfree result is checked equal to Pillow's (bit-exact) or within
 OpenCV's tolerance (area: max |diff| <= 1).
@@ -214,7 +218,7 @@ PROBE_CASES = [("bilinear", (64, 64)), ("bicubic", (300, 300)), ("area", (64, 64
 #: level less a margin for a shared host, so that a slower kernel fails;
 #: the goal is 0.8.
 PROBE_FLOOR = {
-    ("cython", "bilinear", "u8"): 0.2, ("cython", "bilinear", "f32"): 0.35,
+    ("cython", "bilinear", "u8"): 0.3, ("cython", "bilinear", "f32"): 0.25,
     ("cython", "bicubic", "u8"): 0.2, ("cython", "bicubic", "f32"): 0.4,
     ("cython", "area", "u8"): 0.15, ("cython", "area", "f32"): 0.15,
     ("numba", "bilinear", "u8"): 0.08, ("numba", "bilinear", "f32"): 0.07,

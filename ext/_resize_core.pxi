@@ -361,6 +361,44 @@ cdef extern from *:
         }
         return j;
     }
+    /* the inverse, for the block's outputs: b[j * 16 + r] (j < n) into the
+       rows d[r * rl + j], r < 16; columns past the last multiple of 16
+       (float: 4) are left to the caller */
+    static inline Py_ssize_t gf_untranspose16_u8(const uint8_t* b, Py_ssize_t n,
+                                                 uint8_t* d, Py_ssize_t rl) {
+        Py_ssize_t j;
+        int r, k, round;
+        for (j = 0; j + 16 <= n; j += 16) {
+            __m128i a[16], t[16];
+            for (r = 0; r < 16; r++) a[r] = _mm_loadu_si128((const __m128i*)(b + (j + r) * 16));
+            for (round = 0; round < 4; round++) {
+                for (k = 0; k < 8; k++) {
+                    t[2 * k] = _mm_unpacklo_epi8(a[k], a[k + 8]);
+                    t[2 * k + 1] = _mm_unpackhi_epi8(a[k], a[k + 8]);
+                }
+                memcpy(a, t, sizeof a);
+            }
+            for (r = 0; r < 16; r++) _mm_storeu_si128((__m128i*)(d + r * rl + j), a[r]);
+        }
+        return j;
+    }
+    static inline Py_ssize_t gf_untranspose16_f32(const float* b, Py_ssize_t n, float* d,
+                                                  Py_ssize_t rl) {
+        Py_ssize_t j;
+        int q;
+        for (j = 0; j + 4 <= n; j += 4) {
+            for (q = 0; q < 16; q += 4) {
+                __m128 r0 = _mm_loadu_ps(b + j * 16 + q), r1 = _mm_loadu_ps(b + (j + 1) * 16 + q);
+                __m128 r2 = _mm_loadu_ps(b + (j + 2) * 16 + q), r3 = _mm_loadu_ps(b + (j + 3) * 16 + q);
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                _mm_storeu_ps(d + q * rl + j, r0);
+                _mm_storeu_ps(d + (q + 1) * rl + j, r1);
+                _mm_storeu_ps(d + (q + 2) * rl + j, r2);
+                _mm_storeu_ps(d + (q + 3) * rl + j, r3);
+            }
+        }
+        return j;
+    }
     #else
     static inline Py_ssize_t gf_transpose16_u8(const uint8_t* s, Py_ssize_t rl, uint8_t* b) {
         (void)s; (void)rl; (void)b; return 0;
@@ -368,15 +406,28 @@ cdef extern from *:
     static inline Py_ssize_t gf_transpose16_f32(const float* s, Py_ssize_t rl, float* b) {
         (void)s; (void)rl; (void)b; return 0;
     }
+    static inline Py_ssize_t gf_untranspose16_u8(const uint8_t* b, Py_ssize_t n, uint8_t* d,
+                                                 Py_ssize_t rl) {
+        (void)b; (void)n; (void)d; (void)rl; return 0;
+    }
+    static inline Py_ssize_t gf_untranspose16_f32(const float* b, Py_ssize_t n, float* d,
+                                                  Py_ssize_t rl) {
+        (void)b; (void)n; (void)d; (void)rl; return 0;
+    }
     #endif
     """
     Py_ssize_t gf_transpose16_u8(const uint8_t* s, Py_ssize_t rl, uint8_t* b) noexcept nogil
     Py_ssize_t gf_transpose16_f32(const float* s, Py_ssize_t rl, float* b) noexcept nogil
+    Py_ssize_t gf_untranspose16_u8(const uint8_t* b, Py_ssize_t n, uint8_t* d,
+                                   Py_ssize_t rl) noexcept nogil
+    Py_ssize_t gf_untranspose16_f32(const float* b, Py_ssize_t n, float* d,
+                                    Py_ssize_t rl) noexcept nogil
 
 
 cdef inline Py_ssize_t gf_hblock_len(const GfConvPlan* p) noexcept nogil:
-    """Elements of the per-thread block buffer of ``gf_hblock``."""
-    return p.W * p.C * GF_RESIZE_ROWS
+    """Elements of the per-thread block buffer of ``gf_hblock``: the block's
+    input samples, then its outputs, both transposed."""
+    return (p.W + p.ow) * p.C * GF_RESIZE_ROWS
 
 
 cdef inline Py_ssize_t gf_conv_items(const GfConvPlan* p, int step) noexcept nogil:
@@ -391,7 +442,9 @@ cdef inline void gf_hblock(const GfConvPlan* p, int step, Py_ssize_t b,
                            const gf_pix_t* img, gf_pix_t* tmp, gf_pix_t* out,
                            gf_pix_t* blk) noexcept nogil:
     """Rows ``b * R`` to ``b * R + R - 1`` (R = GF_RESIZE_ROWS, fewer in the
-    last block) of horizontal step ``step``."""
+    last block) of horizontal step ``step``.  The outputs are formed (rounded
+    or cast) R at a time into ``ob[(x * C + c) * R + r]`` (contiguous vector
+    stores), and transposed back into the R output rows at the end."""
     cdef const gf_pix_t* s = img if p.src[step] == GF_FROM_IMAGE else tmp
     cdef gf_pix_t* d = out if p.dst[step] == GF_TO_OUT else tmp
     cdef Py_ssize_t C = p.C, ow = p.ow, rl = p.W * p.C, orl = p.ow * p.C
@@ -399,9 +452,11 @@ cdef inline void gf_hblock(const GfConvPlan* p, int step, Py_ssize_t b,
     cdef Py_ssize_t nr = min(<Py_ssize_t>GF_RESIZE_ROWS, p.rows[step] - r0)
     cdef Py_ssize_t j, r, x, c, t, n
     cdef const gf_pix_t* col
+    cdef gf_pix_t* ob = blk + rl * GF_RESIZE_ROWS
+    cdef gf_pix_t* o
     cdef int32_t ai[GF_RESIZE_ROWS]
     cdef double af[GF_RESIZE_ROWS]
-    cdef int32_t wi
+    cdef int32_t wi, v
     cdef double wf
     s = s + (r0 + p.hrow0[step]) * rl
     d = d + r0 * orl
@@ -420,6 +475,7 @@ cdef inline void gf_hblock(const GfConvPlan* p, int step, Py_ssize_t b,
         n = p.xb[2 * x + 1]
         for c in range(C):
             col = blk + (p.xb[2 * x] * C + c) * GF_RESIZE_ROWS
+            o = ob + (x * C + c) * GF_RESIZE_ROWS
             if gf_pix_t is uint8_t:
                 for r in range(GF_RESIZE_ROWS):
                     ai[r] = GF_HALF
@@ -427,8 +483,11 @@ cdef inline void gf_hblock(const GfConvPlan* p, int step, Py_ssize_t b,
                     wi = p.xk_i[x * p.kx + t]
                     for r in range(GF_RESIZE_ROWS):
                         ai[r] = ai[r] + col[t * C * GF_RESIZE_ROWS + r] * wi
-                for r in range(nr):
-                    d[r * orl + x * C + c] = gf_clip8(ai[r])
+                for r in range(GF_RESIZE_ROWS):   # gf_clip8, branch-free
+                    v = ai[r] >> GF_PRECISION_BITS
+                    v = 0 if v < 0 else v
+                    v = 255 if v > 255 else v
+                    o[r] = <uint8_t>v
             else:
                 for r in range(GF_RESIZE_ROWS):
                     af[r] = 0.0
@@ -436,8 +495,17 @@ cdef inline void gf_hblock(const GfConvPlan* p, int step, Py_ssize_t b,
                     wf = p.xk_f[x * p.kx + t]
                     for r in range(GF_RESIZE_ROWS):
                         af[r] = af[r] + col[t * C * GF_RESIZE_ROWS + r] * wf
-                for r in range(nr):
-                    d[r * orl + x * C + c] = gf_store(af[r], d)
+                for r in range(GF_RESIZE_ROWS):
+                    o[r] = gf_store(af[r], d)
+    j = 0
+    if nr == 16 and GF_RESIZE_ROWS == 16:
+        if gf_pix_t is uint8_t:
+            j = gf_untranspose16_u8(ob, orl, d, orl)
+        elif gf_pix_t is float:
+            j = gf_untranspose16_f32(ob, orl, d, orl)
+    for j in range(j, orl):
+        for r in range(nr):
+            d[r * orl + j] = ob[j * GF_RESIZE_ROWS + r]
 
 
 cdef inline void gf_conv_item(const GfConvPlan* p, int step, Py_ssize_t i,
@@ -487,25 +555,96 @@ cdef enum:
     GF_AREA_OUTS = 8    # outputs whose box sums the area kernel forms at once
 
 
+cdef extern from *:
+    """
+    /* the sum of n contiguous row sums (one output's box, one channel): any
+       order of the additions is allowed (integer sums are exact; float64
+       sums of the input samples are exact unless their exponents span more
+       than the double's 53 bits) */
+    #define GF_BOX_SUM(NAME, T)                                             \
+        static inline T NAME(const T* a, Py_ssize_t n) {                    \
+            T s = 0;                                                         \
+            _Pragma("omp simd reduction(+:s)")                               \
+            for (Py_ssize_t i = 0; i < n; i++) s += a[i];                    \
+            return s;                                                        \
+        }
+    GF_BOX_SUM(gf_box_sum_i32, int32_t)
+    GF_BOX_SUM(gf_box_sum_i64, int64_t)
+    GF_BOX_SUM(gf_box_sum_f64, double)
+    """
+    int32_t gf_box_sum_i32(const int32_t* a, Py_ssize_t n) noexcept nogil
+    int64_t gf_box_sum_i64(const int64_t* a, Py_ssize_t n) noexcept nogil
+    double gf_box_sum_f64(const double* a, Py_ssize_t n) noexcept nogil
+
+
+cdef inline void gf_area_put(gf_pix_t* d, gf_sum_t h, int addhalf, float fscale,
+                             double dscale) noexcept nogil:
+    """One output from its block sum: float64 sums times 1/(kx*ky); integer
+    sums as OpenCV, (sum + 2) >> 2 (2x2 path) or rint(float32(sum) * scale)
+    saturated."""
+    cdef float v
+    if gf_sum_t is double:
+        d[0] = <gf_pix_t>(h * dscale)
+    elif addhalf:
+        d[0] = <gf_pix_t>((<int64_t>h + 2) >> 2)
+    else:
+        v = rintf(<float>h * fscale)
+        if v < 0:
+            v = 0
+        if gf_pix_t is uint8_t:
+            if v > 255:
+                v = 255
+        else:
+            if v > 65535:
+                v = 65535
+        d[0] = <gf_pix_t>v
+
+
 cdef inline void gf_area_fast_sums(const gf_pix_t* s, Py_ssize_t W, Py_ssize_t C,
                                    Py_ssize_t ow, Py_ssize_t kx, Py_ssize_t ky, int addhalf,
                                    gf_pix_t* d, gf_sum_t* acc) noexcept nogil:
     """``gf_area_fast_row`` with row sums of type ``gf_sum_t``: the ky rows
-    are added into a row of sums (a streaming loop), then each output adds
-    its kx sums, GF_AREA_OUTS outputs at a time so that their additions
-    overlap (each in the same order as one at a time)."""
-    cdef Py_ssize_t rl = W * C, j, t, x, xc, x0, m, b, c
+    are added into a row of sums (a streaming loop, four rows per pass over
+    the sums), then each output adds its kx sums: one contiguous reduction
+    per output with one channel, else GF_AREA_OUTS outputs at a time so that
+    their additions overlap."""
+    cdef Py_ssize_t rl = ow * kx * C, j, t, x, xc, x0, m, b, c
     cdef gf_sum_t hs[GF_AREA_OUTS]
+    cdef gf_sum_t h
     cdef float fscale = (<float>1.0) / <float>(kx * ky)
     cdef double dscale = 1.0 / <double>(kx * ky)
-    cdef const gf_pix_t* row
-    cdef float v
+    cdef Py_ssize_t srl = W * C
+    cdef const gf_pix_t* r0
+    cdef const gf_pix_t* r1
+    cdef const gf_pix_t* r2
+    cdef const gf_pix_t* r3
     for j in range(rl):
         acc[j] = <gf_sum_t>s[j]
-    for t in range(1, ky):
-        row = s + t * rl
+    t = 1
+    while t + 4 <= ky:
+        r0 = s + t * srl
+        r1 = r0 + srl
+        r2 = r1 + srl
+        r3 = r2 + srl
         for j in range(rl):
-            acc[j] = acc[j] + <gf_sum_t>row[j]
+            acc[j] = acc[j] + ((<gf_sum_t>r0[j] + <gf_sum_t>r1[j])
+                               + (<gf_sum_t>r2[j] + <gf_sum_t>r3[j]))
+        t = t + 4
+    while t < ky:
+        r0 = s + t * srl
+        for j in range(rl):
+            acc[j] = acc[j] + <gf_sum_t>r0[j]
+        t = t + 1
+    if C == 1:
+        for x in range(ow):
+            if gf_sum_t is int32_t:
+                h = gf_box_sum_i32(acc + x * kx, kx)
+            elif gf_sum_t is int64_t:
+                h = gf_box_sum_i64(acc + x * kx, kx)
+            else:
+                h = gf_box_sum_f64(acc + x * kx, kx)
+            gf_area_put(d + x, h, addhalf, fscale, dscale)
+        return
     for xc in range((ow + GF_AREA_OUTS - 1) // GF_AREA_OUTS):
         x0 = xc * GF_AREA_OUTS
         m = min(<Py_ssize_t>GF_AREA_OUTS, ow - x0)
@@ -516,21 +655,7 @@ cdef inline void gf_area_fast_sums(const gf_pix_t* s, Py_ssize_t W, Py_ssize_t C
                 for x in range(m):
                     hs[x] = hs[x] + acc[((x0 + x) * kx + b) * C + c]
             for x in range(m):
-                if gf_sum_t is double:
-                    d[(x0 + x) * C + c] = <gf_pix_t>(hs[x] * dscale)
-                elif addhalf:
-                    d[(x0 + x) * C + c] = <gf_pix_t>((<int64_t>hs[x] + 2) >> 2)
-                else:
-                    v = rintf(<float>hs[x] * fscale)
-                    if v < 0:
-                        v = 0
-                    if gf_pix_t is uint8_t:
-                        if v > 255:
-                            v = 255
-                    else:
-                        if v > 65535:
-                            v = 65535
-                    d[(x0 + x) * C + c] = <gf_pix_t>v
+                gf_area_put(d + (x0 + x) * C + c, hs[x], addhalf, fscale, dscale)
 
 
 cdef inline void gf_area_fast_row(const gf_pix_t* s, Py_ssize_t W, Py_ssize_t C,

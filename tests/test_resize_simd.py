@@ -104,3 +104,38 @@ def test_integer_area_with_block_sums_beyond_int32(dtype):
         assert np.abs(got.astype(np.float64) - blocks).max() <= 0.5 + 1e-9
         ref = cv2.resize(a, (ow, oh), interpolation=cv2.INTER_AREA).reshape(oh, ow)
         assert np.abs(got.astype(np.int64) - ref).max() <= 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    fy=st.integers(1, 11), fx=st.integers(10, 40), oh=st.integers(1, 6), ow=st.integers(1, 9),
+    C=st.sampled_from([1, 1, 2, 3]), dtype=st.sampled_from(DTYPES),
+    threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16),
+)
+def test_integer_area_wide_boxes_equal_the_python_twin(fy, fx, oh, ow, C, dtype, threads,
+                                                       seed):
+    """Box widths beyond one vector of row sums (the one-channel box sums
+    are vectorised reductions with a remainder) and row counts around the
+    four rows added per pass."""
+    a = _images(np.random.default_rng(seed), 2, oh * fy, ow * fx, C, dtype)
+    ref = gilfree.resize_batch(a, (oh, ow), "area", engine="python")
+    got = gilfree.resize_batch(a, (oh, ow), "area", engine="cython", n_threads=threads)
+    if dtype == np.float64:
+        np.testing.assert_allclose(got, ref, rtol=1e-14, atol=0)
+    else:
+        np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("ow", [15, 16, 17, 33, 64])
+def test_block_outputs_transposed_back_exactly(dtype, ow):
+    """The blocked pass's outputs go through a transposed block: output
+    widths around the 16 (bytes) and 4 (floats) columns moved at once, full
+    and short row blocks, one channel and three."""
+    rng = np.random.default_rng(ow)
+    for C in (1, 3):
+        a = _images(rng, 2, 2 * ROWS + 7, 301, C, dtype)
+        ref = gilfree.resize_batch(a, (2 * ROWS + 7, ow), "bilinear", engine="python")
+        got = gilfree.resize_batch(a, (2 * ROWS + 7, ow), "bilinear", engine="cython",
+                                   n_threads=1)
+        np.testing.assert_array_equal(got, ref)
