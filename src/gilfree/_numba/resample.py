@@ -24,7 +24,7 @@ _JIT_FMA = dict(_JIT, fastmath={"contract"})
 DOT_PAD = 32
 #: resample_poly's blocked kernel: outputs times channels computed side by
 #: side per tap (the length of its row of sums; ``_poly_block``).
-POLY_LANES = 64
+POLY_LANES = 96
 #: ... and at least this many consecutive outputs per slot of a block.
 POLY_SLOT = 64
 #: Filters with more taps per phase than this, or slots whose input window
