@@ -9,7 +9,8 @@
 - ``resample-probe``: ``resample_poly`` on 1 thread in filter taps per
   second (taps x channels per output sample), as a fraction of the
   resample probe.  Goal >= 0.8; asserted: the levels measured on
-  2026-12-07 less a margin for a shared host (``PROBE_FLOOR``).
+  2026-12-07 and 2026-12-08 less a margin for a shared host
+  (``PROBE_FLOOR``).
 
 gilfree runs on all usable cores (the default) and on 1 thread; results are
 checked against the competitor's.
@@ -25,9 +26,10 @@ signal = pytest.importorskip("scipy.signal")
 
 GSTRIDES = "resample-strides"
 GPOLY = "resample-poly"
-#: Asserted fractions of the resample probe per engine (measured on Zen 5,
-#: AVX-512 and the AVX2 build: Cython 0.65-0.94, Numba 0.31-0.40).
-PROBE_FLOOR = {"cython": 0.6, "numba": 0.27}
+#: Asserted fractions of the resample probe per engine (goal 0.8; measured on
+#: Zen 5, AVX-512 and the AVX2 build: Cython 0.65-0.94, Numba 0.48-0.62 on a
+#: busy host).
+PROBE_FLOOR = {"cython": 0.6, "numba": 0.4}
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 """Numba engine of the signal resamplers (same formulas as
-ext/resample.pyx).  ``resample_poly`` copies each chunk's input window
-channel by channel into contiguous rows and computes every output of every
-channel as one contiguous dot product with its phase's taps, which LLVM
-vectorises in an order of its own: its results agree with the Cython
-engine's and scipy's to rounding, not bit for bit.  Compiled lazily on first
-call."""
+ext/resample.pyx).  ``resample_poly`` computes outputs that share a filter
+phase side by side, a vector of them per tap (``_poly_block``), each output
+summing its taps in order; filters with many taps per phase use one
+contiguous dot product per output and channel instead (``_poly_chunk``).
+Its results agree with the Cython engine's and scipy's to rounding, not bit
+for bit.  Compiled lazily on first call."""
 
 import numpy as np
 from numba import njit, prange
@@ -16,9 +16,22 @@ _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
 #: resample_poly's dot products may reorder their additions and fuse
 #: multiply-adds (results agree with scipy's to rounding, as before).
 _JIT_DOT = dict(_JIT, fastmath={"reassoc", "contract"})
+#: resample_poly's blocked kernel may fuse each multiply-add (the order of
+#: the additions stays the taps' order).
+_JIT_FMA = dict(_JIT, fastmath={"contract"})
 #: Taps per iteration of the vectorised dot product (LLVM's choice on
 #: AVX-512: four vectors of eight): resample_poly pads its taps to a multiple.
 DOT_PAD = 32
+#: resample_poly's blocked kernel: outputs times channels computed side by
+#: side per tap (the length of its row of sums; ``_poly_block``).
+POLY_LANES = 96
+#: ... and at least this many consecutive outputs per slot of a block.
+POLY_SLOT = 64
+#: Filters with more taps per phase than this, or slots whose input window
+#: is longer than POLY_BLOCK_MAX_SPAN samples (large up and down), use the dot
+#: products: a block's window would no longer stay in the core's caches.
+POLY_BLOCK_MAX_TAPS = 128
+POLY_BLOCK_MAX_SPAN = 4096
 
 
 @njit(**_JIT)
@@ -122,6 +135,90 @@ def _poly_kernel(x, out, hr, hp, nq, nqp, up, down, pre, chunk):
                     min((c + 1) * chunk, n_out))
 
 
+@njit(**_JIT_FMA)
+def _poly_taps(hr, ho, z, zo, nq, acc, lanes):
+    """acc[k] = sum_r hr[ho + r] * z[zo + r * lanes + k] for k < lanes, r
+    ascending (nq >= 1): a row of ``lanes`` sums, into which each pass adds
+    two taps in a loop LLVM vectorises; each sum adds its taps one by one in
+    order.  Flat arrays and unsigned indices: no view to reference-count, no
+    negative-index wrap-around."""
+    a = np.uint64(ho)
+    b = np.uint64(zo)
+    n = np.uint64(lanes)
+    one = np.uint64(1)
+    w = hr[a]
+    r = one
+    if nq % 2 == 0:
+        w1 = hr[a + one]
+        for k in range(n):
+            acc[k] = w * z[b + k] + w1 * z[b + n + k]
+        r = np.uint64(2)
+    else:
+        for k in range(n):
+            acc[k] = w * z[b + k]
+    while r < np.uint64(nq):
+        w0 = hr[a + r]
+        w1 = hr[a + r + one]
+        z0 = b + r * n
+        for k in range(n):
+            acc[k] = acc[k] + w0 * z[z0 + k] + w1 * z[z0 + n + k]
+        r += np.uint64(2)
+
+
+@njit(**_JIT)
+def _poly_block(xf, L, M, of, n_out, hq, nq, up, down, pre, Q, K, poff, span, i0):
+    """Outputs i0 .. i0 + K * Q - 1 (those below n_out), as K slots of Q
+    consecutive outputs; i0 and Q are multiples of ``up``, so output q of
+    every slot has the same phase, whose taps are ``hq[q * nq:(q + 1) * nq]``,
+    and its taps start ``poff[q]`` samples after its slot's first.  The
+    slots' input windows (``span`` samples each, zeros outside the signal)
+    are interleaved into ``z`` (span, K, M), so that the K * M sums of output q of every slot and channel form
+    one contiguous row that each tap multiplies into (``_poly_taps``).  A
+    zero outside the signal times a tap adds nothing: every output sums its
+    nq taps in order, whatever the block."""
+    lanes = K * M
+    D = (Q // up) * down
+    z = np.empty(span * lanes)
+    acc = np.empty(lanes)
+    jstart = ((i0 + pre) * down) // up - (nq - 1)
+    uM = np.uint64(M)
+    for k in range(K):
+        j1 = jstart + k * D
+        for j in range(span):
+            jj = j1 + j
+            dst = np.uint64((j * K + k) * M)
+            if 0 <= jj < L:
+                src = np.uint64(jj * M)
+                for m in range(uM):
+                    z[dst + m] = xf[src + m]
+            else:
+                for m in range(uM):
+                    z[dst + m] = 0.0
+    for q in range(Q):
+        if i0 + q >= n_out:
+            break
+        _poly_taps(hq, q * nq, z, poff[q] * lanes, nq, acc, lanes)
+        for k in range(K):
+            i = i0 + k * Q + q
+            if i >= n_out:
+                break
+            o = np.uint64(i * M)
+            a = np.uint64(k * M)
+            for m in range(uM):
+                of[o + m] = acc[a + m]
+
+
+@njit(parallel=True, **_JIT)
+def _poly_blocks(x, out, hq, nq, up, down, pre, Q, K, poff, span):
+    L, M = x.shape
+    n_out = out.shape[0]
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    KQ = K * Q
+    for b in prange((n_out + KQ - 1) // KQ):
+        _poly_block(xf, L, M, of, n_out, hq, nq, up, down, pre, Q, K, poff, span, b * KQ)
+
+
 def linear(x, out, n_threads):
     with numba_threads(n_threads) as nt:
         _linear_kernel(x, out, max(1, min(out.shape[0], RESIZE_CHUNKS_PER_THREAD * nt)))
@@ -133,12 +230,28 @@ def linear_many(data, offsets, out, n_threads):
 
 
 def poly(x, out, hr, up, down, pre, n_threads):
+    nq = hr.shape[1]
+    n_out, M = out.shape
+    if n_out == 0 or M == 0:
+        return
     with numba_threads(n_threads):
-        nq = hr.shape[1]
+        hr = np.ascontiguousarray(hr)
+        # slots of Q outputs (a multiple of up: one phase per output index
+        # within a slot); K slots of M channels ~ POLY_LANES sums
+        Q = up * -(-POLY_SLOT // up)
+        span = ((Q - 1 + pre) * down) // up - (pre * down) // up + nq
+        if nq <= POLY_BLOCK_MAX_TAPS and span <= POLY_BLOCK_MAX_SPAN:
+            K = max(1, min(POLY_LANES // M, -(-n_out // Q)))
+            t = (np.arange(Q, dtype=np.int64) + pre) * down
+            poff = t // up - t[0] // up
+            # each slot's outputs' taps in output order
+            hq = np.ascontiguousarray(hr[t % up]).reshape(-1)
+            _poly_blocks(x, out, hq, nq, up, down, pre, Q, K, poff, span)
+            return
         nqp = -(-nq // DOT_PAD) * DOT_PAD
         hp = np.zeros((hr.shape[0], nqp))
         hp[:, :nq] = hr
-        _poly_kernel(x, out, np.ascontiguousarray(hr).reshape(-1), hp.reshape(-1), nq, nqp, up,
+        _poly_kernel(x, out, hr.reshape(-1), hp.reshape(-1), nq, nqp, up,
                      down, pre, RESAMPLE_POLY_CHUNK)
 
 
