@@ -193,32 +193,24 @@ def _transpose16(s, so, rl, blk):
 
 @overload(_transpose16)
 def _ov_transpose16(s, so, rl, blk):
+    # uint8 and float32 only (_hblocks): the samples of four 8-bit rows as
+    # one 32-bit word (of two 32-bit rows as one 64-bit word), the words of a
+    # column side by side: contiguous loads and stores, so the loop vectorises
     bits = s.dtype.bitwidth
-    if bits in (8, 32):
-        # the 8-bit samples of four rows as one 32-bit word (32-bit samples
-        # of two rows as one 64-bit word), the words of a column side by
-        # side: contiguous loads and stores, so the loop vectorises
-        per = 4 if bits == 8 else 2
-        u = np.uint32 if bits == 8 else np.uint64
-        b_ty = np.uint8 if bits == 8 else np.uint32
+    per = 4 if bits == 8 else 2
+    u = np.uint32 if bits == 8 else np.uint64
+    b_ty = np.uint8 if bits == 8 else np.uint32
 
-        def pack(s, so, rl, blk):
-            q = s[so:so + 16 * rl].view(b_ty)
-            b = blk[:16 * rl].view(u)
-            for j in range(rl):
-                for g in range(16 // per):
-                    v = u(0)
-                    for i in range(per):
-                        v |= u(q[(g * per + i) * rl + j]) << u(i * bits)
-                    b[j * (16 // per) + g] = v
-        return pack
-
-    def copy(s, so, rl, blk):
+    def pack(s, so, rl, blk):
+        q = s[so:so + 16 * rl].view(b_ty)
+        b = blk[:16 * rl].view(u)
         for j in range(rl):
-            col = blk[j * 16:(j + 1) * 16]
-            for r in range(16):
-                col[r] = s[so + r * rl + j]
-    return copy
+            for g in range(16 // per):
+                v = u(0)
+                for i in range(per):
+                    v |= u(q[(g * per + i) * rl + j]) << u(i * bits)
+                b[j * (16 // per) + g] = v
+    return pack
 
 
 def _pixels(acc, s):
@@ -279,6 +271,25 @@ def _hblock(s, so, d, do, C, W, ow, xb, xk, acc, R):
             _put(o, i, sums[i * R + r])
 
 
+def _hblocks(s, so, d, do, r0, r1, C, W, ow, xb, xk, acc, R):
+    """Rows r0.. of a horizontal pass by blocks of R rows (uint8 and float32
+    images; other types are left to the row loop, so that the block code is
+    compiled only for these two); returns the first row left."""
+
+
+@overload(_hblocks)
+def _ov_hblocks(s, so, d, do, r0, r1, C, W, ow, xb, xk, acc, R):
+    if s.dtype not in (types.uint8, types.float32):
+        return lambda s, so, d, do, r0, r1, C, W, ow, xb, xk, acc, R: r0
+
+    def blocks(s, so, d, do, r0, r1, C, W, ow, xb, xk, acc, R):
+        while r0 + R <= r1:
+            _hblock(s, so, d, do, C, W, ow, xb, xk, acc, R)
+            r0, so, do = r0 + R, so + R * W * C, do + R * ow * C
+        return r0
+    return blocks
+
+
 @njit(**_JIT)
 def _vrow(s, so, rowlen, d, do, n, k, acc):
     """One output row, vertical pass, from the n rows of ``rowlen`` samples
@@ -316,11 +327,8 @@ def _conv_rows(plan, step, r0, r1, img, io, tmp, out, oo, acc, W, C, ow, xb, xk,
         # blocks of ROWS rows, then the rest row by row (one call site: the
         # block code is large to compile; the horizontal pass reads tmp only
         # after a vertical one, in upscales, where it is the smaller pass)
-        so, do = io + (r0 + hrow0) * W * C, r0 * ow * C + (0 if to_tmp else oo)
-        R = plan[15]
-        while r0 + R <= r1:
-            _hblock(img, so, d, do, C, W, ow, xb, xk, acc, R)
-            r0, so, do = r0 + R, so + R * W * C, do + R * ow * C
+        r0 = _hblocks(img, io + (r0 + hrow0) * W * C, d, r0 * ow * C + (0 if to_tmp else oo),
+                      r0, r1, C, W, ow, xb, xk, acc, plan[15])
     for r in range(r0, r1):
         if op == OP_H:
             so, do = (r + hrow0) * W * C, r * ow * C
