@@ -31,12 +31,16 @@ OP_V = 1
 #: Rows of a block of the horizontal pass (a multiple of 16: they are
 #: transposed 16 at a time).
 ROWS = 64
+#: Most bytes of scratch a task's row blocks may take (their sums and the
+#: transposed rows); wider images go row by row.
+BLOCK_BYTES = 4 << 20
 
 
 def _plan(H, W, C, oh, ow, yb, hpass, vpass, vfirst):
     """The pass schedule as an int64 array (see GfConvPlan in
     ext/_resize_core.pxi): nsteps, then per step (op, from_tmp, to_tmp,
-    rows, hrow0), then vshift, vrowlen, tmp_len, acc_len, ROWS."""
+    rows, hrow0), then vshift, vrowlen, tmp_len, acc_len and the rows of
+    a block of the horizontal pass (ROWS, or 0: row by row)."""
     steps = []
     vshift = 0
     tmp_len = 0
@@ -60,12 +64,13 @@ def _plan(H, W, C, oh, ow, yb, hpass, vpass, vfirst):
     else:
         vrowlen = W * C
     acc_len = vrowlen if vpass else 1
+    rows = ROWS if hpass and ((ow + W) * ROWS + W * 16) * C * 8 <= BLOCK_BYTES else 0
     if hpass:
-        acc_len = max(acc_len, (ow + W) * C * ROWS + W * C * 16)  # _hblock's scratch
+        acc_len = max(acc_len, W * C, ((ow + W) * rows + W * 16) * C if rows else 0)
     flat = [len(steps)]
     for i in range(2):
         flat.extend(steps[i] if i < len(steps) else (0, 0, 0, 0, 0))
-    flat.extend([vshift, vrowlen, tmp_len, acc_len, ROWS])
+    flat.extend([vshift, vrowlen, tmp_len, acc_len, rows])
     return np.asarray(flat, dtype=np.int64)
 
 
@@ -283,7 +288,7 @@ def _ov_hblocks(s, so, d, do, r0, r1, C, W, ow, xb, xk, acc, R):
         return lambda s, so, d, do, r0, r1, C, W, ow, xb, xk, acc, R: r0
 
     def blocks(s, so, d, do, r0, r1, C, W, ow, xb, xk, acc, R):
-        while r0 + R <= r1:
+        while R > 0 and r0 + R <= r1:
             _hblock(s, so, d, do, C, W, ow, xb, xk, acc, R)
             r0, so, do = r0 + R, so + R * W * C, do + R * ow * C
         return r0
