@@ -221,8 +221,8 @@ PROBE_FLOOR = {
     ("cython", "bilinear", "u8"): 0.3, ("cython", "bilinear", "f32"): 0.25,
     ("cython", "bicubic", "u8"): 0.2, ("cython", "bicubic", "f32"): 0.4,
     ("cython", "area", "u8"): 0.15, ("cython", "area", "f32"): 0.15,
-    ("numba", "bilinear", "u8"): 0.08, ("numba", "bilinear", "f32"): 0.07,
-    ("numba", "bicubic", "u8"): 0.06, ("numba", "bicubic", "f32"): 0.08,
+    ("numba", "bilinear", "u8"): 0.15, ("numba", "bilinear", "f32"): 0.14,
+    ("numba", "bicubic", "u8"): 0.17, ("numba", "bicubic", "f32"): 0.2,
     ("numba", "area", "u8"): 0.5, ("numba", "area", "f32"): 0.3,
 }
 

@@ -96,3 +96,36 @@ def test_tiles_numba_equals_cython(dtype):
             got = gilfree.tiles(slide, 16, 14, engine="numba", **kw)
             np.testing.assert_array_equal(got.patches, want.patches,
                                           err_msg=f"{out_shape} {method}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_row_blocks(dtype):
+    """At least ROWS (64) input rows: the horizontal pass goes by transposed
+    blocks of rows, the rows left over one by one; every channel count, odd
+    widths, horizontal pass only and both orders of the passes, 1 and 2
+    threads (2 threads on one image split its rows into chunks), special
+    float values and a read-only image."""
+    rng = np.random.default_rng(4)
+    for C in (1, 2, 3, 4):
+        imgs = _images(rng, (3, 150, 57, C), dtype)
+        if dtype in (np.float32, np.float64):
+            imgs[0, 70, 3, 0], imgs[0, 100, 40, C - 1], imgs[1, 64, 56, 0] = np.inf, -np.inf, np.nan
+            imgs[2, 60:70, 10:20] = -0.0
+        imgs.setflags(write=False)
+        for method in ("bilinear", "bicubic", "lanczos"):
+            for size in ((20, 23), (150, 13), (140, 31), (151, 5), (300, 114)):
+                _both(imgs, size, method, 1)
+                _both(imgs[:1], size, method, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_tiles_row_blocks(dtype):
+    """Tiles of at least 64 rows resized by the row-block horizontal pass."""
+    slide = _images(np.random.default_rng(5), (200, 170, 3), dtype)
+    for out_shape, method in (((20, 30), "bilinear"), ((33, 17), "bicubic")):
+        for nt in (1, 2):
+            kw = dict(threshold=None, out_shape=out_shape, method=method, n_threads=nt)
+            want = gilfree.tiles(slide, 80, 70, engine="cython", **kw)
+            got = gilfree.tiles(slide, 80, 70, engine="numba", **kw)
+            np.testing.assert_array_equal(got.patches, want.patches,
+                                          err_msg=f"{out_shape} {method}")

@@ -28,12 +28,19 @@ PRECISION_BITS = 22
 HALF = 1 << (PRECISION_BITS - 1)
 OP_H = 0
 OP_V = 1
+#: Rows of a block of the horizontal pass (a multiple of 16: they are
+#: transposed 16 at a time).
+ROWS = 64
+#: Most bytes of scratch a task's row blocks may take (their sums and the
+#: transposed rows); wider images go row by row.
+BLOCK_BYTES = 4 << 20
 
 
 def _plan(H, W, C, oh, ow, yb, hpass, vpass, vfirst):
     """The pass schedule as an int64 array (see GfConvPlan in
     ext/_resize_core.pxi): nsteps, then per step (op, from_tmp, to_tmp,
-    rows, hrow0), then vshift, vrowlen, tmp_len, acc_len."""
+    rows, hrow0), then vshift, vrowlen, tmp_len, acc_len and the rows of
+    a block of the horizontal pass (ROWS, or 0: row by row)."""
     steps = []
     vshift = 0
     tmp_len = 0
@@ -57,12 +64,13 @@ def _plan(H, W, C, oh, ow, yb, hpass, vpass, vfirst):
     else:
         vrowlen = W * C
     acc_len = vrowlen if vpass else 1
+    rows = ROWS if hpass and ((ow + W) * ROWS + W * 16) * C * 8 <= BLOCK_BYTES else 0
     if hpass:
-        acc_len = max(acc_len, W * C)
+        acc_len = max(acc_len, W * C, ((ow + W) * rows + W * 16) * C if rows else 0)
     flat = [len(steps)]
     for i in range(2):
         flat.extend(steps[i] if i < len(steps) else (0, 0, 0, 0, 0))
-    flat.extend([vshift, vrowlen, tmp_len, acc_len])
+    flat.extend([vshift, vrowlen, tmp_len, acc_len, rows])
     return np.asarray(flat, dtype=np.int64)
 
 
@@ -183,6 +191,110 @@ def _hrow(s, so, d, do, C, W, ow, xb, xk, wide):
         x += 1
 
 
+def _transpose16(s, so, rl, blk):
+    """The 16 rows s[so + r*rl : so + (r+1)*rl] into ``blk`` (their type),
+    column by column: blk[j*16 + r] = row r's sample j."""
+
+
+@overload(_transpose16)
+def _ov_transpose16(s, so, rl, blk):
+    # uint8 and float32 only (_hblocks): the samples of four 8-bit rows as
+    # one 32-bit word (of two 32-bit rows as one 64-bit word), the words of a
+    # column side by side: contiguous loads and stores, so the loop vectorises
+    bits = s.dtype.bitwidth
+    per = 4 if bits == 8 else 2
+    u = np.uint32 if bits == 8 else np.uint64
+    b_ty = np.uint8 if bits == 8 else np.uint32
+
+    def pack(s, so, rl, blk):
+        q = s[so:so + 16 * rl].view(b_ty)
+        b = blk[:16 * rl].view(u)
+        for j in range(rl):
+            for g in range(16 // per):
+                v = u(0)
+                for i in range(per):
+                    v |= u(q[(g * per + i) * rl + j]) << u(i * bits)
+                b[j * (16 // per) + g] = v
+    return pack
+
+
+def _pixels(acc, s):
+    """``acc``'s memory as an array of ``s``'s type."""
+
+
+@overload(_pixels)
+def _ov_pixels(acc, s):
+    ty = s.dtype
+    return lambda acc, s: acc.view(ty)
+
+
+@njit(**_JIT)
+def _hblock(s, so, d, do, C, W, ow, xb, xk, acc, R):
+    """Horizontal pass of the R rows at s[so] (output rows at d[do]; R =
+    ROWS, passed at run time so that the lane loops stay loops LLVM
+    vectorises).  The rows are transposed into a block (16 at a time, then
+    interleaved: blk[j*R + r] = row r's sample j), so that each tap is one
+    multiply-add of a contiguous vector of R samples into R sums -- the
+    probe's loop -- four taps per pass over the sums.  Each lane does the
+    same operations in the same order as _hrow, so the results are the
+    same."""
+    rl, orl = W * C, ow * C
+    sums = acc[:orl * R]
+    px = _pixels(acc[orl * R:], s)
+    blk, b16 = px[:rl * R], px[rl * R:rl * (R + 16)]
+    m = b16.itemsize * 2  # 64-bit words of 16 samples
+    bw, b16w = blk.view(np.uint64), b16.view(np.uint64)
+    for g in range(R // 16):
+        _transpose16(s, so + g * 16 * rl, rl, b16)
+        for j in range(rl):
+            for q in range(m):
+                bw[(j * R // 16 + g) * m + q] = b16w[j * m + q]
+    f = _first(acc)
+    for x in range(ow):
+        n, k = xb[x, 1], xk[x]
+        for c in range(C):
+            a = blk[(xb[x, 0] * C + c) * R:(xb[x, 0] * C + c + n * C) * R]
+            sx = sums[(x * C + c) * R:(x * C + c + 1) * R]
+            for r in range(R):
+                sx[r] = f
+            t, tc = 0, C * R  # four taps per pass over the sums, in tap order
+            while t + 4 <= n:
+                w0, w1, w2, w3 = k[t], k[t + 1], k[t + 2], k[t + 3]
+                a0, a1 = a[t * tc:t * tc + R], a[(t + 1) * tc:(t + 1) * tc + R]
+                a2, a3 = a[(t + 2) * tc:(t + 2) * tc + R], a[(t + 3) * tc:(t + 3) * tc + R]
+                for r in range(R):
+                    sx[r] = _mac(_mac(_mac(_mac(sx[r], a0[r], w0), a1[r], w1), a2[r], w2),
+                                 a3[r], w3)
+                t += 4
+            for t in range(t, n):
+                w, at = k[t], a[t * tc:t * tc + R]
+                for r in range(R):
+                    sx[r] = _mac(sx[r], at[r], w)
+    for r in range(R):
+        o = d[do + r * orl:do + (r + 1) * orl]
+        for i in range(orl):
+            _put(o, i, sums[i * R + r])
+
+
+def _hblocks(s, so, d, do, r0, r1, C, W, ow, xb, xk, acc, R):
+    """Rows r0.. of a horizontal pass by blocks of R rows (uint8 and float32
+    images; other types are left to the row loop, so that the block code is
+    compiled only for these two); returns the first row left."""
+
+
+@overload(_hblocks)
+def _ov_hblocks(s, so, d, do, r0, r1, C, W, ow, xb, xk, acc, R):
+    if s.dtype not in (types.uint8, types.float32):
+        return lambda s, so, d, do, r0, r1, C, W, ow, xb, xk, acc, R: r0
+
+    def blocks(s, so, d, do, r0, r1, C, W, ow, xb, xk, acc, R):
+        while R > 0 and r0 + R <= r1:
+            _hblock(s, so, d, do, C, W, ow, xb, xk, acc, R)
+            r0, so, do = r0 + R, so + R * W * C, do + R * ow * C
+        return r0
+    return blocks
+
+
 @njit(**_JIT)
 def _vrow(s, so, rowlen, d, do, n, k, acc):
     """One output row, vertical pass, from the n rows of ``rowlen`` samples
@@ -216,6 +328,12 @@ def _conv_rows(plan, step, r0, r1, img, io, tmp, out, oo, acc, W, C, ow, xb, xk,
     op, from_tmp, to_tmp, hrow0 = plan[base], plan[base + 1], plan[base + 2], plan[base + 4]
     vshift, rl = plan[11], plan[12]
     d = tmp if to_tmp else out
+    if op == OP_H and not from_tmp:
+        # blocks of ROWS rows, then the rest row by row (one call site: the
+        # block code is large to compile; the horizontal pass reads tmp only
+        # after a vertical one, in upscales, where it is the smaller pass)
+        r0 = _hblocks(img, io + (r0 + hrow0) * W * C, d, r0 * ow * C + (0 if to_tmp else oo),
+                      r0, r1, C, W, ow, xb, xk, acc, plan[15])
     for r in range(r0, r1):
         if op == OP_H:
             so, do = (r + hrow0) * W * C, r * ow * C
