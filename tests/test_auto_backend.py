@@ -245,7 +245,7 @@ def test_timing_stops_once_decided():
 
 def test_a_cut_feed_leaves_the_rest_of_the_input():
     it = iter(range(10))
-    feed = _auto._Feed(it)
+    feed = _auto._Feed(it, cuttable=True)
     assert list(itertools.islice(feed, 4)) == [0, 1, 2, 3] and feed.taken == 4
     feed.cut = True
     assert list(feed) == [] and list(it) == list(range(4, 10))

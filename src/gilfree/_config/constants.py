@@ -51,6 +51,21 @@ RESIZE_PLAN_CACHE = 256
 RESAMPLE_POLY_CHUNK = 1024
 #: Cached resample_poly filters (one per reduced up/down ratio).
 RESAMPLE_FILTER_CACHE = 64
+#: The Numba resample_poly's blocked kernel: outputs times channels computed
+#: side by side per tap (the length of its row of sums), and at least this
+#: many consecutive outputs per slot of a block.
+NUMBA_POLY_LANES = 96
+NUMBA_POLY_SLOT = 64
+#: Filters with more taps per phase than this, or slots whose input window
+#: is longer than NUMBA_POLY_BLOCK_MAX_SPAN samples (large up and down), use
+#: one dot product per output: a block's window would leave the caches.
+NUMBA_POLY_BLOCK_MAX_TAPS = 128
+NUMBA_POLY_BLOCK_MAX_SPAN = 4096
+#: The Numba resize's horizontal pass: image rows per block (a multiple of
+#: 16: they are transposed 16 at a time), and the most bytes of scratch a
+#: task's blocks may take (wider images go row by row).
+NUMBA_RESIZE_ROWS = 64
+NUMBA_RESIZE_BLOCK_BYTES = 4 << 20
 #: Parallel tasks per thread when the engines split rows or samples into
 #: chunks (compiled: ext/resample.pyx).
 RESIZE_CHUNKS_PER_THREAD = 4
@@ -223,8 +238,9 @@ AUTO_SERIAL_PROBE_SECONDS = 0.01
 #: ... or only this many seconds when those batches mostly waited (I/O,
 #: sleep: threads, nothing more to measure).
 AUTO_IO_PROBE_SECONDS = 0.002
-#: The two-thread probe (which measures how much of a task holds the GIL):
-#: at least two tasks per thread, at most this many serial seconds of tasks.
+#: The timed first tasks on threads (which measure how much of a task holds
+#: the GIL): two tasks on each of two threads at least, about
+#: AUTO_PROBE_SHARE of the rest, at most this many serial seconds of tasks.
 AUTO_THREAD_PROBE_SECONDS = 0.05
 #: Tasks shorter than this (seconds) are not probed on threads: per-task
 #: hand-offs would cost more than a GIL-free task could gain.

@@ -9,7 +9,11 @@ for bit.  Compiled lazily on first call."""
 import numpy as np
 from numba import njit, prange
 
-from .._config import RESIZE_CHUNKS_PER_THREAD, RESAMPLE_POLY_CHUNK
+from .._config import NUMBA_POLY_BLOCK_MAX_SPAN as POLY_BLOCK_MAX_SPAN
+from .._config import NUMBA_POLY_BLOCK_MAX_TAPS as POLY_BLOCK_MAX_TAPS
+from .._config import NUMBA_POLY_LANES as POLY_LANES
+from .._config import NUMBA_POLY_SLOT as POLY_SLOT
+from .._config import RESAMPLE_POLY_CHUNK, RESIZE_CHUNKS_PER_THREAD
 from ._common import numba_threads
 
 _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
@@ -22,16 +26,6 @@ _JIT_FMA = dict(_JIT, fastmath={"contract"})
 #: Taps per iteration of the vectorised dot product (LLVM's choice on
 #: AVX-512: four vectors of eight): resample_poly pads its taps to a multiple.
 DOT_PAD = 32
-#: resample_poly's blocked kernel: outputs times channels computed side by
-#: side per tap (the length of its row of sums; ``_poly_block``).
-POLY_LANES = 96
-#: ... and at least this many consecutive outputs per slot of a block.
-POLY_SLOT = 64
-#: Filters with more taps per phase than this, or slots whose input window
-#: is longer than POLY_BLOCK_MAX_SPAN samples (large up and down), use the dot
-#: products: a block's window would no longer stay in the core's caches.
-POLY_BLOCK_MAX_TAPS = 128
-POLY_BLOCK_MAX_SPAN = 4096
 
 
 @njit(**_JIT)

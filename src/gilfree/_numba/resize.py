@@ -19,6 +19,8 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from .._config import NUMBA_RESIZE_BLOCK_BYTES as BLOCK_BYTES
+from .._config import NUMBA_RESIZE_ROWS as ROWS
 from .._config import RESIZE_CHUNKS_PER_THREAD
 from ._common import numba_threads
 
@@ -28,12 +30,6 @@ PRECISION_BITS = 22
 HALF = 1 << (PRECISION_BITS - 1)
 OP_H = 0
 OP_V = 1
-#: Rows of a block of the horizontal pass (a multiple of 16: they are
-#: transposed 16 at a time).
-ROWS = 64
-#: Most bytes of scratch a task's row blocks may take (their sums and the
-#: transposed rows); wider images go row by row.
-BLOCK_BYTES = 4 << 20
 
 
 def _plan(H, W, C, oh, ow, yb, hpass, vpass, vfirst):

@@ -152,12 +152,14 @@ class _Chunks:
 
 
 class _Feed:
-    """The input as a phase reads it, until ``cut`` (the items not read
-    stay in ``it`` for the next phase); ``taken``: items read.  Its length,
-    when ``n`` (the items left) is known, keeps the map's tail rule."""
+    """The input as a phase reads it; if ``cuttable``, until ``cut`` (the
+    items not read stay in ``it`` for the next phase), counting them in
+    ``taken``.  Its length, when ``n`` (the items left) is known, keeps the
+    map's tail rule."""
 
-    def __init__(self, it, n=None):
-        self._it, self._n, self.taken, self.cut = it, n, 0, False
+    def __init__(self, it, n=None, cuttable=False):
+        self._it, self._n, self.cuttable = it, n, cuttable
+        self.taken, self.cut = 0, False
 
     def __len__(self):
         if self._n is None:
@@ -165,7 +167,8 @@ class _Feed:
         return self._n
 
     def __iter__(self):
-        return self
+        # a phase that is never cut reads the input at C speed
+        return self if self.cuttable else self._it
 
     def __next__(self):
         if self.cut:
@@ -466,7 +469,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, run_phase):
         # there) and the rest goes where it is predicted to take least time.
         # A map that does best on threads thus never stops to decide.
         n = n_asked
-        feed = _rest(it, total, done)
+        feed = _rest(it, total, done, cuttable=True)
         plan = None
 
         def decide(gil, timed_tasks):
@@ -643,5 +646,5 @@ def _task_time(batches):
     return sum(max(b[2], b[1] - b[3]) for b in batches) / n, share
 
 
-def _rest(it, total, done):
-    return _Feed(it, None if total is None else total - done)
+def _rest(it, total, done, cuttable=False):
+    return _Feed(it, None if total is None else total - done, cuttable)
