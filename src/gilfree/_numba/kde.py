@@ -66,7 +66,9 @@ _S64 = tuple(float.fromhex(h) for h in (
 
 @njit(inline="always", **_JIT)
 def _exp64(x):
-    # Horner chains here and in _sinhalfpi64 written out on purpose: constants the vectoriser sees
+    # Horner chains here and in _sinhalfpi64 written out on purpose: a loop over
+    # the coefficient tuple trips Numba's IR checks when inlined by Numba, and
+    # left to LLVM ran at 0.80 of the KDE probe against 1.19 (Zen 5, 2026-12-08)
     kd = x * 1.4426950408889634 + _SHIFT64
     ki = _f64_bits(kd)
     kd = kd - _SHIFT64
