@@ -228,6 +228,9 @@ def test_gil_share_is_at_least_what_the_threads_achieved():
     assert timed.gil_share(1.0, 0.25) == pytest.approx(0.0)  # 8 tasks of 0.25 s in 1 s
     assert timed.gil_share(1.0, 0.1875) == pytest.approx(1 / 3)  # 1.5x: Amdahl's g
     assert timed.gil_share(1.0, 0.1) == pytest.approx(1.5)  # 0.8x: slower than serial
+    # threads that took turns (one after the other, each busy in its turn)
+    timed.spans = {1: [None, 0.0, (1.0, 1.0, 0.0, 4)], 2: [None, 1.0, (2.0, 1.0, 0.0, 4)]}
+    assert timed.gil_share(1.0, 0.25) == pytest.approx(1.0)
     # four threads on two cores: Amdahl at the two cores they had
     timed.spans = {k: [None, 0.0, (1.0, 0.5, 0.5, 2)] for k in range(4)}
     assert timed.gil_share(1.0, 0.25, cores=2) == pytest.approx(0.0)

@@ -453,7 +453,11 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, run_phase):
 
         # -- 2. waiting tasks: threads, many of them
         if share < _config.AUTO_IO_CPU_SHARE:
-            n = n_asked if n_workers is not None else io_workers(share, cores)
+            # as many threads as the least CPU share of a batch asks for (one
+            # batch held up on the CPU must not halve them; a few threads too
+            # many cost little to tasks that wait)
+            least = min(cpu_share(b[1], b[2], b[3]) for b in later)
+            n = n_asked if n_workers is not None else io_workers(least, cores)
             _set_plan(Plan("threads", n, f"tasks spend {1 - share:.0%} of their time "
                            f"waiting (CPU {share:.0%} of {task * 1e3:.3g} ms each): threads, "
                            f"{n} workers", probe_tasks=done, probe_seconds=elapsed(), **base))

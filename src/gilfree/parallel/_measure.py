@@ -174,23 +174,28 @@ class TaskSpans:
         spans.
 
         ``task``, the serial time of one task, also bounds the share from
-        below by what the threads achieved (their tasks per second times
-        ``task`` is the speed-up S; ``g = (p / S - 1) / (p - 1)``): handing
-        the GIL back and forth costs time that busy threads do not show,
-        and threads slower than one give a share above 1."""
-        busy, rate = [], 0.0
+        below by what the threads achieved together (the tasks finished
+        from the first start to the last end, times ``task``, over that
+        time is the speed-up S; ``g = (p / S - 1) / (p - 1)``): handing the
+        GIL back and forth costs time that busy threads do not show, threads
+        that take turns are each busy while it is their turn, and threads
+        slower than one give a share above 1."""
+        busy, starts, ends, done = [], [], [], 0
         for clock, t0, end in list(self.spans.values()):
             if end is None:
                 continue
             t1, cpu, wait, tasks = end
             if t1 > t0 and cpu > 0:
                 busy.append(cpu_share(t1 - t0, cpu, wait))
-                rate += tasks / (t1 - t0)
+                starts.append(t0)
+                ends.append(t1)
+                done += tasks
         if len(busy) < 2 or serial_busy <= 0:
             return None
         p = max(2, min(len(busy), cores))
         u = min(1.0, sum(busy) / len(busy) / serial_busy)
         g = min(1.0, max(0.0, (1.0 / u - 1.0) / (p - 1)))
         if task:
-            g = max(g, (p / (task * rate) - 1.0) / (p - 1))
+            speedup = task * done / (max(ends) - min(starts))
+            g = max(g, (p / speedup - 1.0) / (p - 1))
         return g
