@@ -90,8 +90,9 @@ def _read_until_after(a, out):
         if os.path.exists(out + ".ended"):
             end = min(end, time.monotonic() + 0.7)
         time.sleep(0.02)
-    with open(out, "w") as fh:
+    with open(out + ".tmp", "w") as fh:
         fh.write(repr(total))
+    os.replace(out + ".tmp", out)  # the test waits for ``out``: whole, never empty
     return total
 
 
