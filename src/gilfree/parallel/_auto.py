@@ -74,8 +74,9 @@ class Plan:
     cpu_share : float or None
         CPU time / wall time of a serial task (below 1: it waits).
     gil_share : float or None
-        Share of a task that holds the GIL, from two threads against one
-        (0: scales perfectly on threads; 1: threads do not help).
+        Share of a task that holds the GIL, from the first tasks on threads
+        against the serial ones (0: scales perfectly on threads; 1: threads
+        do not help).
     pickle_seconds : float or None
         Pickling and unpickling one item and its result, in the caller.
     pickle_bytes : float or None

@@ -1,5 +1,5 @@
 """What decides between serial, threads and processes, measured on a
-function's own tasks: the share of a task that holds the GIL (two threads
+function's own tasks: the share of a task that holds the GIL (threads
 against one), the CPU share of a task (the rest waits), what pickling an
 item and its result costs, and whether a process pool is already running.
 Used by ``backend="auto"`` and by :func:`gilfree.compare`.
