@@ -38,6 +38,15 @@ def n_threads(request):
     return request.param
 
 
+def with_one_bad_sample(rng, shape, bad):
+    """Standard-normal samples of ``shape``, one of them set to ``bad``
+    (inf, nan) unless it is None."""
+    x = rng.standard_normal(shape)
+    if bad is not None:
+        x[tuple(rng.integers(0, n) for n in shape)] = bad
+    return x
+
+
 def dyadic(rng, shape, scale=64):
     """Standard-normal values rounded to a 1/scale grid: exact in binary
     floating point, so that window boundaries are hit exactly (real ties)."""

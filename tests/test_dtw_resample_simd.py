@@ -4,6 +4,7 @@ where the window is finite, exact taps elsewhere)."""
 
 import numpy as np
 import pytest
+from conftest import with_one_bad_sample
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -56,10 +57,7 @@ def test_numba_poly_nonfinite_samples_like_scipy(L, channels, up, down, bad, thr
     """A non-finite sample spoils exactly the outputs whose taps reach it, as
     in scipy (the padded taps, which multiply neighbouring samples by zero,
     are used only where the window is finite)."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((L, channels))
-    if bad is not None:
-        x[rng.integers(0, L), rng.integers(0, channels)] = bad
+    x = with_one_bad_sample(np.random.default_rng(seed), (L, channels), bad)
     with np.errstate(invalid="ignore"):
         ref = signal.resample_poly(x, up, down)
     got = gilfree.resample_poly(x, up, down, engine="numba", n_threads=threads)

@@ -89,11 +89,17 @@ def test_tiles_numba_equals_cython(dtype):
     slide = _images(rng, (70, 90, 3), dtype)
     recipes = [(None, "area"), ((8, 8), "area"), ((7, 9), "area"), ((6, 5), "nearest"),
                ((8, 8), "bilinear"), ((9, 7), "bicubic"), ((20, 24), "lanczos")]
+    _tiles_equal(slide, 16, 14, recipes)
+
+
+def _tiles_equal(slide, tile, stride, recipes):
+    """The numba tiles of ``slide`` equal the cython ones for each
+    ``(out_shape, method)``, on 1 and 2 threads."""
     for out_shape, method in recipes:
         for nt in (1, 2):
             kw = dict(threshold=None, out_shape=out_shape, method=method, n_threads=nt)
-            want = gilfree.tiles(slide, 16, 14, engine="cython", **kw)
-            got = gilfree.tiles(slide, 16, 14, engine="numba", **kw)
+            want = gilfree.tiles(slide, tile, stride, engine="cython", **kw)
+            got = gilfree.tiles(slide, tile, stride, engine="numba", **kw)
             np.testing.assert_array_equal(got.patches, want.patches,
                                           err_msg=f"{out_shape} {method}")
 
@@ -122,10 +128,4 @@ def test_row_blocks(dtype):
 def test_tiles_row_blocks(dtype):
     """Tiles of at least 64 rows resized by the row-block horizontal pass."""
     slide = _images(np.random.default_rng(5), (200, 170, 3), dtype)
-    for out_shape, method in (((20, 30), "bilinear"), ((33, 17), "bicubic")):
-        for nt in (1, 2):
-            kw = dict(threshold=None, out_shape=out_shape, method=method, n_threads=nt)
-            want = gilfree.tiles(slide, 80, 70, engine="cython", **kw)
-            got = gilfree.tiles(slide, 80, 70, engine="numba", **kw)
-            np.testing.assert_array_equal(got.patches, want.patches,
-                                          err_msg=f"{out_shape} {method}")
+    _tiles_equal(slide, 80, 70, (((20, 30), "bilinear"), ((33, 17), "bicubic")))

@@ -5,6 +5,7 @@ dot-product path for long filters and long windows agrees with scipy."""
 
 import numpy as np
 import pytest
+from conftest import with_one_bad_sample
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,10 +31,7 @@ def _close(got, ref, x):
        bad=st.sampled_from([None, np.inf, np.nan]), seed=st.integers(0, 2**16))
 def test_block_shape_never_changes_a_bit(L, channels, up, down, lanes, slot,
                                          threads, bad, seed):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((L, channels))
-    if bad is not None:
-        x[rng.integers(0, L), rng.integers(0, channels)] = bad
+    x = with_one_bad_sample(np.random.default_rng(seed), (L, channels), bad)
     with np.errstate(invalid="ignore"):
         ref = signal.resample_poly(x, up, down)
     base = gilfree.resample_poly(x, up, down, engine="numba", n_threads=1)
