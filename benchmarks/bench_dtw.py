@@ -1,4 +1,4 @@
-"""Subsequence-DTW benchmarks (issue 6 targets, measured as ratios in one run).
+"""Subsequence-DTW benchmarks (targets measured as ratios in one run).
 
 Workload: a 10-minute 6-axis recording at 204.8 Hz (126,000 samples,
 synthesised from the template with random stretch, amplitude and noise), the

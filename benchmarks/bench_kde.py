@@ -1,4 +1,4 @@
-"""Kernel density benchmarks (issue 3 targets, measured as ratios in one run).
+"""Kernel density benchmarks (targets measured as ratios in one run).
 
 - ``kde-scipy``: n = m = 20,000, d = 2 (correlated Gaussian).
   ``gaussian_kde(x).evaluate(q)``: gilfree (cython, 2 threads) >= 8x

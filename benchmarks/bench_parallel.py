@@ -6,7 +6,7 @@ ratios within one run)::
     python -m pytest benchmarks/bench_parallel.py --benchmark-only \
         --benchmark-json=bench_parallel.json
 
-Groups (targets from issue 7, 2 cores):
+Groups (targets on 2 cores):
 
 - ``trivial-100k``: 100,000 trivial tasks.  threads <= 0.25 x
   ``ThreadPoolExecutor(2).map``; processes <= 1.5 x

@@ -1,4 +1,4 @@
-"""Signal resampling benchmarks (issue 4 targets, ratios in one run).
+"""Signal resampling benchmarks (targets as ratios in one run).
 
 - ``resample-strides``: 10,000 strides of 150-300 samples x 3 channels, each
   linearly resampled to 200 points.  Target: ``resample_linear_many`` >= 20x a

@@ -1,4 +1,4 @@
-"""Image resize benchmarks (issue 4 targets, measured as ratios in one run).
+"""Image resize benchmarks (targets measured as ratios in one run).
 
 - ``resize-64``: 200 uint8 images 1024x1024 -> 64x64 bilinear.  Target:
   gilfree on 1 thread >= 3.5x Pillow; 2 threads >= 1.8x 1 thread and >=

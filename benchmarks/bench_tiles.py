@@ -1,8 +1,8 @@
-"""Slide-tiling benchmarks (issue 5 targets, measured as ratios in one run).
+"""Slide-tiling benchmarks (targets measured as ratios in one run).
 
 The slide: a synthetic 20,000 x 20,000 x 3 uint8 whole-slide image (tissue
 blobs on a white background, about 30 % tissue) written as a ``.npy`` to
-this session's temporary directory (about 1.2 GB, created when these
+pytest's temporary directory (about 1.2 GB, created when these
 benchmarks run and removed afterwards), opened with ``np.load(mmap_mode="r")``.
 256 x 256 tiles, stride 256, ``luma < 220`` foreground, min_fraction 0.5,
 kept tiles shrunk to 64 x 64.
