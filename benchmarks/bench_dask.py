@@ -1,4 +1,4 @@
-"""Dask scale-out benchmarks (issue targets, measured as ratios in one run).
+"""Dask scale-out benchmarks (targets measured as ratios in one run).
 
 A LocalCluster of 2 single-threaded worker processes on 127.0.0.1 is
 started once for the module (its start-up is not timed, except in the

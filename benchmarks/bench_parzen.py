@@ -1,4 +1,4 @@
-"""Parzen-window benchmarks (issue targets, measured as ratios in one run).
+"""Parzen-window benchmarks (targets measured as ratios in one run).
 
 - ``parzen-seed``: n = 10,000 2-D standard-normal samples, one point at the
   origin, 100 widths in [1.0, 1.2].  Target: every compiled engine >= 1000x
