@@ -345,6 +345,17 @@ def test_imap_is_lazy_and_closes():
     it.close()
 
 
+@pytest.mark.parametrize("close", ["close", "del"])
+def test_closing_an_auto_imap_on_threads_stops_its_workers(least_probes, no_leaks, close):
+    # least probes: the map is on threads from its third task on
+    it = imap(spin, range(100_000), backend="auto", n_workers=2)
+    assert list(itertools.islice(it, 40)) == [spin(x) for x in range(40)]
+    if close == "close":
+        it.close()
+    else:
+        del it
+
+
 def test_progress_counts_every_task_once():
     seen = []
     pmap(spin, range(300), backend="auto", progress=lambda d, t: seen.append((d, t)))

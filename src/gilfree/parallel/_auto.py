@@ -496,18 +496,21 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, run_phase):
             # small chunks while timing (about two a thread in the m tasks):
             # the decision comes early and little input is read ahead of it
             chunks = _Chunks(task, max(1, m // (2 * n)))
-            for piece in phase(feed, "threads", n, done, func=timed,
-                               chunks=chunks):
-                yield piece
-                if plan is None:
-                    # two threads with two tasks each, or many more tasks
-                    # than asked for: one thread keeps the others waiting
-                    finished, threads = timed.finished(2)
-                    if finished >= m and (threads >= 2 or finished >= 4 * m):
-                        timed.measuring = False
-                        chunks.cap = None
-                        decide(timed.gil_share(share, task, cores), finished)
-                        feed.cut = plan.backend != "threads"
+            pieces = phase(feed, "threads", n, done, func=timed, chunks=chunks)
+            try:
+                for piece in pieces:
+                    yield piece
+                    if plan is None:
+                        # two threads with two tasks each, or many more tasks
+                        # than asked for: one thread keeps the others waiting
+                        finished, threads = timed.finished(2)
+                        if finished >= m and (threads >= 2 or finished >= 4 * m):
+                            timed.measuring = False
+                            chunks.cap = None
+                            decide(timed.gil_share(share, task, cores), finished)
+                            feed.cut = plan.backend != "threads"
+            finally:
+                pieces.close()  # also when this map is closed at the yield
             done += feed.taken
             if plan is None:
                 gil = timed.gil_share(share, task, cores)
