@@ -469,10 +469,10 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, run_phase):
         # threads are against the serial tasks gives the share of a task that
         # holds the GIL.  Once two threads have each finished two tasks (and
         # about AUTO_PROBE_SHARE of the rest has run; or four times that on
-        # one thread: it holds the GIL), the map goes on where
-        # it is, or the input is cut (what the threads have taken finishes
-        # there) and the rest goes where it is predicted to take least time.
-        # A map that does best on threads thus never stops to decide.
+        # one thread: it holds the GIL), the map goes on where it is, or the
+        # input is cut (what the threads have taken finishes there) and the
+        # rest goes where it is predicted to take least time.  A map that
+        # does best on threads thus never stops to decide.
         n = n_asked
         feed = _rest(it, total, done, cuttable=True)
         plan = None
@@ -492,7 +492,7 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, run_phase):
             probe_s = min(_config.AUTO_THREAD_PROBE_SECONDS, _config.AUTO_PROBE_SHARE * rest_serial)
             m = max(4, round(probe_s / max(task, 1e-9)))
             timed = TaskSpans(func, min(n, remaining or n),
-                           wait=_config.AUTO_THREAD_PROBE_SECONDS / 2)
+                              wait=_config.AUTO_THREAD_PROBE_SECONDS / 2)
             # small chunks while timing (about two a thread in the m tasks):
             # the decision comes early and little input is read ahead of it
             chunks = _Chunks(task, max(1, m // (2 * n)))
