@@ -166,8 +166,9 @@ def _poly_block(xf, L, M, of, n_out, hq, nq, up, down, pre, Q, K, poff, span, i0
     every slot has the same phase, whose taps are ``hq[q * nq:(q + 1) * nq]``,
     and its taps start ``poff[q]`` samples after its slot's first.  The
     slots' input windows (``span`` samples each, zeros outside the signal)
-    are interleaved into ``z`` (span, K, M), so that the K * M sums of output q of every slot and channel form
-    one contiguous row that each tap multiplies into (``_poly_taps``).  A
+    are interleaved into ``z`` (span, K, M), so that the K * M sums of
+    output q of every slot and channel form one contiguous row that each
+    tap multiplies into (``_poly_taps``).  A
     zero outside the signal times a tap adds nothing: every output sums its
     nq taps in order, whatever the block."""
     lanes = K * M

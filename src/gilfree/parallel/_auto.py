@@ -489,7 +489,8 @@ def _auto_gen(func, iterable, n_workers, opts, lazy, run_phase):
         if task < _config.AUTO_THREAD_PROBE_MIN_TASK:
             decide(None, 0)
         else:
-            probe_s = min(_config.AUTO_THREAD_PROBE_SECONDS, _config.AUTO_PROBE_SHARE * rest_serial)
+            probe_s = min(_config.AUTO_THREAD_PROBE_SECONDS,
+                          _config.AUTO_PROBE_SHARE * rest_serial)
             m = max(4, round(probe_s / max(task, 1e-9)))
             timed = TaskSpans(func, min(n, remaining or n),
                               wait=_config.AUTO_THREAD_PROBE_SECONDS / 2)

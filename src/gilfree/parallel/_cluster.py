@@ -39,8 +39,8 @@ from .._config import usable_cores
 from ._errors import item_repr
 from ._worker import THREAD_ENV_VARS
 
-__all__ = ["Connection", "Resubmits", "Tasks", "check_client", "connect", "connection", "default_layout",
-           "inner_threads_by_host", "local_cluster_kwargs", "lost_keys",
+__all__ = ["Connection", "Resubmits", "Tasks", "check_client", "connect", "connection",
+           "default_layout", "inner_threads_by_host", "local_cluster_kwargs", "lost_keys",
            "quiet_nanny_environ", "scatter_everywhere", "scatter_to", "start_local_cluster",
            "worker_threads"]
 
